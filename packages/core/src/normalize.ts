@@ -1,0 +1,393 @@
+import type { Activity, ActivityContext, JsonObject, JsonValue, TokenUsage } from './activity'
+import { isUuid, uuidv7 } from './uuid'
+
+/** One reason an input was rejected, with the path of the offending field (as zod reports it). */
+export interface ValidationIssue {
+  /** Field path, e.g. `['metadata', 'items', 3]`; empty for the input itself. */
+  path: (string | number)[]
+  /** What is wrong, as a sentence. */
+  message: string
+}
+
+/** The outcome of {@link normalizeActivity}: the activity, or every issue found. */
+export type NormalizeResult = { ok: true; activity: Activity } | { ok: false; issues: ValidationIssue[] }
+
+/** Limits and sources used while normalising. */
+export interface NormalizeOptions {
+  /**
+   * Largest `metadata` (and, separately, `context`) accepted, in bytes of its UTF-8 JSON.
+   * @default 32768 — comfortably above any of the apps' payloads, and well under the 1 MB a
+   * Firestore document may hold and the 64 KB a keepalive request may carry.
+   */
+  maxMetadataBytes?: number
+  /**
+   * Longest `description`, in characters. `error` messages longer than this are truncated rather
+   * than rejected, since they come from thrown errors the caller did not write.
+   * @default 10000
+   */
+  maxStringLength?: number
+  /** The clock used for a missing `timestamp`, in Unix milliseconds. @default Date.now */
+  now?: () => number
+}
+
+/** Default limits, in one place. */
+export const NORMALIZE_DEFAULTS = {
+  maxMetadataBytes: 32 * 1024,
+  maxStringLength: 10_000,
+} as const
+
+const MAX_ID_LENGTH = 256
+const MAX_TYPE_LENGTH = 200
+const MAX_DEPTH = 32
+
+type Path = (string | number)[]
+
+class Issues {
+  list: ValidationIssue[] = []
+  add(path: Path, message: string): undefined {
+    this.list.push({ path, message })
+    return undefined
+  }
+}
+
+function firstDefined(input: Record<string, unknown>, keys: readonly string[]): [string, unknown] | undefined {
+  for (const key of keys) {
+    const value = input[key]
+    if (value !== undefined && value !== null) return [key, value]
+  }
+  return undefined
+}
+
+function toIsoTime(value: unknown, path: Path, issues: Issues): string | undefined {
+  let ms: number
+  if (value instanceof Date) ms = value.getTime()
+  else if (typeof value === 'number') ms = value
+  else if (typeof value === 'string') ms = Date.parse(value)
+  else return issues.add(path, 'Expected an ISO 8601 date string, a Date or epoch milliseconds.')
+  // The Date range is ±8.64e15 ms; outside it toISOString would throw.
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return issues.add(path, 'Expected a valid date.')
+  return new Date(ms).toISOString()
+}
+
+function toId(value: unknown, path: Path, issues: Issues): string | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  if (typeof value !== 'string') return issues.add(path, 'Expected a string or a number.')
+  const trimmed = value.trim()
+  if (trimmed.length === 0) return undefined
+  if (trimmed.length > MAX_ID_LENGTH) return issues.add(path, `Expected at most ${MAX_ID_LENGTH} characters.`)
+  return trimmed
+}
+
+function toCount(value: unknown, path: Path, issues: Issues): number | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    return issues.add(path, 'Expected a finite number of at least 0.')
+  }
+  return value
+}
+
+function utf8Length(text: string): number {
+  let bytes = text.length
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index)
+    if (code < 0x80) continue
+    if (code < 0x800) bytes += 1
+    // A surrogate pair is two UTF-16 units and four UTF-8 bytes: one extra byte per unit.
+    else if (code >= 0xd800 && code <= 0xdfff) bytes += 1
+    else bytes += 2
+  }
+  return bytes
+}
+
+interface JsonBudget {
+  remaining: number
+  seen: Set<object>
+}
+
+/**
+ * Copies `value` as JSON would see it, so what is queued can never change under the caller's feet
+ * nor fail to serialise later. Rejects what JSON cannot carry faithfully (BigInt, functions,
+ * symbols, cycles, non-finite numbers) instead of silently dropping or nulling it.
+ */
+function toJson(value: unknown, path: Path, budget: JsonBudget, issues: Issues, depth: number): JsonValue | undefined {
+  switch (typeof value) {
+    case 'string':
+      budget.remaining -= value.length > budget.remaining ? value.length : utf8Length(value) + 2
+      return value
+    case 'number':
+      if (!Number.isFinite(value)) return issues.add(path, 'Expected a finite number; JSON has no NaN or Infinity.')
+      budget.remaining -= 8
+      return value
+    case 'boolean':
+      budget.remaining -= 5
+      return value
+    case 'bigint':
+      return issues.add(path, 'BigInt is not JSON-serialisable; convert it to a string or number.')
+    case 'function':
+    case 'symbol':
+      return issues.add(path, `A ${typeof value} is not JSON-serialisable.`)
+    case 'undefined':
+      return undefined
+  }
+  if (value === null) {
+    budget.remaining -= 4
+    return null
+  }
+  const object = value as Record<string, unknown> & { toJSON?: () => unknown }
+  if (typeof object.toJSON === 'function') {
+    let converted: unknown
+    try {
+      converted = object.toJSON()
+    } catch {
+      return issues.add(path, 'toJSON() threw.')
+    }
+    return toJson(converted, path, budget, issues, depth)
+  }
+  if (depth >= MAX_DEPTH) return issues.add(path, `Nested deeper than ${MAX_DEPTH} levels.`)
+  if (budget.seen.has(object)) return issues.add(path, 'Circular reference.')
+  budget.seen.add(object)
+  let result: JsonValue
+  if (Array.isArray(object)) {
+    const array: JsonValue[] = []
+    for (let index = 0; index < object.length && budget.remaining >= 0; index++) {
+      const item = toJson(object[index], [...path, index], budget, issues, depth + 1)
+      array.push(item === undefined ? null : item)
+      budget.remaining -= 1
+    }
+    result = array
+  } else {
+    const copy: JsonObject = {}
+    for (const key in object) {
+      if (!Object.prototype.hasOwnProperty.call(object, key)) continue
+      if (budget.remaining < 0) break
+      const item = toJson(object[key], [...path, key], budget, issues, depth + 1)
+      if (item === undefined) continue
+      budget.remaining -= key.length + 4
+      // defineProperty, so a `__proto__` key stays data and never becomes the copy's prototype.
+      if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true })
+      else copy[key] = item
+    }
+    result = copy
+  }
+  budget.seen.delete(object)
+  return result
+}
+
+function toJsonObject(
+  value: unknown,
+  path: Path,
+  maxBytes: number,
+  issues: Issues,
+  parseStrings: boolean,
+): JsonObject | undefined {
+  if (typeof value === 'string' && parseStrings) {
+    if (value.length > maxBytes) return issues.add(path, `Larger than the ${maxBytes}-byte limit.`)
+    try {
+      value = JSON.parse(value)
+    } catch {
+      return issues.add(path, 'Expected a JSON object or a string holding one.')
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return issues.add(path, 'Expected a JSON object.')
+  }
+  const before = issues.list.length
+  const budget: JsonBudget = { remaining: maxBytes, seen: new Set() }
+  const copy = toJson(value, path, budget, issues, 0) as JsonObject | undefined
+  if (budget.remaining < 0) return issues.add(path, `Larger than the ${maxBytes}-byte limit.`)
+  return issues.list.length === before ? copy : undefined
+}
+
+const TOKEN_FIELDS: Record<string, keyof Omit<TokenUsage, 'model'>> = {
+  input: 'input',
+  output: 'output',
+  total: 'total',
+  cacheRead: 'cacheRead',
+  cacheWrite: 'cacheWrite',
+  prompt_tokens: 'input',
+  completion_tokens: 'output',
+  total_tokens: 'total',
+  input_tokens: 'input',
+  output_tokens: 'output',
+  inputTokens: 'input',
+  outputTokens: 'output',
+  totalTokens: 'total',
+  cache_read_input_tokens: 'cacheRead',
+  cache_creation_input_tokens: 'cacheWrite',
+}
+
+function toTokenUsage(value: unknown, path: Path, issues: Issues): TokenUsage | undefined {
+  if (typeof value === 'number') {
+    const total = toCount(value, path, issues)
+    return total === undefined ? undefined : { total }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return issues.add(path, 'Expected a token count or an object of token counts.')
+  }
+  const usage: Partial<TokenUsage> = {}
+  for (const [key, raw] of Object.entries(value)) {
+    if (raw === undefined || raw === null) continue
+    if (key === 'model') {
+      if (typeof raw === 'string') usage.model = raw
+      else issues.add([...path, key], 'Expected a string.')
+      continue
+    }
+    const field = TOKEN_FIELDS[key]
+    if (!field) continue
+    const count = toCount(raw, [...path, key], issues)
+    if (count !== undefined && usage[field] === undefined) usage[field] = count
+  }
+  if (usage.total === undefined) {
+    if (usage.input === undefined && usage.output === undefined) {
+      return issues.add(path, 'Expected at least one of total, input or output.')
+    }
+    usage.total = (usage.input ?? 0) + (usage.output ?? 0)
+  }
+  return usage as TokenUsage
+}
+
+function errorMessage(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (value instanceof Error) return value.message || value.name
+  if (typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string') {
+    return (value as { message: string }).message
+  }
+  try {
+    return String(value)
+  } catch {
+    return 'Unknown error'
+  }
+}
+
+function set<K extends keyof Activity>(activity: Activity, key: K, value: Activity[K] | undefined): void {
+  if (value !== undefined) activity[key] = value
+}
+
+const TYPE_KEYS = ['activityType', 'action', 'action_type', 'type', 'event'] as const
+const TIME_KEYS = ['timestamp', 'event_action_timestamp', 'created_at'] as const
+const USER_KEYS = ['userId', 'user_id'] as const
+const ANONYMOUS_KEYS = ['anonymousId', 'user_identifier'] as const
+const SESSION_KEYS = ['sessionId', 'session_id'] as const
+const METADATA_KEYS = ['metadata', 'details', 'additional_data'] as const
+const CONTEXT_ALIASES = [
+  ['element_id', 'element'],
+  ['page_url', 'page'],
+  ['user_agent', 'userAgent'],
+  ['ip_address', 'ip'],
+] as const
+
+/**
+ * Turns whatever a caller sent into an {@link Activity}, or says exactly what is wrong with it.
+ * Pure: no I/O, never throws. Accepts the aliases listed on {@link ActivityInput}; fills `id`
+ * (UUIDv7) and `timestamp` (now) when missing; deep-copies `metadata` and `context` into plain JSON.
+ *
+ * @param input - anything; non-objects are reported, not thrown.
+ * @param options - limits; see {@link NormalizeOptions} for defaults.
+ */
+export function normalizeActivity(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
+  const issues = new Issues()
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    issues.add([], 'Expected an activity object.')
+    return { ok: false, issues: issues.list }
+  }
+  const source = input as Record<string, unknown>
+  const maxMetadataBytes = options.maxMetadataBytes ?? NORMALIZE_DEFAULTS.maxMetadataBytes
+  const maxStringLength = options.maxStringLength ?? NORMALIZE_DEFAULTS.maxStringLength
+
+  let activityType: string | undefined
+  const typeEntry = firstDefined(source, TYPE_KEYS)
+  if (!typeEntry) issues.add(['activityType'], 'Required.')
+  else if (typeof typeEntry[1] !== 'string' || typeEntry[1].trim().length === 0) {
+    issues.add([typeEntry[0]], 'Expected a non-empty string.')
+  } else if (typeEntry[1].length > MAX_TYPE_LENGTH) {
+    issues.add([typeEntry[0]], `Expected at most ${MAX_TYPE_LENGTH} characters.`)
+  } else activityType = typeEntry[1].trim()
+
+  let nowMs: number | undefined
+  let timestamp: string | undefined
+  const timeEntry = firstDefined(source, TIME_KEYS)
+  if (timeEntry) timestamp = toIsoTime(timeEntry[1], [timeEntry[0]], issues)
+  else {
+    nowMs = (options.now ?? Date.now)()
+    timestamp = new Date(nowMs).toISOString()
+  }
+
+  let id: string | undefined
+  if (source.id !== undefined && source.id !== null) {
+    if (isUuid(source.id)) id = source.id.toLowerCase()
+    else issues.add(['id'], 'Expected a UUID.')
+  }
+
+  const activity: Activity = { id: '', activityType: activityType ?? '', timestamp: timestamp ?? '' }
+
+  const userEntry = firstDefined(source, USER_KEYS)
+  if (userEntry) set(activity, 'userId', toId(userEntry[1], [userEntry[0]], issues))
+  const anonymousEntry = firstDefined(source, ANONYMOUS_KEYS)
+  if (anonymousEntry) set(activity, 'anonymousId', toId(anonymousEntry[1], [anonymousEntry[0]], issues))
+  const sessionEntry = firstDefined(source, SESSION_KEYS)
+  if (sessionEntry) set(activity, 'sessionId', toId(sessionEntry[1], [sessionEntry[0]], issues))
+
+  if (source.description !== undefined && source.description !== null) {
+    if (typeof source.description !== 'string') issues.add(['description'], 'Expected a string.')
+    else if (source.description.length > maxStringLength) {
+      issues.add(['description'], `Expected at most ${maxStringLength} characters.`)
+    } else activity.description = source.description
+  }
+
+  if (source.endTime !== undefined && source.endTime !== null) {
+    set(activity, 'endTime', toIsoTime(source.endTime, ['endTime'], issues))
+  }
+  if (source.durationMs !== undefined && source.durationMs !== null) {
+    set(activity, 'durationMs', toCount(source.durationMs, ['durationMs'], issues))
+  } else if (source.duration_ms !== undefined && source.duration_ms !== null) {
+    set(activity, 'durationMs', toCount(source.duration_ms, ['duration_ms'], issues))
+  } else if (source.timeTaken !== undefined && source.timeTaken !== null) {
+    const seconds = toCount(source.timeTaken, ['timeTaken'], issues)
+    // Rounded to the microsecond so 3.2 s is 3200 ms, not 3200.0000000000005.
+    if (seconds !== undefined) activity.durationMs = Math.round(seconds * 1_000_000) / 1000
+  }
+
+  if (source.tokenUsage !== undefined && source.tokenUsage !== null) {
+    set(activity, 'tokenUsage', toTokenUsage(source.tokenUsage, ['tokenUsage'], issues))
+  }
+
+  if (source.status !== undefined && source.status !== null) {
+    if (source.status === 'success' || source.status === 'error') activity.status = source.status
+    else issues.add(['status'], "Expected 'success' or 'error'.")
+  }
+  if (source.error !== undefined && source.error !== null && source.error !== false) {
+    const message = errorMessage(source.error)
+    activity.error = message.length > maxStringLength ? message.slice(0, maxStringLength) : message
+    activity.status ??= 'error'
+  }
+
+  let context: ActivityContext | undefined
+  if (source.context !== undefined && source.context !== null) {
+    context = toJsonObject(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined
+  }
+  for (const [alias, field] of CONTEXT_ALIASES) {
+    const value = source[alias]
+    if (value === undefined || value === null) continue
+    if (typeof value !== 'string') issues.add([alias], 'Expected a string.')
+    else if (value.length > maxStringLength) issues.add([alias], `Expected at most ${maxStringLength} characters.`)
+    else (context ??= {})[field] ??= value
+  }
+  if (context) activity.context = context
+
+  const metadataEntry = firstDefined(source, METADATA_KEYS)
+  if (metadataEntry) {
+    set(activity, 'metadata', toJsonObject(metadataEntry[1], [metadataEntry[0]], maxMetadataBytes, issues, true))
+  }
+
+  if (source.receivedAt !== undefined && source.receivedAt !== null) {
+    set(activity, 'receivedAt', toIsoTime(source.receivedAt, ['receivedAt'], issues))
+  }
+
+  if (issues.list.length > 0) return { ok: false, issues: issues.list }
+  activity.id = id ?? uuidv7(nowMs)
+  return { ok: true, activity }
+}
+
+/** Formats issues as one sentence list, e.g. `metadata.items.3: BigInt is not JSON-serialisable.` */
+export function formatIssues(issues: readonly ValidationIssue[]): string {
+  return issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(input)'}: ${issue.message}`).join(' ')
+}
