@@ -1,0 +1,496 @@
+/**
+ * The conformance suite every {@link Store} must pass, so that the server handlers (written against
+ * the interface only) behave the same over any backend. A store's own test file calls
+ * {@link describeStoreConformance} once; the suite registers its vitest tests.
+ *
+ * Every read is checked against the same query answered in plain JavaScript over the rows that were
+ * written. Where the contract leaves an order open (rows that tie on the sort key, byType entries
+ * with equal counts), any order is accepted; everything else is exact. Semantics it pins down:
+ *
+ * - `from` is inclusive and `to` exclusive; `minTokens` / `maxTokens` exclude rows without token usage.
+ * - Rows missing the sort value (`durationMs`, `tokens`) come last, whether the order is asc or desc.
+ * - Paging with `nextCursor` visits every matching row exactly once, also while rows are inserted.
+ * - A cursor the store did not issue is refused with a `RangeError` (the server answers it with 400).
+ * - `duration.p50Ms` / `p95Ms` interpolate linearly between ranks, as PostgreSQL's `percentile_cont`.
+ * - `buckets` start at multiples of `intervalMs` since the epoch; buckets with no rows may be omitted.
+ * - Strings round-trip byte for byte, NUL characters included.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type {
+  Activity,
+  ActivityFilter,
+  ActivitySortKey,
+  ActivityStats,
+  ExportQuery,
+  ListQuery,
+  StatsQuery,
+  Store,
+} from '../packages/core/src/index'
+
+/** A store under test and how to dispose of it. */
+export interface StoreFixture {
+  /** A store holding no activities. */
+  store: Store
+  /** Drops whatever the store created (tables, connections). */
+  cleanup(): Promise<void>
+}
+
+const HOUR = 3_600_000
+const BASE_MS = Date.UTC(2025, 6, 6, 0, 0, 0)
+const USERS = ['u1', 'u2', 'u3', 'u4', 'u5']
+const TYPES = ['resume_generation', 'job_match', 'page_view', 'click', 'deleted']
+const DURATIONS = [0, 100, 250, 1000, 3200]
+const TOKEN_TOTALS = [0, 150, 500, 800, 1420]
+
+/** Strings that break naive SQL, JSON, CSV or UTF-16 handling; each must come back unchanged. */
+export const HOSTILE_STRINGS: readonly string[] = [
+  "'; DROP TABLE activities; --",
+  "Robert'); DELETE FROM activity WHERE ('1'='1",
+  '$1 $$ $tag$ %s %_ \\ \\\\ ` ${x}',
+  'NUL \u0000 in the middle',
+  '\u0000',
+  '👩‍💻🚀 emoji, ZWJ and ünïcödé ∑ 中文 עברית',
+  '"quoted", with, commas\r\nand\nnewlines\tand tabs',
+  '=HYPERLINK("http://example.com")',
+  'x'.repeat(10_000),
+]
+
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Deterministic rows with many ties on every sort key and many missing optional fields. */
+function dataset(count: number, seed: number): Activity[] {
+  const random = mulberry32(seed)
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!
+  const rows: Activity[] = []
+  for (let index = 0; index < count; index++) {
+    const hour = Math.floor(random() * 72)
+    // Half the rows sit exactly on the hour, so timestamps tie and `from` / `to` boundaries hit rows.
+    const offset = random() < 0.5 ? 0 : Math.floor(random() * HOUR)
+    const activity: Activity = {
+      id: crypto.randomUUID(),
+      activityType: pick(TYPES),
+      timestamp: new Date(BASE_MS + hour * HOUR + offset).toISOString(),
+      metadata: { index, tags: ['a', index % 3], nested: { ok: index % 2 === 0 } },
+    }
+    if (random() > 0.1) activity.userId = pick(USERS)
+    else activity.anonymousId = `anon-${index}`
+    if (random() > 0.3) activity.durationMs = random() < 0.7 ? pick(DURATIONS) : Math.round(random() * 10_000_000) / 1000
+    if (random() > 0.4) {
+      const total = random() < 0.7 ? pick(TOKEN_TOTALS) : Math.floor(random() * 3000)
+      activity.tokenUsage = random() < 0.5 ? { total } : { input: Math.floor(total / 3), output: total - Math.floor(total / 3), total }
+    }
+    const status = random()
+    if (status < 0.3) activity.status = 'success'
+    else if (status < 0.45) {
+      activity.status = 'error'
+      activity.error = 'Upstream timed out.'
+    }
+    if (random() < 0.3) activity.sessionId = `s-${Math.floor(random() * 10)}`
+    rows.push(activity)
+  }
+  return rows
+}
+
+function toMs(value: string | Date): number {
+  return value instanceof Date ? value.getTime() : Date.parse(value)
+}
+
+function referenceFilter(rows: readonly Activity[], filter: ActivityFilter): Activity[] {
+  return rows.filter((row) => {
+    if (filter.userId !== undefined && row.userId !== filter.userId) return false
+    if (filter.activityType !== undefined) {
+      const types = typeof filter.activityType === 'string' ? [filter.activityType] : filter.activityType
+      if (!types.includes(row.activityType)) return false
+    }
+    if (filter.status !== undefined && row.status !== filter.status) return false
+    if (filter.from !== undefined && Date.parse(row.timestamp) < toMs(filter.from)) return false
+    if (filter.to !== undefined && Date.parse(row.timestamp) >= toMs(filter.to)) return false
+    if (filter.minTokens !== undefined && !(row.tokenUsage && row.tokenUsage.total >= filter.minTokens)) return false
+    if (filter.maxTokens !== undefined && !(row.tokenUsage && row.tokenUsage.total <= filter.maxTokens)) return false
+    return true
+  })
+}
+
+function sortKey(row: Activity, sort: ActivitySortKey): number | null {
+  if (sort === 'timestamp') return Date.parse(row.timestamp)
+  if (sort === 'durationMs') return row.durationMs ?? null
+  return row.tokenUsage?.total ?? null
+}
+
+function referenceSort(rows: readonly Activity[], sort: ActivitySortKey, order: 'asc' | 'desc'): Activity[] {
+  const present = rows.filter((row) => sortKey(row, sort) !== null)
+  const missing = rows.filter((row) => sortKey(row, sort) === null)
+  present.sort((a, b) => (sortKey(a, sort)! - sortKey(b, sort)!) * (order === 'asc' ? 1 : -1))
+  return [...present, ...missing]
+}
+
+/** Same rows, and the same sort key at every position: exact, except among rows that tie. */
+function expectSameOrder(actual: readonly Activity[], expected: readonly Activity[], sort: ActivitySortKey, label: string): void {
+  const ids = actual.map((row) => row.id)
+  expect(new Set(ids).size, `${label}: a row was returned twice`).toBe(ids.length)
+  expect([...ids].sort(), `${label}: rows`).toEqual(expected.map((row) => row.id).sort())
+  expect(
+    actual.map((row) => sortKey(row, sort)),
+    `${label}: order`,
+  ).toEqual(expected.map((row) => sortKey(row, sort)))
+}
+
+async function listAll(store: Store, query: ListQuery, maxPages = 10_000): Promise<{ items: Activity[]; pages: number }> {
+  const items: Activity[] = []
+  let cursor: string | undefined
+  let pages = 0
+  do {
+    const page = await store.list(cursor === undefined ? query : { ...query, cursor })
+    pages++
+    if (query.limit !== undefined) expect(page.items.length).toBeLessThanOrEqual(query.limit)
+    items.push(...page.items)
+    cursor = page.nextCursor
+    if (pages > maxPages) throw new Error('[usertracking] [conformance] The store kept returning a nextCursor.')
+  } while (cursor !== undefined)
+  return { items, pages }
+}
+
+function percentileCont(sorted: number[], fraction: number): number {
+  const rank = fraction * (sorted.length - 1)
+  const low = Math.floor(rank)
+  const high = Math.ceil(rank)
+  return sorted[low]! + (sorted[high]! - sorted[low]!) * (rank - low)
+}
+
+function referenceStats(rows: readonly Activity[], query: StatsQuery): ActivityStats {
+  const selected = referenceFilter(rows, query)
+  const durations = selected.flatMap((row) => (row.durationMs === undefined ? [] : [row.durationMs])).sort((a, b) => a - b)
+  const byType = new Map<string, { count: number; tokens: number }>()
+  for (const row of selected) {
+    const entry = byType.get(row.activityType) ?? { count: 0, tokens: 0 }
+    entry.count += 1
+    entry.tokens += row.tokenUsage?.total ?? 0
+    byType.set(row.activityType, entry)
+  }
+  const stats: ActivityStats = {
+    total: selected.length,
+    uniqueUsers: new Set(selected.flatMap((row) => (row.userId === undefined ? [] : [row.userId]))).size,
+    tokens: {
+      input: selected.reduce((sum, row) => sum + (row.tokenUsage?.input ?? 0), 0),
+      output: selected.reduce((sum, row) => sum + (row.tokenUsage?.output ?? 0), 0),
+      total: selected.reduce((sum, row) => sum + (row.tokenUsage?.total ?? 0), 0),
+    },
+    duration: {
+      avgMs: durations.length ? durations.reduce((sum, value) => sum + value, 0) / durations.length : null,
+      p50Ms: durations.length ? percentileCont(durations, 0.5) : null,
+      p95Ms: durations.length ? percentileCont(durations, 0.95) : null,
+    },
+    byType: [...byType].map(([activityType, entry]) => ({ activityType, ...entry })).sort((a, b) => b.count - a.count),
+  }
+  if (query.groupBy) {
+    const { intervalMs, per } = query.groupBy
+    const buckets = new Map<string, { start: string; key?: string; count: number }>()
+    for (const row of selected) {
+      const start = new Date(Math.floor(Date.parse(row.timestamp) / intervalMs) * intervalMs).toISOString()
+      const key = per === 'user' ? row.userId : per === 'activityType' ? row.activityType : undefined
+      const id = JSON.stringify([start, key ?? null])
+      const bucket = buckets.get(id) ?? { start, ...(key === undefined ? {} : { key }), count: 0 }
+      bucket.count += 1
+      buckets.set(id, bucket)
+    }
+    stats.buckets = [...buckets.values()]
+  }
+  return stats
+}
+
+function expectSameStats(actual: ActivityStats, expected: ActivityStats, label: string): void {
+  expect(actual.total, `${label}: total`).toBe(expected.total)
+  expect(actual.uniqueUsers, `${label}: uniqueUsers`).toBe(expected.uniqueUsers)
+  expect(actual.tokens, `${label}: tokens`).toEqual(expected.tokens)
+  for (const field of ['avgMs', 'p50Ms', 'p95Ms'] as const) {
+    const value = expected.duration[field]
+    if (value === null) expect(actual.duration[field], `${label}: duration.${field}`).toBeNull()
+    else expect(actual.duration[field], `${label}: duration.${field}`).toBeCloseTo(value, 6)
+  }
+  const counts = actual.byType.map((entry) => entry.count)
+  expect(counts, `${label}: byType is most frequent first`).toEqual([...counts].sort((a, b) => b - a))
+  const byName = (a: { activityType: string }, b: { activityType: string }) =>
+    a.activityType < b.activityType ? -1 : a.activityType > b.activityType ? 1 : 0
+  expect([...actual.byType].sort(byName), `${label}: byType`).toEqual([...expected.byType].sort(byName))
+  if (!expected.buckets) return
+  expect(actual.buckets, `${label}: buckets`).toBeDefined()
+  const normalise = (buckets: NonNullable<ActivityStats['buckets']>) =>
+    buckets
+      .filter((bucket) => bucket.count > 0)
+      .map((bucket) => [Date.parse(bucket.start), bucket.key ?? null, bucket.count] as const)
+  const starts = normalise(actual.buckets!).map(([start]) => start)
+  expect(starts, `${label}: buckets are oldest first`).toEqual([...starts].sort((a, b) => a - b))
+  const byStartAndKey = (a: readonly [number, string | null, number], b: readonly [number, string | null, number]) =>
+    a[0] - b[0] || String(a[1]).localeCompare(String(b[1]))
+  expect(normalise(actual.buckets!).sort(byStartAndKey), `${label}: buckets`).toEqual(
+    normalise(expected.buckets).sort(byStartAndKey),
+  )
+}
+
+async function write(store: Store, rows: readonly Activity[], batchSize = 100): Promise<void> {
+  for (let start = 0; start < rows.length; start += batchSize) {
+    const result = await store.sink.write(rows.slice(start, start + batchSize), { signal: new AbortController().signal })
+    expect(result.type, 'sink.write result').toBe('success')
+  }
+}
+
+function withoutReceivedAt(row: Activity): Activity {
+  const { receivedAt: _receivedAt, ...rest } = row
+  return rest
+}
+
+/**
+ * Registers the store conformance tests under `describe(name)`. `createStore` is called for each
+ * group of tests and must resolve to an empty store; `cleanup` is called once the group is done.
+ *
+ * @param name - names the store in the test report.
+ * @param createStore - makes a new, empty store (its own table, its own in-memory state, …).
+ */
+export function describeStoreConformance(name: string, createStore: () => Promise<StoreFixture>): void {
+  describe(`${name}: store conformance`, () => {
+    describe('reads', () => {
+      let fixture: StoreFixture
+      const rows = dataset(240, 42)
+      const at = (hours: number) => new Date(BASE_MS + hours * HOUR)
+      const filters: { label: string; filter: ActivityFilter }[] = [
+        { label: 'no filter', filter: {} },
+        { label: 'userId', filter: { userId: 'u1' } },
+        { label: 'unknown userId', filter: { userId: 'nobody' } },
+        { label: 'one activityType', filter: { activityType: 'page_view' } },
+        { label: 'several activityTypes', filter: { activityType: ['click', 'deleted'] } },
+        { label: 'from (inclusive, ISO string)', filter: { from: at(30).toISOString() } },
+        { label: 'to (exclusive, Date)', filter: { to: at(30) } },
+        { label: 'from and to', filter: { from: at(10), to: at(20).toISOString() } },
+        { label: 'minTokens', filter: { minTokens: 500 } },
+        { label: 'maxTokens', filter: { maxTokens: 500 } },
+        { label: 'minTokens 0 drops rows without tokens', filter: { minTokens: 0 } },
+        { label: 'token range', filter: { minTokens: 150, maxTokens: 800 } },
+        { label: 'status', filter: { status: 'error' } },
+        {
+          label: 'everything at once',
+          filter: { userId: 'u2', activityType: ['job_match', 'resume_generation', 'click'], from: at(6), to: at(66), minTokens: 100 },
+        },
+      ]
+
+      beforeAll(async () => {
+        fixture = await createStore()
+        await write(fixture.store, rows, 37)
+      })
+      afterAll(async () => {
+        await fixture?.cleanup()
+      })
+
+      it('reads back every field it was given', async () => {
+        const { items } = await listAll(fixture.store, { limit: 1000 })
+        const byId = new Map(items.map((row) => [row.id, row]))
+        for (const row of rows) expect(withoutReceivedAt(byId.get(row.id)!)).toEqual(row)
+        for (const row of items) expect(Number.isNaN(Date.parse(row.receivedAt!)), 'receivedAt is set').toBe(false)
+      })
+
+      it('defaults to the newest 50, by timestamp', async () => {
+        const page = await fixture.store.list()
+        expect(page.items).toHaveLength(50)
+        expectSameOrder(page.items, referenceSort(rows, 'timestamp', 'desc').slice(0, 50), 'timestamp', 'default page')
+        expect(page.nextCursor).toEqual(expect.any(String))
+      })
+
+      it('returns up to 1000 rows in one page, and no cursor on the last page', async () => {
+        const page = await fixture.store.list({ limit: 1000 })
+        expect(page.items).toHaveLength(rows.length)
+        expect(page.nextCursor).toBeUndefined()
+        const exact = await fixture.store.list({ limit: rows.length })
+        expect(exact.nextCursor).toBeUndefined()
+      })
+
+      it('pages one row at a time', async () => {
+        const filter = { userId: 'u3', activityType: 'page_view' }
+        const { items, pages } = await listAll(fixture.store, { ...filter, limit: 1 })
+        const expected = referenceSort(referenceFilter(rows, filter), 'timestamp', 'desc')
+        expect(pages).toBe(Math.max(1, expected.length))
+        expectSameOrder(items, expected, 'timestamp', 'limit 1')
+      })
+
+      for (const { label, filter } of filters) {
+        it(`lists with ${label}, every sort and order, through every page`, async () => {
+          const selected = referenceFilter(rows, filter)
+          for (const sort of ['timestamp', 'durationMs', 'tokens'] as const) {
+            for (const order of ['asc', 'desc'] as const) {
+              const { items } = await listAll(fixture.store, { ...filter, sort, order, limit: 7 })
+              expectSameOrder(items, referenceSort(selected, sort, order), sort, `${label}, ${sort} ${order}`)
+            }
+          }
+          const first = await fixture.store.list({ ...filter, includeTotal: true, limit: 7 })
+          expect(first.total, `${label}: includeTotal`).toBe(selected.length)
+        })
+
+        it(`computes stats with ${label}`, async () => {
+          expectSameStats(await fixture.store.stats(filter), referenceStats(rows, filter), label)
+        })
+      }
+
+      for (const per of [undefined, 'user', 'activityType'] as const) {
+        it(`counts 4-hour buckets${per ? ` per ${per}` : ''}, aligned to the epoch`, async () => {
+          const queries: StatsQuery[] = [
+            { groupBy: { intervalMs: 4 * HOUR, ...(per ? { per } : {}) } },
+            { from: at(7), to: at(50), activityType: ['click', 'job_match'], groupBy: { intervalMs: 4 * HOUR, ...(per ? { per } : {}) } },
+            { groupBy: { intervalMs: 7 * 60_000, ...(per ? { per } : {}) } },
+          ]
+          for (const query of queries) {
+            const stats = await fixture.store.stats(query)
+            expectSameStats(stats, referenceStats(rows, query), JSON.stringify(query))
+            for (const bucket of stats.buckets ?? []) {
+              expect(Date.parse(bucket.start) % query.groupBy!.intervalMs).toBe(0)
+            }
+          }
+        })
+      }
+
+      it('answers stats over nothing with zeros and nulls', async () => {
+        const stats = await fixture.store.stats({ userId: 'nobody', groupBy: { intervalMs: HOUR } })
+        expect(stats).toMatchObject({
+          total: 0,
+          uniqueUsers: 0,
+          tokens: { input: 0, output: 0, total: 0 },
+          duration: { avgMs: null, p50Ms: null, p95Ms: null },
+          byType: [],
+        })
+        expect(stats.buckets ?? []).toEqual([])
+      })
+
+      it('exports everything over many pages, oldest first by default', async () => {
+        const exported: Activity[] = []
+        for await (const row of fixture.store.export({ pageSize: 7 })) exported.push(row)
+        expectSameOrder(exported, referenceSort(rows, 'timestamp', 'asc'), 'timestamp', 'export default')
+      })
+
+      it('exports with a filter, a sort and an order', async () => {
+        const query: ExportQuery = { activityType: ['click', 'page_view'], minTokens: 1, sort: 'tokens', order: 'desc' }
+        const exported: Activity[] = []
+        for await (const row of fixture.store.export({ ...query, pageSize: 3 })) exported.push(row)
+        expectSameOrder(exported, referenceSort(referenceFilter(rows, query), 'tokens', 'desc'), 'tokens', 'export filtered')
+        const whole: Activity[] = []
+        for await (const row of fixture.store.export({ sort: 'durationMs' })) whole.push(row)
+        expectSameOrder(whole, referenceSort(rows, 'durationMs', 'asc'), 'durationMs', 'export default page size')
+      })
+
+      it('refuses a cursor it did not issue with a RangeError', async () => {
+        for (const cursor of ['not a cursor', '', '%00', "'; DROP TABLE activities; --", 'eyJ4IjoxfQ']) {
+          await expect(fixture.store.list({ cursor }), JSON.stringify(cursor)).rejects.toBeInstanceOf(RangeError)
+        }
+      })
+    })
+
+    describe('writes', () => {
+      let fixture: StoreFixture
+      beforeAll(async () => {
+        fixture = await createStore()
+      })
+      afterAll(async () => {
+        await fixture?.cleanup()
+      })
+
+      it('ignores an id it already holds, within a batch and across batches', async () => {
+        const rows = dataset(20, 7).map((row) => ({ ...row, userId: 'idempotent' }))
+        await write(fixture.store, [...rows, rows[0]!, rows[1]!])
+        await write(fixture.store, rows.slice(0, 10).map((row) => ({ ...row, description: 'a retry' })))
+        await write(fixture.store, rows)
+        const page = await fixture.store.list({ userId: 'idempotent', limit: 100, includeTotal: true })
+        expect(page.total).toBe(20)
+        expect(page.items.map((row) => row.id).sort()).toEqual(rows.map((row) => row.id).sort())
+        expect(page.items.some((row) => row.description === 'a retry')).toBe(false)
+      })
+
+      it('stamps receivedAt when absent and keeps it when given', async () => {
+        const before = Date.now()
+        const stamped: Activity = { id: crypto.randomUUID(), activityType: 'received', timestamp: '2020-01-01T00:00:00.000Z', userId: 'received' }
+        const given: Activity = { ...stamped, id: crypto.randomUUID(), receivedAt: '2021-02-03T04:05:06.789Z' }
+        await write(fixture.store, [stamped, given])
+        const { items } = await fixture.store.list({ userId: 'received' })
+        const byId = new Map(items.map((row) => [row.id, row]))
+        expect(byId.get(given.id)!.receivedAt).toBe('2021-02-03T04:05:06.789Z')
+        const receivedMs = Date.parse(byId.get(stamped.id)!.receivedAt!)
+        // Allow for a database clock a little apart from this process's.
+        expect(receivedMs).toBeGreaterThanOrEqual(before - 60_000)
+        expect(receivedMs).toBeLessThanOrEqual(Date.now() + 60_000)
+      })
+
+      it('round-trips hostile strings in every field, and filters by them exactly', async () => {
+        const rows: Activity[] = HOSTILE_STRINGS.map((text, index) => ({
+          id: crypto.randomUUID(),
+          activityType: text.slice(0, 200),
+          timestamp: new Date(BASE_MS + index * 1000).toISOString(),
+          userId: text.slice(0, 256),
+          sessionId: text.slice(0, 256),
+          description: text,
+          error: text,
+          status: 'error',
+          tokenUsage: { input: 1, output: 2, total: 3, model: text },
+          context: { page: text, userAgent: text, [text.slice(0, 100)]: text },
+          metadata: { text, list: [text, { [text.slice(0, 50)]: text }], ['__proto__']: { polluted: true } },
+        }))
+        await write(fixture.store, rows, 4)
+        for (const row of rows) {
+          const byUser = await fixture.store.list({ userId: row.userId! })
+          expect(byUser.items.map(withoutReceivedAt), JSON.stringify(row.userId!.slice(0, 40))).toEqual([row])
+          const byType = await fixture.store.list({ activityType: row.activityType, userId: row.userId! })
+          expect(byType.items.map((item) => item.id)).toEqual([row.id])
+        }
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+        const stats = await fixture.store.stats({ userId: HOSTILE_STRINGS[0]! })
+        expect(stats.byType).toEqual([{ activityType: HOSTILE_STRINGS[0], count: 1, tokens: 3 }])
+      })
+
+      it('keeps a cursor stable while rows are inserted', async () => {
+        const original = dataset(60, 11).map((row) => ({ ...row, userId: 'stable' }))
+        await write(fixture.store, original)
+        for (const sort of ['timestamp', 'tokens'] as const) {
+          const seen: Activity[] = []
+          let page = await fixture.store.list({ userId: 'stable', sort, limit: 9 })
+          seen.push(...page.items)
+          let round = 0
+          while (page.nextCursor) {
+            // Newer, older and tied rows land on both sides of the cursor between page requests.
+            const inserted = dataset(3, 100 + round++).map((row, index) => ({
+              ...row,
+              userId: 'stable',
+              timestamp: index === 0 ? original[round % original.length]!.timestamp : row.timestamp,
+            }))
+            await write(fixture.store, inserted)
+            page = await fixture.store.list({ userId: 'stable', sort, limit: 9, cursor: page.nextCursor })
+            seen.push(...page.items)
+          }
+          const ids = seen.map((row) => row.id)
+          expect(new Set(ids).size, `${sort}: no row twice`).toBe(ids.length)
+          const seenIds = new Set(ids)
+          for (const row of original) expect(seenIds.has(row.id), `${sort}: every original row`).toBe(true)
+          const keys = seen.map((row) => sortKey(row, sort))
+          const present = keys.filter((key): key is number => key !== null)
+          expect(present, `${sort}: still in order`).toEqual([...present].sort((a, b) => b - a))
+        }
+      })
+
+      it('pushes new matching activities to subscribers, when it can', async () => {
+        if (!fixture.store.subscribe) return
+        const received: Activity[] = []
+        const unsubscribe = fixture.store.subscribe({ userId: 'subscriber' }, (activities) => received.push(...activities))
+        const [mine, other, again] = dataset(3, 5)
+        await write(fixture.store, [{ ...mine!, userId: 'subscriber' }, { ...other!, userId: 'someone else' }])
+        await expect.poll(() => received.map((row) => row.id)).toEqual([mine!.id])
+        await write(fixture.store, [{ ...mine!, userId: 'subscriber' }])
+        unsubscribe()
+        await write(fixture.store, [{ ...again!, userId: 'subscriber' }])
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        expect(received.map((row) => row.id)).toEqual([mine!.id])
+      })
+    })
+  })
+}
