@@ -15,6 +15,7 @@ export type { ParseActivityResult } from './schema'
 export { uuidv7, isUuid, uuidv7Time } from './uuid'
 export type { Sink, SinkResult, SinkWriteOptions, RejectedActivity } from './sink'
 export { memoryStorage } from './storage'
+export { memoryStore, type MemoryStoreOptions } from './memory-store'
 export type { Storage } from './storage'
 export type {
   ActivityFilter,
