@@ -1,0 +1,59 @@
+/**
+ * A FIFO queue with O(1) push, shift and drop-oldest. `Array.prototype.shift` moves every element,
+ * which turns a 100k-event burst into billions of moves; this keeps a head index instead and
+ * compacts only when the dead prefix outgrows the live part.
+ */
+export class Deque<T> {
+  private items: (T | undefined)[] = []
+  private head = 0
+
+  get length(): number {
+    return this.items.length - this.head
+  }
+
+  push(item: T): void {
+    this.items.push(item)
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head]
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined
+    const item = this.items[this.head]
+    this.items[this.head++] = undefined
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return item
+  }
+
+  /** Removes and returns up to `count` items from the front. */
+  take(count: number): T[] {
+    const taken: T[] = []
+    while (taken.length < count && this.length > 0) taken.push(this.shift()!)
+    return taken
+  }
+
+  /** Puts items back at the front, in the given order (for a batch that must be sent again). */
+  unshiftAll(items: readonly T[]): void {
+    if (items.length === 0) return
+    if (this.head >= items.length) {
+      this.head -= items.length
+      for (let index = 0; index < items.length; index++) this.items[this.head + index] = items[index]
+    } else {
+      this.items = [...items, ...this.items.slice(this.head)]
+      this.head = 0
+    }
+  }
+
+  /** Removes and returns every item. */
+  drain(): T[] {
+    const all = this.items.slice(this.head) as T[]
+    this.items = []
+    this.head = 0
+    return all
+  }
+}

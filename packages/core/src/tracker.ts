@@ -1,0 +1,650 @@
+import type { Activity, ActivityInput } from './activity'
+import { backoffDelay } from './backoff'
+import { Deque } from './deque'
+import { SinkError, StorageError, UserTrackingError, ValidationError } from './errors'
+import { createLogger } from './logger'
+import { normalizeActivity } from './normalize'
+import {
+  resolveTrackerOptions,
+  type DropDetail,
+  type DropReason,
+  type TrackerDefaults,
+  type TrackerOptions,
+} from './options'
+import type { Sink, SinkResult } from './sink'
+
+/** Counters of one tracker since it was created. */
+export interface TrackerStats {
+  /** Activities accepted and not yet settled by every sink. */
+  queued: number
+  /** Activities acknowledged by a sink (counted once per sink). */
+  sent: number
+  /** Activities a sink gave up on: `permanent_failure`, `rejected`, `too_large`, `retries_exhausted` (also in `dropped`). */
+  failed: number
+  /** Activities dropped for any reason (per sink for delivery drops). */
+  dropped: number
+  /** Activities sent again after a retryable failure, counted per retry. */
+  retried: number
+  /** `dropped`, by reason. */
+  droppedByReason: Partial<Record<DropReason, number>>
+}
+
+/** Events a tracker emits; see {@link Tracker.on}. */
+export interface TrackerEvents {
+  /** A sink acknowledged these activities. */
+  sent: (activities: Activity[], sink: string) => void
+  /** These activities were dropped. */
+  dropped: (reason: DropReason, activities: Activity[], detail: DropDetail) => void
+  /** A background error (sink, storage, a listener). */
+  error: (error: unknown) => void
+}
+
+/** Options of {@link Tracker.shutdown}. */
+export interface ShutdownOptions {
+  /** How long to keep delivering before giving up, in milliseconds. @default 10000 */
+  timeoutMs?: number
+}
+
+/** A tracker: queues activities and delivers them to its sinks in the background. */
+export interface Tracker {
+  /**
+   * Queues one activity and returns its id, or `undefined` if it was dropped (invalid, filtered, or
+   * after shutdown). Synchronous and never throws; the reason for a drop goes to `stats()`, `onDrop`
+   * and the debug log.
+   */
+  track(input: ActivityInput): string | undefined
+  /**
+   * Sends everything queued so far and resolves when each of it is delivered or given up on, or when
+   * `timeoutMs` passes. Resolves `true` when everything settled in time. Never rejects.
+   */
+  flush(timeoutMs?: number): Promise<boolean>
+  /**
+   * Flushes (within `timeoutMs`), then stops timers, aborts what is still in flight and closes the
+   * sinks and storage. Later `track()` calls are dropped with the reason `shutdown`. Safe to call
+   * more than once; every call returns the same promise. Resolves `true` when everything was delivered.
+   */
+  shutdown(options?: ShutdownOptions): Promise<boolean>
+  /** A snapshot of the counters. */
+  stats(): TrackerStats
+  /**
+   * Stops starting new writes (writes in flight finish) without spending retries, e.g. while the
+   * device is offline. Tracking goes on; the queue keeps its bounds.
+   */
+  pause(): void
+  /** Starts delivering again after {@link Tracker.pause}. */
+  resume(): void
+  /** Listens for `sent`, `dropped` or `error`; returns the function that stops listening. */
+  on<E extends keyof TrackerEvents>(event: E, listener: TrackerEvents[E]): () => void
+}
+
+interface Entry {
+  activity: Activity
+  /** Order of acceptance; activities loaded from storage get negative numbers so they sort first. */
+  seq: number
+  /** Sinks that have not settled it yet. */
+  pendingSinks: number
+  /** Whether storage holds it; an activity is sent only once it is persisted (write-ahead). */
+  persisted: boolean
+}
+
+interface SinkState {
+  sink: Sink
+  queue: Deque<Entry>
+  inFlight: Entry[] | undefined
+  abort: AbortController | undefined
+  /** Everything with a seq up to this is due now, whatever the batch size. */
+  dueSeq: number
+  retryTimer: ReturnType<typeof setTimeout> | undefined
+  /** Retries of the batch at the front; reset when a batch settles. */
+  attempt: number
+  firstFailureAt: number | undefined
+  /** Batch size cap, halved on HTTP 413 and restored after a success. */
+  sizeLimit: number
+  overflowWarned: boolean
+}
+
+interface FlushWaiter {
+  target: number
+  resolve: (settled: boolean) => void
+}
+
+function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
+  // Node keeps the process alive for a pending timer; tracking must never do that.
+  ;(timer as { unref?: () => void }).unref?.()
+  return timer
+}
+
+function mergeDefaults(defaults: TrackerDefaults, input: ActivityInput): ActivityInput {
+  const merged: ActivityInput = { ...defaults, ...input }
+  if (isPlainObject(defaults.metadata) && isPlainObject(input.metadata)) {
+    merged.metadata = { ...defaults.metadata, ...input.metadata }
+  }
+  if (isPlainObject(defaults.context) && isPlainObject(input.context)) {
+    merged.context = { ...defaults.context, ...input.context }
+  }
+  return merged
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * Creates a tracker that delivers to `options.sinks`.
+ *
+ * Each sink gets its own bounded queue: a batch goes out when `batchSize` activities are waiting,
+ * `debounceTime` after the last `track()`, and never later than `flushInterval` after the oldest
+ * waiting activity. One write is in flight per sink; retryable failures back off exponentially
+ * with full jitter and honour `Retry-After`, and a failed batch goes back to the front so order
+ * holds. One failing sink never delays or drops another's activities.
+ *
+ * @param options - see {@link TrackerOptions}; throws a `TypeError` naming the field when one is invalid.
+ */
+export function createTracker(options: TrackerOptions): Tracker {
+  const config = resolveTrackerOptions(options)
+  const log = createLogger(config.debug)
+  const storage = config.storage
+  const listeners: { [E in keyof TrackerEvents]: Set<TrackerEvents[E]> } = {
+    sent: new Set(),
+    dropped: new Set(),
+    error: new Set(),
+  }
+  const counters: TrackerStats = { queued: 0, sent: 0, failed: 0, dropped: 0, retried: 0, droppedByReason: {} }
+  const states: SinkState[] = config.sinks.map((sink) => ({
+    sink,
+    queue: new Deque<Entry>(),
+    inFlight: undefined,
+    abort: undefined,
+    dueSeq: 0,
+    retryTimer: undefined,
+    attempt: 0,
+    firstFailureAt: undefined,
+    sizeLimit: config.batchSize,
+    overflowWarned: false,
+  }))
+
+  let seq = 0
+  let closed = false
+  let stopped = false
+  let paused = false
+  let shutdownPromise: Promise<boolean> | undefined
+  let waiters: FlushWaiter[] = []
+
+  let batchTimer: ReturnType<typeof setTimeout> | undefined
+  let windowStart: number | undefined
+  let lastTrackAt = 0
+  let drainScheduled = false
+  let eagerDelivery: Promise<unknown> | undefined
+
+  let storageChain: Promise<void> = Promise.resolve()
+  let pendingAdds: Entry[] = []
+  let pendingRemoves: string[] = []
+  let persistScheduled = false
+
+  function reportError(error: unknown): void {
+    log.error(error instanceof Error ? error.message : 'Background error.', error)
+    try {
+      config.onError?.(error)
+    } catch {
+      // onError is the last resort; if it throws there is nowhere left to report to.
+    }
+    emit('error', error)
+  }
+
+  function emit<E extends keyof TrackerEvents>(event: E, ...args: Parameters<TrackerEvents[E]>): void {
+    for (const listener of listeners[event]) {
+      try {
+        ;(listener as (...values: Parameters<TrackerEvents[E]>) => void)(...args)
+      } catch (error) {
+        if (event !== 'error') reportError(error)
+      }
+    }
+  }
+
+  function drop(reason: DropReason, activities: Activity[], detail: DropDetail, count = activities.length): void {
+    counters.dropped += count
+    counters.droppedByReason[reason] = (counters.droppedByReason[reason] ?? 0) + count
+    if (reason === 'permanent_failure' || reason === 'rejected' || reason === 'too_large' || reason === 'retries_exhausted') {
+      counters.failed += count
+    }
+    if (reason !== 'queue_overflow') {
+      const why = detail.error instanceof Error ? ` ${detail.error.message}` : ''
+      log.debug(`Dropped ${count} activit${count === 1 ? 'y' : 'ies'} (${reason}).${why}`)
+    }
+    try {
+      config.onDrop?.(reason, activities, detail)
+    } catch (error) {
+      reportError(error)
+    }
+    emit('dropped', reason, activities, detail)
+  }
+
+  // ---- persistence (write-behind, one storage call at a time) ----
+
+  function schedulePersist(): void {
+    if (persistScheduled || !storage) return
+    persistScheduled = true
+    const run = () => {
+      persistScheduled = false
+      persistNow()
+    }
+    if (config.persistIntervalMs === 0) queueMicrotask(run)
+    else unref(setTimeout(run, config.persistIntervalMs))
+  }
+
+  function persistNow(): Promise<void> {
+    if (!storage) return storageChain
+    const adds = pendingAdds
+    const removes = pendingRemoves
+    pendingAdds = []
+    pendingRemoves = []
+    if (adds.length > 0) {
+      storageChain = storageChain
+        .then(() => storage.add(adds.map((entry) => entry.activity)))
+        .catch((error) => reportError(new StorageError('Could not store queued activities; they are kept in memory only.', error)))
+        .then(() => {
+          for (const entry of adds) entry.persisted = true
+          pumpAll()
+        })
+    }
+    if (removes.length > 0) {
+      storageChain = storageChain
+        .then(() => storage.remove(removes))
+        .catch((error) => reportError(new StorageError('Could not remove delivered activities from storage.', error)))
+    }
+    return storageChain
+  }
+
+  function settle(entry: Entry): void {
+    entry.pendingSinks--
+    if (entry.pendingSinks > 0) return
+    counters.queued--
+    if (storage) {
+      pendingRemoves.push(entry.activity.id)
+      schedulePersist()
+    }
+  }
+
+  // ---- batching timers ----
+
+  function armBatchTimer(): void {
+    if (batchTimer !== undefined || windowStart === undefined || stopped) return
+    const deadline = Math.min(lastTrackAt + config.debounceTime, windowStart + config.flushInterval)
+    batchTimer = unref(setTimeout(onBatchTimer, Math.max(0, deadline - Date.now())))
+  }
+
+  // Re-arming a timer on every track() would cost more than the rest of track() together, so the
+  // timer is armed once and, when it fires early because more tracking came in, re-armed lazily.
+  function onBatchTimer(): void {
+    batchTimer = undefined
+    if (windowStart === undefined) return
+    const deadline = Math.min(lastTrackAt + config.debounceTime, windowStart + config.flushInterval)
+    if (Date.now() < deadline) {
+      armBatchTimer()
+      return
+    }
+    windowStart = undefined
+    markDue(seq)
+  }
+
+  function markDue(upTo: number): void {
+    for (const state of states) state.dueSeq = Math.max(state.dueSeq, upTo)
+    pumpAll()
+  }
+
+  function scheduleDrain(): void {
+    if (drainScheduled) return
+    drainScheduled = true
+    queueMicrotask(() => {
+      drainScheduled = false
+      pumpAll()
+    })
+  }
+
+  // ---- delivery ----
+
+  function pumpAll(): void {
+    for (const state of states) pump(state)
+  }
+
+  function pump(state: SinkState): void {
+    if (stopped || paused || state.inFlight || state.retryTimer !== undefined) return
+    const front = state.queue.peek()
+    if (!front || !front.persisted) return
+    if (state.queue.length < state.sizeLimit && front.seq > state.dueSeq) return
+    const batch: Entry[] = []
+    while (batch.length < state.sizeLimit) {
+      const next = state.queue.peek()
+      if (!next || !next.persisted) break
+      batch.push(state.queue.shift()!)
+    }
+    void send(state, batch)
+  }
+
+  async function send(state: SinkState, batch: Entry[]): Promise<void> {
+    state.inFlight = batch
+    const controller = new AbortController()
+    state.abort = controller
+    const activities = batch.map((entry) => entry.activity)
+    let timeout: ReturnType<typeof setTimeout> | undefined
+    const timedOut = new Promise<SinkResult>((resolve) => {
+      timeout = unref(
+        setTimeout(() => {
+          controller.abort(new SinkError(state.sink.name, `Write timed out after ${config.writeTimeoutMs} ms.`))
+          resolve({ type: 'retryable', error: controller.signal.reason })
+        }, config.writeTimeoutMs),
+      )
+    })
+    let result: SinkResult
+    try {
+      result = await Promise.race([state.sink.write(activities, { signal: controller.signal }), timedOut])
+      if (!result || typeof result !== 'object' || typeof result.type !== 'string') {
+        throw new TypeError('write() resolved to something other than a SinkResult.')
+      }
+    } catch (error) {
+      reportError(error instanceof UserTrackingError ? error : new SinkError(state.sink.name, 'write() threw.', error))
+      result = { type: 'retryable', error }
+    } finally {
+      clearTimeout(timeout)
+    }
+    state.inFlight = undefined
+    state.abort = undefined
+    if (stopped) return
+    handleResult(state, batch, result)
+    checkWaiters()
+    pump(state)
+  }
+
+  function handleResult(state: SinkState, batch: Entry[], result: SinkResult): void {
+    const name = state.sink.name
+    const activities = () => batch.map((entry) => entry.activity)
+    switch (result.type) {
+      case 'success': {
+        resetRetry(state)
+        state.sizeLimit = config.batchSize
+        const rejected = new Map((result.rejected ?? []).map((item) => [item.id, item.error]))
+        const sent = rejected.size === 0 ? activities() : activities().filter((activity) => !rejected.has(activity.id))
+        if (rejected.size > 0) {
+          const refused = activities().filter((activity) => rejected.has(activity.id))
+          drop('rejected', refused, { sink: name, error: new SinkError(name, [...rejected.values()].join('; ')) })
+        }
+        counters.sent += sent.length
+        log.debug(`[${name}] Delivered ${sent.length} activities.`)
+        if (sent.length > 0) emit('sent', sent, name)
+        break
+      }
+      case 'too_large':
+        if (batch.length > 1) {
+          state.sizeLimit = Math.ceil(batch.length / 2)
+          state.queue.unshiftAll(batch)
+          state.dueSeq = Math.max(state.dueSeq, batch[batch.length - 1]!.seq)
+          return
+        }
+        resetRetry(state)
+        drop('too_large', activities(), { sink: name, error: result.error })
+        break
+      case 'failure':
+        resetRetry(state)
+        drop('permanent_failure', activities(), { sink: name, error: result.error })
+        break
+      case 'retryable': {
+        const now = Date.now()
+        state.attempt++
+        state.firstFailureAt ??= now
+        const deadline = state.firstFailureAt + config.maxRetryTimeMs
+        if (state.attempt > config.maxRetries || now >= deadline) {
+          resetRetry(state)
+          drop('retries_exhausted', activities(), { sink: name, error: result.error })
+          break
+        }
+        const delay = Math.min(
+          result.retryInMs ?? backoffDelay(state.attempt, config.retryBaseDelayMs, config.retryMaxDelayMs),
+          deadline - now,
+        )
+        log.debug(`[${name}] Write failed; retry ${state.attempt} of ${config.maxRetries} in ${delay} ms.`, result.error)
+        counters.retried += batch.length
+        state.queue.unshiftAll(batch)
+        state.dueSeq = Math.max(state.dueSeq, batch[batch.length - 1]!.seq)
+        state.retryTimer = unref(
+          setTimeout(() => {
+            state.retryTimer = undefined
+            pump(state)
+          }, delay),
+        )
+        return
+      }
+    }
+    for (const entry of batch) settle(entry)
+  }
+
+  function resetRetry(state: SinkState): void {
+    state.attempt = 0
+    state.firstFailureAt = undefined
+  }
+
+  // ---- flush bookkeeping ----
+
+  function lowestUnsettled(): number {
+    let lowest = Infinity
+    for (const state of states) {
+      const first = state.inFlight?.[0] ?? state.queue.peek()
+      if (first && first.seq < lowest) lowest = first.seq
+    }
+    return lowest
+  }
+
+  function checkWaiters(): void {
+    if (waiters.length === 0) return
+    const lowest = lowestUnsettled()
+    waiters = waiters.filter((waiter) => {
+      if (lowest <= waiter.target) return true
+      waiter.resolve(true)
+      return false
+    })
+  }
+
+  function enqueue(entry: Entry): void {
+    for (const state of states) {
+      state.queue.push(entry)
+      if (state.queue.length > config.maxQueueSize) {
+        const oldest = state.queue.shift()!
+        if (!state.overflowWarned) {
+          state.overflowWarned = true
+          log.warn(`[${state.sink.name}] Queue full (maxQueueSize ${config.maxQueueSize}); dropping the oldest activities. This is logged once; see stats().droppedByReason.`)
+        }
+        drop('queue_overflow', [oldest.activity], { sink: state.sink.name })
+        settle(oldest)
+        checkWaiters()
+      }
+    }
+  }
+
+  // ---- start-up: resume what the storage holds ----
+
+  const loaded: Promise<void> = storage
+    ? (storageChain = storageChain
+        .then(() => storage.load())
+        .then((activities) => {
+          if (stopped || activities.length === 0) return
+          log.debug(`Resuming ${activities.length} activities from storage.`)
+          const entries = activities.map((activity, index) => ({
+            activity,
+            seq: index - activities.length,
+            pendingSinks: states.length,
+            persisted: true,
+          }))
+          counters.queued += entries.length
+          for (const state of states) {
+            const kept = entries.slice(Math.max(0, entries.length - config.maxQueueSize))
+            const overflow = entries.slice(0, entries.length - kept.length)
+            state.queue.unshiftAll(kept)
+            for (const entry of overflow) {
+              drop('queue_overflow', [entry.activity], { sink: state.sink.name })
+              settle(entry)
+            }
+          }
+          pumpAll()
+        })
+        .catch((error) => reportError(new StorageError('Could not load pending activities.', error))))
+    : Promise.resolve()
+
+  // ---- the public surface ----
+
+  function track(input: ActivityInput): string | undefined {
+    try {
+      if (closed) {
+        drop('shutdown', [], { input }, 1)
+        return undefined
+      }
+      const defaults = typeof config.defaults === 'function' ? config.defaults() : config.defaults
+      const merged = defaults && isPlainObject(input) ? mergeDefaults(defaults, input) : input
+      const result = normalizeActivity(merged, { maxMetadataBytes: config.maxMetadataBytes })
+      if (!result.ok) {
+        drop('invalid', [], { input, error: new ValidationError(result.issues, input) }, 1)
+        return undefined
+      }
+      let activity: Activity | null | undefined = result.activity
+      if (config.beforeSend) {
+        try {
+          activity = config.beforeSend(activity)
+        } catch (error) {
+          drop('before_send_error', [result.activity], { input, error })
+          return undefined
+        }
+        if (!activity) {
+          drop('filtered', [result.activity], { input })
+          return undefined
+        }
+      }
+      const entry: Entry = { activity, seq: ++seq, pendingSinks: states.length, persisted: !storage }
+      counters.queued++
+      enqueue(entry)
+      if (storage) {
+        pendingAdds.push(entry)
+        schedulePersist()
+      }
+      const now = Date.now()
+      lastTrackAt = now
+      if (windowStart === undefined) windowStart = now
+      armBatchTimer()
+      for (const state of states) {
+        if (state.queue.length >= state.sizeLimit) {
+          scheduleDrain()
+          break
+        }
+      }
+      if (config.waitUntil) deliverEagerly()
+      return activity.id
+    } catch (error) {
+      // Unreachable by design; kept so that a bug in the tracker still never reaches the host app.
+      try {
+        reportError(error)
+        drop('invalid', [], { input, error }, 1)
+      } catch {
+        // Nothing left to do.
+      }
+      return undefined
+    }
+  }
+
+  function deliverEagerly(): void {
+    if (eagerDelivery) return
+    const loop = async (): Promise<void> => {
+      while (counters.queued > 0 && !stopped) {
+        if (!(await flush(config.writeTimeoutMs))) break
+      }
+    }
+    eagerDelivery = loop().finally(() => {
+      eagerDelivery = undefined
+    })
+    try {
+      config.waitUntil!(eagerDelivery)
+    } catch (error) {
+      reportError(error)
+    }
+  }
+
+  async function flush(timeoutMs?: number): Promise<boolean> {
+    await loaded
+    if (storage) persistNow()
+    const target = seq
+    if (lowestUnsettled() > target) return true
+    return new Promise<boolean>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const waiter: FlushWaiter = {
+        target,
+        resolve: (settled) => {
+          if (timer !== undefined) clearTimeout(timer)
+          resolve(settled)
+        },
+      }
+      waiters.push(waiter)
+      if (timeoutMs !== undefined) {
+        timer = unref(
+          setTimeout(() => {
+            waiters = waiters.filter((item) => item !== waiter)
+            resolve(false)
+          }, timeoutMs),
+        )
+      }
+      markDue(target)
+    })
+  }
+
+  function shutdown(shutdownOptions: ShutdownOptions = {}): Promise<boolean> {
+    shutdownPromise ??= (async () => {
+      closed = true
+      const delivered = await flush(shutdownOptions.timeoutMs ?? 10_000)
+      stopped = true
+      if (batchTimer !== undefined) clearTimeout(batchTimer)
+      for (const state of states) {
+        if (state.retryTimer !== undefined) clearTimeout(state.retryTimer)
+        state.abort?.abort(new SinkError(state.sink.name, 'Aborted by shutdown().'))
+        const left = [...(state.inFlight ?? []), ...state.queue.drain()]
+        state.inFlight = undefined
+        if (left.length > 0) drop('shutdown', left.map((entry) => entry.activity), { sink: state.sink.name })
+      }
+      // What is left stays in a persistent storage for the next tracker, so it is not settled here.
+      counters.queued = 0
+      for (const waiter of waiters) waiter.resolve(false)
+      waiters = []
+      await persistNow()
+      await Promise.all(
+        states.map(async (state) => {
+          try {
+            await state.sink.close?.()
+          } catch (error) {
+            reportError(new SinkError(state.sink.name, 'close() failed.', error))
+          }
+        }),
+      )
+      try {
+        await storage?.close?.()
+      } catch (error) {
+        reportError(new StorageError('close() failed.', error))
+      }
+      return delivered
+    })()
+    return shutdownPromise
+  }
+
+  return {
+    track,
+    flush: (timeoutMs) => flush(timeoutMs).catch(() => false),
+    shutdown,
+    stats: () => ({ ...counters, droppedByReason: { ...counters.droppedByReason } }),
+    pause() {
+      paused = true
+    },
+    resume() {
+      paused = false
+      pumpAll()
+    },
+    on(event, listener) {
+      listeners[event].add(listener)
+      return () => {
+        listeners[event].delete(listener)
+      }
+    },
+  }
+}

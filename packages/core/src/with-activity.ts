@@ -1,0 +1,240 @@
+import type { ActivityInput, JsonObject, TokenUsage } from './activity'
+import type { Tracker } from './tracker'
+import { uuidv7 } from './uuid'
+import { addUsage, extractUsage, mergeUsage, type PartialUsage } from './usage'
+
+/**
+ * What a function wrapped by {@link withActivity} can tell about the activity while it runs.
+ * Every method is safe to call at any time, including after the activity was recorded (the call
+ * is then ignored).
+ */
+export interface ActivityScope {
+  /** The id the activity will be recorded under. */
+  readonly activityId: string
+  /** Sets the user, e.g. once authentication inside the function resolved it. */
+  setUserId(userId: string | number): void
+  /** Sets the session. */
+  setSessionId(sessionId: string | number): void
+  /** Sets the description. */
+  setDescription(description: string): void
+  /** Replaces the token usage (a total, or input / output / total and model). */
+  setTokenUsage(usage: number | Partial<TokenUsage>): void
+  /** Adds to the token usage, for streams counted chunk by chunk. */
+  addTokenUsage(usage: number | Partial<TokenUsage>): void
+  /** Merges fields into the metadata. */
+  setMetadata(metadata: JsonObject): void
+}
+
+/** A value, or a function of the wrapped function's arguments that returns it. */
+export type FromArgs<Args extends unknown[], T> = T | ((...args: Args) => T)
+
+/** Options of {@link withActivity}. Each may be a value or a function of the call's arguments. */
+export interface WithActivityOptions<Args extends unknown[]> {
+  /** The activity type, e.g. `chat_completion`. */
+  activityType: FromArgs<Args, string>
+  /** The user, e.g. `(req) => req.user.id`. */
+  userId?: FromArgs<Args, string | number | undefined>
+  /** The session. */
+  sessionId?: FromArgs<Args, string | number | undefined>
+  /** The description. */
+  description?: FromArgs<Args, string | undefined>
+  /** Metadata recorded with every call. */
+  metadata?: FromArgs<Args, JsonObject | undefined>
+  /**
+   * Finds token usage on the result. @default the built-in reader of OpenAI, Anthropic and Vercel
+   * AI SDK shapes (`extractUsage`).
+   */
+  usage?: (result: unknown) => Partial<TokenUsage> | undefined
+}
+
+const monotonicNow: () => number =
+  typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now()
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+}
+
+function toUsage(usage: number | Partial<TokenUsage>): PartialUsage {
+  return typeof usage === 'number' ? { total: usage } : usage
+}
+
+function resolveOption<Args extends unknown[], T>(option: FromArgs<Args, T> | undefined, args: Args): T | undefined {
+  if (typeof option !== 'function') return option
+  try {
+    return (option as (...values: Args) => T)(...args)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Wraps `fn` so that every call is recorded as one activity: `timestamp`, `endTime`, `durationMs`
+ * (from a monotonic clock), `status` and `error`, and the token usage and model found on the
+ * result. The wrapped function keeps `fn`'s parameters and return type, and behaves exactly like
+ * it: a sync `fn` stays sync; an async one resolves or rejects exactly as `fn` does (the original
+ * error, unchanged); an async-iterable result (an LLM stream) is timed until the stream ends, and
+ * usage is taken from its chunks (the last chunk of OpenAI streams, `message_start` /
+ * `message_delta` of Anthropic's).
+ *
+ * **The scope argument.** `fn` receives an {@link ActivityScope} as one extra argument after its own:
+ * declare it as the last parameter (`async (input, scope) => …`), after any optional ones. The
+ * wrapped function's type is `fn`'s without that last parameter, so callers never see it.
+ *
+ * Tracking never delays the caller and tracking errors never reach it.
+ *
+ * @param tracker - where the activity is tracked.
+ * @param options - the activity's type and fields, each a value or a function of the arguments.
+ * @param fn - the function to measure.
+ */
+export function withActivity<Args extends unknown[], R>(
+  tracker: Pick<Tracker, 'track'>,
+  options: WithActivityOptions<Args>,
+  fn: (...args: [...Args, ActivityScope]) => R,
+): (...args: Args) => R {
+  const readUsage = options.usage ?? extractUsage
+  // Where the scope goes: right after the parameters `fn` declares before it.
+  const scopeIndex = Math.max(0, fn.length - 1)
+
+  return function wrapped(this: unknown, ...args: Args): R {
+    const startedAt = Date.now()
+    const startedMono = monotonicNow()
+    let recorded = false
+    let usage: PartialUsage | undefined
+    const fields: ActivityInput = {}
+    let metadata: JsonObject | undefined
+
+    const record = (status: 'success' | 'error', error?: unknown) => {
+      if (recorded) return
+      recorded = true
+      try {
+        const durationMs = Math.max(0, Math.round((monotonicNow() - startedMono) * 1000) / 1000)
+        const input: ActivityInput = {
+          id: scope.activityId,
+          activityType: resolveOption(options.activityType, args),
+          userId: resolveOption(options.userId, args),
+          sessionId: resolveOption(options.sessionId, args),
+          description: resolveOption(options.description, args),
+          ...fields,
+          timestamp: startedAt,
+          endTime: startedAt + durationMs,
+          durationMs,
+          status,
+        }
+        if (status === 'error') input.error = error
+        const baseMetadata = resolveOption(options.metadata, args)
+        if (baseMetadata || metadata) input.metadata = { ...baseMetadata, ...metadata }
+        if (usage) {
+          if (usage.total !== undefined || usage.input !== undefined || usage.output !== undefined) input.tokenUsage = usage
+          else if (usage.model) input.metadata = { ...(input.metadata as JsonObject | undefined), model: usage.model }
+        }
+        tracker.track(input)
+      } catch {
+        // Recording must never reach the caller; track() reports its own problems.
+      }
+    }
+
+    const scope: ActivityScope = {
+      activityId: uuidv7(startedAt),
+      setUserId: (userId) => void (fields.userId = userId),
+      setSessionId: (sessionId) => void (fields.sessionId = sessionId),
+      setDescription: (description) => void (fields.description = description),
+      setTokenUsage: (value) => void (usage = { model: usage?.model, ...toUsage(value) }),
+      addTokenUsage: (value) => void (usage = addUsage(usage, toUsage(value))),
+      setMetadata: (value) => void (metadata = { ...metadata, ...value }),
+    }
+
+    const observe = (value: unknown) => {
+      try {
+        usage = mergeUsage(usage, readUsage(value) ?? undefined)
+      } catch {
+        // A custom usage reader that throws only loses the usage.
+      }
+    }
+
+    const finish = (value: unknown): unknown => {
+      observe(value)
+      if (isAsyncIterable(value)) return timeStream(value, observe, record)
+      const lazyUsage = (value as { usage?: unknown } | null)?.usage
+      if (isThenable(lazyUsage)) {
+        // Vercel AI SDK streamText: usage is a promise that settles when the stream ends.
+        lazyUsage.then(
+          (resolved) => {
+            observe({ usage: resolved })
+            record('success')
+          },
+          (error) => record('error', error),
+        )
+        return value
+      }
+      record('success')
+      return value
+    }
+
+    const callArgs: unknown[] = [...args]
+    while (callArgs.length < scopeIndex) callArgs.push(undefined)
+    callArgs.splice(Math.max(scopeIndex, args.length), 0, scope)
+
+    let result: unknown
+    try {
+      result = (fn as (...values: unknown[]) => unknown).apply(this, callArgs)
+    } catch (error) {
+      record('error', error)
+      throw error
+    }
+    if (isThenable(result)) {
+      return (result as Promise<unknown>).then(finish, (error: unknown) => {
+        record('error', error)
+        throw error
+      }) as R
+    }
+    return finish(result) as R
+  }
+}
+
+/**
+ * Makes `stream` report to `observe` for each chunk and to `record` when it ends, errors or is
+ * abandoned. The stream object itself is kept (its own methods stay usable): its async iterator is
+ * replaced on the instance, falling back to a wrapping generator when the object is frozen.
+ */
+function timeStream<T>(
+  stream: AsyncIterable<T>,
+  observe: (chunk: unknown) => void,
+  record: (status: 'success' | 'error', error?: unknown) => void,
+): AsyncIterable<T> {
+  const original = stream[Symbol.asyncIterator].bind(stream)
+  const iterate = (): AsyncIterator<T> => {
+    const iterator = original()
+    return {
+      async next(...nextArgs: [] | [unknown]) {
+        try {
+          const step = await iterator.next(...nextArgs)
+          if (step.done) record('success')
+          else observe(step.value)
+          return step
+        } catch (error) {
+          record('error', error)
+          throw error
+        }
+      },
+      async return(value?: unknown) {
+        record('success')
+        return iterator.return ? iterator.return(value) : { done: true as const, value: value as T }
+      },
+      async throw(error?: unknown) {
+        record('error', error)
+        if (iterator.throw) return iterator.throw(error)
+        throw error
+      },
+    }
+  }
+  try {
+    Object.defineProperty(stream, Symbol.asyncIterator, { value: iterate, configurable: true, writable: true })
+    return stream
+  } catch {
+    return { [Symbol.asyncIterator]: iterate }
+  }
+}
