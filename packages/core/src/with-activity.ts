@@ -47,6 +47,20 @@ export interface WithActivityOptions<Args extends unknown[]> {
   usage?: (result: unknown) => Partial<TokenUsage> | undefined
 }
 
+type IsAny<T> = 0 extends 1 & T ? true : false
+
+/**
+ * `fn`'s parameters without a trailing {@link ActivityScope}: what callers of the wrapped function
+ * pass. A last parameter typed `any`, `unknown` or `object` is the caller's, not the scope.
+ */
+export type WithoutScope<P extends unknown[]> = P extends [...infer Rest, infer Last]
+  ? IsAny<Last> extends true
+    ? P
+    : [Last] extends [ActivityScope]
+      ? Rest
+      : P
+  : P
+
 const monotonicNow: () => number =
   typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now()
 
@@ -90,11 +104,13 @@ function resolveOption<Args extends unknown[], T>(option: FromArgs<Args, T> | un
  * @param options - the activity's type and fields, each a value or a function of the arguments.
  * @param fn - the function to measure.
  */
-export function withActivity<Args extends unknown[], R>(
+export function withActivity<F extends (...args: any[]) => any>(
   tracker: Pick<Tracker, 'track'>,
-  options: WithActivityOptions<Args>,
-  fn: (...args: [...Args, ActivityScope]) => R,
-): (...args: Args) => R {
+  options: WithActivityOptions<WithoutScope<Parameters<F>>>,
+  fn: F,
+): (...args: WithoutScope<Parameters<F>>) => ReturnType<F> {
+  type Args = WithoutScope<Parameters<F>>
+  type R = ReturnType<F>
   const readUsage = options.usage ?? extractUsage
   // Where the scope goes: right after the parameters `fn` declares before it.
   const scopeIndex = Math.max(0, fn.length - 1)

@@ -1,0 +1,473 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Activity } from './activity'
+import { memorySink } from './memory-sink'
+import type { Sink, SinkResult } from './sink'
+import { memoryStorage, type Storage } from './storage'
+import { createTracker } from './tracker'
+import type { TrackerOptions } from './options'
+
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+/** Lets queued microtasks and promise chains run without moving the clock. */
+const settle = () => vi.advanceTimersByTimeAsync(0)
+
+function types(activities: Activity[]) {
+  return activities.map((activity) => activity.activityType)
+}
+
+function tracker(options: Partial<TrackerOptions> & Pick<TrackerOptions, 'sinks'>) {
+  return createTracker({ retryBaseDelayMs: 100, retryMaxDelayMs: 1000, ...options })
+}
+
+/** A sink whose writes stay pending until the test answers them. */
+function manualSink() {
+  const pending: { batch: Activity[]; resolve: (result: SinkResult) => void; signal: AbortSignal }[] = []
+  const sink: Sink = {
+    name: 'manual',
+    write: (batch, { signal }) => new Promise<SinkResult>((resolve) => pending.push({ batch, resolve, signal })),
+  }
+  return { sink, pending }
+}
+
+describe('batching', () => {
+  it('sends a batch as soon as batchSize activities are queued, and the rest after debounceTime', async () => {
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], batchSize: 3, debounceTime: 500 })
+    for (let index = 0; index < 7; index++) t.track({ activityType: `a${index}` })
+    await settle()
+    expect(sink.batches.map((batch) => batch.length)).toEqual([3, 3])
+    await vi.advanceTimersByTimeAsync(499)
+    expect(sink.batches).toHaveLength(2)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(types(sink.activities)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6'])
+  })
+
+  it('waits debounceTime after the last track(), so a burst becomes one batch', async () => {
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], debounceTime: 500, flushInterval: 5000 })
+    t.track({ activityType: 'a' })
+    await vi.advanceTimersByTimeAsync(400)
+    t.track({ activityType: 'b' })
+    await vi.advanceTimersByTimeAsync(400)
+    expect(sink.batches).toHaveLength(0)
+    await vi.advanceTimersByTimeAsync(100)
+    expect(sink.batches.map(types)).toEqual([['a', 'b']])
+  })
+
+  it('never holds an activity longer than flushInterval, however busy tracking is', async () => {
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], debounceTime: 500, flushInterval: 2000 })
+    for (let elapsed = 0; elapsed < 1800; elapsed += 300) {
+      t.track({ activityType: `at${elapsed}` })
+      await vi.advanceTimersByTimeAsync(300)
+    }
+    t.track({ activityType: 'at1800' })
+    await vi.advanceTimersByTimeAsync(199)
+    expect(sink.batches).toHaveLength(0)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(sink.batches).toHaveLength(1)
+    expect(sink.batches[0]!.length).toBe(7)
+  })
+})
+
+describe('delivery failures', () => {
+  it('retries a retryable failure with backoff, keeps the order, and counts the retry', async () => {
+    const sink = memorySink({ respond: (_, attempt) => (attempt === 1 ? { type: 'retryable' } : undefined) })
+    const t = tracker({ sinks: [sink], batchSize: 2 })
+    t.track({ activityType: 'a' })
+    t.track({ activityType: 'b' })
+    await settle()
+    expect(sink.activities).toHaveLength(0)
+    t.track({ activityType: 'c' })
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(types(sink.activities)).toEqual(['a', 'b', 'c'])
+    expect(t.stats()).toMatchObject({ sent: 3, retried: 2, dropped: 0, queued: 0 })
+  })
+
+  it('honours Retry-After instead of its own backoff', async () => {
+    const sink = memorySink({ respond: (_, attempt) => (attempt === 1 ? { type: 'retryable', retryInMs: 7000 } : undefined) })
+    const t = tracker({ sinks: [sink], batchSize: 1 })
+    t.track({ activityType: 'a' })
+    await settle()
+    await vi.advanceTimersByTimeAsync(6999)
+    expect(sink.activities).toHaveLength(0)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(sink.activities).toHaveLength(1)
+  })
+
+  it('drops a batch on a permanent failure, reports it with its reason, and goes on with the next', async () => {
+    const onDrop = vi.fn()
+    const sink = memorySink({ respond: (_, attempt) => (attempt === 1 ? { type: 'failure', error: new Error('HTTP 400') } : undefined) })
+    const t = tracker({ sinks: [sink], batchSize: 1, onDrop })
+    t.track({ activityType: 'bad' })
+    t.track({ activityType: 'good' })
+    await settle()
+    expect(types(sink.activities)).toEqual(['good'])
+    expect(onDrop).toHaveBeenCalledWith('permanent_failure', [expect.objectContaining({ activityType: 'bad' })], expect.objectContaining({ sink: 'memory' }))
+    expect(t.stats()).toMatchObject({ sent: 1, failed: 1, dropped: 1, droppedByReason: { permanent_failure: 1 } })
+  })
+
+  it('halves a batch the sink finds too large until it fits, and drops a single activity that never fits', async () => {
+    const sink = memorySink({
+      respond: (batch) =>
+        batch.length > 2 || batch.some((activity) => activity.activityType === 'huge') ? { type: 'too_large' } : undefined,
+    })
+    const t = tracker({ sinks: [sink], batchSize: 8 })
+    for (let index = 0; index < 7; index++) t.track({ activityType: `a${index}` })
+    t.track({ activityType: 'huge' })
+    await settle()
+    expect(types(sink.activities)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6'])
+    expect(t.stats().droppedByReason).toEqual({ too_large: 1 })
+  })
+
+  it('drops a batch after maxRetries retries', async () => {
+    const sink = memorySink({ respond: () => ({ type: 'retryable' }) })
+    const t = tracker({ sinks: [sink], batchSize: 1, maxRetries: 2 })
+    t.track({ activityType: 'a' })
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(sink.batches).toHaveLength(3)
+    expect(t.stats()).toMatchObject({ queued: 0, dropped: 1, droppedByReason: { retries_exhausted: 1 } })
+  })
+
+  it('drops a batch whose retries outlast maxRetryTimeMs', async () => {
+    const sink = memorySink({ respond: () => ({ type: 'retryable', retryInMs: 4000 }) })
+    const t = tracker({ sinks: [sink], batchSize: 1, maxRetries: 100, maxRetryTimeMs: 10_000 })
+    t.track({ activityType: 'a' })
+    await vi.advanceTimersByTimeAsync(20_000)
+    expect(t.stats().droppedByReason).toEqual({ retries_exhausted: 1 })
+    expect(sink.batches.length).toBeLessThanOrEqual(5)
+  })
+
+  it('treats a sink that throws as retryable and reports the error', async () => {
+    const onError = vi.fn()
+    let calls = 0
+    const sink: Sink = {
+      name: 'flaky',
+      async write() {
+        if (++calls === 1) throw new Error('socket hang up')
+        return { type: 'success' }
+      },
+    }
+    const t = tracker({ sinks: [sink], batchSize: 1, onError })
+    t.track({ activityType: 'a' })
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(t.stats()).toMatchObject({ sent: 1, retried: 1 })
+    expect(String(onError.mock.calls[0]![0])).toContain('[usertracking] [flaky]')
+  })
+
+  it('aborts and retries a write that never answers', async () => {
+    const { sink, pending } = manualSink()
+    const t = tracker({ sinks: [sink], batchSize: 1, writeTimeoutMs: 1000 })
+    t.track({ activityType: 'a' })
+    await settle()
+    expect(pending).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(pending[0]!.signal.aborted).toBe(true)
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(pending).toHaveLength(2)
+    pending[1]!.resolve({ type: 'success' })
+    await settle()
+    expect(t.stats()).toMatchObject({ sent: 1, retried: 1, queued: 0 })
+  })
+
+  it('gives each sink its own queue: a failing sink neither delays nor loses another sink’s activities', async () => {
+    const good = memorySink({ name: 'good' })
+    let failing = true
+    const bad = memorySink({ name: 'bad', respond: () => (failing ? { type: 'retryable' } : undefined) })
+    const t = tracker({ sinks: [bad, good], batchSize: 2, maxRetries: 50 })
+    for (let index = 0; index < 6; index++) t.track({ activityType: `a${index}` })
+    await settle()
+    expect(good.activities).toHaveLength(6)
+    expect(bad.activities).toHaveLength(0)
+    expect(t.stats().queued).toBe(6)
+    failing = false
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(types(bad.activities)).toEqual(types(good.activities))
+    expect(t.stats().queued).toBe(0)
+  })
+
+  it('has at most one write in flight per sink', async () => {
+    const { sink, pending } = manualSink()
+    const t = tracker({ sinks: [sink], batchSize: 1 })
+    for (let index = 0; index < 5; index++) t.track({ activityType: `a${index}` })
+    await settle()
+    expect(pending).toHaveLength(1)
+    pending[0]!.resolve({ type: 'success' })
+    await settle()
+    expect(pending).toHaveLength(2)
+  })
+})
+
+describe('bounds', () => {
+  it('drops the oldest activities when a sink’s queue is full, counts them and warns once', async () => {
+    const warn = vi.fn()
+    const { sink, pending } = manualSink()
+    const t = tracker({ sinks: [sink], batchSize: 1, maxQueueSize: 3, debug: { debug: () => {}, warn, error: () => {} } })
+    t.track({ activityType: 'a0' })
+    await settle()
+    for (let index = 1; index < 8; index++) t.track({ activityType: `a${index}` })
+    await settle()
+    // a0 is in flight; a1..a4 overflowed; a5..a7 wait.
+    expect(t.stats()).toMatchObject({ dropped: 4, droppedByReason: { queue_overflow: 4 }, queued: 4 })
+    expect(warn).toHaveBeenCalledTimes(1)
+    for (let round = 0; round < 4; round++) {
+      pending[round]!.resolve({ type: 'success' })
+      await settle()
+    }
+    expect(pending.map((write) => write.batch[0]!.activityType)).toEqual(['a0', 'a5', 'a6', 'a7'])
+  })
+})
+
+describe('flush and shutdown', () => {
+  it('flush resolves once everything queued so far is delivered, for every concurrent caller', async () => {
+    const { sink, pending } = manualSink()
+    const t = tracker({ sinks: [sink], batchSize: 100 })
+    t.track({ activityType: 'a' })
+    const first = t.flush()
+    const second = t.flush()
+    let done = 0
+    void first.then(() => done++)
+    void second.then(() => done++)
+    await settle()
+    expect(pending).toHaveLength(1)
+    expect(done).toBe(0)
+    pending[0]!.resolve({ type: 'success' })
+    expect(await first).toBe(true)
+    expect(await second).toBe(true)
+  })
+
+  it('flush waits for a write already in flight', async () => {
+    const { sink, pending } = manualSink()
+    const t = tracker({ sinks: [sink], batchSize: 1 })
+    t.track({ activityType: 'a' })
+    await settle()
+    let flushed = false
+    void t.flush().then(() => (flushed = true))
+    await settle()
+    expect(flushed).toBe(false)
+    pending[0]!.resolve({ type: 'success' })
+    await settle()
+    expect(flushed).toBe(true)
+  })
+
+  it('flush(timeoutMs) resolves false when the sink cannot deliver in time', async () => {
+    const sink = memorySink({ respond: () => ({ type: 'retryable' }) })
+    const t = tracker({ sinks: [sink], maxRetries: 1000 })
+    t.track({ activityType: 'a' })
+    const result = t.flush(3000)
+    await vi.advanceTimersByTimeAsync(3000)
+    expect(await result).toBe(false)
+  })
+
+  it('shutdown delivers, closes the sink, is idempotent, and drops later track() calls', async () => {
+    const close = vi.fn(async () => {})
+    const sink = { ...memorySink(), close }
+    const stored = memorySink()
+    const t = tracker({ sinks: [{ name: 'closing', write: (b, o) => stored.write(b, o), close }] })
+    t.track({ activityType: 'a' })
+    const first = t.shutdown()
+    expect(t.shutdown()).toBe(first)
+    expect(await first).toBe(true)
+    expect(stored.activities).toHaveLength(1)
+    expect(close).toHaveBeenCalledTimes(1)
+    expect(t.track({ activityType: 'late' })).toBeUndefined()
+    expect(t.stats().droppedByReason).toEqual({ shutdown: 1 })
+    expect(sink.name).toBe('memory')
+  })
+
+  it('shutdown gives up after its timeout when the sink is down', async () => {
+    const sink = memorySink({ respond: () => ({ type: 'retryable' }) })
+    const t = tracker({ sinks: [sink] })
+    t.track({ activityType: 'a' })
+    const done = t.shutdown({ timeoutMs: 2000 })
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(await done).toBe(false)
+    expect(t.stats()).toMatchObject({ queued: 0, droppedByReason: { shutdown: 1 } })
+  })
+})
+
+describe('storage', () => {
+  it('writes one storage batch per synchronous burst, sends only what is stored, and removes what was delivered', async () => {
+    const inner = memoryStorage()
+    let releaseAdd!: () => void
+    const adds: number[] = []
+    const storage: Storage = {
+      load: () => inner.load(),
+      add: async (activities) => {
+        adds.push(activities.length)
+        await new Promise<void>((resolve) => (releaseAdd = resolve))
+        await inner.add(activities)
+      },
+      remove: (ids) => inner.remove(ids),
+    }
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], storage, batchSize: 10 })
+    for (let index = 0; index < 50; index++) t.track({ activityType: `a${index}` })
+    await settle()
+    expect(adds).toEqual([50])
+    expect(sink.batches).toHaveLength(0)
+    releaseAdd()
+    await settle()
+    expect(sink.activities).toHaveLength(50)
+    expect(inner.size).toBe(0)
+  })
+
+  it('a new tracker over the same storage delivers what the old one could not', async () => {
+    const storage = memoryStorage()
+    const down = memorySink({ respond: () => ({ type: 'retryable' }) })
+    const first = tracker({ sinks: [down], storage })
+    first.track({ activityType: 'a' })
+    first.track({ activityType: 'b' })
+    const stopped = first.shutdown({ timeoutMs: 100 })
+    await vi.advanceTimersByTimeAsync(100)
+    expect(await stopped).toBe(false)
+    expect(storage.size).toBe(2)
+
+    const up = memorySink()
+    const second = tracker({ sinks: [up], storage })
+    second.track({ activityType: 'c' })
+    expect(await second.flush()).toBe(true)
+    expect(types(up.activities)).toEqual(['a', 'b', 'c'])
+    expect(storage.size).toBe(0)
+  })
+
+  it('keeps delivering from memory when the storage fails', async () => {
+    const onError = vi.fn()
+    const storage: Storage = {
+      load: async () => [],
+      add: async () => {
+        throw new Error('QuotaExceededError')
+      },
+      remove: async () => {},
+    }
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], storage, onError })
+    t.track({ activityType: 'a' })
+    expect(await t.flush()).toBe(true)
+    expect(sink.activities).toHaveLength(1)
+    expect(String(onError.mock.calls[0]![0])).toContain('[usertracking] [storage]')
+  })
+})
+
+describe('track() never throws and reports every drop', () => {
+  it('drops garbage with the reason invalid and logs the field path', async () => {
+    const debug = vi.fn()
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], debug: { debug, warn: () => {}, error: () => {} } })
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    const garbage: unknown[] = [
+      undefined,
+      null,
+      42,
+      'click',
+      { activityType: 'a', metadata: cyclic },
+      { activityType: 'a', metadata: { n: 1n } },
+      { activityType: 'a', metadata: { f: () => 1 } },
+      { activityType: 'a', description: 'x'.repeat(5_000_000) },
+      Object.create(null),
+    ]
+    for (const input of garbage) expect(t.track(input as never)).toBeUndefined()
+    expect(t.stats()).toMatchObject({ dropped: garbage.length, droppedByReason: { invalid: garbage.length }, queued: 0 })
+    expect(debug.mock.calls.map((call) => String(call[0])).join('\n')).toContain('metadata.self: Circular reference.')
+    expect(t.track({ activityType: 'fine' })).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it('applies beforeSend: changes stick, null filters, a throw drops without reaching the caller', async () => {
+    const sink = memorySink()
+    const t = tracker({
+      sinks: [sink],
+      beforeSend: (activity) => {
+        if (activity.activityType === 'secret') return null
+        if (activity.activityType === 'explode') throw new Error('hook bug')
+        return { ...activity, description: 'seen' }
+      },
+    })
+    t.track({ activityType: 'a' })
+    t.track({ activityType: 'secret' })
+    expect(() => t.track({ activityType: 'explode' })).not.toThrow()
+    await t.flush()
+    expect(sink.activities.map((activity) => [activity.activityType, activity.description])).toEqual([['a', 'seen']])
+    expect(t.stats().droppedByReason).toEqual({ filtered: 1, before_send_error: 1 })
+  })
+
+  it('merges defaults under each activity, with metadata merged key by key', async () => {
+    const sink = memorySink()
+    let session = 's1'
+    const t = tracker({
+      sinks: [sink],
+      defaults: () => ({ userId: 'u1', sessionId: session, metadata: { app: 'web', build: 1 } }),
+    })
+    t.track({ activityType: 'a', metadata: { build: 2 } })
+    session = 's2'
+    t.track({ activityType: 'b', userId: 'u9' })
+    await t.flush()
+    expect(sink.activities.map(({ userId, sessionId, metadata }) => ({ userId, sessionId, metadata }))).toEqual([
+      { userId: 'u1', sessionId: 's1', metadata: { app: 'web', build: 2 } },
+      { userId: 'u9', sessionId: 's2', metadata: { app: 'web', build: 1 } },
+    ])
+  })
+})
+
+describe('listeners and platform hooks', () => {
+  it('emits sent and dropped, survives a throwing listener, and unsubscribes', async () => {
+    const onError = vi.fn()
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], onError })
+    const sent = vi.fn()
+    const stop = t.on('sent', sent)
+    t.on('sent', () => {
+      throw new Error('listener bug')
+    })
+    const dropped = vi.fn()
+    t.on('dropped', dropped)
+    t.track({ activityType: 'a' })
+    t.track({} as never)
+    await t.flush()
+    expect(sent).toHaveBeenCalledWith([expect.objectContaining({ activityType: 'a' })], 'memory')
+    expect(dropped).toHaveBeenCalledWith('invalid', [], expect.objectContaining({ input: {} }))
+    expect(onError).toHaveBeenCalled()
+    stop()
+    t.track({ activityType: 'b' })
+    await t.flush()
+    expect(sent).toHaveBeenCalledTimes(1)
+  })
+
+  it('hands delivery to waitUntil and starts it without waiting for the batch timers', async () => {
+    const handed: Promise<unknown>[] = []
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], debounceTime: 60_000, flushInterval: 60_000, waitUntil: (promise) => handed.push(promise) })
+    t.track({ activityType: 'a' })
+    t.track({ activityType: 'b' })
+    expect(handed).toHaveLength(1)
+    await handed[0]
+    expect(sink.activities).toHaveLength(2)
+  })
+
+  it('pause stops new writes without spending retries; resume sends what waited', async () => {
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], batchSize: 1 })
+    t.pause()
+    t.track({ activityType: 'a' })
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(sink.batches).toHaveLength(0)
+    t.resume()
+    await settle()
+    expect(sink.activities).toHaveLength(1)
+    expect(t.stats().retried).toBe(0)
+  })
+})
+
+describe('options', () => {
+  it('rejects invalid options at creation, naming the field', () => {
+    expect(() => createTracker({ sinks: [] })).toThrow(/options\.sinks/)
+    expect(() => createTracker({ sinks: [memorySink()], batchSize: 0 })).toThrow(/options\.batchSize/)
+    expect(() => createTracker({ sinks: [memorySink()], maxQueueSize: Number.NaN })).toThrow(/options\.maxQueueSize/)
+    expect(() => createTracker({ sinks: [{} as Sink] })).toThrow(/options\.sinks\[0\]/)
+  })
+})
