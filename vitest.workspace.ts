@@ -12,4 +12,14 @@ export const projects = [
     ssr: { resolve: { conditions: ['@usertracking/source'] } },
     test: { name: 'core', root: './packages/core', environment: 'node' },
   }),
+  defineProject({
+    resolve: sourceCondition,
+    ssr: { resolve: { conditions: ['@usertracking/source'] } },
+    test: { name: 'node', root: './packages/node', environment: 'node' },
+  }),
+  defineProject({
+    resolve: sourceCondition,
+    ssr: { resolve: { conditions: ['@usertracking/source'] } },
+    test: { name: 'server', root: './packages/server', environment: 'node' },
+  }),
 ]

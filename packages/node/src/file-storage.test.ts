@@ -1,0 +1,155 @@
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createTracker, memorySink, normalizeActivity, type Activity } from '@usertracking/core'
+import { describe, expect, it } from 'vitest'
+import { fileStorage } from './file-storage'
+
+function activity(index: number, extra: Partial<Activity> = {}): Activity {
+  const result = normalizeActivity({ activityType: 'test_event', userId: `u${index}`, metadata: { index }, ...extra })
+  if (!result.ok) throw new Error('invalid test activity')
+  return result.activity
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'usertracking-file-storage-'))
+}
+
+describe('fileStorage', () => {
+  it('gives back what was added and not removed, oldest first, after a restart', async () => {
+    const dir = tempDir()
+    const first = fileStorage({ dir })
+    expect(await first.load()).toEqual([])
+    const added = [activity(1), activity(2), activity(3)]
+    await first.add(added.slice(0, 2))
+    await first.add(added.slice(2))
+    await first.remove([added[1]!.id, 'not-a-stored-id'])
+    await first.close()
+
+    const second = fileStorage({ dir })
+    expect(await second.load()).toEqual([added[0], added[2]])
+    expect(second.mode).toBe('file')
+    await second.close()
+  })
+
+  it('cuts off a record torn by a crash and keeps appending after the last whole one', async () => {
+    const dir = tempDir()
+    const first = fileStorage({ dir })
+    await first.load()
+    const kept = activity(1)
+    await first.add([kept])
+    await first.close()
+    const journal = join(dir, 'journal.ndjson')
+    appendFileSync(journal, '{"add":[{"id":"0190f0b2-aaaa-7bbb-8ccc-ddddeeeeffff","activ')
+
+    const second = fileStorage({ dir })
+    expect(await second.load()).toEqual([kept])
+    const later = activity(2)
+    await second.add([later])
+    await second.close()
+
+    const third = fileStorage({ dir })
+    expect(await third.load()).toEqual([kept, later])
+    await third.close()
+  })
+
+  it('skips an unreadable record in the middle with a warning and keeps the rest', async () => {
+    const dir = tempDir()
+    const a = activity(1)
+    const b = activity(2)
+    writeFileSync(join(dir, 'journal.ndjson'), `{"add":[${JSON.stringify(a)}]}\n\u0000\u0000garbage\n{"add":[${JSON.stringify(b)}]}\n`)
+    const warnings: Error[] = []
+    const storage = fileStorage({ dir, onWarning: (warning) => warnings.push(warning) })
+    expect(await storage.load()).toEqual([a, b])
+    expect(warnings.map((warning) => warning.message)).toEqual([expect.stringMatching(/\[usertracking\] \[file-storage\] Skipped 1 unreadable record/)])
+    await storage.close()
+  })
+
+  it('stays bounded: delivered activities are compacted away and an idle journal is empty', async () => {
+    const dir = tempDir()
+    const storage = fileStorage({ dir, compactAtBytes: 16 * 1024 })
+    await storage.load()
+    const pending: Activity[] = []
+    let largest = 0
+    for (let round = 0; round < 400; round++) {
+      const batch = [activity(round * 3), activity(round * 3 + 1), activity(round * 3 + 2)]
+      await storage.add(batch)
+      pending.push(...batch)
+      // Keep a backlog of about 20, as a slow sink would.
+      const settled = pending.splice(0, Math.max(0, pending.length - 20))
+      if (settled.length > 0) await storage.remove(settled.map((item) => item.id))
+      largest = Math.max(largest, statSync(join(dir, 'journal.ndjson')).size)
+    }
+    expect(largest).toBeLessThan(40 * 1024)
+    expect(readdirSync(dir).sort()).toEqual(['journal.ndjson', 'lock'])
+    await storage.remove(pending.map((item) => item.id))
+    expect(statSync(join(dir, 'journal.ndjson')).size).toBe(0)
+    await storage.close()
+
+    const reopened = fileStorage({ dir })
+    expect(await reopened.load()).toEqual([])
+    await reopened.close()
+  })
+
+  it('rewrites an oversized journal on start, keeping only what is pending', async () => {
+    const dir = tempDir()
+    const journal = join(dir, 'journal.ndjson')
+    const survivors = [activity(1), activity(2)]
+    let text = `{"add":${JSON.stringify(survivors)}}\n`
+    for (let index = 0; index < 200; index++) {
+      const gone = activity(100 + index)
+      text += `{"add":[${JSON.stringify(gone)}]}\n{"remove":["${gone.id}"]}\n`
+    }
+    writeFileSync(journal, text)
+    const storage = fileStorage({ dir, compactAtBytes: 8 * 1024 })
+    expect(await storage.load()).toEqual(survivors)
+    expect(statSync(journal).size).toBeLessThan(2 * 1024)
+    await storage.close()
+  })
+
+  it('keeps a second process out of a directory in use, in memory and with a warning', async () => {
+    const dir = tempDir()
+    // A lock naming a live process other than this one: the parent process of this test run.
+    writeFileSync(join(dir, 'lock'), String(process.ppid))
+    const warnings: Error[] = []
+    const storage = fileStorage({ dir, onWarning: (warning) => warnings.push(warning) })
+    expect(await storage.load()).toEqual([])
+    expect(storage.mode).toBe('memory')
+    expect(warnings[0]?.message).toMatch(new RegExp(`in use by process ${process.ppid}`))
+    await storage.add([activity(1)])
+    expect(storage.size).toBe(1)
+    expect(readdirSync(dir)).toEqual(['lock'])
+    await storage.close()
+  })
+
+  it('takes over the lock of a process that is gone', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'lock'), '2147483646')
+    const storage = fileStorage({ dir })
+    await storage.load()
+    expect(storage.mode).toBe('file')
+    expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(String(process.pid))
+    await storage.close()
+    expect(readdirSync(dir)).toEqual(['journal.ndjson'])
+  })
+
+  it('rejects options that make no sense at start-up', () => {
+    expect(() => fileStorage({ dir: '' })).toThrow(/options\.dir/)
+    expect(() => fileStorage({ dir: tempDir(), syncIntervalMs: -1 })).toThrow(/options\.syncIntervalMs must be a number of at least 0/)
+  })
+
+  it('lets a new tracker deliver what an earlier one over the same directory left pending', async () => {
+    const dir = tempDir()
+    const down = memorySink({ respond: () => ({ type: 'retryable' }) })
+    const first = createTracker({ sinks: [down], storage: fileStorage({ dir }), retryBaseDelayMs: 10_000 })
+    const ids = [first.track({ activityType: 'a' }), first.track({ activityType: 'b' })]
+    await first.shutdown({ timeoutMs: 100 })
+
+    const up = memorySink()
+    const second = createTracker({ sinks: [up], storage: fileStorage({ dir }) })
+    expect(await second.flush(5000)).toBe(true)
+    expect(up.activities.map((item) => item.id)).toEqual(ids)
+    await second.shutdown()
+    expect(statSync(join(dir, 'journal.ndjson')).size).toBe(0)
+  })
+})

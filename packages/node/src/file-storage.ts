@@ -1,0 +1,387 @@
+import { closeSync, fsync, ftruncate, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, write } from 'node:fs'
+import { open, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { UserTrackingError, type Activity, type Storage } from '@usertracking/core'
+import { lockDirectory, unlockDirectory } from './directory-lock'
+import { encodeAdd, encodeRemove, replayJournal } from './journal'
+
+/** Options of {@link fileStorage}. */
+export interface FileStorageOptions {
+  /**
+   * The directory that holds the journal (created if missing). One process per directory: a second
+   * process finding it in use keeps its activities in memory and warns.
+   */
+  dir: string
+  /**
+   * How often the journal is `fsync`ed, in milliseconds. A process crash (`kill -9`, an OOM kill, an
+   * uncaught exception) never loses a completed write whatever this is, because the data is already
+   * in the operating system's page cache. A kernel panic or power loss can lose the writes of the
+   * last `syncIntervalMs`. `0` syncs every write before it completes: power-loss safe, at the price
+   * of one disk flush (around a millisecond on an SSD, more on network disks) per burst of `track()`
+   * calls, paid in the background. @default 1000
+   */
+  syncIntervalMs?: number
+  /**
+   * The journal is rewritten with only its pending activities once it has grown to this many bytes
+   * and to twice its size after the last rewrite, so the directory stays bounded by roughly
+   * `max(compactAtBytes, 2 × pending)`. It is also emptied outright whenever nothing is pending.
+   * @default 1048576 (1 MiB) — a rewrite then costs a few milliseconds, rarely.
+   */
+  compactAtBytes?: number
+  /**
+   * After a write failed (full disk, read-only or unwritable directory), how long to keep activities
+   * in memory only before trying the disk again, in milliseconds. @default 30000
+   */
+  retryDiskMs?: number
+  /**
+   * Receives warnings: the disk failed and activities are in memory only, the directory is in use
+   * by another process, unreadable records were skipped. @default `process.emitWarning`
+   */
+  onWarning?: (warning: Error) => void
+}
+
+/** A {@link Storage} in a directory; see {@link fileStorage}. */
+export interface FileStorage extends Storage {
+  /** `file` while the journal is written; `memory` after the disk failed or the directory was in use. */
+  readonly mode: 'file' | 'memory'
+  /** Activities pending (added and not yet removed). */
+  readonly size: number
+}
+
+const JOURNAL_FILE = 'journal.ndjson'
+/** Activities per record when the journal is rewritten, so that no line grows unbounded. */
+const COMPACT_CHUNK = 500
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const resolved = value ?? fallback
+  if (typeof resolved !== 'number' || Number.isNaN(resolved) || resolved < 0) {
+    throw new TypeError(`[usertracking] [file-storage] options.${name} must be a number of at least 0; got ${String(value)}.`)
+  }
+  return resolved
+}
+
+function writeFully(fd: number, buffer: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (offset: number) => {
+      write(fd, buffer, offset, buffer.length - offset, null, (error, written) => {
+        if (error) reject(error)
+        else if (offset + written < buffer.length) step(offset + written)
+        else resolve()
+      })
+    }
+    step(0)
+  })
+}
+
+function callback<T extends unknown[]>(fn: (...args: [...T, (error: NodeJS.ErrnoException | null) => void]) => void, ...args: T): Promise<void> {
+  return new Promise((resolve, reject) => fn(...args, (error) => (error ? reject(error) : resolve())))
+}
+
+function describe(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  return code ?? (error instanceof Error ? error.message : String(error))
+}
+
+/**
+ * A crash-safe {@link Storage} for Node: an append-only journal in `dir` of what was added and what
+ * was removed, one JSON record per line.
+ *
+ * - **What a crash can lose.** Every `add` that completed survives `kill -9` (see `syncIntervalMs`
+ *   for power loss). The tracker hands activities to storage one synchronous burst of `track()`
+ *   calls at a time, or every `persistIntervalMs` when that is set: those tracked in the current
+ *   burst or window, not yet written, are what a crash loses. With the tracker's default
+ *   `persistIntervalMs: 0` that is only the burst still running when the process dies.
+ * - **Torn writes.** A record counts once its newline is written; a half-written last record is cut
+ *   off on the next start. Other unreadable lines are skipped with a warning.
+ * - **Bounded.** Removed activities are compacted away (see `compactAtBytes`); the journal is
+ *   emptied whenever nothing is pending. The directory holds the journal, a lock file and, briefly
+ *   during a rewrite, a temporary file that replaces the journal atomically.
+ * - **Never a crash.** A full disk, an unwritable or read-only directory, or a directory in use by
+ *   another process is reported once through `onWarning`, and activities are kept in memory until
+ *   the disk works again (retried every `retryDiskMs`). An existing journal that can only be read
+ *   is still loaded.
+ *
+ * Writes go through libuv's thread pool, off the event loop; the tracker calls `add` in the
+ * background, never on `track()`'s path.
+ *
+ * @param options - see {@link FileStorageOptions}.
+ */
+export function fileStorage(options: FileStorageOptions): FileStorage {
+  if (typeof options?.dir !== 'string' || options.dir.length === 0) {
+    throw new TypeError('[usertracking] [file-storage] options.dir must be a directory path.')
+  }
+  const dir = options.dir
+  const syncIntervalMs = positive('syncIntervalMs', options.syncIntervalMs, 1000)
+  const compactAtBytes = positive('compactAtBytes', options.compactAtBytes, 1024 * 1024)
+  const retryDiskMs = positive('retryDiskMs', options.retryDiskMs, 30_000)
+  const journalPath = join(dir, JOURNAL_FILE)
+  const tmpPath = `${journalPath}.tmp`
+
+  let live = new Map<string, Activity>()
+  let fd: number | undefined
+  let mode: 'file' | 'memory' = 'file'
+  let locked = false
+  let closed = false
+  let journalBytes = 0
+  let compactedBytes = 0
+  let degradedAt = 0
+  let diskRetryable = false
+  let syncTimer: ReturnType<typeof setTimeout> | undefined
+  let chain: Promise<unknown> = Promise.resolve()
+
+  // Storage calls already come one at a time; the chain also orders the background fsync with them.
+  function run<T>(operation: () => Promise<T> | T): Promise<T> {
+    const next = chain.then(operation)
+    chain = next.catch(() => undefined)
+    return next
+  }
+
+  function warn(message: string, cause?: unknown): void {
+    const warning = new UserTrackingError(`[usertracking] [file-storage] ${message}`, { cause })
+    try {
+      if (options.onWarning) options.onWarning(warning)
+      else process.emitWarning(warning)
+    } catch {
+      // A throwing warning handler must not turn a degraded disk into a crash.
+    }
+  }
+
+  function closeFd(): void {
+    if (fd === undefined) return
+    try {
+      closeSync(fd)
+    } catch {
+      // The descriptor is gone either way.
+    }
+    fd = undefined
+  }
+
+  function degrade(error: unknown, action: string): void {
+    const firstFailure = mode === 'file'
+    mode = 'memory'
+    diskRetryable = true
+    degradedAt = Date.now()
+    closeFd()
+    if (firstFailure) {
+      warn(
+        `Could not ${action} the journal in ${dir} (${describe(error)}); pending activities are kept in memory only, so a crash now would lose them. The disk is tried again every ${retryDiskMs} ms.`,
+        error,
+      )
+    }
+  }
+
+  async function syncDirectory(): Promise<void> {
+    // A rename is durable only once the directory entry is; some platforms cannot fsync a directory.
+    try {
+      const handle = await open(dir, 'r')
+      try {
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    } catch {
+      // Best effort: the rename itself is atomic, only its durability against power loss is at stake.
+    }
+  }
+
+  /** Rewrites the journal with only the pending activities, atomically (write, fsync, rename). */
+  async function compact(): Promise<void> {
+    const handle = await open(tmpPath, 'w')
+    let bytes = 0
+    let written = false
+    try {
+      let chunk: Activity[] = []
+      const flushChunk = async () => {
+        const record = Buffer.from(encodeAdd(chunk))
+        await handle.write(record)
+        bytes += record.length
+        chunk = []
+      }
+      for (const activity of live.values()) {
+        chunk.push(activity)
+        if (chunk.length === COMPACT_CHUNK) await flushChunk()
+      }
+      if (chunk.length > 0) await flushChunk()
+      await handle.sync()
+      written = true
+    } finally {
+      await handle.close().catch(() => undefined)
+      if (!written) {
+        try {
+          rmSync(tmpPath, { force: true })
+        } catch {
+          // Left over, it is removed on the next start.
+        }
+      }
+    }
+    await rename(tmpPath, journalPath)
+    await syncDirectory()
+    const next = openSync(journalPath, 'a')
+    closeFd()
+    fd = next
+    journalBytes = bytes
+    compactedBytes = bytes
+  }
+
+  async function retryDisk(): Promise<void> {
+    if (!diskRetryable || closed || Date.now() - degradedAt < retryDiskMs) return
+    degradedAt = Date.now()
+    try {
+      mkdirSync(dir, { recursive: true })
+      if (!locked) {
+        const holder = lockDirectory(dir)
+        if (holder !== undefined) return
+        locked = true
+      }
+      // Our in-memory set is the truth now: the journal may lack what arrived while the disk failed.
+      await compact()
+      mode = 'file'
+      warn(`The journal in ${dir} is written again.`)
+    } catch {
+      closeFd()
+    }
+  }
+
+  async function afterWrite(): Promise<void> {
+    if (syncIntervalMs === 0) {
+      await callback(fsync, fd!)
+      return
+    }
+    if (syncTimer !== undefined) return
+    syncTimer = setTimeout(() => {
+      syncTimer = undefined
+      void run(async () => {
+        if (mode !== 'file' || fd === undefined) return
+        try {
+          await callback(fsync, fd)
+        } catch (error) {
+          degrade(error, 'sync')
+        }
+      })
+    }, syncIntervalMs)
+    // A pending fsync must never keep the process alive.
+    syncTimer.unref()
+  }
+
+  async function append(record: string): Promise<void> {
+    if (closed) return
+    if (mode !== 'file' || fd === undefined) return retryDisk()
+    const buffer = Buffer.from(record)
+    try {
+      await writeFully(fd, buffer)
+      journalBytes += buffer.length
+      await afterWrite()
+    } catch (error) {
+      // Cut a partly written record off so that a later append does not glue onto it.
+      try {
+        if (fd !== undefined) ftruncateSync(fd, journalBytes)
+      } catch {
+        // The rewrite that ends the memory-only period replaces the file anyway.
+      }
+      degrade(error, 'write to')
+    }
+  }
+
+  function loadReadOnly(): void {
+    try {
+      live = replayJournal(readFileSync(journalPath)).live
+    } catch {
+      // Nothing readable either.
+    }
+  }
+
+  function openJournal(): void {
+    mkdirSync(dir, { recursive: true })
+    const holder = lockDirectory(dir)
+    if (holder !== undefined) {
+      mode = 'memory'
+      warn(`The directory ${dir} is in use by process ${holder}; activities are kept in memory only. Give each process its own directory.`)
+      return
+    }
+    locked = true
+    rmSync(tmpPath, { force: true })
+    fd = openSync(journalPath, 'a+')
+    const bytes = readFileSync(fd)
+    const replay = replayJournal(bytes)
+    live = replay.live
+    if (replay.validBytes < bytes.length) ftruncateSync(fd, replay.validBytes)
+    journalBytes = replay.validBytes
+    if (replay.unreadable > 0) {
+      warn(`Skipped ${replay.unreadable} unreadable record(s) in ${journalPath}.`)
+    }
+  }
+
+  return {
+    get mode() {
+      return mode
+    },
+    get size() {
+      return live.size
+    },
+    load() {
+      return run(async () => {
+        try {
+          openJournal()
+        } catch (error) {
+          degrade(error, 'open')
+          loadReadOnly()
+          return [...live.values()]
+        }
+        if (mode === 'file' && (journalBytes >= compactAtBytes || (live.size === 0 && journalBytes > 0))) {
+          try {
+            await compact()
+          } catch (error) {
+            degrade(error, 'rewrite')
+          }
+        }
+        return [...live.values()]
+      })
+    },
+    add(activities) {
+      return run(() => {
+        for (const activity of activities) live.set(activity.id, activity)
+        return append(encodeAdd(activities))
+      })
+    },
+    remove(ids) {
+      return run(async () => {
+        for (const id of ids) live.delete(id)
+        if (live.size === 0 && mode === 'file' && fd !== undefined && !closed) {
+          try {
+            await new Promise<void>((resolve, reject) => ftruncate(fd!, 0, (error) => (error ? reject(error) : resolve())))
+            journalBytes = 0
+            compactedBytes = 0
+          } catch (error) {
+            degrade(error, 'truncate')
+          }
+          return
+        }
+        await append(encodeRemove(ids))
+        if (mode === 'file' && journalBytes >= compactAtBytes && journalBytes >= 2 * compactedBytes) {
+          try {
+            await compact()
+          } catch (error) {
+            degrade(error, 'rewrite')
+          }
+        }
+      })
+    },
+    close() {
+      return run(async () => {
+        if (closed) return
+        closed = true
+        if (syncTimer !== undefined) clearTimeout(syncTimer)
+        if (fd !== undefined) {
+          try {
+            await callback(fsync, fd)
+          } catch {
+            // Closing anyway; the data is in the page cache.
+          }
+        }
+        closeFd()
+        if (locked) unlockDirectory(dir)
+        locked = false
+      })
+    },
+  }
+}

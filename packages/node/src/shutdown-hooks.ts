@@ -1,0 +1,99 @@
+import type { Tracker } from '@usertracking/core'
+
+/** Options of {@link installShutdownHooks}. */
+export interface ShutdownHooksOptions {
+  /**
+   * How long a shutdown may keep delivering, in milliseconds. Orchestrators wait a limited time
+   * after SIGTERM (Kubernetes: 30 s, Cloud Run: 10 s, Heroku: 30 s) before they SIGKILL; what is
+   * left stays in a persistent storage for the next start. @default 5000
+   */
+  timeoutMs?: number
+  /** Signals that flush and then end the process. @default ['SIGTERM', 'SIGINT'] */
+  signals?: NodeJS.Signals[]
+  /** Also shut down when the event loop runs out of work (`beforeExit`). @default true */
+  beforeExit?: boolean
+}
+
+/**
+ * How long past `timeoutMs` storage and sinks may take to close before the process is let go.
+ * The tracker bounds its own flush; this bounds a `close()` that never returns.
+ */
+const CLOSE_GRACE_MS = 1000
+
+/**
+ * Shuts `tracker` down when the process is asked to stop, then lets the process end exactly as it
+ * would have without these hooks:
+ *
+ * - On a signal, the tracker flushes within `timeoutMs`. If nothing else listens for that signal,
+ *   the signal is then raised again with Node's default action, so the process ends by it (exit
+ *   status 128 + signal number, as orchestrators expect). If the application has its own listener,
+ *   ending the process is left to it, as Node does. A second signal ends the wait at once.
+ *   An application listener that calls `process.exit()` synchronously cuts the flush short: await
+ *   `tracker.shutdown()` in it first.
+ * - On `beforeExit` (the event loop is empty: a script finished), the tracker flushes within
+ *   `timeoutMs` and closes; the process then exits with its own `process.exitCode`.
+ *
+ * A sink that is down never holds the process past `timeoutMs` plus one second. The hooks remove
+ * themselves once the tracker has shut down.
+ *
+ * @param tracker - the tracker to shut down.
+ * @param options - see {@link ShutdownHooksOptions}.
+ * @returns a function that removes the hooks.
+ */
+export function installShutdownHooks(tracker: Pick<Tracker, 'shutdown'>, options: ShutdownHooksOptions = {}): () => void {
+  const timeoutMs = options.timeoutMs ?? 5000
+  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    throw new TypeError(`[usertracking] [node] options.shutdownTimeoutMs must be a number of at least 0; got ${String(timeoutMs)}.`)
+  }
+  const signals = options.signals ?? ['SIGTERM', 'SIGINT']
+  let shuttingDown: Promise<void> | undefined
+  let signalled = false
+  let installed = true
+
+  function shutdown(): Promise<void> {
+    shuttingDown ??= new Promise<void>((resolve) => {
+      // Unlike the tracker's own timers this one is ref'd: while a signal's shutdown waits on a
+      // retry (an unref'd timer), the process must not run out of work and exit with status 0.
+      const cap = setTimeout(resolve, timeoutMs + CLOSE_GRACE_MS)
+      tracker
+        .shutdown({ timeoutMs })
+        .catch(() => false)
+        .then(() => {
+          clearTimeout(cap)
+          resolve()
+        })
+    })
+    return shuttingDown
+  }
+
+  function reraise(signal: NodeJS.Signals): void {
+    const others = process.listeners(signal).filter((listener) => listener !== onSignal).length
+    uninstall()
+    if (others === 0) process.kill(process.pid, signal)
+  }
+
+  function onSignal(signal: NodeJS.Signals): void {
+    if (signalled) {
+      reraise(signal)
+      return
+    }
+    signalled = true
+    void shutdown().then(() => reraise(signal))
+  }
+
+  function onBeforeExit(): void {
+    if (shuttingDown) return
+    void shutdown().then(uninstall)
+  }
+
+  function uninstall(): void {
+    if (!installed) return
+    installed = false
+    for (const signal of signals) process.removeListener(signal, onSignal)
+    process.removeListener('beforeExit', onBeforeExit)
+  }
+
+  for (const signal of signals) process.on(signal, onSignal)
+  if (options.beforeExit ?? true) process.on('beforeExit', onBeforeExit)
+  return uninstall
+}
