@@ -1,0 +1,177 @@
+import type { Activity, Store } from '@usertracking/core'
+
+/** One activity as the live feed numbered it. */
+export interface LiveEvent {
+  /** Position in this feed; `Last-Event-ID` names it to resume after it. */
+  seq: number
+  activity: Activity
+}
+
+/** Limits of the live feed; see `ActivityHandlerOptions.live`. */
+export interface LiveFeedOptions {
+  /**
+   * Activities kept for `Last-Event-ID` resume. A client away for longer than it takes this many
+   * activities to arrive is told to reload instead (an `event: reset`).
+   * @default 1000
+   */
+  bufferSize?: number
+  /** How often a store without `subscribe` is polled for activities written elsewhere, in ms. @default 2000 */
+  pollIntervalMs?: number
+  /**
+   * How far back (by `timestamp`) each poll looks, in ms. Activities written by other processes
+   * with an older `timestamp` (an offline client's backlog) are stored but not pushed live.
+   * @default 300000 (5 minutes)
+   */
+  pollWindowMs?: number
+  /**
+   * How long the feed keeps watching the store after its last stream closed, in ms, so a client
+   * that reconnects (EventSource retries within seconds) resumes without a gap.
+   * @default 300000 (5 minutes)
+   */
+  idleTimeoutMs?: number
+}
+
+type Listener = (events: LiveEvent[]) => void
+
+function unref(timer: ReturnType<typeof setTimeout>): void {
+  // Node only: a live feed must never keep a process alive by itself.
+  ;(timer as { unref?: () => void }).unref?.()
+}
+
+function randomId(): string {
+  return Math.floor(Math.random() * 0x100000000)
+    .toString(36)
+    .padStart(7, '0')
+}
+
+/**
+ * Activities as they arrive, numbered, with a bounded backlog for resume. Fed by the ingest routes
+ * of this process, and by the store: its `subscribe` where it has one, otherwise by polling, so
+ * writes made by other processes reach the stream too. Duplicates (the same id seen through both
+ * paths) are dropped.
+ */
+export class LiveFeed {
+  /** Distinguishes this feed's sequence numbers from another process's or an earlier run's. */
+  readonly epoch = randomId()
+  private readonly buffer: LiveEvent[] = []
+  private readonly seen = new Set<string>()
+  private readonly listeners = new Set<Listener>()
+  private seq = 0
+  private stopSource: (() => void) | undefined
+  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly bufferSize: number
+  private readonly pollIntervalMs: number
+  private readonly pollWindowMs: number
+  private readonly idleTimeoutMs: number
+
+  constructor(
+    private readonly store: Store,
+    options: LiveFeedOptions,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    this.bufferSize = options.bufferSize ?? 1000
+    this.pollIntervalMs = options.pollIntervalMs ?? 2000
+    this.pollWindowMs = options.pollWindowMs ?? 300_000
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000
+  }
+
+  /** Numbers and fans out activities not seen before. */
+  publish(activities: readonly Activity[]): void {
+    const events: LiveEvent[] = []
+    for (const activity of activities) {
+      if (!this.remember(activity.id)) continue
+      const event = { seq: ++this.seq, activity }
+      this.buffer.push(event)
+      events.push(event)
+    }
+    if (events.length === 0) return
+    if (this.buffer.length > this.bufferSize) this.buffer.splice(0, this.buffer.length - this.bufferSize)
+    for (const listener of this.listeners) listener(events)
+  }
+
+  /** The wire id of an event: epoch and sequence number. */
+  eventId(event: LiveEvent): string {
+    return `${this.epoch}-${event.seq}`
+  }
+
+  /**
+   * Events after the one `lastEventId` names, or undefined when they cannot all be replayed (an id
+   * from another run, or older than the backlog).
+   */
+  since(lastEventId: string): LiveEvent[] | undefined {
+    const match = /^([0-9a-z]+)-(\d+)$/.exec(lastEventId)
+    if (!match || match[1] !== this.epoch) return undefined
+    const seq = Number(match[2])
+    if (seq > this.seq) return undefined
+    const oldest = this.buffer[0]?.seq ?? this.seq + 1
+    if (seq < oldest - 1) return undefined
+    return this.buffer.filter((event) => event.seq > seq)
+  }
+
+  /** Starts delivering new events to `listener`; returns the function that stops it. */
+  connect(listener: Listener): () => void {
+    this.listeners.add(listener)
+    if (this.idleTimer !== undefined) {
+      clearTimeout(this.idleTimer)
+      this.idleTimer = undefined
+    }
+    if (!this.stopSource) this.stopSource = this.startSource()
+    return () => {
+      if (!this.listeners.delete(listener) || this.listeners.size > 0) return
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = undefined
+        if (this.listeners.size === 0) this.stopWatching()
+      }, this.idleTimeoutMs)
+      unref(this.idleTimer)
+    }
+  }
+
+  /** Stops watching the store and forgets every listener. */
+  close(): void {
+    this.listeners.clear()
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
+    this.idleTimer = undefined
+    this.stopWatching()
+  }
+
+  private stopWatching(): void {
+    this.stopSource?.()
+    this.stopSource = undefined
+  }
+
+  private remember(id: string): boolean {
+    if (this.seen.has(id)) return false
+    this.seen.add(id)
+    // A Set iterates in insertion order: the first entry is the oldest.
+    if (this.seen.size > this.bufferSize * 4) this.seen.delete(this.seen.values().next().value!)
+    return true
+  }
+
+  private startSource(): () => void {
+    if (this.store.subscribe) return this.store.subscribe({}, (activities) => this.publish(activities))
+    let stopped = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let baseline = true
+    const poll = async () => {
+      try {
+        const page = await this.store.list({ from: new Date(Date.now() - this.pollWindowMs), sort: 'timestamp', order: 'desc', limit: 1000 })
+        if (stopped) return
+        const fresh = page.items.reverse()
+        // The first poll only learns what is already there: those rows are history, not news.
+        if (baseline) for (const activity of fresh) this.remember(activity.id)
+        else this.publish(fresh)
+        baseline = false
+      } catch (error) {
+        this.onError(error)
+      }
+      if (stopped) return
+      timer = setTimeout(poll, this.pollIntervalMs)
+      unref(timer)
+    }
+    void poll()
+    return () => {
+      stopped = true
+      if (timer !== undefined) clearTimeout(timer)
+    }
+  }
+}

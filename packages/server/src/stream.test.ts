@@ -1,0 +1,183 @@
+import { memoryStore, type Activity, type Store } from '@usertracking/core'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Principal } from './handler'
+import { startServer, type TestServer } from '../test/test-server'
+
+let server: TestServer | undefined
+afterEach(async () => {
+  await server?.close()
+  server = undefined
+})
+
+interface ServerSentEvent {
+  id?: string
+  event: string
+  data: string
+}
+
+/** A minimal EventSource over fetch (Node 20 has none): frames split per the SSE spec, comments kept. */
+async function connect(path: string, headers: Record<string, string> = {}) {
+  const controller = new AbortController()
+  const response = await fetch(`${server!.url}${path}`, { headers, signal: controller.signal })
+  expect(response.status).toBe(200)
+  expect(response.headers.get('content-type')).toContain('text/event-stream')
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+  const events: ServerSentEvent[] = []
+  const comments: string[] = []
+  let buffer = ''
+  let waiters: (() => void)[] = []
+  void (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        buffer += value
+        let end: number
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          const event: ServerSentEvent = { event: 'message', data: '' }
+          let hasData = false
+          for (const line of frame.split('\n')) {
+            if (line.startsWith(':')) comments.push(line.slice(1).trim())
+            const [field, ...rest] = line.split(': ')
+            const value = rest.join(': ')
+            if (field === 'id') event.id = value
+            if (field === 'event') event.event = value
+            if (field === 'data') {
+              event.data += value
+              hasData = true
+            }
+          }
+          if (hasData) events.push(event)
+        }
+        for (const wake of waiters) wake()
+        waiters = []
+      }
+    } catch {
+      // Aborted by close().
+    }
+  })()
+  return {
+    events,
+    comments,
+    /** Waits until `count` events have arrived. */
+    async take(count: number): Promise<ServerSentEvent[]> {
+      const deadline = Date.now() + 5000
+      while (events.length < count) {
+        if (Date.now() > deadline) throw new Error(`Expected ${count} events, got ${events.length}.`)
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve)
+          setTimeout(resolve, 100)
+        })
+      }
+      return events.slice(0, count)
+    },
+    close() {
+      controller.abort()
+    },
+  }
+}
+
+async function post(body: unknown, headers: Record<string, string> = {}): Promise<string[]> {
+  const response = await fetch(`${server!.url}/api/activity`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
+  expect(response.status).toBe(200)
+  return ((await response.json()) as { ids: string[] }).ids
+}
+
+const activityOf = (event: ServerSentEvent) => JSON.parse(event.data) as Activity
+
+describe('live stream', () => {
+  it('delivers an activity posted after it connected', async () => {
+    server = await startServer()
+    await post({ activityType: 'before' })
+    const stream = await connect('/api/activities/stream')
+    const [id] = await post({ activityType: 'after', userId: 'u1', tokenUsage: 10 })
+    const [event] = await stream.take(1)
+    expect(event!.event).toBe('activity')
+    expect(activityOf(event!)).toMatchObject({ id, activityType: 'after', userId: 'u1', tokenUsage: { total: 10 } })
+    stream.close()
+  })
+
+  it('resumes after a reconnect with Last-Event-ID, without gaps or repeats', async () => {
+    server = await startServer()
+    const first = await connect('/api/activities/stream')
+    const [a] = await post({ activityType: 'a' })
+    const [seen] = await first.take(1)
+    first.close()
+    const missed = await post([{ activityType: 'b' }, { activityType: 'c' }])
+    const second = await connect('/api/activities/stream', { 'last-event-id': seen!.id! })
+    const [d] = await post({ activityType: 'd' })
+    const events = await second.take(3)
+    expect(events.map((event) => activityOf(event).id)).toEqual([...missed, d])
+    expect(events.map((event) => activityOf(event).id)).not.toContain(a)
+    const ids = events.map((event) => event.id!)
+    expect(new Set([seen!.id, ...ids]).size).toBe(4)
+    second.close()
+  })
+
+  it('tells a client whose Last-Event-ID it cannot serve to reload', async () => {
+    server = await startServer()
+    const stream = await connect('/api/activities/stream', { 'last-event-id': 'from-another-server-17' })
+    const [event] = await stream.take(1)
+    expect(event!.event).toBe('reset')
+    stream.close()
+  })
+
+  it("sends a user only their own activities, and an admin everyone's", async () => {
+    const authenticate = (request: Request): Principal | null => {
+      const user = request.headers.get('x-user')
+      return user ? { userId: user, admin: user === 'admin' } : null
+    }
+    server = await startServer({ authenticate })
+    const alice = await connect('/api/activities/stream?userId=bob', { 'x-user': 'alice' })
+    const admin = await connect('/api/activities/stream', { 'x-user': 'admin' })
+    await post({ activityType: 'x' }, { 'x-user': 'bob' })
+    const [mine] = await post({ activityType: 'y' }, { 'x-user': 'alice' })
+    const [event] = await alice.take(1)
+    expect(activityOf(event!).id).toBe(mine)
+    expect((await admin.take(2)).map((item) => activityOf(item).userId)).toEqual(['bob', 'alice'])
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(alice.events).toHaveLength(1)
+    alice.close()
+    admin.close()
+  })
+
+  it('sends heartbeats on a quiet stream', async () => {
+    server = await startServer({ live: { heartbeatMs: 30 } })
+    const stream = await connect('/api/activities/stream')
+    await expect.poll(() => stream.comments.filter((comment) => comment === 'heartbeat').length, { timeout: 2000 }).toBeGreaterThanOrEqual(2)
+    stream.close()
+  })
+
+  it('polls a store that cannot push, for activities written by other processes', async () => {
+    const { subscribe: _subscribe, ...rest } = memoryStore()
+    const store: Store = rest
+    server = await startServer({ store, live: { pollIntervalMs: 20 } })
+    const old = { id: crypto.randomUUID(), activityType: 'already-there', timestamp: new Date().toISOString() }
+    await store.sink.write([old], { signal: new AbortController().signal })
+    const stream = await connect('/api/activities/stream?activityType=elsewhere')
+    // Let the first poll learn what is already stored, then write as another process would.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const elsewhere = { id: crypto.randomUUID(), activityType: 'elsewhere', timestamp: new Date().toISOString() }
+    await store.sink.write([elsewhere], { signal: new AbortController().signal })
+    const [event] = await stream.take(1)
+    expect(activityOf(event!).id).toBe(elsewhere.id)
+    stream.close()
+  })
+
+  it('counts open streams in the metrics, and forgets them when clients leave', async () => {
+    server = await startServer()
+    const gauge = async () => /usertracking_live_streams (\d+)/.exec(await (await fetch(`${server!.url}/metrics`)).text())![1]
+    const one = await connect('/api/activities/stream')
+    const two = await connect('/api/activities/stream')
+    await expect.poll(gauge).toBe('2')
+    one.close()
+    two.close()
+    await expect.poll(gauge).toBe('0')
+  })
+})
