@@ -1,4 +1,5 @@
 import type { Activity, ActivityContext, JsonObject, JsonValue, TokenUsage } from './activity'
+import { toIsoString } from './time'
 import { isUuid, uuidv7 } from './uuid'
 
 /** One reason an input was rejected, with the path of the offending field (as zod reports it). */
@@ -50,10 +51,11 @@ class Issues {
   }
 }
 
-function firstDefined(input: Record<string, unknown>, keys: readonly string[]): [string, unknown] | undefined {
-  for (const key of keys) {
-    const value = input[key]
-    if (value !== undefined && value !== null) return [key, value]
+/** The first of `keys` that `input` has a value for (an alias and its canonical name may both appear). */
+function firstKey(input: Record<string, unknown>, keys: readonly string[]): string | undefined {
+  for (let index = 0; index < keys.length; index++) {
+    const value = input[keys[index]!]
+    if (value !== undefined && value !== null) return keys[index]
   }
   return undefined
 }
@@ -66,7 +68,7 @@ function toIsoTime(value: unknown, path: Path, issues: Issues): string | undefin
   else return issues.add(path, 'Expected an ISO 8601 date string, a Date or epoch milliseconds.')
   // The Date range is ±8.64e15 ms; outside it toISOString would throw.
   if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return issues.add(path, 'Expected a valid date.')
-  return new Date(ms).toISOString()
+  return toIsoString(ms)
 }
 
 function toId(value: unknown, path: Path, issues: Issues): string | undefined {
@@ -98,9 +100,18 @@ function utf8Length(text: string): number {
   return bytes
 }
 
-interface JsonBudget {
+interface JsonWalk {
+  /** Bytes left before the size limit. */
   remaining: number
-  seen: Set<object>
+  /** Objects on the current path, to find cycles without allocating a Set per call. */
+  ancestors: object[]
+  /** The current field path; copied only when an issue is reported. */
+  path: (string | number)[]
+  issues: Issues
+}
+
+function reject(walk: JsonWalk, message: string): undefined {
+  return walk.issues.add([...walk.path], message)
 }
 
 /**
@@ -108,67 +119,72 @@ interface JsonBudget {
  * nor fail to serialise later. Rejects what JSON cannot carry faithfully (BigInt, functions,
  * symbols, cycles, non-finite numbers) instead of silently dropping or nulling it.
  */
-function toJson(value: unknown, path: Path, budget: JsonBudget, issues: Issues, depth: number): JsonValue | undefined {
+function toJson(value: unknown, walk: JsonWalk, converted = false): JsonValue | undefined {
   switch (typeof value) {
     case 'string':
-      budget.remaining -= value.length > budget.remaining ? value.length : utf8Length(value) + 2
+      walk.remaining -= value.length > walk.remaining ? value.length : utf8Length(value) + 2
       return value
     case 'number':
-      if (!Number.isFinite(value)) return issues.add(path, 'Expected a finite number; JSON has no NaN or Infinity.')
-      budget.remaining -= 8
+      if (!Number.isFinite(value)) return reject(walk, 'Expected a finite number; JSON has no NaN or Infinity.')
+      walk.remaining -= 8
       return value
     case 'boolean':
-      budget.remaining -= 5
+      walk.remaining -= 5
       return value
     case 'bigint':
-      return issues.add(path, 'BigInt is not JSON-serialisable; convert it to a string or number.')
+      return reject(walk, 'BigInt is not JSON-serialisable; convert it to a string or number.')
     case 'function':
     case 'symbol':
-      return issues.add(path, `A ${typeof value} is not JSON-serialisable.`)
+      return reject(walk, `A ${typeof value} is not JSON-serialisable.`)
     case 'undefined':
       return undefined
   }
   if (value === null) {
-    budget.remaining -= 4
+    walk.remaining -= 4
     return null
   }
   const object = value as Record<string, unknown> & { toJSON?: () => unknown }
-  if (typeof object.toJSON === 'function') {
-    let converted: unknown
+  // Like JSON.stringify: toJSON is called once per value, not again on what it returned.
+  if (!converted && typeof object.toJSON === 'function') {
+    let replacement: unknown
     try {
-      converted = object.toJSON()
+      replacement = object.toJSON()
     } catch {
-      return issues.add(path, 'toJSON() threw.')
+      return reject(walk, 'toJSON() threw.')
     }
-    return toJson(converted, path, budget, issues, depth)
+    return toJson(replacement, walk, true)
   }
-  if (depth >= MAX_DEPTH) return issues.add(path, `Nested deeper than ${MAX_DEPTH} levels.`)
-  if (budget.seen.has(object)) return issues.add(path, 'Circular reference.')
-  budget.seen.add(object)
+  if (walk.ancestors.length >= MAX_DEPTH) return reject(walk, `Nested deeper than ${MAX_DEPTH} levels.`)
+  if (walk.ancestors.includes(object)) return reject(walk, 'Circular reference.')
+  walk.ancestors.push(object)
   let result: JsonValue
   if (Array.isArray(object)) {
     const array: JsonValue[] = []
-    for (let index = 0; index < object.length && budget.remaining >= 0; index++) {
-      const item = toJson(object[index], [...path, index], budget, issues, depth + 1)
+    for (let index = 0; index < object.length && walk.remaining >= 0; index++) {
+      walk.path.push(index)
+      const item = toJson(object[index], walk)
+      walk.path.pop()
       array.push(item === undefined ? null : item)
-      budget.remaining -= 1
+      walk.remaining -= 1
     }
     result = array
   } else {
     const copy: JsonObject = {}
     for (const key in object) {
       if (!Object.prototype.hasOwnProperty.call(object, key)) continue
-      if (budget.remaining < 0) break
-      const item = toJson(object[key], [...path, key], budget, issues, depth + 1)
+      if (walk.remaining < 0) break
+      walk.path.push(key)
+      const item = toJson(object[key], walk)
+      walk.path.pop()
       if (item === undefined) continue
-      budget.remaining -= key.length + 4
+      walk.remaining -= key.length + 4
       // defineProperty, so a `__proto__` key stays data and never becomes the copy's prototype.
       if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true })
       else copy[key] = item
     }
     result = copy
   }
-  budget.seen.delete(object)
+  walk.ancestors.pop()
   return result
 }
 
@@ -191,9 +207,9 @@ function toJsonObject(
     return issues.add(path, 'Expected a JSON object.')
   }
   const before = issues.list.length
-  const budget: JsonBudget = { remaining: maxBytes, seen: new Set() }
-  const copy = toJson(value, path, budget, issues, 0) as JsonObject | undefined
-  if (budget.remaining < 0) return issues.add(path, `Larger than the ${maxBytes}-byte limit.`)
+  const walk: JsonWalk = { remaining: maxBytes, ancestors: [], path: [...path], issues }
+  const copy = toJson(value, walk) as JsonObject | undefined
+  if (walk.remaining < 0) return issues.add(path, `Larger than the ${maxBytes}-byte limit.`)
   return issues.list.length === before ? copy : undefined
 }
 
@@ -294,21 +310,22 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
   const maxStringLength = options.maxStringLength ?? NORMALIZE_DEFAULTS.maxStringLength
 
   let activityType: string | undefined
-  const typeEntry = firstDefined(source, TYPE_KEYS)
-  if (!typeEntry) issues.add(['activityType'], 'Required.')
-  else if (typeof typeEntry[1] !== 'string' || typeEntry[1].trim().length === 0) {
-    issues.add([typeEntry[0]], 'Expected a non-empty string.')
-  } else if (typeEntry[1].length > MAX_TYPE_LENGTH) {
-    issues.add([typeEntry[0]], `Expected at most ${MAX_TYPE_LENGTH} characters.`)
-  } else activityType = typeEntry[1].trim()
+  const typeKey = firstKey(source, TYPE_KEYS)
+  const typeValue = typeKey === undefined ? undefined : source[typeKey]
+  if (typeKey === undefined) issues.add(['activityType'], 'Required.')
+  else if (typeof typeValue !== 'string' || typeValue.trim().length === 0) {
+    issues.add([typeKey], 'Expected a non-empty string.')
+  } else if (typeValue.length > MAX_TYPE_LENGTH) {
+    issues.add([typeKey], `Expected at most ${MAX_TYPE_LENGTH} characters.`)
+  } else activityType = typeValue.trim()
 
   let nowMs: number | undefined
   let timestamp: string | undefined
-  const timeEntry = firstDefined(source, TIME_KEYS)
-  if (timeEntry) timestamp = toIsoTime(timeEntry[1], [timeEntry[0]], issues)
+  const timeKey = firstKey(source, TIME_KEYS)
+  if (timeKey !== undefined) timestamp = toIsoTime(source[timeKey], [timeKey], issues)
   else {
     nowMs = (options.now ?? Date.now)()
-    timestamp = new Date(nowMs).toISOString()
+    timestamp = toIsoString(nowMs)
   }
 
   let id: string | undefined
@@ -319,12 +336,12 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
 
   const activity: Activity = { id: '', activityType: activityType ?? '', timestamp: timestamp ?? '' }
 
-  const userEntry = firstDefined(source, USER_KEYS)
-  if (userEntry) set(activity, 'userId', toId(userEntry[1], [userEntry[0]], issues))
-  const anonymousEntry = firstDefined(source, ANONYMOUS_KEYS)
-  if (anonymousEntry) set(activity, 'anonymousId', toId(anonymousEntry[1], [anonymousEntry[0]], issues))
-  const sessionEntry = firstDefined(source, SESSION_KEYS)
-  if (sessionEntry) set(activity, 'sessionId', toId(sessionEntry[1], [sessionEntry[0]], issues))
+  const userKey = firstKey(source, USER_KEYS)
+  if (userKey !== undefined) set(activity, 'userId', toId(source[userKey], [userKey], issues))
+  const anonymousKey = firstKey(source, ANONYMOUS_KEYS)
+  if (anonymousKey !== undefined) set(activity, 'anonymousId', toId(source[anonymousKey], [anonymousKey], issues))
+  const sessionKey = firstKey(source, SESSION_KEYS)
+  if (sessionKey !== undefined) set(activity, 'sessionId', toId(source[sessionKey], [sessionKey], issues))
 
   if (source.description !== undefined && source.description !== null) {
     if (typeof source.description !== 'string') issues.add(['description'], 'Expected a string.')
@@ -364,7 +381,8 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
   if (source.context !== undefined && source.context !== null) {
     context = toJsonObject(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined
   }
-  for (const [alias, field] of CONTEXT_ALIASES) {
+  for (let index = 0; index < CONTEXT_ALIASES.length; index++) {
+    const [alias, field] = CONTEXT_ALIASES[index]!
     const value = source[alias]
     if (value === undefined || value === null) continue
     if (typeof value !== 'string') issues.add([alias], 'Expected a string.')
@@ -373,9 +391,9 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
   }
   if (context) activity.context = context
 
-  const metadataEntry = firstDefined(source, METADATA_KEYS)
-  if (metadataEntry) {
-    set(activity, 'metadata', toJsonObject(metadataEntry[1], [metadataEntry[0]], maxMetadataBytes, issues, true))
+  const metadataKey = firstKey(source, METADATA_KEYS)
+  if (metadataKey !== undefined) {
+    set(activity, 'metadata', toJsonObject(source[metadataKey], [metadataKey], maxMetadataBytes, issues, true))
   }
 
   if (source.receivedAt !== undefined && source.receivedAt !== null) {

@@ -163,6 +163,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     overflowWarned: false,
   }))
 
+  const normalizeOptions = { maxMetadataBytes: config.maxMetadataBytes }
   let seq = 0
   let closed = false
   let stopped = false
@@ -498,7 +499,7 @@ export function createTracker(options: TrackerOptions): Tracker {
       }
       const defaults = typeof config.defaults === 'function' ? config.defaults() : config.defaults
       const merged = defaults && isPlainObject(input) ? mergeDefaults(defaults, input) : input
-      const result = normalizeActivity(merged, { maxMetadataBytes: config.maxMetadataBytes })
+      const result = normalizeActivity(merged, normalizeOptions)
       if (!result.ok) {
         drop('invalid', [], { input, error: new ValidationError(result.issues, input) }, 1)
         return undefined
