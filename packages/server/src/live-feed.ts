@@ -85,7 +85,8 @@ export class LiveFeed {
       events.push(event)
     }
     if (events.length === 0) return
-    if (this.buffer.length > this.bufferSize) this.buffer.splice(0, this.buffer.length - this.bufferSize)
+    // Trimmed in bulk once it holds twice its size, so each publish stays O(batch), not O(buffer).
+    if (this.buffer.length >= this.bufferSize * 2) this.buffer.splice(0, this.buffer.length - this.bufferSize)
     for (const listener of this.listeners) listener(events)
   }
 
@@ -103,9 +104,10 @@ export class LiveFeed {
     if (!match || match[1] !== this.epoch) return undefined
     const seq = Number(match[2])
     if (seq > this.seq) return undefined
-    const oldest = this.buffer[0]?.seq ?? this.seq + 1
+    const kept = this.buffer.slice(-this.bufferSize)
+    const oldest = kept[0]?.seq ?? this.seq + 1
     if (seq < oldest - 1) return undefined
-    return this.buffer.filter((event) => event.seq > seq)
+    return kept.filter((event) => event.seq > seq)
   }
 
   /** Starts delivering new events to `listener`; returns the function that stops it. */
@@ -143,7 +145,12 @@ export class LiveFeed {
     if (this.seen.has(id)) return false
     this.seen.add(id)
     // A Set iterates in insertion order: the first entry is the oldest.
-    if (this.seen.size > this.bufferSize * 4) this.seen.delete(this.seen.values().next().value!)
+    if (this.seen.size > this.bufferSize * 4) {
+      for (const oldest of this.seen) {
+        this.seen.delete(oldest)
+        break
+      }
+    }
     return true
   }
 

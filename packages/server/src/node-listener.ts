@@ -47,7 +47,16 @@ function bodyStream(incoming: IncomingMessage): ReadableStream<Uint8Array> {
   )
 }
 
-function toRequest(incoming: IncomingMessage, signal: AbortSignal): Request {
+/** A signal aborted when the client disconnects before the answer is complete. */
+function disconnectSignal(outgoing: ServerResponse): AbortSignal {
+  const controller = new AbortController()
+  outgoing.on('close', () => {
+    if (!outgoing.writableFinished) controller.abort()
+  })
+  return controller.signal
+}
+
+function toRequest(incoming: IncomingMessage, outgoing: ServerResponse): Request {
   const host = incoming.headers.host ?? 'localhost'
   const url = new URL(incoming.url ?? '/', `http://${/^[\w.:[\]-]+$/.test(host) ? host : 'localhost'}`)
   const headers = new Headers()
@@ -55,7 +64,7 @@ function toRequest(incoming: IncomingMessage, signal: AbortSignal): Request {
     headers.append(incoming.rawHeaders[index]!, incoming.rawHeaders[index + 1]!)
   }
   const method = incoming.method ?? 'GET'
-  if (method === 'GET' || method === 'HEAD') return new Request(url, { method, headers, signal })
+  if (method === 'GET' || method === 'HEAD') return new Request(url, { method, headers, signal: disconnectSignal(outgoing) })
   // Express body parsers may have read the stream already; their result is what is left of the body.
   const parsed = (incoming as IncomingMessage & { body?: unknown }).body
   const body =
@@ -64,10 +73,10 @@ function toRequest(incoming: IncomingMessage, signal: AbortSignal): Request {
         ? parsed
         : JSON.stringify(parsed)
       : bodyStream(incoming)
-  return new Request(url, { method, headers, signal, body, duplex: 'half' } as RequestInit)
+  return new Request(url, { method, headers, signal: disconnectSignal(outgoing), body, duplex: 'half' } as RequestInit)
 }
 
-async function send(response: Response, incoming: IncomingMessage, outgoing: ServerResponse, signal: AbortSignal): Promise<void> {
+async function send(response: Response, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
   outgoing.statusCode = response.status
   // A body the handler refused unread cannot be skipped to find the next request on this connection.
   if (!incoming.complete && incoming.method !== 'GET' && incoming.method !== 'HEAD') outgoing.shouldKeepAlive = false
@@ -81,14 +90,29 @@ async function send(response: Response, incoming: IncomingMessage, outgoing: Ser
     return
   }
   const reader = response.body.getReader()
-  const cancel = () => void reader.cancel().catch(() => {})
-  signal.addEventListener('abort', cancel)
+  // The client went away: cancelling the body ends a live stream or an export at its source.
+  const cancel = () => {
+    if (!outgoing.writableFinished) void reader.cancel().catch(() => {})
+  }
+  outgoing.on('close', cancel)
   try {
-    if (response.headers.get('content-type')?.startsWith('text/event-stream')) outgoing.flushHeaders()
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      if (!outgoing.write(value)) {
+    const streaming = response.headers.get('content-type')?.startsWith('text/event-stream') ?? false
+    if (streaming) outgoing.flushHeaders()
+    let chunk = await reader.read()
+    if (!streaming && !chunk.done) {
+      // Most answers are one small JSON chunk: sent with a Content-Length in a single write.
+      const next = await reader.read()
+      if (next.done) {
+        outgoing.setHeader('content-length', chunk.value.byteLength)
+        outgoing.end(chunk.value)
+        return
+      }
+      outgoing.write(chunk.value)
+      chunk = next
+    }
+    for (; !chunk.done; chunk = await reader.read()) {
+      if (outgoing.destroyed) return
+      if (!outgoing.write(chunk.value)) {
         await new Promise<void>((resolve) => {
           const settle = () => {
             outgoing.off('drain', settle)
@@ -99,7 +123,6 @@ async function send(response: Response, incoming: IncomingMessage, outgoing: Ser
           outgoing.on('close', settle)
         })
       }
-      if (signal.aborted) return
     }
     outgoing.end()
   } catch {
@@ -107,7 +130,7 @@ async function send(response: Response, incoming: IncomingMessage, outgoing: Ser
     // client sees a truncated response rather than a complete-looking one.
     outgoing.destroy()
   } finally {
-    signal.removeEventListener('abort', cancel)
+    outgoing.off('close', cancel)
   }
 }
 
@@ -120,12 +143,10 @@ async function send(response: Response, incoming: IncomingMessage, outgoing: Ser
  */
 export function toNodeListener(handler: ActivityHandler | WebHandler): NodeListener {
   return (incoming, outgoing) => {
-    const controller = new AbortController()
-    outgoing.on('close', () => controller.abort())
     void (async () => {
       let request: Request
       try {
-        request = toRequest(incoming, controller.signal)
+        request = toRequest(incoming, outgoing)
       } catch {
         outgoing.statusCode = 400
         outgoing.end()
@@ -139,7 +160,7 @@ export function toNodeListener(handler: ActivityHandler | WebHandler): NodeListe
       } catch {
         response = new Response(null, { status: 500 })
       }
-      await send(response, incoming, outgoing, controller.signal)
+      await send(response, incoming, outgoing)
     })()
   }
 }

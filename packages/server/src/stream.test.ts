@@ -128,6 +128,19 @@ describe('live stream', () => {
     stream.close()
   })
 
+  it('asks for a reload instead of resuming with a gap once the backlog has moved on', async () => {
+    server = await startServer({ live: { bufferSize: 5 } })
+    const first = await connect('/api/activities/stream')
+    await post({ activityType: 'a' })
+    const [seen] = await first.take(1)
+    first.close()
+    await post(Array.from({ length: 12 }, () => ({ activityType: 'missed' })))
+    const second = await connect('/api/activities/stream', { 'last-event-id': seen!.id! })
+    const [event] = await second.take(1)
+    expect(event!.event).toBe('reset')
+    second.close()
+  })
+
   it("sends a user only their own activities, and an admin everyone's", async () => {
     const authenticate = (request: Request): Principal | null => {
       const user = request.headers.get('x-user')

@@ -1,0 +1,259 @@
+/**
+ * Ingest throughput of `@usertracking/server`, against a naive hand-written node:http + pg route
+ * that does one INSERT per request (what the five apps each wrote by hand).
+ *
+ * Each server runs in its own child process; autocannon drives it from this process over
+ * 127.0.0.1, so the two share the machine's cores but not an event loop. Every case is bounded in
+ * time (a warm-up, then a fixed measuring window). After each case the rows actually stored are
+ * counted, so a server that answers 200 without storing would show.
+ *
+ * Cases: the naive route (1 activity per request); the handler over the memory store (handler
+ * overhead alone); the handler over the Postgres store (batches of 1 and 50), when
+ * `@usertracking/postgres` is present.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import pg from 'pg'
+import { memoryStore, type Store } from '@usertracking/core'
+import { createActivityHandler, toNodeListener } from '@usertracking/server'
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const WARMUP_SECONDS = 2
+const MEASURE_SECONDS = 8
+const CONNECTIONS = 16
+const POOL_SIZE = 10
+
+/** App 1's payload, without a timestamp so each request stores a new activity at the time it arrives. */
+const ACTIVITY = {
+  userId: 'abc123',
+  activityType: 'resume_generation',
+  description: 'Tailored resume for Amazon job',
+  tokenUsage: 1420,
+  timeTaken: 3.2,
+  metadata: { jobTitle: 'Data Engineer', resumeLength: '2 pages' },
+}
+
+type Mode = 'naive' | 'memory' | 'postgres'
+
+async function loadPostgresStore(): Promise<((options: { client: pg.Pool; schema: string; table: string }) => Store) | undefined> {
+  try {
+    // A variable specifier: the suite must typecheck and run before that package has a source entry.
+    const specifier = '@usertracking/postgres'
+    const module = (await import(specifier)) as { postgresStore?: (options: { client: pg.Pool; schema: string; table: string }) => Store }
+    return module.postgresStore
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Stands in for the memory store with a fresh one every 200k rows, so a fast run does not fill the
+ * benchmark's heap; the handler's work per request is the same.
+ */
+function recycledMemoryStore(): Store {
+  let current = memoryStore()
+  return {
+    name: 'memory',
+    sink: {
+      name: 'memory',
+      write(batch, options) {
+        if (current.size > 200_000) current = memoryStore()
+        return current.sink.write(batch, options)
+      },
+    },
+    list: (query) => current.list(query),
+    stats: (query) => current.stats(query),
+    export: (query) => current.export(query),
+  }
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = ''
+    request.setEncoding('utf8')
+    request.on('data', (chunk: string) => (body += chunk))
+    request.on('end', () => resolve(body))
+    request.on('error', reject)
+  })
+}
+
+/** The route as an app would write it by hand: parse, check the type, one INSERT, 201. */
+function naiveListener(pool: pg.Pool, table: string) {
+  return async (request: IncomingMessage, response: ServerResponse) => {
+    try {
+      const body = JSON.parse(await readBody(request)) as Record<string, unknown>
+      if (typeof body.activityType !== 'string') {
+        response.writeHead(400).end()
+        return
+      }
+      await pool.query(
+        `INSERT INTO ${table} (id, user_id, activity_type, description, timestamp, token_usage, duration_ms, metadata)
+         VALUES ($1, $2, $3, $4, now(), $5, $6, $7)`,
+        [
+          crypto.randomUUID(),
+          body.userId ?? null,
+          body.activityType,
+          body.description ?? null,
+          body.tokenUsage ?? null,
+          typeof body.timeTaken === 'number' ? body.timeTaken * 1000 : null,
+          JSON.stringify(body.metadata ?? {}),
+        ],
+      )
+      response.writeHead(201, { 'content-type': 'application/json' }).end('{"ok":true}')
+    } catch {
+      response.writeHead(500).end()
+    }
+  }
+}
+
+/** Child process: serves one mode on 127.0.0.1 and prints the port. */
+async function serve(mode: Mode, schema: string): Promise<void> {
+  let listener: (request: IncomingMessage, response: ServerResponse) => void
+  if (mode === 'memory') {
+    listener = toNodeListener(createActivityHandler({ store: recycledMemoryStore(), onError: () => {} }))
+  } else {
+    const pool = new pg.Pool({ connectionString: DATABASE_URL, max: POOL_SIZE })
+    if (mode === 'naive') {
+      listener = (request, response) => void naiveListener(pool, `${schema}.naive_activity`)(request, response)
+    } else {
+      const postgresStore = await loadPostgresStore()
+      if (!postgresStore) throw new Error('[usertracking] [bench] @usertracking/postgres has no postgresStore yet.')
+      const store = postgresStore({ client: pool, schema, table: 'activity' })
+      await store.migrate?.()
+      listener = toNodeListener(createActivityHandler({ store, onError: (error) => console.error(error) }))
+    }
+  }
+  const server = createServer(listener)
+  server.keepAliveTimeout = 60_000
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  process.on('SIGTERM', () => process.exit(0))
+  process.stdout.write(`port ${(server.address() as AddressInfo).port}\n`)
+}
+
+function startChild(mode: Mode, schema: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@usertracking/source', fileURLToPath(import.meta.url), 'serve', mode, schema],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  return new Promise((resolve, reject) => {
+    let output = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /port (\d+)/.exec(output)
+      if (match) resolve({ child, port: Number(match[1]) })
+    })
+    child.on('exit', (code) => reject(new Error(`[usertracking] [bench] The ${mode} server exited with code ${code} before listening.`)))
+  })
+}
+
+interface CaseResult {
+  name: string
+  batch: number
+  requestsPerSecond: number
+  activitiesPerSecond: number
+  p99Ms: number
+  non2xx: number
+  errors: number
+  stored: number | undefined
+  expected: number
+}
+
+async function load(url: string, body: string, seconds: number): Promise<autocannon.Result> {
+  return autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: CONNECTIONS,
+    duration: seconds,
+  })
+}
+
+async function runCase(
+  name: string,
+  mode: Mode,
+  path: string,
+  batch: number,
+  schema: string,
+  count: () => Promise<number | undefined>,
+): Promise<CaseResult> {
+  const { child, port } = await startChild(mode, schema)
+  try {
+    const body = JSON.stringify(batch === 1 ? ACTIVITY : Array.from({ length: batch }, () => ACTIVITY))
+    const url = `http://127.0.0.1:${port}${path}`
+    await load(url, body, WARMUP_SECONDS)
+    const warm = (await count()) ?? 0
+    const result = await load(url, body, MEASURE_SECONDS)
+    const after = await count()
+    const ok = result['2xx']
+    return {
+      name,
+      batch,
+      requestsPerSecond: ok / MEASURE_SECONDS,
+      activitiesPerSecond: (ok * batch) / MEASURE_SECONDS,
+      p99Ms: result.latency.p99,
+      non2xx: result.non2xx,
+      errors: result.errors + result.timeouts,
+      stored: after === undefined ? undefined : after - warm,
+      expected: ok * batch,
+    }
+  } finally {
+    child.kill('SIGTERM')
+  }
+}
+
+async function main(): Promise<void> {
+  const schema = `bench_server_${process.pid}`
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 })
+  await pool.query(`CREATE SCHEMA ${schema}`)
+  await pool.query(`CREATE TABLE ${schema}.naive_activity (
+    id uuid PRIMARY KEY, user_id text, activity_type text NOT NULL, description text,
+    timestamp timestamptz NOT NULL, token_usage integer, duration_ms double precision, metadata jsonb,
+    received_at timestamptz NOT NULL DEFAULT now())`)
+  const countTable = (table: string) => async () => {
+    try {
+      return Number((await pool.query<{ count: string }>(`SELECT count(*) FROM ${schema}.${table}`)).rows[0]!.count)
+    } catch {
+      return undefined
+    }
+  }
+  const results: CaseResult[] = []
+  try {
+    results.push(await runCase('naive node:http + pg, one INSERT per request', 'naive', '/', 1, schema, countTable('naive_activity')))
+    for (const batch of [1, 50]) {
+      results.push(await runCase('handler + memoryStore', 'memory', '/api/activity', batch, schema, async () => undefined))
+    }
+    if (await loadPostgresStore()) {
+      for (const batch of [1, 50]) {
+        results.push(await runCase('handler + postgresStore', 'postgres', '/api/activity', batch, schema, countTable('activity')))
+      }
+    } else {
+      console.log('_@usertracking/postgres has no postgresStore yet: the Postgres cases were skipped._\n')
+    }
+  } finally {
+    await pool.query(`DROP SCHEMA ${schema} CASCADE`)
+    await pool.end()
+  }
+
+  const naive = results[0]!
+  console.log(
+    `${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${MEASURE_SECONDS} s measured per case, pg pool of ${POOL_SIZE}, node ${process.version}, 127.0.0.1.\n`,
+  )
+  console.log('| server | activities / request | requests / s | activities / s | × naive (activities / s) | p99 latency (ms) | non-2xx | errors | rows stored / expected |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const result of results) {
+    console.log(
+      `| ${result.name} | ${result.batch} | ${result.requestsPerSecond.toFixed(0)} | ${result.activitiesPerSecond.toFixed(0)} | ${(result.activitiesPerSecond / naive.activitiesPerSecond).toFixed(1)}× | ${result.p99Ms} | ${result.non2xx} | ${result.errors} | ${result.stored === undefined ? 'n/a (memory)' : `${result.stored} / ${result.expected}`} |`,
+    )
+  }
+}
+
+if (process.argv[2] === 'serve') {
+  await serve(process.argv[3] as Mode, process.argv[4]!)
+} else {
+  await main()
+}
