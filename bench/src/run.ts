@@ -2,6 +2,9 @@
  * Runs every benchmark suite, one after another in fresh processes (so one suite's heap and
  * sockets never colour the next one's numbers), and lets each print its own table.
  * `pnpm bench core` runs only the suites whose file name contains `core`.
+ *
+ * Suites import the packages' built `dist` (the bench script builds first), as users do: the
+ * source, run through tsx, carries transform helpers that would distort the numbers.
  */
 import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
@@ -20,7 +23,7 @@ for (const suite of suites) {
   console.log(`\n## ${suite.replace(/\.ts$/, '')}\n`)
   const result = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--conditions=@usertracking/source', '--expose-gc', join(suitesDir, suite)],
+    ['--import', 'tsx', '--expose-gc', join(suitesDir, suite)],
     { stdio: 'inherit' },
   )
   if (result.status !== 0) {

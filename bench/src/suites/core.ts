@@ -201,7 +201,7 @@ function runChild(scenario: Scenario, host: string): Promise<BurstResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--conditions=@usertracking/source', '--expose-gc', fileURLToPath(import.meta.url), 'child', scenario.sdk, String(scenario.tuned), host],
+      ['--import', 'tsx', '--expose-gc', fileURLToPath(import.meta.url), 'child', scenario.sdk, String(scenario.tuned), host],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     )
     let output = ''

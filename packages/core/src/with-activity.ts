@@ -109,105 +109,137 @@ export function withActivity<F extends (...args: any[]) => any>(
   options: WithActivityOptions<WithoutScope<Parameters<F>>>,
   fn: F,
 ): (...args: WithoutScope<Parameters<F>>) => ReturnType<F> {
-  type Args = WithoutScope<Parameters<F>>
   type R = ReturnType<F>
   const readUsage = options.usage ?? extractUsage
   // Where the scope goes: right after the parameters `fn` declares before it.
   const scopeIndex = Math.max(0, fn.length - 1)
 
-  return function wrapped(this: unknown, ...args: Args): R {
-    const startedAt = Date.now()
-    const startedMono = monotonicNow()
-    let recorded = false
-    let usage: PartialUsage | undefined
-    const fields: ActivityInput = {}
-    let metadata: JsonObject | undefined
-
-    const record = (status: 'success' | 'error', error?: unknown) => {
-      if (recorded) return
-      recorded = true
-      try {
-        const durationMs = Math.max(0, Math.round((monotonicNow() - startedMono) * 1000) / 1000)
-        const input: ActivityInput = {
-          id: scope.activityId,
-          activityType: resolveOption(options.activityType, args),
-          userId: resolveOption(options.userId, args),
-          sessionId: resolveOption(options.sessionId, args),
-          description: resolveOption(options.description, args),
-          ...fields,
-          timestamp: startedAt,
-          endTime: startedAt + durationMs,
-          durationMs,
-          status,
-        }
-        if (status === 'error') input.error = error
-        const baseMetadata = resolveOption(options.metadata, args)
-        if (baseMetadata || metadata) input.metadata = { ...baseMetadata, ...metadata }
-        if (usage) {
-          if (usage.total !== undefined || usage.input !== undefined || usage.output !== undefined) input.tokenUsage = usage
-          else if (usage.model) input.metadata = { ...(input.metadata as JsonObject | undefined), model: usage.model }
-        }
-        tracker.track(input)
-      } catch {
-        // Recording must never reach the caller; track() reports its own problems.
-      }
-    }
-
-    const scope: ActivityScope = {
-      activityId: uuidv7(startedAt),
-      setUserId: (userId) => void (fields.userId = userId),
-      setSessionId: (sessionId) => void (fields.sessionId = sessionId),
-      setDescription: (description) => void (fields.description = description),
-      setTokenUsage: (value) => void (usage = { model: usage?.model, ...toUsage(value) }),
-      addTokenUsage: (value) => void (usage = addUsage(usage, toUsage(value))),
-      setMetadata: (value) => void (metadata = { ...metadata, ...value }),
-    }
-
-    const observe = (value: unknown) => {
-      try {
-        usage = mergeUsage(usage, readUsage(value) ?? undefined)
-      } catch {
-        // A custom usage reader that throws only loses the usage.
-      }
-    }
-
-    const finish = (value: unknown): unknown => {
-      observe(value)
-      if (isAsyncIterable(value)) return timeStream(value, observe, record)
-      const lazyUsage = (value as { usage?: unknown } | null)?.usage
-      if (isThenable(lazyUsage)) {
-        // Vercel AI SDK streamText: usage is a promise that settles when the stream ends.
-        lazyUsage.then(
-          (resolved) => {
-            observe({ usage: resolved })
-            record('success')
-          },
-          (error) => record('error', error),
-        )
-        return value
-      }
-      record('success')
-      return value
-    }
-
-    const callArgs: unknown[] = [...args]
-    while (callArgs.length < scopeIndex) callArgs.push(undefined)
-    callArgs.splice(Math.max(scopeIndex, args.length), 0, scope)
-
+  return function wrapped(this: unknown, ...args: unknown[]): R {
+    const run = new ActivityRun(tracker, options as WithActivityOptions<unknown[]>, readUsage, args)
+    const callArgs = args.length < scopeIndex ? [...args, ...new Array<undefined>(scopeIndex - args.length)] : args.slice()
+    callArgs.splice(Math.max(scopeIndex, args.length), 0, run)
     let result: unknown
     try {
       result = (fn as (...values: unknown[]) => unknown).apply(this, callArgs)
     } catch (error) {
-      record('error', error)
+      run.record('error', error)
       throw error
     }
     if (isThenable(result)) {
-      return (result as Promise<unknown>).then(finish, (error: unknown) => {
-        record('error', error)
-        throw error
-      }) as R
+      return (result as Promise<unknown>).then(
+        (value) => run.finish(value),
+        (error: unknown) => {
+          run.record('error', error)
+          throw error
+        },
+      ) as R
     }
-    return finish(result) as R
+    return run.finish(result) as R
+  }
+}
+
+/**
+ * One call of a wrapped function: its clock, what the function told through the scope, and the
+ * recording at the end. A class, so a call allocates one object rather than a dozen closures.
+ */
+class ActivityRun implements ActivityScope {
+  readonly activityId: string
+  private readonly startedAt = Date.now()
+  private readonly startedMono = monotonicNow()
+  private recorded = false
+  private usage: PartialUsage | undefined
+  private fields: ActivityInput | undefined
+  private metadata: JsonObject | undefined
+
+  constructor(
+    private readonly tracker: Pick<Tracker, 'track'>,
+    private readonly options: WithActivityOptions<unknown[]>,
+    private readonly readUsage: (result: unknown) => Partial<TokenUsage> | undefined,
+    private readonly args: unknown[],
+  ) {
+    this.activityId = uuidv7(this.startedAt)
+  }
+
+  setUserId(userId: string | number): void {
+    ;(this.fields ??= {}).userId = userId
+  }
+
+  setSessionId(sessionId: string | number): void {
+    ;(this.fields ??= {}).sessionId = sessionId
+  }
+
+  setDescription(description: string): void {
+    ;(this.fields ??= {}).description = description
+  }
+
+  setTokenUsage(usage: number | Partial<TokenUsage>): void {
+    this.usage = { model: this.usage?.model, ...toUsage(usage) }
+  }
+
+  addTokenUsage(usage: number | Partial<TokenUsage>): void {
+    this.usage = addUsage(this.usage, toUsage(usage))
+  }
+
+  setMetadata(metadata: JsonObject): void {
+    this.metadata = { ...this.metadata, ...metadata }
+  }
+
+  observe(value: unknown): void {
+    try {
+      this.usage = mergeUsage(this.usage, this.readUsage(value) ?? undefined)
+    } catch {
+      // A custom usage reader that throws only loses the usage.
+    }
+  }
+
+  finish(value: unknown): unknown {
+    this.observe(value)
+    if (isAsyncIterable(value)) return timeStream(value, this)
+    const lazyUsage = (value as { usage?: unknown } | null)?.usage
+    if (isThenable(lazyUsage)) {
+      // Vercel AI SDK streamText: usage is a promise that settles when the stream ends.
+      lazyUsage.then(
+        (resolved) => {
+          this.observe({ usage: resolved })
+          this.record('success')
+        },
+        (error) => this.record('error', error),
+      )
+      return value
+    }
+    this.record('success')
+    return value
+  }
+
+  record(status: 'success' | 'error', error?: unknown): void {
+    if (this.recorded) return
+    this.recorded = true
+    try {
+      const { options, args, usage } = this
+      const durationMs = Math.max(0, Math.round((monotonicNow() - this.startedMono) * 1000) / 1000)
+      const input: ActivityInput = {
+        id: this.activityId,
+        activityType: resolveOption(options.activityType, args),
+        userId: resolveOption(options.userId, args),
+        sessionId: resolveOption(options.sessionId, args),
+        description: resolveOption(options.description, args),
+        ...this.fields,
+        timestamp: this.startedAt,
+        endTime: this.startedAt + durationMs,
+        durationMs,
+        status,
+      }
+      if (status === 'error') input.error = error
+      const baseMetadata = resolveOption(options.metadata, args)
+      if (baseMetadata || this.metadata) input.metadata = { ...baseMetadata, ...this.metadata }
+      if (usage) {
+        if (usage.total !== undefined || usage.input !== undefined || usage.output !== undefined) input.tokenUsage = usage
+        else if (usage.model) input.metadata = { ...(input.metadata as JsonObject | undefined), model: usage.model }
+      }
+      this.tracker.track(input)
+    } catch {
+      // Recording must never reach the caller; track() reports its own problems.
+    }
   }
 }
 
@@ -216,11 +248,7 @@ export function withActivity<F extends (...args: any[]) => any>(
  * abandoned. The stream object itself is kept (its own methods stay usable): its async iterator is
  * replaced on the instance, falling back to a wrapping generator when the object is frozen.
  */
-function timeStream<T>(
-  stream: AsyncIterable<T>,
-  observe: (chunk: unknown) => void,
-  record: (status: 'success' | 'error', error?: unknown) => void,
-): AsyncIterable<T> {
+function timeStream<T>(stream: AsyncIterable<T>, run: ActivityRun): AsyncIterable<T> {
   const original = stream[Symbol.asyncIterator].bind(stream)
   const iterate = (): AsyncIterator<T> => {
     const iterator = original()
@@ -228,20 +256,20 @@ function timeStream<T>(
       async next(...nextArgs: [] | [unknown]) {
         try {
           const step = await iterator.next(...nextArgs)
-          if (step.done) record('success')
-          else observe(step.value)
+          if (step.done) run.record('success')
+          else run.observe(step.value)
           return step
         } catch (error) {
-          record('error', error)
+          run.record('error', error)
           throw error
         }
       },
       async return(value?: unknown) {
-        record('success')
+        run.record('success')
         return iterator.return ? iterator.return(value) : { done: true as const, value: value as T }
       },
       async throw(error?: unknown) {
-        record('error', error)
+        run.record('error', error)
         if (iterator.throw) return iterator.throw(error)
         throw error
       },
