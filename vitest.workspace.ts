@@ -22,4 +22,15 @@ export const projects = [
     ssr: { resolve: { conditions: ['@usertracking/source'] } },
     test: { name: 'server', root: './packages/server', environment: 'node' },
   }),
+  defineProject({
+    resolve: sourceCondition,
+    ssr: { resolve: { conditions: ['@usertracking/source'] } },
+    test: { name: 'browser', root: './packages/browser', environment: 'happy-dom', include: ['src/**/*.test.ts'] },
+  }),
+  defineProject({
+    resolve: sourceCondition,
+    ssr: { resolve: { conditions: ['@usertracking/source'] } },
+    // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
+    test: { name: 'browser-e2e', root: './packages/browser', environment: 'node', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false },
+  }),
 ]

@@ -1,0 +1,94 @@
+/** Receives one captured interaction. */
+export type CaptureHandler = (activityType: string, element: string | undefined, metadata: Record<string, unknown>) => void
+
+/** The switches autocapture reads at event time. */
+export type CaptureSwitch = 'trackButtonClicks' | 'trackFormSubmissions' | 'trackInputFocus'
+
+const CLICKABLE = 'button,a,[role=button],input[type=submit],input[type=button]'
+const FIELDS = 'input,select,textarea'
+const IGNORE = '[data-usertracking-ignore]'
+
+type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement
+
+function target(event: Event, selector: string): Element | null {
+  const element = event.target as Element | null
+  const found = element?.closest?.(selector) ?? null
+  return found && !found.closest(IGNORE) ? found : null
+}
+
+function label(element: Element): string {
+  const text = element instanceof HTMLInputElement ? element.value : element.textContent || element.getAttribute('aria-label') || ''
+  return text.replace(/\s+/g, ' ').trim().slice(0, 100)
+}
+
+function fieldOf(event: Event): Field | undefined {
+  const field = target(event, FIELDS) as Field | null
+  return field && field.type !== 'password' ? field : undefined
+}
+
+/**
+ * Listens on the document (never on each element, so elements added later are covered and nothing
+ * is left behind when they go) for clicks, form submissions, blocked submissions and field focus.
+ * Listeners capture, so an app that stops propagation still gets counted, and do nothing but read
+ * a few attributes, so they never slow the app's own handlers. Nothing inside
+ * `[data-usertracking-ignore]` and no password field is ever captured, and no field value is read.
+ *
+ * - `button_click`: buttons, links, `[role=button]`, submit and button inputs, with
+ *   `tag`, trimmed `text` (at most 100 characters) and a link's `href`.
+ * - `form_submit`: with the form's `action` and `method`.
+ * - `form_submit_error` with `reason: 'validation'` and the invalid `fields` (names or ids) when the
+ *   browser's constraint validation blocks a submit. Other outcomes are known only to the app, which
+ *   reports them with `UserTracking.track('form_submit_success', formId)` or
+ *   `UserTracking.track('form_submit_error', formId, { error })`.
+ * - `input_focus`: an input, select or textarea with its `name`, `type` and `tag`.
+ *
+ * @param capture - receives each interaction.
+ * @param enabled - reads a switch at event time.
+ * @param signal - removes every listener when aborted.
+ */
+export function autocapture(capture: CaptureHandler, enabled: (key: CaptureSwitch) => boolean, signal: AbortSignal): void {
+  let invalid: string[] | undefined
+  const listen = (type: string, switchKey: CaptureSwitch, handler: (event: Event) => void) =>
+    document.addEventListener(type, (event) => enabled(switchKey) && handler(event), { capture: true, signal })
+
+  listen('click', 'trackButtonClicks', (event) => {
+    const element = target(event, CLICKABLE)
+    if (!element) return
+    capture('button_click', element.id || undefined, {
+      tag: element.tagName.toLowerCase(),
+      text: label(element),
+      href: element.getAttribute('href') ?? undefined,
+    })
+  })
+  listen('submit', 'trackFormSubmissions', (event) => {
+    const form = target(event, 'form') as HTMLFormElement | null
+    if (!form) return
+    capture('form_submit', form.id || form.getAttribute('name') || undefined, {
+      action: form.getAttribute('action') ?? undefined,
+      method: form.method,
+    })
+  })
+  listen('invalid', 'trackFormSubmissions', (event) => {
+    const field = fieldOf(event)
+    if (!field) return
+    // One blocked submit fires `invalid` on every invalid field in one go: report them together.
+    if (!invalid) {
+      invalid = []
+      const form = field.form
+      setTimeout(() => {
+        capture('form_submit_error', form?.id || undefined, { reason: 'validation', fields: invalid ?? [] })
+        invalid = undefined
+      })
+    }
+    invalid.push(field.name || field.id)
+  })
+  listen('focusin', 'trackInputFocus', (event) => {
+    const field = fieldOf(event)
+    if (!field) return
+    capture('input_focus', field.id || undefined, {
+      name: field.name || undefined,
+      type: field.type,
+      tag: field.tagName.toLowerCase(),
+    })
+  })
+}

@@ -1,0 +1,48 @@
+import type { Logger, Sink } from '@usertracking/core'
+
+/** Options of `UserTracking.config`. Every one can be changed by calling `config` again. */
+export interface UserTrackingOptions {
+  /**
+   * Where activities are POSTed as `{"activities": [...]}` with a `text/plain` body (so no CORS
+   * preflight is needed), e.g. the server package's ingest handler at `/api/activity`.
+   */
+  endpoint?: string
+  /** The signed-in user; the same as calling `identify(userId)`, without its `identify` activity. */
+  userId?: string
+  /** Sends `page_visit` on load and on single-page navigations. @default true */
+  trackPageViews?: boolean
+  /** Sends `button_click` for buttons, links, `[role=button]` and submit inputs. @default true */
+  trackButtonClicks?: boolean
+  /** Sends `form_submit`, and `form_submit_error` when the browser's form validation blocks a submit. @default true */
+  trackFormSubmissions?: boolean
+  /** Sends `input_focus` with a field's id, name and type (never its value). @default false — one event per field is noisy. */
+  trackInputFocus?: boolean
+  /** Sends `time_on_page` with the time the page was visible, when it is hidden or left. @default true */
+  trackTimeOnPage?: boolean
+  /** A batch goes out this long after the last activity, in milliseconds. @default 500 */
+  debounceTime?: number
+  /** Retries of a failed batch before it is dropped. @default 10 */
+  maxRetries?: number
+  /**
+   * Activities per request. @default 25 — about 15 KB of JSON, well inside the 64 KB a page may
+   * have in flight in keepalive requests, so a batch survives the page being closed mid-request.
+   */
+  batchSize?: number
+  /** The longest an activity waits before its batch goes out, in milliseconds. @default 5000 */
+  flushInterval?: number
+  /** `true` logs what happens (and every dropped activity, with why) to the console; or a {@link Logger}. @default false */
+  debug?: boolean | Logger
+  /** Tracks nothing when the browser sends Do Not Track (`navigator.doNotTrack === '1'`). @default false */
+  respectDoNotTrack?: boolean
+  /** More places to deliver to, beside (or, without `endpoint`, instead of) the endpoint. */
+  sinks?: Sink[]
+}
+
+/** Autocapture switches that are on unless set to `false`. */
+export const CAPTURED_BY_DEFAULT = ['trackPageViews', 'trackButtonClicks', 'trackFormSubmissions', 'trackTimeOnPage'] as const
+
+/** Whether the autocapture switch `key` is on. */
+export function isOn(options: UserTrackingOptions, key: keyof UserTrackingOptions): boolean {
+  const value = options[key]
+  return value === undefined ? (CAPTURED_BY_DEFAULT as readonly string[]).includes(key) : value === true
+}

@@ -1,0 +1,60 @@
+import type { ActivityInput } from '@usertracking/core'
+
+/** The page lifecycle: `page_visit` per page, `time_on_page` with the visible time spent on it. */
+export interface PageViews {
+  /** Records a visit if the URL changed since the last one, first closing the previous page's time. */
+  visit(): void
+  /** The page is hidden or left: sends the visible time since the last report. */
+  hide(): void
+  /** The page is visible again: counts time from now. */
+  show(): void
+}
+
+/**
+ * Tracks page visits and engaged time. Time counts only while the document is visible, so a tab
+ * left in the background all afternoon does not report an afternoon of reading. A page that is
+ * hidden and shown again reports each visible stretch when it ends; their sum is the time on page.
+ *
+ * @param track - receives each activity.
+ * @param enabled - reads the current switches, so `config()` can turn them off at run time.
+ */
+export function pageViews(
+  track: (input: ActivityInput) => void,
+  enabled: (key: 'trackPageViews' | 'trackTimeOnPage') => boolean,
+): PageViews {
+  let href: string | undefined
+  let path = ''
+  let engagedMs = 0
+  let visibleSince: number | undefined
+
+  const show = () => {
+    if (document.visibilityState === 'visible') visibleSince ??= Date.now()
+  }
+  const hide = () => {
+    if (visibleSince !== undefined) engagedMs += Date.now() - visibleSince
+    visibleSince = undefined
+    if (engagedMs > 0 && href && enabled('trackTimeOnPage')) {
+      track({ activityType: 'time_on_page', durationMs: engagedMs, context: { page: path } })
+    }
+    engagedMs = 0
+  }
+
+  return {
+    visit() {
+      if (location.href === href) return
+      const referrer = href ?? document.referrer
+      hide()
+      href = location.href
+      path = location.pathname
+      show()
+      if (enabled('trackPageViews')) {
+        track({
+          activityType: 'page_visit',
+          metadata: { path, title: document.title, referrer, hash: location.hash || undefined },
+        })
+      }
+    },
+    hide,
+    show,
+  }
+}

@@ -1,0 +1,225 @@
+import {
+  createLogger,
+  createTracker,
+  type Activity,
+  type ActivityInput,
+  type JsonObject,
+  type Logger,
+  type Tracker,
+  type TrackerStats,
+} from '@usertracking/core'
+import { autocapture } from './autocapture'
+import { createIdentity, type Identity } from './identity'
+import { indexedDbStorage, type PageStorage } from './indexeddb-storage'
+import { isOn, type UserTrackingOptions } from './options'
+import { pageSink, type PageSink } from './page-sink'
+import { pageViews, type PageViews } from './page-views'
+
+/** The browser tracker; see {@link UserTracking}. Every method returns at once and never throws. */
+export interface UserTrackingApi {
+  /**
+   * Starts tracking, or changes settings at run time (options merge with the previous ones). A
+   * change to `endpoint`, `batchSize`, `flushInterval`, `debounceTime`, `maxRetries`, `debug` or
+   * `sinks` hands what is pending over to a new tracker; autocapture switches apply at once.
+   */
+  config(options: UserTrackingOptions): void
+  /**
+   * Records an activity: `track('custom_action', 'element-id', { custom_data: 'value' })`. The
+   * element id goes to `context.element`, the data to `metadata`. Returns the activity's id, or
+   * `undefined` when it was not recorded (before `config()`, opted out, Do Not Track, invalid: see `debug`).
+   */
+  track(action: string, elementId?: string | JsonObject, data?: JsonObject): string | undefined
+  /** Sets the signed-in user for this and later visits, and records an `identify` activity with `traits`. */
+  identify(userId: string, traits?: JsonObject): void
+  /** Forgets the user and starts a new anonymous id and session, e.g. on sign-out. */
+  reset(): void
+  /** Sends everything pending now; resolves `true` once it is all delivered (or given up on). */
+  flush(): Promise<boolean>
+  /** Stops recording for this visitor, remembered across visits. */
+  optOut(): void
+  /** Records again after {@link UserTrackingApi.optOut}. */
+  optIn(): void
+  /** The tracker's counters (queued, sent, failed, dropped, retried), or `undefined` before `config()`. */
+  stats(): TrackerStats | undefined
+  /**
+   * Removes every listener and stops the tracker after one last delivery of at most `timeoutMs`
+   * (default 2000); what is still pending stays stored for the next visit.
+   */
+  shutdown(timeoutMs?: number): Promise<void>
+}
+
+const NAVIGATE = 'usertracking:navigate'
+const DELIVERY_KEYS = ['endpoint', 'batchSize', 'flushInterval', 'debounceTime', 'maxRetries', 'debug', 'sinks'] as const
+
+let historyPatched = false
+
+/** Single-page apps navigate through the History API, which fires no event of its own. */
+function patchHistory(): void {
+  if (historyPatched) return
+  historyPatched = true
+  for (const method of ['pushState', 'replaceState'] as const) {
+    const original = history[method]
+    history[method] = function (this: History, ...args: Parameters<History['pushState']>) {
+      original.apply(this, args)
+      dispatchEvent(new Event(NAVIGATE))
+    }
+  }
+}
+
+function doNotTrack(): boolean {
+  return navigator.doNotTrack === '1'
+}
+
+/**
+ * Creates a browser tracker. Apps use the ready-made {@link UserTracking}; a second instance is for
+ * tests, or for reporting to two endpoints with separate settings.
+ */
+export function createUserTracking(): UserTrackingApi {
+  let options: UserTrackingOptions = {}
+  let log: Logger = createLogger(false)
+  let tracker: Tracker | undefined
+  let identity: Identity | undefined
+  let storage: PageStorage | undefined
+  let sink: PageSink | undefined
+  let pages: PageViews | undefined
+  let listeners: AbortController | undefined
+  let stopped = false
+
+  const guard =
+    <A extends unknown[], R>(run: (...args: A) => R) =>
+    (...args: A): R | undefined => {
+      try {
+        return run(...args)
+      } catch (error) {
+        // A tracking bug must never become the host page's bug.
+        log.error('Ignored an internal error.', error)
+        return undefined
+      }
+    }
+
+  const record = (input: ActivityInput): string | undefined => {
+    return identity?.optedOut || stopped ? undefined : tracker?.track(input)
+  }
+
+  const capture = (activityType: string, element: string | undefined, metadata: Record<string, unknown>) =>
+    record(element ? { activityType, context: { element }, metadata } : { activityType, metadata })
+
+  // The page is hidden or going away: the visible time is reported, and whatever is still pending
+  // goes by beacon, the one request a browser promises to send after the page is gone.
+  const leave = guard(() => {
+    pages?.hide()
+    if (options.endpoint && sink && storage && navigator.onLine !== false) {
+      const sent = sink.beacon(storage.pending())
+      // Other sinks still owe delivery of what the beacon carried, so it stays stored for them.
+      if (!options.sinks?.length) storage.forget(sent)
+    }
+    void tracker?.flush()
+  })
+
+  const listen = (target: EventTarget, type: string, handler: () => void) =>
+    target.addEventListener(type, guard(handler), { signal: listeners!.signal })
+
+  function start(): void {
+    listeners = new AbortController()
+    const enabled = (key: keyof UserTrackingOptions) => isOn(options, key)
+    pages = pageViews(record, enabled)
+    autocapture(guard(capture), enabled, listeners.signal)
+    patchHistory()
+    const visit = () => setTimeout(guard(() => pages?.visit()))
+    listen(window, NAVIGATE, visit)
+    listen(window, 'popstate', visit)
+    listen(window, 'hashchange', visit)
+    listen(document, 'visibilitychange', () => (document.visibilityState === 'hidden' ? leave() : pages?.show()))
+    listen(window, 'pagehide', leave)
+    listen(window, 'offline', () => tracker?.pause())
+    listen(window, 'online', () => tracker?.resume())
+    pages.visit()
+  }
+
+  function replaceTracker(): void {
+    const previous = tracker
+    storage ??= indexedDbStorage({ logger: { warn: (message, error) => log.warn(message, error) } })
+    sink ??= pageSink(() => options.endpoint ?? '')
+    if (previous) storage.after(previous.shutdown({ timeoutMs: 0 }))
+    const self = identity!
+    const pageStorage = storage
+    tracker = createTracker({
+      sinks: [...(options.endpoint ? [sink] : []), ...(options.sinks ?? [])],
+      storage: pageStorage,
+      batchSize: options.batchSize ?? 25,
+      flushInterval: options.flushInterval,
+      debounceTime: options.debounceTime,
+      maxRetries: options.maxRetries,
+      debug: options.debug,
+      defaults: () => ({
+        userId: self.userId,
+        anonymousId: self.anonymousId,
+        sessionId: self.session(),
+        context: { page: location.pathname, userAgent: navigator.userAgent },
+      }),
+      beforeSend: (activity: Activity) => {
+        pageStorage.hold(activity)
+        return activity
+      },
+    })
+    if (navigator.onLine === false) tracker.pause()
+  }
+
+  const api: UserTrackingApi = {
+    config(next) {
+      const before = options
+      options = { ...options, ...next }
+      log = createLogger(options.debug)
+      if (typeof window === 'undefined' || stopped) return
+      if (options.respectDoNotTrack && doNotTrack()) {
+        log.debug('Do Not Track is set; nothing is tracked.')
+        return
+      }
+      identity ??= createIdentity()
+      if (next.userId !== undefined) identity.setUser(String(next.userId))
+      if (!tracker || DELIVERY_KEYS.some((key) => options[key] !== before[key])) replaceTracker()
+      if (!listeners) start()
+    },
+    track(action, elementId, data) {
+      if (typeof elementId === 'object') return record({ activityType: action, metadata: elementId })
+      const input: ActivityInput = { activityType: action }
+      if (elementId !== undefined) input.context = { element: elementId }
+      if (data !== undefined) input.metadata = data
+      return record(input)
+    },
+    identify(userId, traits) {
+      identity?.setUser(String(userId))
+      record({ activityType: 'identify', metadata: traits })
+    },
+    reset() {
+      identity?.reset()
+    },
+    flush: () => tracker?.flush() ?? Promise.resolve(true),
+    optOut() {
+      ;(identity ??= createIdentity()).setOptOut(true)
+    },
+    optIn() {
+      ;(identity ??= createIdentity()).setOptOut(false)
+    },
+    stats: () => tracker?.stats(),
+    async shutdown(timeoutMs = 2000) {
+      stopped = true
+      listeners?.abort()
+      await tracker?.shutdown({ timeoutMs })
+    },
+  }
+  // Methods that can throw only through a bug return undefined then; the others cannot throw.
+  for (const [name, method] of Object.entries(api)) (api as unknown as Record<string, unknown>)[name] = guard(method)
+  return api
+}
+
+/**
+ * The browser tracker, ready to `config()`; the script-tag build defines it as `window.UserTracking`.
+ *
+ * ```ts
+ * import { UserTracking } from '@usertracking/browser'
+ * UserTracking.config({ endpoint: '/api/activity', trackInputFocus: true })
+ * UserTracking.track('custom_action', 'element-id', { custom_data: 'value' })
+ * ```
+ */
+export const UserTracking: UserTrackingApi = /* @__PURE__ */ createUserTracking()
