@@ -243,12 +243,10 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
         }
       }
       activity.receivedAt = receivedAt
-      if (ip !== undefined || userAgent !== undefined) {
-        const activityContext = (activity.context ??= {})
-        if (ip !== undefined) activityContext.ip = ip
-        else delete activityContext.ip
-        if (userAgent !== undefined) activityContext.userAgent ??= userAgent
-      }
+      // The IP is the server's to say: a client's claim is dropped even when the server has none.
+      if (activity.context) delete activity.context.ip
+      if (ip !== undefined) (activity.context ??= {}).ip = ip
+      if (userAgent !== undefined) (activity.context ??= {}).userAgent ??= userAgent
     }
     let result
     try {
