@@ -15,7 +15,7 @@ export const projects = [
   defineProject({
     resolve: sourceCondition,
     ssr: { resolve: { conditions: ['@usertracking/source'] } },
-    test: { name: 'node', root: './packages/node', environment: 'node' },
+    test: { name: 'node', root: './packages/node', environment: 'node', testTimeout: 60_000 },
   }),
   defineProject({
     resolve: sourceCondition,

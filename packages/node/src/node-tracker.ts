@@ -77,11 +77,25 @@ function withoutUndefined(input: ActivityInput): ActivityInput {
 }
 
 /**
+ * Core's timers are unref'd so that tracking never keeps a process alive. A caller awaiting
+ * `flush()` or `shutdown()` did ask to wait, though: without a ref'd handle a script whose only
+ * pending work is a retry would exit under the await (exit code 13 for a top-level await).
+ */
+function holdProcess<T>(promise: Promise<T>): Promise<T> {
+  const hold = setInterval(() => {}, 2 ** 30)
+  return promise.finally(() => clearInterval(hold))
+}
+
+/**
  * `createTracker` for servers: pending activities in a crash-safe {@link fileStorage}, delivery to
  * `url` over reused connections, shutdown on SIGTERM / SIGINT / `beforeExit`, and every `track()`
  * (including those of `withActivity`) inheriting the request context of {@link runWithContext} /
  * {@link contextMiddleware}. Precedence: the call's own fields, then the request context, then
  * `defaults`.
+ *
+ * Unlike core's, this tracker's `flush()` and `shutdown()` keep the process alive while they are
+ * awaited, so a script that ends with `await tracker.flush(5000)` really waits (during an outage,
+ * a `flush()` without a timeout waits as long as retries go on).
  *
  * On platforms that freeze the process after the response (AWS Lambda, Vercel, Cloud Run with CPU
  * throttling), either `await tracker.flush()` before responding, or pass the platform's
@@ -109,8 +123,9 @@ export function createNodeTracker(options: NodeTrackerOptions): NodeTracker {
     ...tracker,
     storage,
     track: (input) => tracker.track(withoutUndefined(input)),
+    flush: (timeoutMs) => holdProcess(tracker.flush(timeoutMs)),
     shutdown(shutdownOptions) {
-      const done = tracker.shutdown({ timeoutMs: shutdownOptions?.timeoutMs ?? shutdownTimeoutMs })
+      const done = holdProcess(tracker.shutdown({ timeoutMs: shutdownOptions?.timeoutMs ?? shutdownTimeoutMs }))
       void done.then(removeShutdownHooks)
       return done
     },

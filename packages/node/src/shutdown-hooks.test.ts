@@ -90,4 +90,12 @@ describe('shutdown hooks (real child processes)', () => {
     expect(endedAt - startedAt).toBeLessThan(6000)
     expect(down.requests).toBeGreaterThan(0)
   })
+
+  it('keeps a script alive while it awaits flush, even when only a retry is pending', async () => {
+    const down = await collector('down')
+    const script = startFixture('short-script', [tempDir(), down.url, '500', 'await-flush'])
+    const { code } = await script.exited
+    expect(script.stdout()).toContain('flushed false')
+    expect(code).toBe(3)
+  })
 })
