@@ -1,3 +1,11 @@
+/**
+ * The runtime-agnostic core of usertracking: the activity schema, the tracker and its reliable
+ * queue, the `Sink` / `Storage` / `Store` contracts, `httpSink`, `memorySink`, `memoryStore` and
+ * `withActivity`. No Node or DOM APIs; zod is its only dependency.
+ *
+ * @packageDocumentation
+ * @module @usertracking/core
+ */
 export type {
   Activity,
   ActivityContext,
@@ -29,8 +37,8 @@ export type {
 } from './store'
 export { createTracker } from './tracker'
 export type { Tracker, TrackerEvents, TrackerStats, ShutdownOptions } from './tracker'
-export { TRACKER_DEFAULTS, resolveTrackerOptions } from './options'
-export type { TrackerOptions, TrackerDefaults, DropReason, DropDetail, ResolvedTrackerOptions } from './options'
+export { TRACKER_DEFAULTS } from './options'
+export type { TrackerOptions, TrackerDefaults, DropReason, DropDetail } from './options'
 export { httpSink } from './http-sink'
 export type { HttpSinkOptions } from './http-sink'
 export { memorySink } from './memory-sink'

@@ -47,14 +47,12 @@ export interface WithActivityOptions<Args extends unknown[]> {
   usage?: (result: unknown) => Partial<TokenUsage> | undefined
 }
 
-type IsAny<T> = 0 extends 1 & T ? true : false
-
 /**
  * `fn`'s parameters without a trailing {@link ActivityScope}: what callers of the wrapped function
  * pass. A last parameter typed `any`, `unknown` or `object` is the caller's, not the scope.
  */
 export type WithoutScope<P extends unknown[]> = P extends [...infer Rest, infer Last]
-  ? IsAny<Last> extends true
+  ? 0 extends 1 & Last
     ? P
     : [Last] extends [ActivityScope]
       ? Rest
