@@ -25,6 +25,12 @@ export const projects = [
   defineProject({
     resolve: sourceCondition,
     ssr: { resolve: { conditions: ['@usertracking/source'] } },
+    // Against the server at DATABASE_URL when set, against PGlite otherwise.
+    test: { name: 'postgres', root: './packages/postgres', environment: 'node', testTimeout: 60_000 },
+  }),
+  defineProject({
+    resolve: sourceCondition,
+    ssr: { resolve: { conditions: ['@usertracking/source'] } },
     test: { name: 'browser', root: './packages/browser', environment: 'happy-dom', include: ['src/**/*.test.ts'] },
   }),
   defineProject({

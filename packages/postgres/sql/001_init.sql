@@ -1,0 +1,43 @@
+-- @usertracking/postgres schema, version 1: the table postgresStore() reads and writes, for teams
+-- that run their own migrations. It is exactly what `await store.migrate()` applies for the default
+-- names (schema "public", table "user_activities"); for other names, print
+-- schemaSql('your_schema', 'your_table') from the package. Running this and migrate() both is safe.
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS "public";
+
+CREATE TABLE IF NOT EXISTS "public"."usertracking_migrations" (
+  table_name text NOT NULL,
+  version integer NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (table_name, version)
+);
+
+CREATE TABLE IF NOT EXISTS "public"."user_activities" (
+  id uuid PRIMARY KEY,
+  user_id text,
+  anonymous_id text,
+  session_id text,
+  activity_type text NOT NULL,
+  description text,
+  "timestamp" timestamptz NOT NULL,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  end_time timestamptz,
+  duration_ms double precision,
+  status text CHECK (status IN ('success', 'error')),
+  error text,
+  token_usage jsonb,
+  total_tokens double precision GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(token_usage -> 'total') = 'number' THEN (token_usage ->> 'total')::double precision END
+  ) STORED,
+  context jsonb,
+  metadata jsonb
+);
+
+CREATE INDEX IF NOT EXISTS "user_activities_user_time_idx" ON "public"."user_activities" (user_id, "timestamp", id);
+
+CREATE INDEX IF NOT EXISTS "user_activities_time_idx" ON "public"."user_activities" ("timestamp", id);
+
+INSERT INTO "public"."usertracking_migrations" (table_name, version) VALUES ('user_activities', 1) ON CONFLICT DO NOTHING;
+
+COMMIT;

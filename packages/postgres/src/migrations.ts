@@ -1,0 +1,105 @@
+import type { PostgresAdapter } from './client-adapter'
+import { sqlNames, type SqlNames } from './sql-names'
+
+/** The schema the store creates when none is given. */
+export const DEFAULT_SCHEMA = 'public'
+/** The table the store creates when none is given. */
+export const DEFAULT_TABLE = 'user_activities'
+
+function migrationsTableStatement(names: SqlNames): string {
+  return `CREATE TABLE IF NOT EXISTS ${names.migrationsTable} (
+  table_name text NOT NULL,
+  version integer NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (table_name, version)
+)`
+}
+
+/**
+ * The migrations, in order; version N is `MIGRATIONS[N - 1]`. Each is a list of statements that
+ * may run again harmlessly (IF NOT EXISTS), for teams that apply sql/001_init.sql by hand first.
+ */
+const MIGRATIONS: ((names: SqlNames) => string[])[] = [
+  (names) => [
+    `CREATE TABLE IF NOT EXISTS ${names.qualifiedTable} (
+  id uuid PRIMARY KEY,
+  user_id text,
+  anonymous_id text,
+  session_id text,
+  activity_type text NOT NULL,
+  description text,
+  "timestamp" timestamptz NOT NULL,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  end_time timestamptz,
+  duration_ms double precision,
+  status text CHECK (status IN ('success', 'error')),
+  error text,
+  token_usage jsonb,
+  total_tokens double precision GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(token_usage -> 'total') = 'number' THEN (token_usage ->> 'total')::double precision END
+  ) STORED,
+  context jsonb,
+  metadata jsonb
+)`,
+    // One user's page, time range, stats and 4-hour counts; the id makes the keyset order total.
+    `CREATE INDEX IF NOT EXISTS ${names.userTimeIndex} ON ${names.qualifiedTable} (user_id, "timestamp", id)`,
+    // Every user's page (admin listing), export and stats over a time range.
+    `CREATE INDEX IF NOT EXISTS ${names.timeIndex} ON ${names.qualifiedTable} ("timestamp", id)`,
+  ],
+]
+
+/** The latest schema version this package knows. */
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+/**
+ * Brings the table up to {@link SCHEMA_VERSION}. One transaction under an advisory lock keyed by the
+ * table, so two processes migrating at once take turns (CREATE … IF NOT EXISTS alone races on the
+ * catalogs), and the second finds the work done.
+ */
+export async function runMigrations(adapter: PostgresAdapter, names: SqlNames): Promise<void> {
+  await adapter.transaction(async (connection) => {
+    // IF NOT EXISTS on an existing object raises a NOTICE, which postgres.js prints by default.
+    await connection.query(`SET LOCAL client_min_messages = warning`)
+    await connection.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+      `usertracking:${names.schema}.${names.table}`,
+    ])
+    // Checked first because CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
+    // schema is already there.
+    const existing = await connection.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [names.schema])
+    if (existing.length === 0) await connection.query(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`)
+    await connection.query(migrationsTableStatement(names))
+    const rows = await connection.query(
+      `SELECT coalesce(max(version), 0)::int4 AS version FROM ${names.migrationsTable} WHERE table_name = $1`,
+      [names.table],
+    )
+    const current = Number(rows[0]?.version ?? 0)
+    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+      for (const statement of MIGRATIONS[version - 1]!(names)) await connection.query(statement)
+      await connection.query(`INSERT INTO ${names.migrationsTable} (table_name, version) VALUES ($1, $2)`, [
+        names.table,
+        version,
+      ])
+    }
+  })
+}
+
+/**
+ * The whole schema as one SQL script, for teams that run their own migrations; sql/001_init.sql is
+ * this script for the default names. Running it and then `migrate()` is safe.
+ *
+ * @param schema - the schema to create the table in. @default 'public'
+ * @param table - the table name. @default 'user_activities'
+ */
+export function schemaSql(schema: string = DEFAULT_SCHEMA, table: string = DEFAULT_TABLE): string {
+  const names = sqlNames(schema, table)
+  const quotedTable = table.replaceAll("'", "''")
+  const statements = [
+    `CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`,
+    migrationsTableStatement(names),
+    ...MIGRATIONS.flatMap((migration, index) => [
+      ...migration(names),
+      `INSERT INTO ${names.migrationsTable} (table_name, version) VALUES ('${quotedTable}', ${index + 1}) ON CONFLICT DO NOTHING`,
+    ]),
+  ]
+  return `BEGIN;\n\n${statements.join(';\n\n')};\n\nCOMMIT;\n`
+}

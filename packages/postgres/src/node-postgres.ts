@@ -1,0 +1,141 @@
+import type { NodePostgresClient, NodePostgresPool, PostgresAdapter, PostgresConnection, Row } from './client-adapter'
+import { sqlState } from './errors'
+
+interface PgConnection {
+  query(text: string): void
+  sendCopyFromChunk(chunk: Uint8Array): void
+  endCopyFrom(): void
+}
+
+interface PgClient {
+  query(text: string, values?: readonly unknown[]): Promise<{ rows: Row[] }>
+  query(submittable: CopyFromStdin): unknown
+  release?(error?: unknown): void
+}
+
+interface PgPool {
+  connect(): Promise<PgClient>
+  query(text: string, values?: readonly unknown[]): Promise<{ rows: Row[] }>
+}
+
+/**
+ * node-postgres has no COPY of its own: pg-copy-streams adds it with a "submittable", an object
+ * `client.query()` hands the connection to and then feeds the backend's messages. This is the same
+ * protocol in a few lines, sending the whole binary body at once, so no extra dependency is needed.
+ */
+class CopyFromStdin {
+  private settled = false
+
+  constructor(
+    readonly text: string,
+    private readonly data: Uint8Array<ArrayBuffer>,
+    private readonly done: (error?: unknown) => void,
+  ) {}
+
+  private settle(error?: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    this.done(error)
+  }
+
+  submit(connection: PgConnection): void {
+    connection.query(this.text)
+  }
+
+  handleCopyInResponse(connection: PgConnection): void {
+    // The protocol writer copies with Buffer#copy, so it needs a Buffer view of the bytes.
+    connection.sendCopyFromChunk(Buffer.from(this.data.buffer, this.data.byteOffset, this.data.byteLength))
+    connection.endCopyFrom()
+  }
+
+  handleReadyForQuery(): void {
+    this.settle()
+  }
+
+  handleError(error: unknown): void {
+    this.settle(error)
+  }
+
+  handleCommandComplete(): void {}
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyData(): void {}
+}
+
+function copyOn(client: PgClient, target: string, data: Uint8Array<ArrayBuffer>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.query(
+      new CopyFromStdin(`COPY ${target} FROM STDIN WITH (FORMAT binary)`, data, (error) =>
+        error === undefined ? resolve() : reject(error),
+      ),
+    )
+  })
+}
+
+function connectionOf(client: PgClient): PostgresConnection {
+  return {
+    query: async (text, params) => (await client.query(text, params)).rows,
+    copyFrom: (target, data) => copyOn(client, target, data),
+  }
+}
+
+/** Whether the connection may be dead after `error`, so a pool must not hand it out again. */
+function breaksConnection(error: unknown): boolean {
+  const code = sqlState(error)
+  return code === undefined || code.startsWith('08') || code.startsWith('57P')
+}
+
+async function inTransaction<T>(client: PgClient, work: (connection: PostgresConnection) => Promise<T>): Promise<T> {
+  await client.query('BEGIN')
+  try {
+    const result = await work(connectionOf(client))
+    await client.query('COMMIT')
+    return result
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw error
+  }
+}
+
+/** Wraps a node-postgres `Pool`, `Client` or `PoolClient`. */
+export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClient): PostgresAdapter {
+  if ('totalCount' in client) {
+    const pool = client as unknown as PgPool
+    const withClient = async <T>(work: (connection: PgClient) => Promise<T>): Promise<T> => {
+      const pooled = await pool.connect()
+      let broken: unknown
+      try {
+        return await work(pooled)
+      } catch (error) {
+        if (breaksConnection(error)) broken = error instanceof Error ? error : new Error(String(error))
+        throw error
+      } finally {
+        pooled.release?.(broken)
+      }
+    }
+    return {
+      driver: 'node-postgres',
+      query: async (text, params) => (await pool.query(text, params)).rows,
+      copyFrom: (target, data) => withClient((pooled) => copyOn(pooled, target, data)),
+      transaction: (work) => withClient((pooled) => inTransaction(pooled, work)),
+    }
+  }
+  // One connection: everything takes turns, or a reader's query would land inside the sink's
+  // transaction (and fail with it).
+  const single = client as unknown as PgClient
+  let queue: Promise<unknown> = Promise.resolve()
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = queue.then(work, work)
+    queue = result.catch(() => undefined)
+    return result
+  }
+  const connection = connectionOf(single)
+  return {
+    driver: 'node-postgres',
+    query: (text, params) => exclusive(() => connection.query(text, params)),
+    copyFrom: (target, data) => exclusive(() => copyOn(single, target, data)),
+    transaction: (work) => exclusive(() => inTransaction(single, work)),
+  }
+}

@@ -1,0 +1,204 @@
+import type { Activity, ActivityStatus, TokenUsage } from '@usertracking/core'
+import { BinaryCopyWriter } from './binary-copy'
+import type { Row } from './client-adapter'
+import { escapeJson, escapeText, unescapeJson, unescapeText } from './nul-escape'
+import { epochMicrosSql, microsToIso, toTimestampText } from './time'
+
+/** The columns a write fills, in the order of {@link PreparedRow} and of the COPY data. */
+export const WRITE_COLUMNS =
+  'id, user_id, anonymous_id, session_id, activity_type, description, "timestamp", end_time, duration_ms, status, error, token_usage, context, metadata, received_at'
+
+const FIELD_COUNT = 15
+
+/** One activity made ready for the database: strings escaped, JSON stringified, times in milliseconds. */
+export interface PreparedRow {
+  id: string
+  userId: string | null
+  anonymousId: string | null
+  sessionId: string | null
+  activityType: string
+  description: string | null
+  timestampMs: number
+  endTimeMs: number | null
+  durationMs: number | null
+  status: string | null
+  error: string | null
+  tokenUsage: string | null
+  context: string | null
+  metadata: string | null
+  receivedAtMs: number
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+function optionalText(value: unknown): string | null {
+  if (value === undefined || value === null) return null
+  return escapeText(typeof value === 'string' ? value : String(value))
+}
+
+function optionalJson(value: unknown): string | null {
+  if (value === undefined || value === null) return null
+  const json = JSON.stringify(value)
+  return json === undefined ? null : escapeJson(json)
+}
+
+function timeMs(value: unknown, field: string): number {
+  const ms = typeof value === 'string' ? Date.parse(value) : value instanceof Date ? value.getTime() : Number.NaN
+  if (!Number.isFinite(ms)) throw new TypeError(`${field} is not a valid date.`)
+  return ms
+}
+
+/**
+ * Checks what the database cannot be trusted to refuse cleanly (the sink may be handed activities
+ * that never went through `normalizeActivity`) and converts the rest. Returns the reason for an
+ * activity that cannot be stored.
+ */
+export function prepareRow(activity: Activity, receivedAtMs: number): PreparedRow | { refused: string } {
+  try {
+    if (typeof activity.id !== 'string' || !UUID.test(activity.id)) return { refused: 'id is not a UUID.' }
+    if (typeof activity.activityType !== 'string' || activity.activityType.length === 0) {
+      return { refused: 'activityType is missing.' }
+    }
+    const durationMs = activity.durationMs ?? null
+    if (durationMs !== null && (typeof durationMs !== 'number' || !Number.isFinite(durationMs))) {
+      return { refused: 'durationMs is not a finite number.' }
+    }
+    return {
+      id: activity.id,
+      userId: optionalText(activity.userId),
+      anonymousId: optionalText(activity.anonymousId),
+      sessionId: optionalText(activity.sessionId),
+      activityType: escapeText(activity.activityType),
+      description: optionalText(activity.description),
+      timestampMs: timeMs(activity.timestamp, 'timestamp'),
+      endTimeMs: activity.endTime == null ? null : timeMs(activity.endTime, 'endTime'),
+      durationMs,
+      status: optionalText(activity.status),
+      error: optionalText(activity.error),
+      tokenUsage: optionalJson(activity.tokenUsage),
+      context: optionalJson(activity.context),
+      metadata: optionalJson(activity.metadata),
+      receivedAtMs: activity.receivedAt == null ? receivedAtMs : timeMs(activity.receivedAt, 'receivedAt'),
+    }
+  } catch (error) {
+    // JSON.stringify throws on a cycle or a BigInt.
+    return { refused: error instanceof Error ? error.message : String(error) }
+  }
+}
+
+/** The binary COPY body for `rows`, columns as in {@link WRITE_COLUMNS}. */
+export function encodeCopy(rows: readonly PreparedRow[]): Uint8Array<ArrayBuffer> {
+  const writer = new BinaryCopyWriter(rows.length * 512)
+  for (const row of rows) {
+    writer
+      .row(FIELD_COUNT)
+      .uuid(row.id)
+      .text(row.userId)
+      .text(row.anonymousId)
+      .text(row.sessionId)
+      .text(row.activityType)
+      .text(row.description)
+      .timestamptz(row.timestampMs)
+      .timestamptz(row.endTimeMs)
+      .float8(row.durationMs)
+      .text(row.status)
+      .text(row.error)
+      .jsonb(row.tokenUsage)
+      .jsonb(row.context)
+      .jsonb(row.metadata)
+      .timestamptz(row.receivedAtMs)
+  }
+  return writer.finish()
+}
+
+/**
+ * `INSERT … SELECT FROM unnest(…)` for drivers without COPY: one statement (so one round trip and
+ * its own transaction) whatever the batch size. Every array is `text[]` or `float8[]` and JSON is
+ * cast in SQL, because postgres.js JSON-encodes the elements of a `jsonb[]` parameter itself: handed
+ * JSON text, it would store JSON strings instead of objects.
+ */
+export function unnestInsertSql(qualifiedTable: string): string {
+  return `INSERT INTO ${qualifiedTable} (${WRITE_COLUMNS})
+SELECT id::uuid, user_id, anonymous_id, session_id, activity_type, description, ts::timestamptz,
+  end_time::timestamptz, duration_ms, status, error, token_usage::jsonb, context::jsonb, metadata::jsonb,
+  received_at::timestamptz
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+  $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+  AS u(id, user_id, anonymous_id, session_id, activity_type, description, ts, end_time, duration_ms, status,
+  error, token_usage, context, metadata, received_at)
+ON CONFLICT (id) DO NOTHING`
+}
+
+/** The fifteen column arrays {@link unnestInsertSql} takes. */
+export function unnestParams(rows: readonly PreparedRow[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: FIELD_COUNT }, () => new Array(rows.length))
+  rows.forEach((row, index) => {
+    columns[0]![index] = row.id
+    columns[1]![index] = row.userId
+    columns[2]![index] = row.anonymousId
+    columns[3]![index] = row.sessionId
+    columns[4]![index] = row.activityType
+    columns[5]![index] = row.description
+    columns[6]![index] = toTimestampText(row.timestampMs)
+    columns[7]![index] = row.endTimeMs === null ? null : toTimestampText(row.endTimeMs)
+    columns[8]![index] = row.durationMs
+    columns[9]![index] = row.status
+    columns[10]![index] = row.error
+    columns[11]![index] = row.tokenUsage
+    columns[12]![index] = row.context
+    columns[13]![index] = row.metadata
+    columns[14]![index] = toTimestampText(row.receivedAtMs)
+  })
+  return columns
+}
+
+/**
+ * What a read selects. Times come back as exact epoch microseconds and JSON as text, so the result
+ * does not depend on the driver's (or the app's) type parsers; the aliases have no underscore so a
+ * postgres.js column transform (`postgres.camel`) leaves them alone.
+ */
+export const READ_COLUMNS = `id::text AS id, user_id AS userid, anonymous_id AS anonymousid, session_id AS sessionid,
+  activity_type AS activitytype, description, ${epochMicrosSql('"timestamp"')} AS timestampus,
+  ${epochMicrosSql('end_time')} AS endtimeus, duration_ms AS durationms, status, error,
+  token_usage::text AS tokenusage, context::text AS context, metadata::text AS metadata,
+  ${epochMicrosSql('received_at')} AS receivedatus, total_tokens AS totaltokens`
+
+function text(value: unknown): string | undefined {
+  return value === null || value === undefined ? undefined : unescapeText(String(value))
+}
+
+function json(value: unknown): unknown {
+  if (value === null || value === undefined) return undefined
+  return JSON.parse(unescapeJson(String(value)))
+}
+
+/** Turns a row selected with {@link READ_COLUMNS} back into the activity that was written. */
+export function rowToActivity(row: Row): Activity {
+  const activity: Activity = {
+    id: String(row.id),
+    activityType: text(row.activitytype) ?? '',
+    timestamp: microsToIso(String(row.timestampus)),
+  }
+  const userId = text(row.userid)
+  if (userId !== undefined) activity.userId = userId
+  const anonymousId = text(row.anonymousid)
+  if (anonymousId !== undefined) activity.anonymousId = anonymousId
+  const sessionId = text(row.sessionid)
+  if (sessionId !== undefined) activity.sessionId = sessionId
+  const description = text(row.description)
+  if (description !== undefined) activity.description = description
+  if (row.endtimeus !== null && row.endtimeus !== undefined) activity.endTime = microsToIso(String(row.endtimeus))
+  if (row.durationms !== null && row.durationms !== undefined) activity.durationMs = Number(row.durationms)
+  const tokenUsage = json(row.tokenusage)
+  if (tokenUsage !== undefined) activity.tokenUsage = tokenUsage as TokenUsage
+  const status = text(row.status)
+  if (status !== undefined) activity.status = status as ActivityStatus
+  const error = text(row.error)
+  if (error !== undefined) activity.error = error
+  const context = json(row.context)
+  if (context !== undefined) activity.context = context as Activity['context']
+  const metadata = json(row.metadata)
+  if (metadata !== undefined) activity.metadata = metadata as Activity['metadata']
+  activity.receivedAt = microsToIso(String(row.receivedatus))
+  return activity
+}

@@ -1,0 +1,54 @@
+import { PGlite } from '@electric-sql/pglite'
+import pg from 'pg'
+import type { PostgresClient } from '../src/index'
+
+/** The server the server-only tests use: DATABASE_URL, or the one CI and this machine run. */
+export const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/** A database the store suite runs against, and a way to look at it without the store. */
+export interface TestDatabase {
+  kind: 'server' | 'pglite'
+  client: PostgresClient
+  /** A second, independent client on the same database (the same instance for PGlite). */
+  anotherClient(): PostgresClient
+  query(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>
+  close(): Promise<void>
+}
+
+/** The real server when DATABASE_URL is set, PGlite otherwise. */
+export async function openTestDatabase(): Promise<TestDatabase> {
+  if (process.env.DATABASE_URL) {
+    const pools: pg.Pool[] = []
+    const open = () => {
+      const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 })
+      pools.push(pool)
+      return pool
+    }
+    const main = open()
+    return {
+      kind: 'server',
+      client: main,
+      anotherClient: open,
+      query: async (text, params) => (await main.query(text, params)).rows,
+      close: async () => {
+        await Promise.all(pools.map((pool) => pool.end()))
+      },
+    }
+  }
+  const db = await PGlite.create()
+  return {
+    kind: 'pglite',
+    client: db,
+    anotherClient: () => db,
+    query: async (text, params) => (await db.query<Record<string, unknown>>(text, params)).rows,
+    close: () => db.close(),
+  }
+}
+
+let counter = 0
+
+/** A schema name no other test (or parallel test file) uses. */
+export function uniqueSchema(prefix = 'ut'): string {
+  counter += 1
+  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter}`
+}
