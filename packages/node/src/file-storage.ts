@@ -1,4 +1,4 @@
-import { closeSync, fsync, ftruncate, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, write } from 'node:fs'
+import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserTrackingError, type Activity, type Storage } from '@usertracking/core'
@@ -46,6 +46,8 @@ export interface FileStorage extends Storage {
   readonly mode: 'file' | 'memory'
   /** Activities pending (added and not yet removed). */
   readonly size: number
+  /** Syncs and closes the journal and gives the directory back. */
+  close(): Promise<void>
 }
 
 const JOURNAL_FILE = 'journal.ndjson'
@@ -60,17 +62,9 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return resolved
 }
 
-function writeFully(fd: number, buffer: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (offset: number) => {
-      write(fd, buffer, offset, buffer.length - offset, null, (error, written) => {
-        if (error) reject(error)
-        else if (offset + written < buffer.length) step(offset + written)
-        else resolve()
-      })
-    }
-    step(0)
-  })
+function writeFully(fd: number, buffer: Buffer): void {
+  let offset = 0
+  while (offset < buffer.length) offset += writeSync(fd, buffer, offset, buffer.length - offset)
 }
 
 function callback<T extends unknown[]>(fn: (...args: [...T, (error: NodeJS.ErrnoException | null) => void]) => void, ...args: T): Promise<void> {
@@ -101,8 +95,11 @@ function describe(error: unknown): string {
  *   the disk works again (retried every `retryDiskMs`). An existing journal that can only be read
  *   is still loaded.
  *
- * Writes go through libuv's thread pool, off the event loop; the tracker calls `add` in the
- * background, never on `track()`'s path.
+ * **Cost.** The tracker calls `add` once per burst of `track()` calls, in the background, never on
+ * `track()`'s path. An append is one synchronous `write(2)` into the page cache (a few
+ * microseconds): measured, that costs half as much per event as a round trip through libuv's thread
+ * pool, and it makes "completed" mean "in the kernel". `fsync` and rewrites run in the thread pool.
+ * On a network file system with slow writes, prefer a local directory.
  *
  * @param options - see {@link FileStorageOptions}.
  */
@@ -268,7 +265,7 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     if (mode !== 'file' || fd === undefined) return retryDisk()
     const buffer = Buffer.from(record)
     try {
-      await writeFully(fd, buffer)
+      writeFully(fd, buffer)
       journalBytes += buffer.length
       await afterWrite()
     } catch (error) {
@@ -348,7 +345,7 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
         for (const id of ids) live.delete(id)
         if (live.size === 0 && mode === 'file' && fd !== undefined && !closed) {
           try {
-            await new Promise<void>((resolve, reject) => ftruncate(fd!, 0, (error) => (error ? reject(error) : resolve())))
+            ftruncateSync(fd, 0)
             journalBytes = 0
             compactedBytes = 0
           } catch (error) {

@@ -29,8 +29,11 @@ interface ChatChunk {
 async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ChatChunk> {
   const decoder = new TextDecoder()
   let buffered = ''
-  for await (const bytes of body) {
-    buffered += decoder.decode(bytes, { stream: true })
+  const reader = body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return
+    buffered += decoder.decode(value, { stream: true })
     let end: number
     while ((end = buffered.indexOf('\n\n')) >= 0) {
       const event = buffered.slice(0, end)
@@ -74,7 +77,9 @@ function createGateway(tracker: NodeTracker, openai: FakeOpenAI, model: string) 
     for await (const chunk of req) chunks.push(chunk as Buffer)
     const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {}
     const [, resource, id, sub] = (req.url ?? '').split('/')
-    const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value))
+    const json = (status: number, value: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value))
+    }
 
     if (req.method === 'POST' && resource === 'login') {
       updateContext({ userId: String(body.userId) })
