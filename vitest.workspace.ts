@@ -26,7 +26,7 @@ export const projects = [
     resolve: sourceCondition,
     ssr: { resolve: { conditions: ['@usertracking/source'] } },
     // Against the server at DATABASE_URL when set, against PGlite otherwise.
-    test: { name: 'postgres', root: './packages/postgres', environment: 'node', testTimeout: 60_000 },
+    test: { name: 'postgres', root: './packages/postgres', environment: 'node', testTimeout: 60_000, hookTimeout: 60_000 },
   }),
   defineProject({
     resolve: sourceCondition,

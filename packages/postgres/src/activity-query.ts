@@ -1,6 +1,6 @@
 import type { ActivityFilter, ActivitySortKey } from '@usertracking/core'
 import type { CursorPosition } from './cursor'
-import { PostgresStoreError } from './errors'
+import { invalidQuery } from './errors'
 import { escapeText } from './nul-escape'
 import { splitMicros, toMs, toTimestampText } from './time'
 
@@ -17,7 +17,7 @@ export class Params {
 
 function finiteNumber(value: unknown, field: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new PostgresStoreError(`${field} must be a finite number.`)
+    throw invalidQuery(`${field} must be a finite number.`)
   }
   return value
 }
@@ -62,10 +62,10 @@ const SORT_COLUMNS: Record<ActivitySortKey, string> = {
 /** Checks a sort key and order from the outside world. */
 export function checkSort(sort: unknown, order: unknown): void {
   if (typeof sort !== 'string' || !Object.hasOwn(SORT_COLUMNS, sort)) {
-    throw new PostgresStoreError(`Cannot sort by ${String(sort)}; sort by timestamp, durationMs or tokens.`)
+    throw invalidQuery(`Cannot sort by ${String(sort)}; sort by timestamp, durationMs or tokens.`)
   }
   if (order !== 'asc' && order !== 'desc') {
-    throw new PostgresStoreError(`The order must be asc or desc, not ${String(order)}.`)
+    throw invalidQuery(`The order must be asc or desc, not ${String(order)}.`)
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ActivitySortKey } from '@usertracking/core'
-import { PostgresStoreError } from './errors'
+import { invalidQuery } from './errors'
 
 /** Where a page ended: the sort key's value in its last row (exact) and that row's id. */
 export interface CursorPosition {
@@ -37,12 +37,12 @@ export function decodeCursor(cursor: string, sort: ActivitySortKey, order: 'asc'
       sort === 'timestamp' ? typeof value === 'string' && /^-?\d+$/.test(value) : value === null || typeof value === 'number'
     if (typeof id === 'string' && UUID.test(id) && valueFits) {
       if (cursorSort !== sort || cursorOrder !== order) {
-        throw new PostgresStoreError(
+        throw invalidQuery(
           `The cursor belongs to a listing sorted by ${String(cursorSort)} ${String(cursorOrder)}, not by ${sort} ${order}.`,
         )
       }
       return { value: value as CursorPosition['value'], id }
     }
   }
-  throw new PostgresStoreError('The cursor is not one this store issued.')
+  throw invalidQuery('The cursor is not one this store issued.')
 }

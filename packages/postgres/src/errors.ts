@@ -1,6 +1,6 @@
 /**
- * What `@usertracking/postgres` throws for a mistake in how it is called (bad options, a foreign
- * cursor) and what its sink reports as the `error` of a failed write, with the driver's error as
+ * What `@usertracking/postgres` throws for a mistake in how it is set up (an unknown client, an
+ * invalid table name) and what its sink reports as the `error` of a failed write, with the driver's error as
  * `cause`. Expected write failures are never thrown: they come back as a `SinkResult`.
  */
 export class PostgresStoreError extends Error {
@@ -16,6 +16,14 @@ export class PostgresStoreError extends Error {
     super(`[usertracking] [postgres] ${message}`, options)
     this.code = sqlState(options?.cause)
   }
+}
+
+/**
+ * The error a read throws for a query it cannot run as asked (a cursor it did not issue, an unknown
+ * sort key, an invalid date): a `RangeError`, which the server handlers answer with 400.
+ */
+export function invalidQuery(message: string): RangeError {
+  return new RangeError(`[usertracking] [postgres] ${message}`)
 }
 
 /** How the sink treats a failed statement. */

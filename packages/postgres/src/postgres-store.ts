@@ -12,7 +12,7 @@ import type {
 import { checkSort, filterConditions, keysetCondition, orderSql, Params, whereSql } from './activity-query'
 import { toAdapter, type PostgresClient, type Row } from './client-adapter'
 import { decodeCursor, encodeCursor, type CursorPosition } from './cursor'
-import { PostgresStoreError } from './errors'
+import { invalidQuery } from './errors'
 import { DEFAULT_SCHEMA, DEFAULT_TABLE, runMigrations } from './migrations'
 import { unescapeText } from './nul-escape'
 import { createPostgresSink } from './postgres-sink'
@@ -157,7 +157,7 @@ FROM ${table} ${where} GROUP BY activity_type`,
       if (groupBy !== undefined) {
         const intervalMs = groupBy.intervalMs
         if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs <= 0) {
-          throw new PostgresStoreError('groupBy.intervalMs must be a positive number of milliseconds.')
+          throw invalidQuery('groupBy.intervalMs must be a positive number of milliseconds.')
         }
         const key = groupBy.per === 'user' ? 'user_id' : groupBy.per === 'activityType' ? 'activity_type' : 'NULL::text'
         const bucketParams = new Params()

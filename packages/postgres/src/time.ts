@@ -1,4 +1,4 @@
-import { PostgresStoreError } from './errors'
+import { invalidQuery } from './errors'
 
 function pad(value: number, width: number): string {
   return String(value).padStart(width, '0')
@@ -46,7 +46,7 @@ export function microsToIso(text: string): string {
 export function toMs(value: string | Date, field: string): number {
   const ms = value instanceof Date ? value.getTime() : Date.parse(value)
   if (!Number.isFinite(ms)) {
-    throw new PostgresStoreError(`The ${field} bound is not a valid date: ${String(value)}.`)
+    throw invalidQuery(`The ${field} bound is not a valid date: ${String(value)}.`)
   }
   return ms
 }
