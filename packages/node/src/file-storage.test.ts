@@ -122,6 +122,23 @@ describe('fileStorage', () => {
     await storage.close()
   })
 
+  it('keeps a second storage of this process out of a directory in use until the first closes', async () => {
+    const dir = tempDir()
+    const first = fileStorage({ dir })
+    await first.load()
+    const warnings: Error[] = []
+    const second = fileStorage({ dir, onWarning: (warning) => warnings.push(warning) })
+    await second.load()
+    expect(second.mode).toBe('memory')
+    expect(warnings[0]?.message).toMatch(/in use by another fileStorage in this process/)
+    await second.close()
+    await first.close()
+    const third = fileStorage({ dir })
+    await third.load()
+    expect(third.mode).toBe('file')
+    await third.close()
+  })
+
   it('takes over the lock of a process that is gone', async () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'lock'), '2147483646')

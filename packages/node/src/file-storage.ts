@@ -292,7 +292,8 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     const holder = lockDirectory(dir)
     if (holder !== undefined) {
       mode = 'memory'
-      warn(`The directory ${dir} is in use by process ${holder}; activities are kept in memory only. Give each process its own directory.`)
+      const who = holder === process.pid ? 'another fileStorage in this process' : `process ${holder}`
+      warn(`The directory ${dir} is in use by ${who}; activities are kept in memory only. Give each tracker its own directory.`)
       return
     }
     locked = true

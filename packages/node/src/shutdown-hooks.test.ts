@@ -61,7 +61,7 @@ describe('shutdown hooks (real child processes)', () => {
     expect(server.received.size).toBe(50)
   })
 
-  it('leaves the exit to an application SIGTERM listener and keeps its exit code', async () => {
+  it('leaves the exit to an application SIGTERM listener, keeps its exit code, and delivers what it tracks while winding down', async () => {
     const server = await collector()
     const app = startFixture('server-app', [tempDir(), server.url, '5000', 'own-handler'])
     await app.waitFor('ready')
@@ -69,7 +69,8 @@ describe('shutdown hooks (real child processes)', () => {
     const { code, signal } = await app.exited
     expect(app.stdout()).toContain('app handler')
     expect({ code, signal }).toEqual({ code: 7, signal: null })
-    expect(server.received.size).toBe(50)
+    expect(server.received.size).toBe(51)
+    expect([...server.received.values()].filter((activity) => activity.metadata?.duringShutdown)).toHaveLength(1)
   })
 
   it('delivers before a script ends by itself, keeping its exit code', async () => {
