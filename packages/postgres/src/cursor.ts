@@ -34,8 +34,10 @@ export function decodeCursor(cursor: string, sort: ActivitySortKey, order: 'asc'
   if (Array.isArray(decoded) && decoded.length === 4) {
     const [cursorSort, cursorOrder, value, id] = decoded as unknown[]
     const valueFits =
-      sort === 'timestamp' ? typeof value === 'string' && /^-?\d+$/.test(value) : value === null || typeof value === 'number'
-    if (typeof id === 'string' && UUID.test(id) && valueFits) {
+      cursorSort === 'timestamp'
+        ? typeof value === 'string' && /^-?\d+$/.test(value)
+        : (cursorSort === 'durationMs' || cursorSort === 'tokens') && (value === null || typeof value === 'number')
+    if (typeof id === 'string' && UUID.test(id) && valueFits && (cursorOrder === 'asc' || cursorOrder === 'desc')) {
       if (cursorSort !== sort || cursorOrder !== order) {
         throw invalidQuery(
           `The cursor belongs to a listing sorted by ${String(cursorSort)} ${String(cursorOrder)}, not by ${sort} ${order}.`,

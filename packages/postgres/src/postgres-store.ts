@@ -103,7 +103,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   function positionOf(row: Row, sort: ActivitySortKey): CursorPosition {
-    const id = String(row.id)
+    const id = String(row.activityid)
     if (sort === 'timestamp') return { value: String(row.timestampus), id }
     return { value: nullableNumber(sort === 'tokens' ? row.totaltokens : row.durationms), id }
   }

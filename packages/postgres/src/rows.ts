@@ -155,9 +155,11 @@ export function unnestParams(rows: readonly PreparedRow[]): unknown[][] {
 /**
  * What a read selects. Times come back as exact epoch microseconds and JSON as text, so the result
  * does not depend on the driver's (or the app's) type parsers; the aliases have no underscore so a
- * postgres.js column transform (`postgres.camel`) leaves them alone.
+ * postgres.js column transform (`postgres.camel`) leaves them alone, and none is the name of a column
+ * an ORDER BY uses (ORDER BY resolves output names first: `id::text AS id` would sort by text and
+ * stop the index from serving the order).
  */
-export const READ_COLUMNS = `id::text AS id, user_id AS userid, anonymous_id AS anonymousid, session_id AS sessionid,
+export const READ_COLUMNS = `id::text AS activityid, user_id AS userid, anonymous_id AS anonymousid, session_id AS sessionid,
   activity_type AS activitytype, description, ${epochMicrosSql('"timestamp"')} AS timestampus,
   ${epochMicrosSql('end_time')} AS endtimeus, duration_ms AS durationms, status, error,
   token_usage::text AS tokenusage, context::text AS context, metadata::text AS metadata,
@@ -175,7 +177,7 @@ function json(value: unknown): unknown {
 /** Turns a row selected with {@link READ_COLUMNS} back into the activity that was written. */
 export function rowToActivity(row: Row): Activity {
   const activity: Activity = {
-    id: String(row.id),
+    id: String(row.activityid),
     activityType: text(row.activitytype) ?? '',
     timestamp: microsToIso(String(row.timestampus)),
   }

@@ -12,6 +12,8 @@ export interface TestDatabase {
   /** A second, independent client on the same database (the same instance for PGlite). */
   anotherClient(): PostgresClient
   query(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>
+  /** Runs a script of several statements. */
+  exec(script: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -30,6 +32,9 @@ export async function openTestDatabase(): Promise<TestDatabase> {
       client: main,
       anotherClient: open,
       query: async (text, params) => (await main.query(text, params)).rows,
+      exec: async (script) => {
+        await main.query(script)
+      },
       close: async () => {
         await Promise.all(pools.map((pool) => pool.end()))
       },
@@ -41,6 +46,9 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     client: db,
     anotherClient: () => db,
     query: async (text, params) => (await db.query<Record<string, unknown>>(text, params)).rows,
+    exec: async (script) => {
+      await db.exec(script)
+    },
     close: () => db.close(),
   }
 }

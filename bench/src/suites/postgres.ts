@@ -1,0 +1,301 @@
+/**
+ * @usertracking/postgres on the real server at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test):
+ *
+ * 1. Writes: rows per second for 100k activities through `store.sink` (batches of 1000, one write in
+ *    flight, as a tracker drives it), beside a naive one-INSERT-per-event loop (what a hand-written
+ *    API route does; timed over 5k rows, since at its pace 100k would take most of a minute) and raw
+ *    binary COPY through pg-copy-streams with no SDK around it (the ceiling: one COPY statement
+ *    streaming all 100k rows). Every target table is created by the same `migrate()`, indexes included.
+ *    Also: the same sink over postgres.js (no COPY there, so INSERT … SELECT FROM unnest) and the
+ *    sink re-sending 100k rows it already holds (every batch a retry).
+ * 2. Reads: `list` latency over a 1M-row table (seeded once with generate_series, reused by later
+ *    runs): one user's first page, and 20-page keyset walks for one user and across all users.
+ */
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { uuidv7, type Activity } from '@usertracking/core'
+import { postgresStore, type PostgresStore } from '@usertracking/postgres'
+import pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
+import postgres from 'postgres'
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const SCHEMA = 'usertracking_bench'
+const WRITE_ROWS = 100_000
+const NAIVE_ROWS = 5_000
+const BATCH = 1_000
+const LIST_ROWS = 1_000_000
+const LIST_USERS = 1_000
+const PAGE = 50
+const WALK_PAGES = 20
+const signal = new AbortController().signal
+
+const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 })
+
+// ---------------------------------------------------------------- data: ~400-byte activities
+
+const TYPES = ['resume_generation', 'job_match', 'chat_completion', 'page_view']
+function activities(count: number): Activity[] {
+  const start = Date.now() - count * 10
+  return Array.from({ length: count }, (_, index) => ({
+    id: uuidv7(start + index * 10),
+    userId: `user-${index % 5000}`,
+    sessionId: `session-${index % 20000}`,
+    activityType: TYPES[index % TYPES.length]!,
+    description: 'Tailored resume for Amazon job',
+    timestamp: new Date(start + index * 10).toISOString(),
+    durationMs: 3200 + (index % 1000),
+    status: 'success',
+    tokenUsage: { input: 900 + (index % 100), output: 520, total: 1420 + (index % 100), model: 'gpt-4o-mini' },
+    context: { page: '/resume/tailor', ip: '192.168.1.10', userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)' },
+    metadata: { jobTitle: 'Data Engineer', resumeLength: '2 pages', promptType: 'tailor' },
+  }))
+}
+
+async function freshTable(name: string, client: pg.Pool | ReturnType<typeof postgres> = pool): Promise<PostgresStore> {
+  await pool.query(`DROP TABLE IF EXISTS "${SCHEMA}"."${name}"`)
+  const store = postgresStore({ client, schema: SCHEMA, table: name })
+  await store.migrate()
+  return store
+}
+
+async function dropTable(name: string): Promise<void> {
+  await pool.query(`DROP TABLE IF EXISTS "${SCHEMA}"."${name}"`)
+  await pool.query(`DELETE FROM "${SCHEMA}".usertracking_migrations WHERE table_name = $1`, [name])
+}
+
+async function countRows(name: string): Promise<number> {
+  const { rows } = await pool.query(`SELECT count(*)::int AS count FROM "${SCHEMA}"."${name}"`)
+  return rows[0].count
+}
+
+async function timeSink(store: PostgresStore, rows: Activity[]): Promise<number> {
+  const started = performance.now()
+  for (let offset = 0; offset < rows.length; offset += BATCH) {
+    const result = await store.sink.write(rows.slice(offset, offset + BATCH), { signal })
+    if (result.type !== 'success' || result.rejected) throw new Error(`sink write failed: ${JSON.stringify(result)}`)
+  }
+  return (rows.length / (performance.now() - started)) * 1000
+}
+
+// ---------------------------------------------------------------- the naive loop
+
+async function naiveLoop(name: string, rows: Activity[]): Promise<number> {
+  const table = `"${SCHEMA}"."${name}"`
+  const started = performance.now()
+  for (const row of rows) {
+    await pool.query(
+      `INSERT INTO ${table} (id, user_id, session_id, activity_type, description, "timestamp", duration_ms, status, token_usage, context, metadata)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        row.id,
+        row.userId,
+        row.sessionId,
+        row.activityType,
+        row.description,
+        row.timestamp,
+        row.durationMs,
+        row.status,
+        JSON.stringify(row.tokenUsage),
+        JSON.stringify(row.context),
+        JSON.stringify(row.metadata),
+      ],
+    )
+  }
+  return (rows.length / (performance.now() - started)) * 1000
+}
+
+// ---------------------------------------------------------------- raw binary COPY, no SDK
+
+const PG_EPOCH_US = 946_684_800_000n * 1000n
+function encodeRaw(rows: Activity[]): Buffer {
+  const parts: Buffer[] = []
+  const field = (value: Buffer | null) => {
+    const length = Buffer.alloc(4)
+    length.writeInt32BE(value === null ? -1 : value.length)
+    parts.push(length)
+    if (value) parts.push(value)
+  }
+  const text = (value: string | undefined) => field(value === undefined ? null : Buffer.from(value))
+  const jsonb = (value: unknown) => field(value === undefined ? null : Buffer.concat([Buffer.of(1), Buffer.from(JSON.stringify(value))]))
+  const time = (iso: string) => {
+    const value = Buffer.alloc(8)
+    value.writeBigInt64BE(BigInt(Date.parse(iso)) * 1000n - PG_EPOCH_US)
+    field(value)
+  }
+  for (const row of rows) {
+    const count = Buffer.alloc(2)
+    count.writeInt16BE(12)
+    parts.push(count)
+    field(Buffer.from(row.id.replaceAll('-', ''), 'hex'))
+    text(row.userId)
+    text(row.sessionId)
+    text(row.activityType)
+    text(row.description)
+    time(row.timestamp)
+    const duration = Buffer.alloc(8)
+    duration.writeDoubleBE(row.durationMs!)
+    field(duration)
+    text(row.status)
+    jsonb(row.tokenUsage)
+    jsonb(row.context)
+    jsonb(row.metadata)
+    time(new Date().toISOString())
+  }
+  return Buffer.concat(parts)
+}
+
+async function rawCopy(name: string, rows: Activity[]): Promise<number> {
+  const client = await pool.connect()
+  try {
+    const started = performance.now()
+    const stream = client.query(
+      copyFrom(
+        `COPY "${SCHEMA}"."${name}" (id, user_id, session_id, activity_type, description, "timestamp", duration_ms, status, token_usage, context, metadata, received_at) FROM STDIN WITH (FORMAT binary)`,
+      ),
+    )
+    const done = once(stream, 'finish')
+    stream.write(Buffer.from('PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0', 'latin1'))
+    for (let offset = 0; offset < rows.length; offset += BATCH) {
+      if (!stream.write(encodeRaw(rows.slice(offset, offset + BATCH)))) await once(stream, 'drain')
+    }
+    stream.end(Buffer.from([0xff, 0xff]))
+    await done
+    return (rows.length / (performance.now() - started)) * 1000
+  } finally {
+    client.release()
+  }
+}
+
+// ---------------------------------------------------------------- reads over 1M rows
+
+async function seedListTable(): Promise<{ store: PostgresStore; seededMs: number | null }> {
+  const store = postgresStore({ client: pool, schema: SCHEMA, table: 'list_1m' })
+  await store.migrate()
+  const { rows } = await pool.query(`SELECT count(*)::int AS count FROM "${SCHEMA}".list_1m`)
+  if (rows[0].count === LIST_ROWS) return { store, seededMs: null }
+  const started = performance.now()
+  await pool.query(`TRUNCATE "${SCHEMA}".list_1m`)
+  await pool.query(
+    `INSERT INTO "${SCHEMA}".list_1m (id, user_id, session_id, activity_type, description, "timestamp", received_at,
+       duration_ms, status, token_usage, context, metadata)
+     SELECT gen_random_uuid(), 'user-' || (i % ${LIST_USERS}), 'session-' || (i % 20000),
+       (ARRAY['resume_generation', 'job_match', 'chat_completion', 'page_view'])[1 + i % 4],
+       'Tailored resume for Amazon job', timestamptz '2025-01-01' + i * interval '7 seconds', now(),
+       3200 + i % 1000, 'success',
+       jsonb_build_object('input', 900 + i % 100, 'output', 520, 'total', 1420 + i % 100, 'model', 'gpt-4o-mini'),
+       jsonb_build_object('page', '/resume/tailor', 'ip', '192.168.1.10', 'userAgent', 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)'),
+       jsonb_build_object('jobTitle', 'Data Engineer', 'resumeLength', '2 pages', 'promptType', 'tailor')
+     FROM generate_series(1, ${LIST_ROWS}) AS i`,
+  )
+  await pool.query(`VACUUM ANALYZE "${SCHEMA}".list_1m`)
+  return { store, seededMs: performance.now() - started }
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!
+}
+
+function summary(samples: number[]): { p50: number; p99: number } {
+  const sorted = [...samples].sort((a, b) => a - b)
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }
+}
+
+async function timeList(store: PostgresStore) {
+  const firstPage: number[] = []
+  const userPages: number[] = []
+  const userWalks: number[] = []
+  const allPages: number[] = []
+  const allWalks: number[] = []
+  // Warm the cache and the connections, as a running server would be.
+  for (let index = 0; index < 50; index++) await store.list({ userId: `user-${index}` })
+  for (let index = 0; index < 300; index++) {
+    const started = performance.now()
+    await store.list({ userId: `user-${(index * 7919) % LIST_USERS}`, limit: PAGE })
+    firstPage.push(performance.now() - started)
+  }
+  const walk = async (filter: { userId?: string }, pages: number[], walks: number[]) => {
+    const walkStarted = performance.now()
+    let cursor: string | undefined
+    for (let page = 0; page < WALK_PAGES; page++) {
+      const started = performance.now()
+      const result = await store.list({ ...filter, limit: PAGE, ...(cursor ? { cursor } : {}) })
+      pages.push(performance.now() - started)
+      if (result.items.length !== PAGE) throw new Error(`page ${page} held ${result.items.length} rows`)
+      cursor = result.nextCursor
+    }
+    walks.push(performance.now() - walkStarted)
+  }
+  for (let index = 0; index < 50; index++) await walk({ userId: `user-${(index * 104729) % LIST_USERS}` }, userPages, userWalks)
+  for (let index = 0; index < 50; index++) await walk({}, allPages, allWalks)
+  return {
+    firstPage: summary(firstPage),
+    userPages: summary(userPages),
+    userWalks: summary(userWalks),
+    allPages: summary(allPages),
+    allWalks: summary(allWalks),
+  }
+}
+
+// ---------------------------------------------------------------- run
+
+const format = (value: number) => Math.round(value).toLocaleString('en-US')
+const ms = (value: number) => value.toFixed(2)
+
+await pool.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`)
+const run = randomUUID().slice(0, 8)
+const rows = activities(WRITE_ROWS)
+const rowBytes = encodeRaw(rows.slice(0, 1000)).length / 1000
+
+const naiveTable = `naive_${run}`
+await freshTable(naiveTable)
+const naive = await naiveLoop(naiveTable, rows.slice(0, NAIVE_ROWS))
+await dropTable(naiveTable)
+
+const copyTable = `copy_${run}`
+await freshTable(copyTable)
+const copy = await rawCopy(copyTable, rows)
+if ((await countRows(copyTable)) !== WRITE_ROWS) throw new Error('raw COPY lost rows')
+await dropTable(copyTable)
+
+const sinkTable = `sink_${run}`
+const sinkStore = await freshTable(sinkTable)
+const sink = await timeSink(sinkStore, rows)
+if ((await countRows(sinkTable)) !== WRITE_ROWS) throw new Error('the sink lost rows')
+const retry = await timeSink(sinkStore, rows)
+if ((await countRows(sinkTable)) !== WRITE_ROWS) throw new Error('a retried batch made duplicates')
+await dropTable(sinkTable)
+
+const sql = postgres(DATABASE_URL, { max: 2, onnotice: () => {} })
+const unnestTable = `unnest_${run}`
+const unnestStore = await freshTable(unnestTable, sql)
+const unnest = await timeSink(unnestStore, activities(WRITE_ROWS))
+if ((await countRows(unnestTable)) !== WRITE_ROWS) throw new Error('the postgres.js sink lost rows')
+await dropTable(unnestTable)
+await sql.end()
+
+const { store: listStore, seededMs } = await seedListTable()
+const reads = await timeList(listStore)
+await pool.end()
+
+console.log(`Rows of ~${Math.round(rowBytes)} bytes (binary COPY size), PostgreSQL at ${new URL(DATABASE_URL).host}.\n`)
+console.log('| write path | rows | rows/s | vs naive | vs raw COPY |')
+console.log('| --- | ---: | ---: | ---: | ---: |')
+const line = (name: string, count: number, rate: number) =>
+  console.log(`| ${name} | ${format(count)} | ${format(rate)} | ${(rate / naive).toFixed(1)}× | ${((rate / copy) * 100).toFixed(0)}% |`)
+line('naive loop: one INSERT per event (node-postgres)', NAIVE_ROWS, naive)
+line('raw binary COPY, one statement, no SDK (pg-copy-streams)', WRITE_ROWS, copy)
+line('**store.sink** over node-postgres (binary COPY, batches of 1000)', WRITE_ROWS, sink)
+line('store.sink re-sending rows it holds (COPY → 23505 → staged INSERT … ON CONFLICT)', WRITE_ROWS, retry)
+line('store.sink over postgres.js (INSERT … SELECT FROM unnest, batches of 1000)', WRITE_ROWS, unnest)
+console.log(
+  `\nstore.sink: ${(sink / naive).toFixed(1)}× the naive loop (target ≥ 10×), ${((sink / copy) * 100).toFixed(0)}% of raw binary COPY (target ≥ 70%).\n`,
+)
+console.log(`| list over ${format(LIST_ROWS)} rows (${LIST_USERS} users, pages of ${PAGE}) | p50 ms | p99 ms |`)
+console.log('| --- | ---: | ---: |')
+console.log(`| one user's first page (300 users) | ${ms(reads.firstPage.p50)} | ${ms(reads.firstPage.p99)} |`)
+console.log(`| one page of a user's ${WALK_PAGES}-page keyset walk (50 walks) | ${ms(reads.userPages.p50)} | ${ms(reads.userPages.p99)} |`)
+console.log(`| a user's whole ${WALK_PAGES}-page walk | ${ms(reads.userWalks.p50)} | ${ms(reads.userWalks.p99)} |`)
+console.log(`| one page of a ${WALK_PAGES}-page walk over all users (50 walks) | ${ms(reads.allPages.p50)} | ${ms(reads.allPages.p99)} |`)
+console.log(`| a whole ${WALK_PAGES}-page walk over all users | ${ms(reads.allWalks.p50)} | ${ms(reads.allWalks.p99)} |`)
+console.log(seededMs === null ? '\n(1M-row table reused from an earlier run.)' : `\n(Seeded the 1M-row table in ${(seededMs / 1000).toFixed(1)} s.)`)

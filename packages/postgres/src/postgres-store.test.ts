@@ -1,0 +1,212 @@
+import { readFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import type { Activity } from '@usertracking/core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { activity, NASTY, nastyActivity, signal, withoutReceivedAt } from '../test/activities'
+import { openTestDatabase, uniqueSchema, type TestDatabase } from '../test/database'
+import { postgresStore, PostgresStoreError, schemaSql, type PostgresStore } from './index'
+
+let db: TestDatabase
+let schema: string
+let store: PostgresStore
+
+beforeAll(async () => {
+  db = await openTestDatabase()
+})
+afterAll(async () => {
+  await db.close()
+})
+beforeEach(async () => {
+  schema = uniqueSchema()
+  store = postgresStore({ client: db.client, schema })
+  await store.migrate()
+})
+afterEach(async () => {
+  await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+})
+
+async function storedIds(): Promise<string[]> {
+  const rows = await db.query(`SELECT id::text AS id FROM "${schema}".user_activities ORDER BY id`)
+  return rows.map((row) => String(row.id))
+}
+
+async function readAll(target: PostgresStore = store): Promise<Activity[]> {
+  const items: Activity[] = []
+  for await (const item of target.export()) items.push(item)
+  return items
+}
+
+describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' : 'PGlite'}`, () => {
+  it('stores a retried batch once: whole, overlapping, and with an id twice in one batch', async () => {
+    const batch = Array.from({ length: 30 }, (_, index) => activity({ userId: `u${index % 3}` }))
+    expect(await store.sink.write(batch, { signal })).toEqual({ type: 'success' })
+    // The tracker resends a batch whose acknowledgement was lost, maybe regrouped with new rows.
+    expect(await store.sink.write(batch, { signal })).toEqual({ type: 'success' })
+    const more = Array.from({ length: 10 }, () => activity())
+    expect(await store.sink.write([...batch.slice(20), ...more, more[0]!], { signal })).toEqual({ type: 'success' })
+    const ids = await storedIds()
+    expect(ids).toEqual([...batch, ...more].map((row) => row.id).sort())
+    expect((await store.list({ includeTotal: true })).total).toBe(40)
+  })
+
+  it('keeps the first write of an id: a retry never overwrites', async () => {
+    const original = activity({ description: 'first' })
+    await store.sink.write([original], { signal })
+    await store.sink.write([{ ...original, description: 'second' }], { signal })
+    expect((await store.list()).items.map((row) => row.description)).toEqual(['first'])
+  })
+
+  it('splits a batch to find the rows the database refuses, and stores all the others', async () => {
+    const good = Array.from({ length: 45 }, () => activity())
+    const outOfRange = activity({ timestamp: '-010000-01-01T00:00:00.000Z' })
+    const badStatus = activity({ status: 'pending' as never })
+    // Random text does not compress, so this key is too large for the (user_id, …) btree index.
+    const hugeUser = activity({ userId: randomBytes(12_000).toString('base64') })
+    const notUuid = activity({ id: 'not-a-uuid' })
+    const batch = [...good.slice(0, 10), outOfRange, ...good.slice(10, 30), badStatus, hugeUser, ...good.slice(30), notUuid]
+    const result = await store.sink.write(batch, { signal })
+    expect(result.type).toBe('success')
+    const rejected = result.type === 'success' ? (result.rejected ?? []) : []
+    expect(rejected.map((entry) => entry.id).sort()).toEqual([outOfRange, badStatus, hugeUser, notUuid].map((row) => row.id).sort())
+    const reasons = Object.fromEntries(rejected.map((entry) => [entry.id, entry.error]))
+    expect(reasons[outOfRange.id]).toMatch(/out of range.*22008/)
+    expect(reasons[badStatus.id]).toMatch(/check constraint.*23514/)
+    expect(reasons[hugeUser.id]).toMatch(/54000/)
+    expect(reasons[notUuid.id]).toBe('id is not a UUID.')
+    expect(await storedIds()).toEqual(good.map((row) => row.id).sort())
+  })
+
+  it('stores SQL, NUL characters, emoji and very long strings in every field, and reads them back exactly', async () => {
+    const rows = NASTY.map((text, index) => nastyActivity(text, index))
+    rows.push({ ...nastyActivity('long', 9), description: `${'\u0000🚀x'.repeat(200_000)}end`, metadata: { long: 'ü'.repeat(100_000) } })
+    const result = await store.sink.write(rows, { signal })
+    expect(result).toEqual({ type: 'success' })
+    const byId = new Map((await readAll()).map((row) => [row.id, row]))
+    for (const row of rows) expect(withoutReceivedAt(byId.get(row.id)!)).toEqual(row)
+    for (const row of rows) {
+      const found = await store.list({ userId: row.userId!, activityType: [row.activityType, 'other'] })
+      expect(found.items.map((item) => item.id)).toEqual([row.id])
+    }
+    const stats = await store.stats({ userId: rows[1]!.userId! })
+    expect(stats.byType).toEqual([{ activityType: rows[1]!.activityType, count: 1, tokens: 1420 }])
+  })
+
+  it('stores JSON as JSON objects that SQL can query, not as strings', async () => {
+    const row = activity({ metadata: { jobTitle: 'Data Engineer', nested: { n: 1 } }, tokenUsage: { input: 2, output: 3, total: 5 } })
+    await store.sink.write([row], { signal })
+    const [stored] = await db.query(
+      `SELECT jsonb_typeof(metadata) AS metadata, metadata->'nested'->>'n' AS n, total_tokens AS total, jsonb_typeof(token_usage) AS usage
+       FROM "${schema}".user_activities`,
+    )
+    expect(stored).toEqual({ metadata: 'object', n: '1', total: 5, usage: 'object' })
+  })
+
+  it('answers a write that was aborted before it started as retryable, and writes nothing', async () => {
+    const controller = new AbortController()
+    controller.abort(new Error('shutting down'))
+    const result = await store.sink.write([activity()], { signal: controller.signal })
+    expect(result.type).toBe('retryable')
+    expect(await storedIds()).toEqual([])
+  })
+
+  it('keeps the batch (retryable) when the table does not exist yet, naming the table', async () => {
+    const unmigrated = postgresStore({ client: db.client, schema, table: 'not_migrated_yet' })
+    const result = await unmigrated.sink.write([activity()], { signal })
+    expect(result.type).toBe('retryable')
+    const error = result.type === 'retryable' ? result.error : undefined
+    expect(error).toBeInstanceOf(PostgresStoreError)
+    expect((error as PostgresStoreError).message).toMatch(/^\[usertracking\] \[postgres\] Writing 1 activities to .*not_migrated_yet.* failed: /)
+    expect((error as PostgresStoreError).code).toBe('42P01')
+  })
+
+  it('migrates concurrently from several clients, once', async () => {
+    const fresh = uniqueSchema('concurrent')
+    try {
+      const stores = [db.client, db.anotherClient(), db.anotherClient(), db.client].map((client) =>
+        postgresStore({ client, schema: fresh, table: 'events' }),
+      )
+      await Promise.all(stores.map((each) => each.migrate()))
+      await stores[0]!.migrate()
+      const versions = await db.query(`SELECT table_name, version FROM "${fresh}".usertracking_migrations`)
+      expect(versions).toEqual([{ table_name: 'events', version: 1 }])
+      const row = activity()
+      expect(await stores[1]!.sink.write([row], { signal })).toEqual({ type: 'success' })
+      expect((await stores[2]!.list()).items.map((item) => item.id)).toEqual([row.id])
+    } finally {
+      await db.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`)
+    }
+  })
+
+  it('ships sql/001_init.sql as exactly what migrate() applies, and the two mix', async () => {
+    const file = await readFile(new URL('../sql/001_init.sql', import.meta.url), 'utf8')
+    const withoutComments = file
+      .split('\n')
+      .filter((line) => !line.startsWith('--'))
+      .join('\n')
+    expect(withoutComments).toBe(schemaSql())
+    const fresh = uniqueSchema('by_hand')
+    try {
+      await db.exec(schemaSql(fresh, 'my activities'))
+      const mine = postgresStore({ client: db.client, schema: fresh, table: 'my activities' })
+      await mine.migrate()
+      const row = activity()
+      await mine.sink.write([row], { signal })
+      expect((await mine.list()).items.map(withoutReceivedAt)).toEqual([row])
+      expect(await db.query(`SELECT version FROM "${fresh}".usertracking_migrations`)).toEqual([{ version: 1 }])
+    } finally {
+      await db.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`)
+    }
+  })
+
+  it('takes any table name, quotes and all', async () => {
+    const odd = postgresStore({ client: db.client, schema, table: `we"ird '; DROP TABLE x; --` })
+    await odd.migrate()
+    const row = activity()
+    await odd.sink.write([row], { signal })
+    expect((await odd.list()).items.map((item) => item.id)).toEqual([row.id])
+    expect(() => postgresStore({ client: db.client, table: 'x'.repeat(49) })).toThrow(PostgresStoreError)
+  })
+
+  it('refuses a cursor issued for another sort, and queries it cannot run, with a RangeError', async () => {
+    await store.sink.write([activity(), activity()], { signal })
+    const page = await store.list({ limit: 1 })
+    await expect(store.list({ cursor: page.nextCursor!, sort: 'tokens' })).rejects.toThrow(/sorted by timestamp desc/)
+    await expect(store.list({ sort: 'name' as never })).rejects.toBeInstanceOf(RangeError)
+    await expect(store.list({ from: 'yesterday' })).rejects.toBeInstanceOf(RangeError)
+    await expect(store.stats({ groupBy: { intervalMs: 0 } })).rejects.toBeInstanceOf(RangeError)
+  })
+
+  it('clamps the page size to 1..1000', async () => {
+    await store.sink.write(Array.from({ length: 3 }, () => activity()), { signal })
+    expect((await store.list({ limit: 0 })).items).toHaveLength(1)
+    expect((await store.list({ limit: 5000 })).items).toHaveLength(3)
+  })
+
+  it('counts per user every 4 hours, in buckets aligned to the epoch', async () => {
+    const at = (iso: string, userId: string) => activity({ timestamp: iso, userId })
+    await store.sink.write(
+      [
+        at('2025-10-10T00:00:00.000Z', '6'),
+        at('2025-10-10T03:59:59.999Z', '6'),
+        at('2025-10-10T04:00:00.000Z', '6'),
+        at('2025-10-10T18:30:00.000Z', '7'),
+        at('2025-10-10T18:30:00.000Z', '6'),
+      ],
+      { signal },
+    )
+    const stats = await store.stats({ from: '2025-10-10T00:00:00Z', to: '2025-10-11T00:00:00Z', groupBy: { intervalMs: 4 * 3_600_000, per: 'user' } })
+    expect(stats.buckets).toEqual([
+      { start: '2025-10-10T00:00:00.000Z', key: '6', count: 2 },
+      { start: '2025-10-10T04:00:00.000Z', key: '6', count: 1 },
+      { start: '2025-10-10T16:00:00.000Z', key: '6', count: 1 },
+      { start: '2025-10-10T16:00:00.000Z', key: '7', count: 1 },
+    ])
+    expect(stats.uniqueUsers).toBe(2)
+  })
+})
+
+describe('postgresStore options', () => {
+  it('refuses a client it does not know', () => {
+    expect(() => postgresStore({ client: {} as never })).toThrow(/node-postgres Pool or Client, a postgres.js sql instance or a PGlite instance/)
+  })
+})
