@@ -45,6 +45,35 @@ describe('keepAliveFetch', () => {
     expect(server.connections).toBe(5)
   })
 
+  it('sends again on a fresh connection when the server dropped a pooled one', async () => {
+    const served = new WeakSet<object>()
+    let dropped = 0
+    const server: Server = createServer((request, response) => {
+      request.resume()
+      // A second request on a connection stands for one the server closed while it sat idle.
+      if (served.has(request.socket)) {
+        dropped++
+        request.socket.destroy()
+        return
+      }
+      served.add(request.socket)
+      response.writeHead(200).end('ok')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    const fetch = keepAliveFetch()
+    cleanups.push(() => fetch.close())
+    for (let index = 0; index < 3; index++) {
+      const response = await fetch(url, { method: 'POST', body: '{}' })
+      expect(await response.text()).toBe('ok')
+    }
+    expect(dropped).toBe(2)
+  })
+
   it('gives httpSink the status and Retry-After, and rejects on abort and on a refused connection', async () => {
     let hang = false
     const server: Server = createServer((_request, response) => {

@@ -94,36 +94,48 @@ export function keepAliveFetch(options: KeepAliveFetchOptions = {}): KeepAliveFe
       })
       if (body) headers['content-length'] = String(body.length)
       const client = url.protocol === 'https:' ? https : http
-      const request = client.request(url, { method: init.method ?? 'GET', headers, agent })
-      const onAbort = () => request.destroy(signal?.reason instanceof Error ? signal.reason : new Error('The request was aborted.'))
-      signal?.addEventListener('abort', onAbort, { once: true })
-      const fail = (error: unknown) => {
-        signal?.removeEventListener('abort', onAbort)
-        reject(signal?.aborted ? signal.reason : error)
-      }
-      request.on('error', fail)
-      request.on('response', (response) => {
-        const chunks: Buffer[] = []
-        response.on('data', (chunk: Buffer) => chunks.push(chunk))
-        response.on('error', fail)
-        response.on('aborted', () => fail(new Error('The response was cut off.')))
-        response.on('end', () => {
+      const send = (firstTry: boolean) => {
+        const request = client.request(url, { method: init.method ?? 'GET', headers, agent })
+        const onAbort = () => request.destroy(signal?.reason instanceof Error ? signal.reason : new Error('The request was aborted.'))
+        signal?.addEventListener('abort', onAbort, { once: true })
+        const fail = (error: unknown) => {
           signal?.removeEventListener('abort', onAbort)
-          const status = response.statusCode ?? 0
-          try {
-            resolve(
-              new Response(NULL_BODY_STATUSES.has(status) ? null : Buffer.concat(chunks), {
-                status,
-                statusText: response.statusMessage ?? '',
-                headers: toHeaders(response.headers),
-              }),
-            )
-          } catch (error) {
-            reject(error)
+          reject(signal?.aborted ? signal.reason : error)
+        }
+        request.on('error', (error: NodeJS.ErrnoException) => {
+          // A pooled connection the server closed while idle fails on reuse; Node's documentation
+          // advises sending again on a fresh one. Ingest batches are idempotent by id.
+          if (firstTry && request.reusedSocket && error.code === 'ECONNRESET' && !signal?.aborted) {
+            signal?.removeEventListener('abort', onAbort)
+            send(false)
+            return
           }
+          fail(error)
         })
-      })
-      request.end(body)
+        request.on('response', (response) => {
+          const chunks: Buffer[] = []
+          response.on('data', (chunk: Buffer) => chunks.push(chunk))
+          response.on('error', fail)
+          response.on('aborted', () => fail(new Error('The response was cut off.')))
+          response.on('end', () => {
+            signal?.removeEventListener('abort', onAbort)
+            const status = response.statusCode ?? 0
+            try {
+              resolve(
+                new Response(NULL_BODY_STATUSES.has(status) ? null : Buffer.concat(chunks), {
+                  status,
+                  statusText: response.statusMessage ?? '',
+                  headers: toHeaders(response.headers),
+                }),
+              )
+            } catch (error) {
+              reject(error)
+            }
+          })
+        })
+        request.end(body)
+      }
+      send(true)
     })
 
   return Object.assign(fetchImpl, {
