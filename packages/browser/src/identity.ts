@@ -1,27 +1,8 @@
 import { uuidv7 } from '@usertracking/core'
+import { readLocal as read, writeLocal as write } from './local-storage'
 
 /** A visit's session ends after this long without a tracked activity, as in Google Analytics. */
 export const SESSION_TIMEOUT_MS = 30 * 60 * 1000
-
-const PREFIX = 'usertracking:'
-
-function read(key: string): string | null {
-  try {
-    return localStorage.getItem(PREFIX + key)
-  } catch {
-    // Storage disabled (blocked cookies, some private modes): ids then last as long as the page.
-    return null
-  }
-}
-
-function write(key: string, value: string | undefined): void {
-  try {
-    if (value === undefined) localStorage.removeItem(PREFIX + key)
-    else localStorage.setItem(PREFIX + key, value)
-  } catch {
-    // See read().
-  }
-}
 
 /** Who is being tracked: ids remembered in `localStorage` across visits, and the opt-out flag. */
 export interface Identity {

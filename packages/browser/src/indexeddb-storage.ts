@@ -1,6 +1,7 @@
 import type { Activity, Logger, Storage } from '@usertracking/core'
 import { uuidv7 } from '@usertracking/core'
 import { createStore, delMany, promisifyRequest, setMany, type UseStore } from 'idb-keyval'
+import { localKeys, readLocal, writeLocal } from './local-storage'
 
 /** Options of {@link indexedDbStorage}. */
 export interface IndexedDbStorageOptions {
@@ -51,6 +52,10 @@ const noop = () => {}
  * the same record. Without the Web Locks API (before Safari 15.4) every record is taken, so
  * delivery stays at-least-once.
  *
+ * Activities that left by beacon as the page closed are forgotten at once; because IndexedDB drops
+ * writes begun while a page is closing, their ids also go to `localStorage`, and the tab that takes
+ * the records over deletes them instead of sending them again.
+ *
  * Without IndexedDB (some private modes), on a `QuotaExceededError` or any other failure, pending
  * activities are kept in memory and a warning goes to the logger, once.
  *
@@ -61,6 +66,7 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
   const maxBytes = options.maxBytes ?? 5_000_000
   const tabLock = `${name}:tab:`
   const tab = uuidv7()
+  const beaconedKey = `${name}:beaconed:`
   /** Activities added (or loaded) and not removed, with their bytes in IndexedDB (0 if only in memory). */
   const held = new Map<string, [Activity, number]>()
   /** Activities accepted by the tracker and not yet added. */
@@ -92,6 +98,9 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
       fresh.delete(id)
     }
   }
+  // IndexedDB does not finish a write started while the page is being closed, so what went by
+  // beacon is remembered in localStorage, which is synchronous, for the tab that takes over.
+  const rememberBeaconed = () => writeLocal(beaconedKey + tab, forgotten.size > 0 ? JSON.stringify([...forgotten]) : undefined)
   const heldActivities = () => [...held.values()].map(([activity]) => activity)
 
   async function open(): Promise<void> {
@@ -109,10 +118,16 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
     }
     const claim = async () => {
       const live = new Set(locks ? ((await locks.query()).held ?? []).map((lock) => lock.name) : [])
+      const beaconed = new Set<string>()
+      const ledgers = localKeys(beaconedKey).filter((key) => !live.has(tabLock + key.slice(beaconedKey.length)))
+      for (const key of ledgers) for (const id of JSON.parse(readLocal(key) ?? '[]') as string[]) beaconed.add(id)
       const rows = await store('readonly', (objects) => promisifyRequest<Row[]>(objects.getAll()))
       const orphans = rows.filter((row) => !live.has(tabLock + row.o))
-      if (orphans.length > 0) await setMany(orphans.map((row) => [row.a.id, { a: row.a, o: tab }]), store)
-      for (const row of orphans) keep(row.a, JSON.stringify(row.a).length)
+      const [sent, owed] = [orphans.filter((row) => beaconed.has(row.a.id)), orphans.filter((row) => !beaconed.has(row.a.id))]
+      if (sent.length > 0) await delMany(sent.map((row) => row.a.id), store)
+      if (owed.length > 0) await setMany(owed.map((row) => [row.a.id, { a: row.a, o: tab }]), store)
+      for (const key of ledgers) writeLocal(key, undefined)
+      for (const row of owed) keep(row.a, JSON.stringify(row.a).length)
     }
     await (locks ? locks.request(`${name}:claim`, claim) : claim())
     db = store
@@ -139,8 +154,11 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
     },
     async remove(ids) {
       drop(ids)
-      for (const id of ids) forgotten.delete(id)
       if (db) await delMany(ids, db).catch(fail)
+      // Only now: had the page closed before the delete landed, the next tab needed these ids.
+      const size = forgotten.size
+      for (const id of ids) forgotten.delete(id)
+      if (forgotten.size < size) rememberBeaconed()
     },
     hold(activity) {
       fresh.set(activity.id, activity)
@@ -151,7 +169,9 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
     forget(ids) {
       drop(ids)
       for (const id of ids) forgotten.add(id)
-      // Not awaited: this runs as the page goes away, and IndexedDB applies it after earlier writes.
+      rememberBeaconed()
+      // Not awaited: this runs as the page goes away. When the page lives on it lands after the
+      // earlier writes; when it does not, the localStorage record above does the job.
       if (db) delMany(ids, db).catch(noop)
     },
     after(promise) {
