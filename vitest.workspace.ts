@@ -39,4 +39,9 @@ export const projects = [
     // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
     test: { name: 'browser-e2e', root: './packages/browser', environment: 'node', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false },
   }),
+  defineProject({
+    resolve: sourceCondition,
+    ssr: { resolve: { conditions: ['@usertracking/source'] } },
+    test: { name: 'demo', root: './examples/demo', environment: 'node', testTimeout: 90_000 },
+  }),
 ]
