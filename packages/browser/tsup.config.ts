@@ -15,7 +15,7 @@ export default defineConfig([
     format: ['iife'],
     minify: true,
     sourcemap: true,
-    target: 'es2020',
+    target: 'es2022',
     platform: 'browser',
     noExternal: [/.*/],
   },
