@@ -25,35 +25,44 @@ export interface PostgresAdapter extends PostgresConnection {
   transaction<T>(work: (connection: PostgresConnection) => Promise<T>): Promise<T>
 }
 
-type AnyFunction = (...args: never[]) => unknown
-
 /**
  * A node-postgres `Pool`. Preferred over a single `Client`: the sink's transactions and the
- * reader's queries then run on separate connections instead of taking turns.
+ * reader's queries then run on separate connections instead of taking turns, and a connection the
+ * server drops is replaced.
  */
 export interface NodePostgresPool {
-  connect: AnyFunction
-  query: AnyFunction
+  /** `pool.connect()`: checks a client out. */
+  connect: (...args: never[]) => unknown
+  /** `pool.query(text, values)`. */
+  query: (...args: never[]) => unknown
+  /** How the store tells a pool from a single client. */
   readonly totalCount: number
 }
 
 /** A connected node-postgres `Client` (or a `PoolClient` you keep checked out). */
 export interface NodePostgresClient {
-  query: AnyFunction
-  connect: AnyFunction
+  /** `client.query(text, values)`, and submittables such as the store's COPY. */
+  query: (...args: never[]) => unknown
+  /** `client.connect()`; the store expects it already called. */
+  connect: (...args: never[]) => unknown
 }
 
 /** A postgres.js `sql` instance, as returned by `postgres(url, options)`. */
 export interface PostgresJsSql {
-  unsafe: AnyFunction
-  begin: AnyFunction
+  /** `sql.unsafe(text, parameters)`: every statement the store runs is fixed text with parameters. */
+  unsafe: (...args: never[]) => unknown
+  /** `sql.begin(callback)`: the store's transactions. */
+  begin: (...args: never[]) => unknown
 }
 
 /** A PGlite instance (`new PGlite()` or `await PGlite.create()`). */
 export interface PGliteClient {
-  query: AnyFunction
-  exec: AnyFunction
-  transaction: AnyFunction
+  /** `db.query(text, params, options)`. */
+  query: (...args: never[]) => unknown
+  /** `db.exec(script)`. */
+  exec: (...args: never[]) => unknown
+  /** `db.transaction(callback)`. */
+  transaction: (...args: never[]) => unknown
 }
 
 /** Any database client the store accepts; none of the three drivers is a dependency of this package. */

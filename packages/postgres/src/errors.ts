@@ -4,6 +4,7 @@
  * `cause`. Expected write failures are never thrown: they come back as a `SinkResult`.
  */
 export class PostgresStoreError extends Error {
+  /** Always `PostgresStoreError`. */
   override name = 'PostgresStoreError'
   /** The SQLSTATE of the underlying database error, when there is one. */
   readonly code: string | undefined

@@ -176,6 +176,34 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     await expect(store.stats({ groupBy: { intervalMs: 0 } })).rejects.toBeInstanceOf(RangeError)
   })
 
+  it('stores and pages through timestamps from 4000 BC to the year 275760, to the millisecond', async () => {
+    const times = [
+      '-003999-02-28T23:59:59.999Z',
+      '0001-01-01T00:00:00.000Z',
+      '1969-12-31T23:59:59.999Z',
+      '1970-01-01T00:00:00.001Z',
+      '2025-07-06T10:05:00.123Z',
+      '9999-12-31T23:59:59.999Z',
+      '+010000-01-01T00:00:00.000Z',
+      '+275760-09-13T00:00:00.000Z',
+    ]
+    const rows = times.map((timestamp) => activity({ timestamp, endTime: timestamp, receivedAt: timestamp }))
+    expect(await store.sink.write(rows, { signal })).toEqual({ type: 'success' })
+    for (const order of ['asc', 'desc'] as const) {
+      const seen: Activity[] = []
+      let cursor: string | undefined
+      do {
+        const page = await store.list({ order, limit: 3, ...(cursor ? { cursor } : {}) })
+        seen.push(...page.items)
+        cursor = page.nextCursor
+      } while (cursor)
+      const expected = order === 'asc' ? rows : [...rows].reverse()
+      expect(seen).toEqual(expected)
+    }
+    const middle = await store.list({ from: '0001-01-01T00:00:00.000Z', to: '+010000-01-01T00:00:00.000Z', order: 'asc' })
+    expect(middle.items.map((item) => item.timestamp)).toEqual(times.slice(1, 6))
+  })
+
   it('clamps the page size to 1..1000', async () => {
     await store.sink.write(Array.from({ length: 3 }, () => activity()), { signal })
     expect((await store.list({ limit: 0 })).items).toHaveLength(1)

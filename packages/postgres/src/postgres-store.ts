@@ -32,7 +32,7 @@ export interface PostgresStoreOptions {
   schema?: string
 }
 
-/** A {@link Store} over PostgreSQL, with the migration that creates its table. */
+/** A `Store` (from `@usertracking/core`) over PostgreSQL, with the migration that creates its table. */
 export interface PostgresStore extends Store {
   readonly sink: Sink
   /**
