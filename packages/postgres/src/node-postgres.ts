@@ -40,13 +40,16 @@ class CopyFromStdin {
 
   submit(connection: PgConnection): void {
     connection.query(this.text)
-  }
-
-  handleCopyInResponse(connection: PgConnection): void {
+    // The data follows the statement without waiting for CopyInResponse, so the batch costs one
+    // round trip. Safe even when the COPY fails before it starts: a backend outside copy mode
+    // ignores CopyData and CopyDone ("per protocol spec", postgres.c), which is what a client
+    // still streaming after a failed COPY looks like.
     // The protocol writer copies with Buffer#copy, so it needs a Buffer view of the bytes.
     connection.sendCopyFromChunk(Buffer.from(this.data.buffer, this.data.byteOffset, this.data.byteLength))
     connection.endCopyFrom()
   }
+
+  handleCopyInResponse(): void {}
 
   handleReadyForQuery(): void {
     this.settle()
