@@ -1,5 +1,5 @@
 /** Receives one captured interaction. */
-export type CaptureHandler = (activityType: string, element: string | undefined, metadata: Record<string, unknown>) => void
+export type CaptureHandler = (activityType: string, element: string | null | undefined, metadata: Record<string, unknown>) => void
 
 /** The switches autocapture reads at event time. */
 export type CaptureSwitch = 'trackButtonClicks' | 'trackFormSubmissions' | 'trackInputFocus'
@@ -54,7 +54,7 @@ export function autocapture(capture: CaptureHandler, enabled: (key: CaptureSwitc
   listen('click', 'trackButtonClicks', (event) => {
     const element = target(event, CLICKABLE)
     if (!element) return
-    capture('button_click', element.id || undefined, {
+    capture('button_click', element.id, {
       tag: element.tagName.toLowerCase(),
       text: label(element),
       href: element.getAttribute('href') ?? undefined,
@@ -63,7 +63,7 @@ export function autocapture(capture: CaptureHandler, enabled: (key: CaptureSwitc
   listen('submit', 'trackFormSubmissions', (event) => {
     const form = target(event, 'form') as HTMLFormElement | null
     if (!form) return
-    capture('form_submit', form.id || form.getAttribute('name') || undefined, {
+    capture('form_submit', form.id || form.getAttribute('name'), {
       action: form.getAttribute('action') ?? undefined,
       method: form.method,
     })
@@ -76,7 +76,7 @@ export function autocapture(capture: CaptureHandler, enabled: (key: CaptureSwitc
       invalid = []
       const form = field.form
       setTimeout(() => {
-        capture('form_submit_error', form?.id || undefined, { reason: 'validation', fields: invalid ?? [] })
+        capture('form_submit_error', form?.id, { reason: 'validation', fields: invalid ?? [] })
         invalid = undefined
       })
     }
@@ -85,7 +85,7 @@ export function autocapture(capture: CaptureHandler, enabled: (key: CaptureSwitc
   listen('focusin', 'trackInputFocus', (event) => {
     const field = fieldOf(event)
     if (!field) return
-    capture('input_focus', field.id || undefined, {
+    capture('input_focus', field.id, {
       name: field.name || undefined,
       type: field.type,
       tag: field.tagName.toLowerCase(),

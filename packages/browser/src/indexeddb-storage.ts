@@ -106,7 +106,7 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
   async function open(): Promise<void> {
     opened = true
     const store = createStore(name, 'activities')
-    const locks = typeof navigator === 'undefined' ? undefined : navigator.locks
+    const locks = navigator.locks
     if (locks) {
       // Held until the document goes away, which is how other tabs tell this one is alive.
       await new Promise<void>((granted) => {

@@ -101,7 +101,8 @@ export function createUserTracking(): UserTrackingApi {
     return identity?.optedOut || stopped ? undefined : tracker?.track(input)
   }
 
-  const capture = (activityType: string, element: string | undefined, metadata: Record<string, unknown>) =>
+  // An empty id means none: the element then goes unnamed.
+  const capture = (activityType: string, element: string | null | undefined, metadata: Record<string, unknown>) =>
     record(element ? { activityType, context: { element }, metadata } : { activityType, metadata })
 
   // The page is hidden or going away: the visible time is reported, and whatever is still pending
