@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { memorySink, withActivity } from '@usertracking/core'
+import express from 'express'
 import { afterEach, describe, expect, it } from 'vitest'
 import { contextMiddleware } from './context-middleware'
 import { createNodeTracker } from './node-tracker'
@@ -113,6 +114,53 @@ describe('contextMiddleware', () => {
     await t.flush()
     expect(sink.activities[0]).toMatchObject({ userId: '6', sessionId: 'from-cookie', context: { ip: '192.168.1.10' } })
     expect(sink.activities[1]!.context!.ip).toBe('127.0.0.1')
+    await t.shutdown()
+  })
+
+  it('works as Express middleware, with the user set by a later authentication middleware', async () => {
+    const { sink, tracker: t } = tracker()
+    const app = express()
+    app.use(contextMiddleware())
+    app.use((request, _response, next) => {
+      const user = request.get('authorization')?.replace(/^Bearer /, '')
+      if (user) updateContext({ userId: user })
+      next()
+    })
+    app.use(express.json())
+    const tailorResume = withActivity(t, { activityType: 'resume_generation' }, async (jobTitle: string) => {
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      return { jobTitle, usage: { input_tokens: 1000, output_tokens: 420 } }
+    })
+    app.post('/api/resume', async (request, response) => {
+      const result = await tailorResume(String(request.body.jobTitle))
+      t.track({ activityType: 'resume_downloaded', metadata: { jobTitle: result.jobTitle } })
+      response.json({ ok: true })
+    })
+    const server = app.listen(0, '127.0.0.1')
+    servers.push(server)
+    await new Promise((resolve) => server.once('listening', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/resume`
+    await Promise.all(
+      ['abc123', 'def456'].map((user) =>
+        fetch(url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${user}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ jobTitle: 'Data Engineer' }),
+        }),
+      ),
+    )
+    await t.flush()
+    expect(sink.activities).toHaveLength(4)
+    for (const user of ['abc123', 'def456']) {
+      const own = sink.activities.filter((activity) => activity.userId === user)
+      expect(own.map((activity) => activity.activityType).sort()).toEqual(['resume_downloaded', 'resume_generation'])
+      // Both activities of one request carry its request id, and no other request's.
+      expect(new Set(own.map((activity) => activity.context!.requestId)).size).toBe(1)
+      expect(own.find((activity) => activity.activityType === 'resume_generation')).toMatchObject({
+        tokenUsage: { input: 1000, output: 420, total: 1420 },
+        status: 'success',
+      })
+    }
     await t.shutdown()
   })
 })
