@@ -66,6 +66,14 @@ describe('createNodeTracker', () => {
     ])
   })
 
+  it('installs its shutdown hooks beside those of the application, and removes them once shut down', async () => {
+    const before = ['SIGTERM', 'SIGINT', 'beforeExit'].map((event) => process.listenerCount(event))
+    const tracker = createNodeTracker({ sinks: [memorySink()], dir: false })
+    expect(['SIGTERM', 'SIGINT', 'beforeExit'].map((event) => process.listenerCount(event))).toEqual(before.map((count) => count + 1))
+    await tracker.shutdown()
+    expect(['SIGTERM', 'SIGINT', 'beforeExit'].map((event) => process.listenerCount(event))).toEqual(before)
+  })
+
   it('needs somewhere to deliver', () => {
     expect(() => createNodeTracker({ dir: false })).toThrow('[usertracking] [node] createNodeTracker needs options.url or options.sinks.')
   })
