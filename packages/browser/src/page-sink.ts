@@ -32,7 +32,7 @@ export interface PageSink extends Sink {
  */
 export function pageSink(endpoint: () => string): PageSink {
   const beaconed = new Set<string>()
-  let keptAlive = new Set<string>()
+  let keptAlive: string[] = []
   return {
     name: 'page',
     async write(batch, { signal }) {
@@ -41,7 +41,7 @@ export function pageSink(endpoint: () => string): PageSink {
       if (rest.length > 0) {
         const body = serialize(rest)
         const keepalive = byteLength(body) <= KEEPALIVE_BYTES
-        if (keepalive) keptAlive = new Set(rest.map((activity) => activity.id))
+        if (keepalive) keptAlive = rest.map((activity) => activity.id)
         try {
           const response = await fetch(endpoint(), { method: 'POST', body, keepalive, signal })
           // core's status policy, whose names are SinkResult types; Retry-After is honoured when retryable.
@@ -53,7 +53,7 @@ export function pageSink(endpoint: () => string): PageSink {
         } catch (error) {
           result = { type: 'retryable', error }
         }
-        keptAlive = new Set()
+        keptAlive = []
       }
       // Settled for good: the tracker never writes these again, so the set stays small.
       if (result.type === 'success') for (const activity of batch) beaconed.delete(activity.id)
@@ -75,7 +75,7 @@ export function pageSink(endpoint: () => string): PageSink {
       }
       send()
       for (const activity of activities) {
-        if (beaconed.has(activity.id) || keptAlive.has(activity.id)) continue
+        if (beaconed.has(activity.id) || keptAlive.includes(activity.id)) continue
         const bytes = byteLength(JSON.stringify(activity)) + 1
         if (size + bytes > KEEPALIVE_BYTES) send()
         chunk.push(activity)
