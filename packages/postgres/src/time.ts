@@ -27,6 +27,12 @@ export function epochMicrosSql(column: string): string {
 
 /** Splits the text of {@link epochMicrosSql} into Unix milliseconds and the microseconds beyond them. */
 export function splitMicros(text: string): { ms: number; micros: number } {
+  const exact = Number(text)
+  // Every instant before the year 2255 fits a double exactly; BigInt only for the rest.
+  if (Number.isSafeInteger(exact)) {
+    const ms = Math.floor(exact / 1000)
+    return { ms, micros: exact - ms * 1000 }
+  }
   const micros = BigInt(text)
   let ms = micros / 1000n
   let rest = micros % 1000n
