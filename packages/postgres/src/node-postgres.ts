@@ -18,6 +18,8 @@ interface PgPool {
   query(text: string, values?: readonly unknown[]): Promise<{ rows: Row[] }>
 }
 
+const COPY_CHUNK_BYTES = 1024 * 1024
+
 /**
  * node-postgres has no COPY of its own: pg-copy-streams adds it with a "submittable", an object
  * `client.query()` hands the connection to and then feeds the backend's messages. This is the same
@@ -44,8 +46,12 @@ class CopyFromStdin {
     // round trip. Safe even when the COPY fails before it starts: a backend outside copy mode
     // ignores CopyData and CopyDone ("per protocol spec", postgres.c), which is what a client
     // still streaming after a failed COPY looks like.
-    // The protocol writer copies with Buffer#copy, so it needs a Buffer view of the bytes.
-    connection.sendCopyFromChunk(Buffer.from(this.data.buffer, this.data.byteOffset, this.data.byteLength))
+    // The protocol writer copies each message with Buffer#copy, so it gets Buffer views of the bytes,
+    // a megabyte at a time so that a huge batch is not duplicated in memory all at once.
+    const { buffer, byteOffset, byteLength } = this.data
+    for (let offset = 0; offset < byteLength; offset += COPY_CHUNK_BYTES) {
+      connection.sendCopyFromChunk(Buffer.from(buffer, byteOffset + offset, Math.min(COPY_CHUNK_BYTES, byteLength - offset)))
+    }
     connection.endCopyFrom()
   }
 

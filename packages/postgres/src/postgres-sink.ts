@@ -74,25 +74,25 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames): S
     async write(batch: Activity[], options?: SinkWriteOptions): Promise<SinkResult> {
       const signal = options?.signal
       if (signal?.aborted) return { type: 'retryable', error: signal.reason }
-      const receivedAtMs = Date.now()
-      const rejected: RejectedActivity[] = []
-      const rows: PreparedRow[] = []
-      for (const activity of batch) {
-        const prepared = prepareRow(activity, receivedAtMs)
-        if ('refused' in prepared) rejected.push({ id: String(activity?.id), error: prepared.refused })
-        else rows.push(prepared)
-      }
       try {
+        const receivedAtMs = Date.now()
+        const rejected: RejectedActivity[] = []
+        const rows: PreparedRow[] = []
+        for (const activity of batch) {
+          const prepared = prepareRow(activity, receivedAtMs)
+          if ('refused' in prepared) rejected.push({ id: String(activity?.id), error: prepared.refused })
+          else rows.push(prepared)
+        }
         if (rows.length > 0) rejected.push(...(await writeRows(rows, signal)))
+        return rejected.length > 0 ? { type: 'success', rejected } : { type: 'success' }
       } catch (caught) {
         const failure = caught instanceof WriteFailure ? caught : new WriteFailure('retryable', caught)
         const error = new PostgresStoreError(
-          `Writing ${batch.length} activities to ${names.qualifiedTable} through ${adapter.driver} failed: ${describeError(failure.cause)}`,
+          `Writing ${batch?.length ?? 0} activities to ${names.qualifiedTable} through ${adapter.driver} failed: ${describeError(failure.cause)}`,
           { cause: failure.cause },
         )
         return failure.kind === 'retryable' ? { type: 'retryable', error } : { type: 'failure', error }
       }
-      return rejected.length > 0 ? { type: 'success', rejected } : { type: 'success' }
     },
   }
 }

@@ -119,6 +119,13 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     expect((error as PostgresStoreError).code).toBe('42P01')
   })
 
+  it('answers a table that can never take the batch (a dropped column) as a permanent failure', async () => {
+    await db.query(`ALTER TABLE "${schema}".user_activities DROP COLUMN error`)
+    const result = await store.sink.write([activity(), activity()], { signal })
+    expect(result.type).toBe('failure')
+    expect(result.type === 'failure' && (result.error as PostgresStoreError).code).toBe('42703')
+  })
+
   it('migrates concurrently from several clients, once', async () => {
     const fresh = uniqueSchema('concurrent')
     try {
