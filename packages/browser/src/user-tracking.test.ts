@@ -1,5 +1,5 @@
 import { memorySink, type Activity, type MemorySink } from '@usertracking/core'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createUserTracking, type UserTrackingApi } from './user-tracking'
 import type { UserTrackingOptions } from './options'
 
@@ -190,29 +190,38 @@ describe('input focus', () => {
 })
 
 describe('time on page', () => {
+  // Only the clock is faked, so the durations are exact while timers and delivery run for real.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(1_700_000_000_000)
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+  const wait = (ms: number) => vi.setSystemTime(Date.now() + ms)
+
   it('sends the visible time when the page is hidden, and counts no hidden time', async () => {
     start()
-    await new Promise((resolve) => setTimeout(resolve, 40))
+    wait(40_000)
     setVisibility('hidden')
-    await new Promise((resolve) => setTimeout(resolve, 60))
+    wait(600_000)
     setVisibility('visible')
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    wait(20_000)
     window.dispatchEvent(new PageTransitionEvent('pagehide'))
     const times = await delivered('time_on_page')
-    expect(times).toHaveLength(2)
-    expect(times[0]!.durationMs).toBeGreaterThanOrEqual(35)
-    expect(times[0]!.durationMs).toBeLessThan(60)
-    expect(times[1]!.durationMs).toBeLessThan(60)
-    expect(times[0]?.context?.page).toBe('/start')
+    expect(times.map((time) => [time.durationMs, time.context?.page])).toEqual([
+      [40_000, '/start'],
+      [20_000, '/start'],
+    ])
   })
 
   it('closes the previous page on a single-page navigation', async () => {
     start()
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    wait(15_000)
     history.pushState(null, '', '/next')
     const [time] = await delivered('time_on_page')
     expect(time?.context?.page).toBe('/start')
-    expect(time?.durationMs).toBeGreaterThanOrEqual(15)
+    expect(time?.durationMs).toBe(15_000)
   })
 })
 
