@@ -4,6 +4,9 @@
  * 1. `track()` with file storage vs memory storage vs none: the cost on the caller's path (the
  *    synchronous call), and the cost per event of the whole pipeline (track, storage write,
  *    delivery to a no-op sink, storage removal) in bursts of 10 — the background work a server pays.
+ *    Also `createNodeTracker` inside a request context (context defaults merged into every call).
+ *    That row runs AsyncLocalStorage, which stays enabled for the process, so every row is measured
+ *    with it on, as in a server that uses request context.
  * 2. Delivered events per second to a real node:http server on 127.0.0.1 (in its own process, so
  *    it does not share this event loop) with keep-alive vs a new connection per request, at batch
  *    sizes 1 (one request per event, as with `waitUntil`) and 50; Node's global fetch (undici,
@@ -14,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTracker, httpSink, memoryStorage, type Sink, type Storage } from '@usertracking/core'
-import { fileStorage, nodeHttpSink } from '@usertracking/node'
+import { createNodeTracker, fileStorage, nodeHttpSink, runWithContext } from '@usertracking/node'
 
 const BURST = 10
 const BURSTS = 4000
@@ -35,19 +38,25 @@ interface TrackCost {
 }
 
 /** One timed run of `bursts` bursts through a fresh tracker over a fresh storage. */
-async function trackRun(makeStorage: () => { storage: Storage | undefined; cleanup: () => void }, bursts: number): Promise<TrackCost> {
+async function trackRun(makeStorage: () => { storage: Storage | undefined; cleanup: () => void }, bursts: number, node = false): Promise<TrackCost> {
   const { storage, cleanup } = makeStorage()
   const noop: Sink = { name: 'noop', write: async () => ({ type: 'success' }) }
-  const tracker = createTracker({ sinks: [noop], storage, batchSize: 100, debounceTime: 0 })
+  const options = { sinks: [noop], storage, batchSize: 100, debounceTime: 0 }
+  const tracker = node ? createNodeTracker({ ...options, shutdownHooks: false }) : createTracker(options)
   await tracker.flush()
   globalThis.gc?.()
   let callerNs = 0
   const start = process.hrtime.bigint()
-  for (let burst = 0; burst < bursts; burst++) {
-    const callStart = process.hrtime.bigint()
+  const burstOf = (burst: number) => {
     for (let index = 0; index < BURST; index++) {
       tracker.track({ userId: 'u1', activityType: 'chat_completion', tokenUsage: 1420, metadata: { burst, index, model: 'gpt-4o-mini' } })
     }
+  }
+  for (let burst = 0; burst < bursts; burst++) {
+    const callStart = process.hrtime.bigint()
+    // The node tracker's bursts run inside a request context, as they would in a request handler.
+    if (node) runWithContext({ sessionId: 's1', requestId: `r${burst}`, context: { ip: '127.0.0.1' } }, () => burstOf(burst))
+    else burstOf(burst)
     callerNs += Number(process.hrtime.bigint() - callStart)
     // A server tracks a few events per request, then the event loop moves on.
     await yieldToLoop()
@@ -130,13 +139,14 @@ const storages = [
   { name: 'fileStorage, fsync every 1 s (default)', make: withFileStorage(1000), bursts: BURSTS },
   // Every burst waits for a disk flush here, so fewer bursts keep the suite short.
   { name: 'fileStorage, fsync every write', make: withFileStorage(0), bursts: BURSTS / 10 },
+  { name: 'createNodeTracker: fileStorage + request context', make: withFileStorage(1000), bursts: BURSTS, node: true },
 ]
 // A discarded round first, so that the first configuration measured does not pay for the JIT.
-for (const { make, bursts } of storages) await trackRun(make, bursts)
+for (const { make, bursts, node } of storages) await trackRun(make, bursts, node)
 const costSamples = storages.map(() => [] as TrackCost[])
 // Rounds alternate between storages so that a neighbour's load on the machine hits each alike.
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [index, { make, bursts }] of storages.entries()) costSamples[index]!.push(await trackRun(make, bursts))
+  for (const [index, { make, bursts, node }] of storages.entries()) costSamples[index]!.push(await trackRun(make, bursts, node))
 }
 const costs = costSamples.map((samples) => ({
   callerNs: median(samples.map((sample) => sample.callerNs)),

@@ -47,33 +47,39 @@ export interface NodeTracker extends Tracker {
   removeShutdownHooks(): void
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+// Object.assign rather than object spread throughout: on Node 20, `{ ...a, ...b }` of two objects
+// takes a slow path in V8 costing a few microseconds, more than the rest of track() together.
+
 function mergeDefaults(own: TrackerDefaults | undefined, fromContext: TrackerDefaults | undefined): TrackerDefaults | undefined {
   if (!own) return fromContext
   if (!fromContext) return own
-  const merged: TrackerDefaults = { ...own, ...fromContext }
-  if (own.context && fromContext.context) merged.context = { ...own.context, ...fromContext.context }
-  if (typeof own.metadata === 'object' && typeof fromContext.metadata === 'object') {
-    merged.metadata = { ...own.metadata, ...fromContext.metadata }
-  }
+  const merged: TrackerDefaults = Object.assign({}, own, fromContext)
+  if (isPlainObject(own.context) && isPlainObject(fromContext.context)) merged.context = Object.assign({}, own.context, fromContext.context)
+  if (isPlainObject(own.metadata) && isPlainObject(fromContext.metadata)) merged.metadata = Object.assign({}, own.metadata, fromContext.metadata)
   return merged
 }
 
 /**
- * An explicit `undefined` counts as "not given", so the request context fills it in. Needed for
- * core's `withActivity`, which passes `userId: undefined` when its options name no user.
+ * Puts `defaults` under `input` as core's tracker does (the call wins; `metadata` and `context`
+ * merge key by key), except that an explicit `undefined` counts as "not given". Core's
+ * `withActivity` passes `userId: undefined` when its options name no user, and core's own merge
+ * would let that erase the request context's user.
  */
-function withoutUndefined(input: ActivityInput): ActivityInput {
-  if (typeof input !== 'object' || input === null) return input
-  for (const key in input) {
-    if (input[key as keyof ActivityInput] !== undefined) continue
-    const copy: Record<string, unknown> = {}
-    for (const name in input) {
-      const value = input[name as keyof ActivityInput]
-      if (value !== undefined) copy[name] = value
-    }
-    return copy as ActivityInput
+function applyDefaults(defaults: TrackerDefaults, input: Record<string, unknown>): ActivityInput {
+  const merged: Record<string, unknown> = Object.assign({}, defaults)
+  const keys = Object.keys(input)
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index]!
+    const value = input[key]
+    if (value !== undefined) merged[key] = value
   }
-  return input
+  if (isPlainObject(defaults.metadata) && isPlainObject(input.metadata)) merged.metadata = Object.assign({}, defaults.metadata, input.metadata)
+  if (isPlainObject(defaults.context) && isPlainObject(input.context)) merged.context = Object.assign({}, defaults.context, input.context)
+  return merged as ActivityInput
 }
 
 /**
@@ -110,19 +116,24 @@ export function createNodeTracker(options: NodeTrackerOptions): NodeTracker {
     throw new TypeError('[usertracking] [node] createNodeTracker needs options.url or options.sinks.')
   }
   const storage = rest.storage ?? (dir === false ? undefined : fileStorage({ dir: dir ?? join(process.cwd(), '.usertracking') }))
-  const tracker = createTracker({
-    ...rest,
-    sinks: allSinks,
-    storage,
-    defaults: () => mergeDefaults(typeof defaults === 'function' ? defaults() : defaults, contextDefaults()),
-  })
+  // The defaults are merged here rather than through core's `defaults` option; see applyDefaults.
+  const tracker = createTracker({ ...rest, sinks: allSinks, storage })
   const removeShutdownHooks = shutdownHooks
     ? installShutdownHooks(tracker, { ...(shutdownHooks === true ? {} : shutdownHooks), timeoutMs: shutdownTimeoutMs })
     : () => {}
   return {
     ...tracker,
     storage,
-    track: (input) => tracker.track(withoutUndefined(input)),
+    track(input) {
+      let prepared = input
+      try {
+        const merged = mergeDefaults(typeof defaults === 'function' ? defaults() : defaults, contextDefaults())
+        if (merged && isPlainObject(input)) prepared = applyDefaults(merged, input)
+      } catch {
+        // A throwing defaults function costs the defaults, never the activity or the caller.
+      }
+      return tracker.track(prepared)
+    },
     flush: (timeoutMs) => holdProcess(tracker.flush(timeoutMs)),
     shutdown(shutdownOptions) {
       const done = holdProcess(tracker.shutdown({ timeoutMs: shutdownOptions?.timeoutMs ?? shutdownTimeoutMs }))
