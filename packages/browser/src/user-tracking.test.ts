@@ -290,6 +290,21 @@ describe('track, identify, reset', () => {
 })
 
 describe('the host page never sees a tracking error', () => {
+  it('explains a misconfiguration on the console instead of throwing', () => {
+    const errors: unknown[] = []
+    const spy = vi.spyOn(console, 'error').mockImplementation((...args) => void errors.push(args[0]))
+    try {
+      tracking = createUserTracking()
+      expect(() => tracking.config({ debounceTime: 0 })).not.toThrow()
+      expect(() => tracking.config({ sinks: [sink], batchSize: 0 })).not.toThrow()
+      expect(tracking.track('nothing')).toBeUndefined()
+    } finally {
+      spy.mockRestore()
+    }
+    expect(String(errors[0])).toBe('[usertracking] [browser] config() needs an endpoint (or sinks); nothing is tracked until it gets one.')
+    expect(String(errors[1])).toMatch(/options\.batchSize must be a number of at least 1/)
+  })
+
   it('survives a sink that throws, a logger that throws, and bad input', async () => {
     const logger = { debug: () => {}, warn: () => {}, error: () => {} }
     logger.debug = logger.error = () => {

@@ -174,11 +174,25 @@ export function createUserTracking(): UserTrackingApi {
       if (typeof window === 'undefined' || stopped) return
       if (options.respectDoNotTrack && doNotTrack()) {
         log.debug('Do Not Track is set; nothing is tracked.')
+        stopped = true
+        listeners?.abort()
+        return
+      }
+      if (!options.endpoint && !options.sinks?.length) {
+        // A misconfiguration shows whether or not debug is on; it is still never thrown.
+        console.error('[usertracking] [browser] config() needs an endpoint (or sinks); nothing is tracked until it gets one.')
         return
       }
       identity ??= createIdentity()
       if (next.userId !== undefined) identity.setUser(String(next.userId))
-      if (!tracker || DELIVERY_KEYS.some((key) => options[key] !== before[key])) replaceTracker()
+      if (!tracker || DELIVERY_KEYS.some((key) => options[key] !== before[key])) {
+        try {
+          replaceTracker()
+        } catch (error) {
+          console.error(error)
+          return
+        }
+      }
       if (!listeners) start()
     },
     track(action, elementId, data) {
