@@ -4,8 +4,9 @@ import { classifyError, describeError, PostgresStoreError, sqlState, type ErrorK
 import { encodeCopy, prepareRow, unnestInsertSql, unnestParams, WRITE_COLUMNS, type PreparedRow } from './rows'
 import type { SqlNames } from './sql-names'
 
-// Dropped at COMMIT (or ROLLBACK), so one name serves every batch on every connection.
-const STAGING = 'usertracking_staging'
+// Dropped at COMMIT (or ROLLBACK), so one name serves every batch on every connection; qualified so
+// that no table of that name on the search_path can stand in for it.
+const STAGING = 'pg_temp.usertracking_staging'
 const STAGING_TABLE = `CREATE TEMP TABLE ${STAGING} (
   id uuid, user_id text, anonymous_id text, session_id text, activity_type text, description text,
   "timestamp" timestamptz, end_time timestamptz, duration_ms double precision, status text, error text,
