@@ -100,13 +100,17 @@ interface Issue {
   message: string
 }
 
+/** An answer other than success; `message` reads as a sentence and is prefixed with the package. */
 class HttpError {
+  readonly message: string
   constructor(
     readonly status: number,
-    readonly message: string,
+    message: string,
     readonly issues?: Issue[],
     readonly headers?: Record<string, string>,
-  ) {}
+  ) {
+    this.message = `[usertracking] [server] ${message}`
+  }
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
@@ -116,7 +120,12 @@ function json(status: number, body: unknown, headers?: Record<string, string>): 
 }
 
 function queryError(issues: QueryIssue[]): HttpError {
-  return new HttpError(400, 'Invalid query parameters.', issues)
+  return new HttpError(400, 'The query parameters are invalid; each issue names its parameter.', issues)
+}
+
+/** A monotonic clock where the runtime has one (every target does; the fallback is for odd hosts). */
+function elapsedMs(): number {
+  return typeof performance === 'undefined' ? Date.now() : performance.now()
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -195,10 +204,11 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
 
   async function ingest(request: Request, context: HandlerContext | undefined, status: 200 | 201): Promise<Response> {
     const started = now()
+    const startedMark = elapsedMs()
     const principal = await principalOf(request)
     if (!principal && options.allowAnonymousIngest === false) throw new HttpError(401, 'Sign in to send activities.')
     const body = await readJsonBody(request, maxBodyBytes)
-    if (!body.ok) throw new HttpError(body.status, `[usertracking] [server] ${body.message}`)
+    if (!body.ok) throw new HttpError(body.status, body.message)
     const value = body.value
     let inputs: unknown[]
     let prefix: (index: number) => (string | number)[]
@@ -212,9 +222,9 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
       inputs = [value]
       prefix = () => []
     }
-    if (inputs.length === 0) throw new HttpError(400, '[usertracking] [server] The request holds no activities.')
+    if (inputs.length === 0) throw new HttpError(400, 'The request holds no activities.')
     if (inputs.length > maxBatchSize) {
-      throw new HttpError(413, `[usertracking] [server] At most ${maxBatchSize} activities fit in one request.`)
+      throw new HttpError(413, `At most ${maxBatchSize} activities fit in one request.`)
     }
     const activities: Activity[] = []
     const issues: Issue[] = []
@@ -228,7 +238,7 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     })
     if (issues.length > 0) {
       metrics.rejected('invalid', inputs.length)
-      throw new HttpError(400, '[usertracking] [server] Invalid activity.', issues)
+      throw new HttpError(400, 'The activity data is invalid; each issue names its field.', issues)
     }
     const receivedAt = new Date(started).toISOString()
     const rawIp = clientIp(request.headers, context?.remoteAddress, trustProxy)
@@ -239,7 +249,7 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
         if (activity.userId === undefined) activity.userId = principal.userId
         else if (activity.userId !== principal.userId) {
           metrics.rejected('forbidden', activities.length)
-          throw new HttpError(403, '[usertracking] [server] You can only send activities as yourself.')
+          throw new HttpError(403, 'You can only send activities as yourself.')
         }
       }
       activity.receivedAt = receivedAt
@@ -253,25 +263,25 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
       result = await store.sink.write(activities, { signal: request.signal })
     } catch (error) {
       onError(error)
-      throw new HttpError(503, `[usertracking] [server] The ${store.name} store is unavailable; try again.`, undefined, { 'retry-after': '1' })
+      throw new HttpError(503, `The ${store.name} store is unavailable; try again.`, undefined, { 'retry-after': '1' })
     }
     if (result.type === 'retryable') {
       if (result.error !== undefined) onError(result.error)
-      throw new HttpError(503, `[usertracking] [server] The ${store.name} store is unavailable; try again.`, undefined, {
+      throw new HttpError(503, `The ${store.name} store is unavailable; try again.`, undefined, {
         'retry-after': retryAfterSeconds(result.retryInMs),
       })
     }
-    if (result.type === 'too_large') throw new HttpError(413, `[usertracking] [server] The ${store.name} store refused a batch this large.`)
+    if (result.type === 'too_large') throw new HttpError(413, `The ${store.name} store refused a batch this large.`)
     if (result.type === 'failure') {
       onError(result.error)
       metrics.rejected('store_failure', activities.length)
-      throw new HttpError(422, `[usertracking] [server] The ${store.name} store refused these activities.`)
+      throw new HttpError(422, `The ${store.name} store refused these activities.`)
     }
     const refused = new Set((result.rejected ?? []).map((entry) => entry.id))
     const stored = refused.size === 0 ? activities : activities.filter((activity) => !refused.has(activity.id))
     if (refused.size > 0) metrics.rejected('store_rejected', refused.size)
     feed.publish(stored)
-    metrics.ingest(stored.length, (now() - started) / 1000)
+    metrics.ingest(stored.length, (elapsedMs() - startedMark) / 1000)
     const answer: { accepted: number; ids: string[]; rejected?: { id: string; error: string }[] } = {
       accepted: stored.length,
       ids: stored.map((activity) => activity.id),
@@ -288,14 +298,14 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
       return json(200, await store.list(scope(parsed.query, principal)))
     } catch (error) {
       // The Store contract refuses a cursor it did not issue with a RangeError.
-      if (error instanceof RangeError) throw new HttpError(400, 'Invalid query parameters.', [{ path: ['query', 'cursor'], message: error.message }])
+      if (error instanceof RangeError) throw new HttpError(400, 'The query parameters are invalid; each issue names its parameter.', [{ path: ['query', 'cursor'], message: error.message }])
       throw storeError(error)
     }
   }
 
   function storeError(error: unknown): HttpError {
     onError(error)
-    return new HttpError(503, `[usertracking] [server] The ${store.name} store is unavailable; try again.`, undefined, { 'retry-after': '1' })
+    return new HttpError(503, `The ${store.name} store is unavailable; try again.`, undefined, { 'retry-after': '1' })
   }
 
   async function stats(request: Request, url: URL): Promise<Response> {
@@ -433,7 +443,7 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     try {
       url = new URL(request.url)
     } catch {
-      return { response: json(400, { error: '[usertracking] [server] The request URL is invalid.' }), route: 'unmatched' }
+      return { response: json(400, { error: 'The request URL is invalid.' }), route: 'unmatched' }
     }
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname
     const match = routes.get(path)
@@ -491,7 +501,7 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
       ;({ response, route } = await dispatch(request, context))
     } catch (error) {
       onError(error)
-      response = json(500, { error: '[usertracking] [server] Something went wrong on the server.' })
+      response = json(500, { error: 'Something went wrong on the server.' })
     }
     metrics.request(route, request.method, response.status)
     return withCors(request, response)
