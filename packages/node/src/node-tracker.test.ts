@@ -74,6 +74,21 @@ describe('createNodeTracker', () => {
     expect(['SIGTERM', 'SIGINT', 'beforeExit'].map((event) => process.listenerCount(event))).toEqual(before)
   })
 
+  it('still tracks, with the request context, when the defaults function throws', async () => {
+    const sink = memorySink()
+    const tracker = nodeTracker({
+      sinks: [sink],
+      dir: false,
+      defaults: () => {
+        throw new Error('session store unavailable')
+      },
+    })
+    const id = runWithContext({ userId: 'u1' }, () => tracker.track({ activityType: 'job_match' }))
+    expect(id).toBeDefined()
+    await tracker.flush(5000)
+    expect(sink.activities.map((activity) => [activity.activityType, activity.userId])).toEqual([['job_match', 'u1']])
+  })
+
   it('needs somewhere to deliver', () => {
     expect(() => createNodeTracker({ dir: false })).toThrow('[usertracking] [node] createNodeTracker needs options.url or options.sinks.')
   })

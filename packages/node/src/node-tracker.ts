@@ -125,12 +125,18 @@ export function createNodeTracker(options: NodeTrackerOptions): NodeTracker {
     ...tracker,
     storage,
     track(input) {
+      let own: TrackerDefaults | undefined
+      try {
+        own = typeof defaults === 'function' ? defaults() : defaults
+      } catch {
+        // A throwing defaults function costs its defaults, never the activity or the caller.
+      }
       let prepared = input
       try {
-        const merged = mergeDefaults(typeof defaults === 'function' ? defaults() : defaults, contextDefaults())
+        const merged = mergeDefaults(own, contextDefaults())
         if (merged && isPlainObject(input)) prepared = applyDefaults(merged, input)
       } catch {
-        // A throwing defaults function costs the defaults, never the activity or the caller.
+        // An input whose getters throw goes to core as it is, which reports it.
       }
       return tracker.track(prepared)
     },
