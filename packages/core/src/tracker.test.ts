@@ -406,10 +406,13 @@ describe('track() never throws and reports every drop', () => {
     t.track({ activityType: 'a', metadata: { build: 2 } })
     session = 's2'
     t.track({ activityType: 'b', userId: 'u9' })
+    // An explicit undefined (what withActivity sends for an option it was not given) keeps the default.
+    t.track({ activityType: 'c', userId: undefined })
     await t.flush()
     expect(sink.activities.map(({ userId, sessionId, metadata }) => ({ userId, sessionId, metadata }))).toEqual([
       { userId: 'u1', sessionId: 's1', metadata: { app: 'web', build: 2 } },
       { userId: 'u9', sessionId: 's2', metadata: { app: 'web', build: 1 } },
+      { userId: 'u1', sessionId: 's2', metadata: { app: 'web', build: 1 } },
     ])
   })
 })

@@ -114,15 +114,27 @@ function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeo
   return timer
 }
 
+/**
+ * Puts `defaults` under `input`: the call's own fields win, but an explicit `undefined` counts as
+ * not given (withActivity passes `userId: undefined` when its options name no user, and that must
+ * not erase a default user); `metadata` and `context` merge key by key. Object.assign and a key
+ * loop rather than object spread, which takes a slow path on Node 20 costing microseconds.
+ */
 function mergeDefaults(defaults: TrackerDefaults, input: ActivityInput): ActivityInput {
-  const merged: ActivityInput = { ...defaults, ...input }
+  const merged: Record<string, unknown> = Object.assign({}, defaults)
+  const source = input as Record<string, unknown>
+  const keys = Object.keys(source)
+  for (let index = 0; index < keys.length; index++) {
+    const value = source[keys[index]!]
+    if (value !== undefined) merged[keys[index]!] = value
+  }
   if (isPlainObject(defaults.metadata) && isPlainObject(input.metadata)) {
-    merged.metadata = { ...defaults.metadata, ...input.metadata }
+    merged.metadata = Object.assign({}, defaults.metadata, input.metadata)
   }
   if (isPlainObject(defaults.context) && isPlainObject(input.context)) {
-    merged.context = { ...defaults.context, ...input.context }
+    merged.context = Object.assign({}, defaults.context, input.context)
   }
-  return merged
+  return merged as ActivityInput
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
