@@ -215,21 +215,21 @@ class ActivityRun implements ActivityScope {
     try {
       const { options, args, usage } = this
       const durationMs = Math.max(0, Math.round((monotonicNow() - this.startedMono) * 1000) / 1000)
-      const input: ActivityInput = {
-        id: this.activityId,
-        activityType: resolveOption(options.activityType, args),
-        userId: resolveOption(options.userId, args),
-        sessionId: resolveOption(options.sessionId, args),
-        description: resolveOption(options.description, args),
-        ...this.fields,
-        timestamp: this.startedAt,
-        endTime: this.startedAt + durationMs,
-        durationMs,
-        status,
-      }
+      // Object.assign, not spread: spreading takes a slow path on Node 20 that costs microseconds.
+      const input: ActivityInput = Object.assign(
+        {
+          id: this.activityId,
+          activityType: resolveOption(options.activityType, args),
+          userId: resolveOption(options.userId, args),
+          sessionId: resolveOption(options.sessionId, args),
+          description: resolveOption(options.description, args),
+        },
+        this.fields,
+        { timestamp: this.startedAt, endTime: this.startedAt + durationMs, durationMs, status },
+      )
       if (status === 'error') input.error = error
       const baseMetadata = resolveOption(options.metadata, args)
-      if (baseMetadata || this.metadata) input.metadata = { ...baseMetadata, ...this.metadata }
+      if (baseMetadata || this.metadata) input.metadata = Object.assign({}, baseMetadata, this.metadata)
       if (usage) {
         if (usage.total !== undefined || usage.input !== undefined || usage.output !== undefined) input.tokenUsage = usage
         else if (usage.model) input.metadata = { ...(input.metadata as JsonObject | undefined), model: usage.model }
