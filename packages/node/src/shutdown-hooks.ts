@@ -36,8 +36,8 @@ const CLOSE_GRACE_MS = 1000
  * - On `beforeExit` (the event loop is empty: a script finished), the tracker flushes within
  *   `timeoutMs` and closes; the process then exits with its own `process.exitCode`.
  *
- * A sink that is down never holds the process past `timeoutMs` plus one second. The hooks remove
- * themselves once the tracker has shut down.
+ * Otherwise a sink that is down never holds the process past `timeoutMs` plus one second. The hooks
+ * remove themselves once the tracker has shut down.
  *
  * @param tracker - the tracker to shut down.
  * @param options - see {@link ShutdownHooksOptions}.
@@ -46,7 +46,7 @@ const CLOSE_GRACE_MS = 1000
 export function installShutdownHooks(tracker: Pick<Tracker, 'flush' | 'shutdown'>, options: ShutdownHooksOptions = {}): () => void {
   const timeoutMs = options.timeoutMs ?? 5000
   if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
-    throw new TypeError(`[usertracking] [node] options.shutdownTimeoutMs must be a number of at least 0; got ${String(timeoutMs)}.`)
+    throw new TypeError(`[usertracking] [node] The shutdown timeout must be a number of milliseconds, at least 0; got ${String(timeoutMs)}.`)
   }
   const signals = options.signals ?? ['SIGTERM', 'SIGINT']
   let shuttingDown: Promise<void> | undefined
