@@ -1,9 +1,11 @@
+import { UserTrackingError } from '@usertracking/core'
+
 /**
  * What `@usertracking/postgres` throws for a mistake in how it is set up (an unknown client, an
  * invalid table name) and what its sink reports as the `error` of a failed write, with the driver's error as
  * `cause`. Expected write failures are never thrown: they come back as a `SinkResult`.
  */
-export class PostgresStoreError extends Error {
+export class PostgresStoreError extends UserTrackingError {
   /** Always `PostgresStoreError`. */
   override name = 'PostgresStoreError'
   /** The SQLSTATE of the underlying database error, when there is one. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import type { Activity } from '@usertracking/core'
+import { createTracker, type Activity } from '@usertracking/core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { activity, NASTY, nastyActivity, signal, withoutReceivedAt } from '../test/activities'
 import { openTestDatabase, uniqueSchema, type TestDatabase } from '../test/database'
@@ -47,6 +47,21 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     const ids = await storedIds()
     expect(ids).toEqual([...batch, ...more].map((row) => row.id).sort())
     expect((await store.list({ includeTotal: true })).total).toBe(40)
+  })
+
+  it('serves as a tracker sink: the app-shaped inputs stored, a refused row dropped as rejected', async () => {
+    const tracker = createTracker({ sinks: [store.sink], batchSize: 10 })
+    tracker.track({ user_id: 6, action: 'deleted', event_action_timestamp: '2025-10-10T18:30:00Z', metadata: { ip: '192.168.1.10' } })
+    tracker.track({ userId: 'abc123', activityType: 'resume_generation', timeTaken: 3.2, tokenUsage: 1420 })
+    tracker.track({ userId: 'abc123', activityType: 'too_old', timestamp: '-010000-01-01T00:00:00.000Z' })
+    await tracker.flush()
+    expect(tracker.stats()).toMatchObject({ sent: 2, dropped: 1, droppedByReason: { rejected: 1 } })
+    await tracker.shutdown()
+    const { items } = await store.list({ sort: 'timestamp', order: 'asc' })
+    expect(items).toMatchObject([
+      { userId: '6', activityType: 'deleted', timestamp: '2025-10-10T18:30:00.000Z', metadata: { ip: '192.168.1.10' } },
+      { userId: 'abc123', activityType: 'resume_generation', durationMs: 3200, tokenUsage: { total: 1420 } },
+    ])
   })
 
   it('keeps the first write of an id: a retry never overwrites', async () => {
