@@ -38,11 +38,7 @@ export interface UserTrackingOptions {
   sinks?: Sink[]
 }
 
-/** Autocapture switches that are on unless set to `false`. */
-export const CAPTURED_BY_DEFAULT = ['trackPageViews', 'trackButtonClicks', 'trackFormSubmissions', 'trackTimeOnPage'] as const
-
-/** Whether the autocapture switch `key` is on. */
+/** Whether the autocapture switch `key` is on: each is, unless set to `false`, but `trackInputFocus`. */
 export function isOn(options: UserTrackingOptions, key: keyof UserTrackingOptions): boolean {
-  const value = options[key]
-  return value === undefined ? (CAPTURED_BY_DEFAULT as readonly string[]).includes(key) : value === true
+  return (options[key] ?? key !== 'trackInputFocus') === true
 }

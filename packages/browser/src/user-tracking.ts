@@ -180,7 +180,7 @@ export function createUserTracking(): UserTrackingApi {
       }
       if (!options.endpoint && !options.sinks?.length) {
         // A misconfiguration shows whether or not debug is on; it is still never thrown.
-        console.error('[usertracking] [browser] config() needs an endpoint (or sinks); nothing is tracked until it gets one.')
+        console.error('[usertracking] [browser] config() needs an endpoint (or sinks).')
         return
       }
       identity ??= createIdentity()
