@@ -86,12 +86,14 @@ let failed = false
 if (zod.length > 0) {
   console.error(`\n[usertracking] [browser] size: zod is in the browser bundle (${zod.map(([path]) => path).join(', ')}).`)
   failed = true
+} else {
+  console.log('\nzod: absent from the bundle (core builds activitySchema in one /* @__PURE__ */ call).')
 }
 for (const [name, measured] of [['import { UserTracking }', used], ['the whole ESM entry', entry]] as const) {
   if (measured.gzipped > BUDGET_BYTES) {
-    console.error(`\n[usertracking] [browser] size: ${name} is ${measured.gzipped} B gzipped, over the ${BUDGET_BYTES} B budget.`)
+    console.error(`[usertracking] [browser] size: ${name} is ${measured.gzipped} B gzipped, ${measured.gzipped - BUDGET_BYTES} B over the ${BUDGET_BYTES} B budget.`)
     failed = true
   }
 }
-if (!failed) console.log(`\nzod: absent. Headroom: ${BUDGET_BYTES - entry.gzipped} B under the ${kb(BUDGET_BYTES)} budget for the whole ESM entry.`)
+if (!failed) console.log(`${BUDGET_BYTES - entry.gzipped} B under the ${kb(BUDGET_BYTES)} budget for the whole ESM entry.`)
 process.exit(failed ? 1 : 0)
