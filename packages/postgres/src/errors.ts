@@ -38,38 +38,28 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
 }
 
-// SQLSTATEs worth sending the same batch again for (PostgreSQL appendix A): the server or the
-// connection is going away or overloaded, or a concurrent transaction got in the way.
-const RETRYABLE = new Set([
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-  '55P03', // lock_not_available
-  '57014', // query_canceled (statement_timeout)
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '57P05', // idle_session_timeout
-  '25P03', // idle_in_transaction_session_timeout
-  // A missing table or schema is a deployment that has not run migrate() yet: keep the batch.
-  '42P01', // undefined_table
-  '3F000', // invalid_schema_name
-])
-
 /**
- * Sorts a failure into: `retryable` (the connection or server, so send it again), `data` (some
- * row's content, so split the batch to find it) or `permanent` (the statement can never work, such
- * as a missing privilege). An error without a SQLSTATE comes from the socket or the driver (a reset
- * connection, a closed pool) and is retryable.
+ * Sorts a failure into: `data` (some row's content, so split the batch to find it), `permanent`
+ * (the statement itself can never work) or `retryable` (everything else: the connection, the server
+ * or a concurrent transaction, so send the same batch again).
+ *
+ * - data: 22 data exception, 23 integrity constraint violation, 54 program limit exceeded (an index
+ *   row too large).
+ * - permanent: 42 syntax error or access rule violation (a dropped column, a missing privilege) and
+ *   0A feature not supported, except 42P01 undefined_table: a deployment that has not run migrate()
+ *   yet keeps its batches.
+ * - retryable: 08 connection exception, 40001 serialization failure, 40P01 deadlock, 53300 too many
+ *   connections, 57P01 admin shutdown and the rest of 53 / 57, and any error without a SQLSTATE (a
+ *   reset socket, a closed pool). Unknown classes are retried too: the tracker's retry limit bounds
+ *   that, while a wrong `permanent` would drop activities for good.
  */
 export function classifyError(error: unknown): ErrorKind {
   const code = sqlState(error)
   if (code === undefined) return 'retryable'
   const errorClass = code.slice(0, 2)
-  // 08 connection exception, 53 insufficient resources (too many connections, disk full, out of memory).
-  if (RETRYABLE.has(code) || errorClass === '08' || errorClass === '53') return 'retryable'
-  // 22 data exception, 23 integrity constraint violation, 54 program limit exceeded (an index row too large).
   if (errorClass === '22' || errorClass === '23' || errorClass === '54') return 'data'
-  return 'permanent'
+  if ((errorClass === '42' && code !== '42P01') || errorClass === '0A') return 'permanent'
+  return 'retryable'
 }
 
 /** The backend's own words for an error, with its SQLSTATE. */
