@@ -136,11 +136,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     async stats(query: StatsQuery = {}): Promise<ActivityStats> {
       const params = new Params()
       const where = whereSql(filterConditions(query, params))
-      const numberOr = (field: string) =>
+      const numericToken = (field: string) =>
         `CASE WHEN jsonb_typeof(token_usage -> '${field}') = 'number' THEN (token_usage ->> '${field}')::float8 END`
       const totals = adapter.query(
         `SELECT count(*)::float8 AS total, count(DISTINCT user_id)::float8 AS users,
-  coalesce(sum(${numberOr('input')}), 0)::float8 AS input, coalesce(sum(${numberOr('output')}), 0)::float8 AS output,
+  coalesce(sum(${numericToken('input')}), 0)::float8 AS input, coalesce(sum(${numericToken('output')}), 0)::float8 AS output,
   coalesce(sum(total_tokens), 0)::float8 AS tokens, avg(duration_ms)::float8 AS average,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)::float8 AS median,
   percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)::float8 AS p95
