@@ -87,6 +87,30 @@ describe('indexedDbStorage', () => {
   })
 })
 
+describe('indexedDbStorage when IndexedDB is full', () => {
+  it('keeps activities in memory after a QuotaExceededError, with one warning', async () => {
+    const warnings: string[] = []
+    const storage = indexedDbStorage({ name, logger: { warn: (message) => warnings.push(message) } })
+    await storage.load()
+    const put = IDBObjectStore.prototype.put
+    // The browser's quota, rehearsed: fake-indexeddb has none.
+    IDBObjectStore.prototype.put = () => {
+      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
+    }
+    try {
+      const [a, b] = [activity('a'), activity('b')]
+      await storage.add([a])
+      await storage.add([b])
+      expect(storage.pending()).toEqual([a, b])
+      expect(warnings).toEqual(['[indexeddb] IndexedDB failed. Pending activities are kept in memory only.'])
+      await storage.remove([a.id])
+      expect(storage.pending()).toEqual([b])
+    } finally {
+      IDBObjectStore.prototype.put = put
+    }
+  })
+})
+
 describe('indexedDbStorage without IndexedDB', () => {
   it('falls back to memory with one warning', async () => {
     const original = globalThis.indexedDB
