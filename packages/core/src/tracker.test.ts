@@ -311,9 +311,17 @@ describe('storage', () => {
     await settle()
     expect(adds).toEqual([50])
     expect(sink.batches).toHaveLength(0)
+    // Two more bursts while the first write is slow: they are coalesced into one write.
+    for (let index = 50; index < 60; index++) t.track({ activityType: `a${index}` })
+    await settle()
+    for (let index = 60; index < 70; index++) t.track({ activityType: `a${index}` })
+    await settle()
     releaseAdd()
     await settle()
-    expect(sink.activities).toHaveLength(50)
+    expect(adds).toEqual([50, 20])
+    releaseAdd()
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(sink.activities).toHaveLength(70)
     expect(inner.size).toBe(0)
   })
 

@@ -193,6 +193,10 @@ export function createTracker(options: TrackerOptions): Tracker {
   let pendingAdds: Entry[] = []
   let pendingRemoves: string[] = []
   let persistScheduled = false
+  let persistQueued = false
+  // A ref'd timer held while someone awaits flush() or shutdown(): every other timer is unref'd so
+  // tracking never keeps a process alive, but an awaited flush must not be cut short by the exit.
+  let hold: ReturnType<typeof setInterval> | undefined
 
   function reportError(error: unknown): void {
     log.error(error instanceof Error ? error.message : 'Background error.', error)
@@ -245,26 +249,34 @@ export function createTracker(options: TrackerOptions): Tracker {
     else unref(setTimeout(run, config.persistIntervalMs))
   }
 
+  // One storage step at a time, each taking everything pending when it runs, so that bursts
+  // tracked while a slow write (an fsync) is under way are coalesced into the next write.
   function persistNow(): Promise<void> {
-    if (!storage) return storageChain
-    const adds = pendingAdds
-    const removes = pendingRemoves
-    pendingAdds = []
-    pendingRemoves = []
-    if (adds.length > 0) {
-      storageChain = storageChain
-        .then(() => storage.add(adds.map((entry) => entry.activity)))
-        .catch((error) => reportError(new StorageError('Could not store queued activities; they are kept in memory only.', error)))
-        .then(() => {
-          for (const entry of adds) entry.persisted = true
-          pumpAll()
-        })
-    }
-    if (removes.length > 0) {
-      storageChain = storageChain
-        .then(() => storage.remove(removes))
-        .catch((error) => reportError(new StorageError('Could not remove delivered activities from storage.', error)))
-    }
+    if (!storage || persistQueued) return storageChain
+    persistQueued = true
+    storageChain = storageChain.then(async () => {
+      persistQueued = false
+      const adds = pendingAdds
+      const removes = pendingRemoves
+      pendingAdds = []
+      pendingRemoves = []
+      if (adds.length > 0) {
+        try {
+          await storage.add(adds.map((entry) => entry.activity))
+        } catch (error) {
+          reportError(new StorageError('Could not store queued activities; they are kept in memory only.', error))
+        }
+        for (const entry of adds) entry.persisted = true
+        pumpAll()
+      }
+      if (removes.length > 0) {
+        try {
+          await storage.remove(removes)
+        } catch (error) {
+          reportError(new StorageError('Could not remove delivered activities from storage.', error))
+        }
+      }
+    })
     return storageChain
   }
 
@@ -454,6 +466,17 @@ export function createTracker(options: TrackerOptions): Tracker {
       waiter.resolve(true)
       return false
     })
+    releaseHold()
+  }
+
+  function holdOpen(): void {
+    hold ??= setInterval(() => {}, 2 ** 31 - 1)
+  }
+
+  function releaseHold(): void {
+    if (waiters.length > 0 || hold === undefined) return
+    clearInterval(hold)
+    hold = undefined
   }
 
   function enqueue(entry: Entry): void {
@@ -592,10 +615,12 @@ export function createTracker(options: TrackerOptions): Tracker {
         },
       }
       waiters.push(waiter)
+      holdOpen()
       if (timeoutMs !== undefined) {
         timer = unref(
           setTimeout(() => {
             waiters = waiters.filter((item) => item !== waiter)
+            releaseHold()
             resolve(false)
           }, timeoutMs),
         )
@@ -621,6 +646,7 @@ export function createTracker(options: TrackerOptions): Tracker {
       counters.queued = 0
       for (const waiter of waiters) waiter.resolve(false)
       waiters = []
+      releaseHold()
       await persistNow()
       await Promise.all(
         states.map(async (state) => {
