@@ -1,7 +1,16 @@
 import type { Activity, RejectedActivity, Sink, SinkResult, SinkWriteOptions } from '@usertracking/core'
 import type { PostgresAdapter } from './client-adapter'
 import { classifyError, describeError, PostgresStoreError, sqlState, type ErrorKind } from './errors'
-import { encodeCopy, prepareRow, unnestInsertSql, unnestParams, WRITE_COLUMNS, type PreparedRow } from './rows'
+import {
+  copyColumns,
+  encodeCopy,
+  prepareRow,
+  RECEIVED_AT_OR_NOW,
+  unnestInsertSql,
+  unnestParams,
+  WRITE_COLUMNS,
+  type PreparedRow,
+} from './rows'
 import type { SqlNames } from './sql-names'
 
 // Dropped at COMMIT (or ROLLBACK), so one name serves every batch on every connection; qualified so
@@ -25,16 +34,18 @@ class WriteFailure {
  *
  * With COPY (node-postgres, PGlite) a batch is first sent as one binary `COPY` straight into the
  * table: one statement, so atomic by itself, and as fast as PostgreSQL takes rows. Only when that
- * meets an id the table already holds (a retried batch: SQLSTATE 23505) is the batch written again,
- * in one transaction, through COPY into a temporary table and `INSERT … ON CONFLICT (id) DO NOTHING`.
+ * meets an id the table already holds (a retried batch: SQLSTATE 23505), or when the batch mixes
+ * rows with and without `receivedAt`, is it written, in one transaction, through COPY into a
+ * temporary table and `INSERT … ON CONFLICT (id) DO NOTHING`. `received_at` is the activity's
+ * `receivedAt` when it has one and the database's `now()` otherwise.
  * Without COPY (postgres.js) it is one `INSERT … SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING`.
  *
  * A data error (SQLSTATE classes 22, 23, 54) splits the batch in halves until the refused rows are
  * alone; those are reported as `rejected` and everything else is stored.
  */
 export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames): Sink {
-  const copyTarget = `${names.qualifiedTable} (${WRITE_COLUMNS})`
-  const insertStaged = `INSERT INTO ${names.qualifiedTable} (${WRITE_COLUMNS}) SELECT ${WRITE_COLUMNS} FROM ${STAGING} ON CONFLICT (id) DO NOTHING`
+  const stagedColumns = WRITE_COLUMNS.replace(/received_at$/, RECEIVED_AT_OR_NOW)
+  const insertStaged = `INSERT INTO ${names.qualifiedTable} (${WRITE_COLUMNS}) SELECT ${stagedColumns} FROM ${STAGING} ON CONFLICT (id) DO NOTHING`
   const insertUnnest = unnestInsertSql(names.qualifiedTable)
 
   async function writeOnce(rows: readonly PreparedRow[]): Promise<void> {
@@ -42,17 +53,23 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames): S
       await adapter.query(insertUnnest, unnestParams(rows))
       return
     }
-    const data = encodeCopy(rows)
-    try {
-      await adapter.copyFrom(copyTarget, data)
-    } catch (error) {
-      if (sqlState(error) !== '23505') throw error
-      await adapter.transaction(async (connection) => {
-        await connection.query(STAGING_TABLE)
-        await connection.copyFrom!(`${STAGING} (${WRITE_COLUMNS})`, data)
-        await connection.query(insertStaged)
-      })
+    const stamped = rows.filter((row) => row.receivedAtMs !== null).length
+    // A batch mixing rows with and without receivedAt (rare: trackers send none, the ingest handler
+    // stamps all) cannot be one COPY, which gives a column to every row or to none.
+    if (stamped === 0 || stamped === rows.length) {
+      try {
+        await adapter.copyFrom(`${names.qualifiedTable} (${copyColumns(stamped > 0)})`, encodeCopy(rows, stamped > 0))
+        return
+      } catch (error) {
+        if (sqlState(error) !== '23505') throw error
+      }
     }
+    const data = encodeCopy(rows, true)
+    await adapter.transaction(async (connection) => {
+      await connection.query(STAGING_TABLE)
+      await connection.copyFrom!(`${STAGING} (${WRITE_COLUMNS})`, data)
+      await connection.query(insertStaged)
+    })
   }
 
   async function writeRows(rows: readonly PreparedRow[], signal: AbortSignal | undefined): Promise<RejectedActivity[]> {
@@ -76,11 +93,10 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames): S
       const signal = options?.signal
       if (signal?.aborted) return { type: 'retryable', error: signal.reason }
       try {
-        const receivedAtMs = Date.now()
         const rejected: RejectedActivity[] = []
         const rows: PreparedRow[] = []
         for (const activity of batch) {
-          const prepared = prepareRow(activity, receivedAtMs)
+          const prepared = prepareRow(activity)
           if ('refused' in prepared) rejected.push({ id: String(activity?.id), error: prepared.refused })
           else rows.push(prepared)
         }

@@ -4,9 +4,23 @@ import type { Row } from './client-adapter'
 import { escapeJson, escapeText, unescapeJson, unescapeText } from './nul-escape'
 import { epochMicrosSql, microsToIso, toTimestampText } from './time'
 
-/** The columns a write fills, in the order of {@link PreparedRow} and of the COPY data. */
-export const WRITE_COLUMNS =
-  'id, user_id, anonymous_id, session_id, activity_type, description, "timestamp", end_time, duration_ms, status, error, token_usage, context, metadata, received_at'
+/** The columns a write fills but `received_at`, in the order of {@link PreparedRow} and of the COPY data. */
+const ACTIVITY_COLUMNS =
+  'id, user_id, anonymous_id, session_id, activity_type, description, "timestamp", end_time, duration_ms, status, error, token_usage, context, metadata'
+
+/** Every column a write fills. */
+export const WRITE_COLUMNS = `${ACTIVITY_COLUMNS}, received_at`
+
+/**
+ * The columns of a COPY: with `received_at` when the batch carries it, without when it does not,
+ * so that the column's `DEFAULT now()` stamps the rows with the database's clock.
+ */
+export function copyColumns(withReceivedAt: boolean): string {
+  return withReceivedAt ? WRITE_COLUMNS : ACTIVITY_COLUMNS
+}
+
+/** What an INSERT … SELECT from staged rows (or `unnest`) puts in `received_at`. */
+export const RECEIVED_AT_OR_NOW = 'coalesce(received_at, now())'
 
 const FIELD_COUNT = 15
 
@@ -26,7 +40,8 @@ export interface PreparedRow {
   tokenUsage: string | null
   context: string | null
   metadata: string | null
-  receivedAtMs: number
+  /** As given to the sink (the ingest handler stamps it); null when the database should stamp it. */
+  receivedAtMs: number | null
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -53,7 +68,7 @@ function timeMs(value: unknown, field: string): number {
  * that never went through `normalizeActivity`) and converts the rest. Returns the reason for an
  * activity that cannot be stored.
  */
-export function prepareRow(activity: Activity, receivedAtMs: number): PreparedRow | { refused: string } {
+export function prepareRow(activity: Activity): PreparedRow | { refused: string } {
   try {
     if (typeof activity.id !== 'string' || !UUID.test(activity.id)) return { refused: 'id is not a UUID.' }
     if (typeof activity.activityType !== 'string' || activity.activityType.length === 0) {
@@ -78,7 +93,7 @@ export function prepareRow(activity: Activity, receivedAtMs: number): PreparedRo
       tokenUsage: optionalJson(activity.tokenUsage),
       context: optionalJson(activity.context),
       metadata: optionalJson(activity.metadata),
-      receivedAtMs: activity.receivedAt == null ? receivedAtMs : timeMs(activity.receivedAt, 'receivedAt'),
+      receivedAtMs: activity.receivedAt == null ? null : timeMs(activity.receivedAt, 'receivedAt'),
     }
   } catch (error) {
     // JSON.stringify throws on a cycle or a BigInt.
@@ -86,12 +101,12 @@ export function prepareRow(activity: Activity, receivedAtMs: number): PreparedRo
   }
 }
 
-/** The binary COPY body for `rows`, columns as in {@link WRITE_COLUMNS}. */
-export function encodeCopy(rows: readonly PreparedRow[]): Uint8Array<ArrayBuffer> {
+/** The binary COPY body for `rows`, columns as in {@link copyColumns}. */
+export function encodeCopy(rows: readonly PreparedRow[], withReceivedAt: boolean): Uint8Array<ArrayBuffer> {
   const writer = new BinaryCopyWriter(rows.length * 512)
   for (const row of rows) {
     writer
-      .row(FIELD_COUNT)
+      .row(withReceivedAt ? FIELD_COUNT : FIELD_COUNT - 1)
       .uuid(row.id)
       .text(row.userId)
       .text(row.anonymousId)
@@ -106,7 +121,7 @@ export function encodeCopy(rows: readonly PreparedRow[]): Uint8Array<ArrayBuffer
       .jsonb(row.tokenUsage)
       .jsonb(row.context)
       .jsonb(row.metadata)
-      .timestamptz(row.receivedAtMs)
+    if (withReceivedAt) writer.timestamptz(row.receivedAtMs)
   }
   return writer.finish()
 }
@@ -121,7 +136,7 @@ export function unnestInsertSql(qualifiedTable: string): string {
   return `INSERT INTO ${qualifiedTable} (${WRITE_COLUMNS})
 SELECT id::uuid, user_id, anonymous_id, session_id, activity_type, description, ts::timestamptz,
   end_time::timestamptz, duration_ms, status, error, token_usage::jsonb, context::jsonb, metadata::jsonb,
-  received_at::timestamptz
+  coalesce(received_at::timestamptz, now())
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
   $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
   AS u(id, user_id, anonymous_id, session_id, activity_type, description, ts, end_time, duration_ms, status,
@@ -147,7 +162,7 @@ export function unnestParams(rows: readonly PreparedRow[]): unknown[][] {
     columns[11]![index] = row.tokenUsage
     columns[12]![index] = row.context
     columns[13]![index] = row.metadata
-    columns[14]![index] = toTimestampText(row.receivedAtMs)
+    columns[14]![index] = row.receivedAtMs === null ? null : toTimestampText(row.receivedAtMs)
   })
   return columns
 }
