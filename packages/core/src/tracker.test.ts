@@ -425,6 +425,24 @@ describe('track() never throws and reports every drop', () => {
   })
 })
 
+describe('a throwing defaults function', () => {
+  it('costs only its defaults: the activity is still tracked and the error reported', async () => {
+    const onError = vi.fn()
+    const sink = memorySink()
+    const t = tracker({
+      sinks: [sink],
+      onError,
+      defaults: () => {
+        throw new Error('no request context')
+      },
+    })
+    expect(t.track({ activityType: 'a' })).toBeDefined()
+    await t.flush()
+    expect(sink.activities).toHaveLength(1)
+    expect(onError).toHaveBeenCalledWith(expect.objectContaining({ message: 'no request context' }))
+  })
+})
+
 describe('listeners and platform hooks', () => {
   it('emits sent and dropped, survives a throwing listener, and unsubscribes', async () => {
     const onError = vi.fn()

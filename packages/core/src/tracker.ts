@@ -532,7 +532,13 @@ export function createTracker(options: TrackerOptions): Tracker {
         drop('shutdown', [], { input }, 1)
         return undefined
       }
-      const defaults = typeof config.defaults === 'function' ? config.defaults() : config.defaults
+      let defaults: TrackerDefaults | undefined
+      try {
+        defaults = typeof config.defaults === 'function' ? config.defaults() : config.defaults
+      } catch (error) {
+        // A throwing defaults function costs its defaults, never the activity.
+        reportError(error)
+      }
       const merged = defaults && isPlainObject(input) ? mergeDefaults(defaults, input) : input
       const result = normalizeActivity(merged, normalizeOptions)
       if (!result.ok) {
