@@ -30,13 +30,6 @@ export class Deque<T> {
     return item
   }
 
-  /** Removes and returns up to `count` items from the front. */
-  take(count: number): T[] {
-    const taken: T[] = []
-    while (taken.length < count && this.length > 0) taken.push(this.shift()!)
-    return taken
-  }
-
   /** Puts items back at the front, in the given order (for a batch that must be sent again). */
   unshiftAll(items: readonly T[]): void {
     if (items.length === 0) return

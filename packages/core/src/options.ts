@@ -133,19 +133,8 @@ type NumericOption = keyof typeof TRACKER_DEFAULTS
 /** The options with every default filled in, after validation. */
 export type ResolvedTrackerOptions = TrackerOptions & Required<Pick<TrackerOptions, NumericOption>>
 
-const MINIMUMS: Record<NumericOption, number> = {
-  persistIntervalMs: 0,
-  batchSize: 1,
-  flushInterval: 0,
-  debounceTime: 0,
-  maxQueueSize: 1,
-  maxRetries: 0,
-  retryBaseDelayMs: 0,
-  retryMaxDelayMs: 0,
-  maxRetryTimeMs: 0,
-  writeTimeoutMs: 1,
-  maxMetadataBytes: 2,
-}
+// Every numeric option may be 0 but these.
+const MINIMUMS: Partial<Record<NumericOption, number>> = { batchSize: 1, maxQueueSize: 1, writeTimeoutMs: 1, maxMetadataBytes: 2 }
 
 /**
  * Fills in defaults and checks every option, throwing a `TypeError` that names the field. Called
@@ -167,8 +156,9 @@ export function resolveTrackerOptions(options: TrackerOptions): ResolvedTrackerO
   const resolved = { ...options } as ResolvedTrackerOptions
   for (const key of Object.keys(TRACKER_DEFAULTS) as NumericOption[]) {
     const value = options[key] ?? TRACKER_DEFAULTS[key]
-    if (typeof value !== 'number' || Number.isNaN(value) || value < MINIMUMS[key]) {
-      throw new TypeError(`[usertracking] options.${key} must be a number of at least ${MINIMUMS[key]}; got ${String(value)}.`)
+    const minimum = MINIMUMS[key] ?? 0
+    if (typeof value !== 'number' || Number.isNaN(value) || value < minimum) {
+      throw new TypeError(`[usertracking] options.${key} must be a number of at least ${minimum}; got ${String(value)}.`)
     }
     resolved[key] = value
   }
