@@ -11,22 +11,30 @@ function hexValue(code: number): number {
 const textEncoder = /* @__PURE__ */ new TextEncoder()
 
 /**
- * Builds the body of a `COPY … FROM STDIN WITH (FORMAT binary)` in one growing buffer. Binary needs
- * no quoting or escaping of values (so nothing a user typed can break out of it) and is the fastest
- * input format PostgreSQL has.
+ * Builds the body of a `COPY … FROM STDIN WITH (FORMAT binary)` in a growing buffer, handed out a
+ * chunk at a time with `take()` so that sending can start before the last row is encoded. Binary
+ * needs no quoting or escaping of values (so nothing a user typed can break out of it) and is the
+ * fastest input format PostgreSQL has.
  */
 export class BinaryCopyWriter {
   private buffer: Uint8Array<ArrayBuffer>
   private view: DataView
   private offset = 0
 
-  /** @param sizeHint - expected size in bytes; the buffer grows past it when needed. */
-  constructor(sizeHint = 64 * 1024) {
+  /** @param sizeHint - expected size of a chunk in bytes; the buffer grows past it when needed. */
+  constructor(private readonly sizeHint = 64 * 1024) {
     this.buffer = new Uint8Array(Math.max(sizeHint, 64))
     this.view = new DataView(this.buffer.buffer)
-    this.buffer.set(SIGNATURE, 0)
-    // Flags field and header extension length, both zero.
-    this.offset = SIGNATURE.length + 8
+  }
+
+  /** Starts the data: the signature, then the flags field and header extension length, both zero. */
+  header(): this {
+    this.reserve(SIGNATURE.length + 8)
+    this.buffer.set(SIGNATURE, this.offset)
+    this.view.setInt32(this.offset + SIGNATURE.length, 0)
+    this.view.setInt32(this.offset + SIGNATURE.length + 4, 0)
+    this.offset += SIGNATURE.length + 8
+    return this
   }
 
   private reserve(bytes: number): void {
@@ -135,11 +143,20 @@ export class BinaryCopyWriter {
     return this
   }
 
-  /** Ends the data and returns it; the writer must not be used afterwards. */
-  finish(): Uint8Array<ArrayBuffer> {
+  /** Ends the data. */
+  trailer(): this {
     this.reserve(2)
     this.view.setInt16(this.offset, -1)
     this.offset += 2
-    return this.buffer.subarray(0, this.offset)
+    return this
+  }
+
+  /** The bytes written since the last `take()`; later writes go to a fresh buffer. */
+  take(): Uint8Array<ArrayBuffer> {
+    const chunk = this.buffer.subarray(0, this.offset)
+    this.buffer = new Uint8Array(Math.max(this.sizeHint, 64))
+    this.view = new DataView(this.buffer.buffer)
+    this.offset = 0
+    return chunk
   }
 }

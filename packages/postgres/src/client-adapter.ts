@@ -11,10 +11,12 @@ export interface PostgresConnection {
   /** Runs one parameterised statement (`$1`, `$2`, …) and returns its rows. */
   query(text: string, params?: readonly unknown[]): Promise<Row[]>
   /**
-   * Runs `COPY <target> FROM STDIN WITH (FORMAT binary)` with `data` as its input, or the driver's
-   * equivalent. Absent when the driver cannot report a failed COPY (then batches go through `unnest`).
+   * Runs `COPY <target> FROM STDIN WITH (FORMAT binary)` with the concatenated `chunks` as its
+   * input (sent as they are produced, where the driver can), or the driver's equivalent. It may stop
+   * consuming `chunks` when it fails. Absent when the driver cannot report a failed COPY (then
+   * batches go through `unnest`).
    */
-  copyFrom?(target: string, data: Uint8Array<ArrayBuffer>): Promise<void>
+  copyFrom?(target: string, chunks: Iterable<Uint8Array<ArrayBuffer>>): Promise<void>
 }
 
 /** The one tiny interface the store talks to, whichever driver is behind it. */

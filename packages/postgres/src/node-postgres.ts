@@ -5,6 +5,7 @@ interface PgConnection {
   query(text: string): void
   sendCopyFromChunk(chunk: Uint8Array): void
   endCopyFrom(): void
+  sendCopyFail(message: string): void
 }
 
 interface PgClient {
@@ -18,19 +19,21 @@ interface PgPool {
   query(text: string, values?: readonly unknown[]): Promise<{ rows: Row[] }>
 }
 
-const COPY_CHUNK_BYTES = 1024 * 1024
+// Larger chunks (one activity may be megabytes) go out in pieces, so no single message, and no
+// copy of it in the protocol writer, grows with the batch.
+const COPY_MESSAGE_BYTES = 1024 * 1024
 
 /**
  * node-postgres has no COPY of its own: pg-copy-streams adds it with a "submittable", an object
  * `client.query()` hands the connection to and then feeds the backend's messages. This is the same
- * protocol in a few lines, sending the whole binary body at once, so no extra dependency is needed.
+ * protocol in a few lines, so no extra dependency is needed.
  */
 class CopyFromStdin {
   private settled = false
 
   constructor(
     readonly text: string,
-    private readonly data: Uint8Array<ArrayBuffer>,
+    private readonly chunks: Iterable<Uint8Array<ArrayBuffer>>,
     private readonly done: (error?: unknown) => void,
   ) {}
 
@@ -43,16 +46,24 @@ class CopyFromStdin {
   submit(connection: PgConnection): void {
     connection.query(this.text)
     // The data follows the statement without waiting for CopyInResponse, so the batch costs one
-    // round trip. Safe even when the COPY fails before it starts: a backend outside copy mode
-    // ignores CopyData and CopyDone ("per protocol spec", postgres.c), which is what a client
-    // still streaming after a failed COPY looks like.
-    // The protocol writer copies each message with Buffer#copy, so it gets Buffer views of the bytes,
-    // a megabyte at a time so that a huge batch is not duplicated in memory all at once.
-    const { buffer, byteOffset, byteLength } = this.data
-    for (let offset = 0; offset < byteLength; offset += COPY_CHUNK_BYTES) {
-      connection.sendCopyFromChunk(Buffer.from(buffer, byteOffset + offset, Math.min(COPY_CHUNK_BYTES, byteLength - offset)))
+    // round trip, and each chunk leaves as soon as it is encoded, so PostgreSQL works on the first
+    // rows while this process encodes the next. Safe even when the COPY fails before it starts: a
+    // backend outside copy mode ignores CopyData and CopyDone ("per protocol spec", postgres.c),
+    // which is what a client still streaming after a failed COPY looks like.
+    try {
+      for (const chunk of this.chunks) {
+        const { buffer, byteOffset, byteLength } = chunk
+        for (let offset = 0; offset < byteLength; offset += COPY_MESSAGE_BYTES) {
+          // The protocol writer copies each message with Buffer#copy, so it needs Buffer views.
+          const length = Math.min(COPY_MESSAGE_BYTES, byteLength - offset)
+          connection.sendCopyFromChunk(Buffer.from(buffer, byteOffset + offset, length))
+        }
+      }
+      connection.endCopyFrom()
+    } catch (error) {
+      // Leave copy mode with the statement failed, so the connection stays usable.
+      connection.sendCopyFail(error instanceof Error ? error.message : String(error))
     }
-    connection.endCopyFrom()
   }
 
   handleCopyInResponse(): void {}
@@ -73,10 +84,10 @@ class CopyFromStdin {
   handleCopyData(): void {}
 }
 
-function copyOn(client: PgClient, target: string, data: Uint8Array<ArrayBuffer>): Promise<void> {
+function copyOn(client: PgClient, target: string, chunks: Iterable<Uint8Array<ArrayBuffer>>): Promise<void> {
   return new Promise((resolve, reject) => {
     client.query(
-      new CopyFromStdin(`COPY ${target} FROM STDIN WITH (FORMAT binary)`, data, (error) =>
+      new CopyFromStdin(`COPY ${target} FROM STDIN WITH (FORMAT binary)`, chunks, (error) =>
         error === undefined ? resolve() : reject(error),
       ),
     )
@@ -86,7 +97,7 @@ function copyOn(client: PgClient, target: string, data: Uint8Array<ArrayBuffer>)
 function connectionOf(client: PgClient): PostgresConnection {
   return {
     query: async (text, params) => (await client.query(text, params)).rows,
-    copyFrom: (target, data) => copyOn(client, target, data),
+    copyFrom: (target, chunks) => copyOn(client, target, chunks),
   }
 }
 
@@ -127,7 +138,7 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
     return {
       driver: 'node-postgres',
       query: async (text, params) => (await pool.query(text, params)).rows,
-      copyFrom: (target, data) => withClient((pooled) => copyOn(pooled, target, data)),
+      copyFrom: (target, chunks) => withClient((pooled) => copyOn(pooled, target, chunks)),
       transaction: (work) => withClient((pooled) => inTransaction(pooled, work)),
     }
   }
@@ -144,7 +155,7 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
   return {
     driver: 'node-postgres',
     query: (text, params) => exclusive(() => connection.query(text, params)),
-    copyFrom: (target, data) => exclusive(() => copyOn(single, target, data)),
+    copyFrom: (target, chunks) => exclusive(() => copyOn(single, target, chunks)),
     transaction: (work) => exclusive(() => inTransaction(single, work)),
   }
 }

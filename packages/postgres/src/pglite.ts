@@ -9,8 +9,8 @@ function connectionOf(db: PGlite): PostgresConnection {
   return {
     query: async (text, params) => (await db.query(text, params ?? [])).rows,
     // PGlite has no socket to stream into; COPY reads a Blob through its /dev/blob device instead.
-    copyFrom: async (target, data) => {
-      await db.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([data]) })
+    copyFrom: async (target, chunks) => {
+      await db.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([...chunks]) })
     },
   }
 }

@@ -3,8 +3,8 @@ import type { PostgresAdapter } from './client-adapter'
 import { classifyError, describeError, PostgresStoreError, sqlState, type ErrorKind } from './errors'
 import {
   copyColumns,
+  BatchPreparation,
   encodeCopy,
-  prepareRow,
   RECEIVED_AT_OR_NOW,
   unnestInsertSql,
   unnestParams,
@@ -47,44 +47,64 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames): S
   const stagedColumns = WRITE_COLUMNS.replace(/received_at$/, RECEIVED_AT_OR_NOW)
   const insertStaged = `INSERT INTO ${names.qualifiedTable} (${WRITE_COLUMNS}) SELECT ${stagedColumns} FROM ${STAGING} ON CONFLICT (id) DO NOTHING`
   const insertUnnest = unnestInsertSql(names.qualifiedTable)
+  const copyTarget = (withReceivedAt: boolean) => `${names.qualifiedTable} (${copyColumns(withReceivedAt)})`
+
+  /** Whether one COPY can carry these rows: all with `receivedAt`, or all without. */
+  function uniformlyStamped(stamps: readonly unknown[]): { uniform: boolean; stamped: boolean } {
+    const stamped = stamps.filter((stamp) => stamp !== null && stamp !== undefined).length
+    return { uniform: stamped === 0 || stamped === stamps.length, stamped: stamped > 0 }
+  }
+
+  async function writeStaged(rows: readonly PreparedRow[]): Promise<void> {
+    await adapter.transaction(async (connection) => {
+      await connection.query(STAGING_TABLE)
+      await connection.copyFrom!(`${STAGING} (${WRITE_COLUMNS})`, encodeCopy(rows, true))
+      await connection.query(insertStaged)
+    })
+  }
 
   async function writeOnce(rows: readonly PreparedRow[]): Promise<void> {
     if (!adapter.copyFrom) {
       await adapter.query(insertUnnest, unnestParams(rows))
       return
     }
-    const stamped = rows.filter((row) => row.receivedAtMs !== null).length
-    // A batch mixing rows with and without receivedAt (rare: trackers send none, the ingest handler
-    // stamps all) cannot be one COPY, which gives a column to every row or to none.
-    if (stamped === 0 || stamped === rows.length) {
+    const { uniform, stamped } = uniformlyStamped(rows.map((row) => row.receivedAtMs))
+    if (uniform) {
       try {
-        await adapter.copyFrom(`${names.qualifiedTable} (${copyColumns(stamped > 0)})`, encodeCopy(rows, stamped > 0))
+        await adapter.copyFrom(copyTarget(stamped), encodeCopy(rows, stamped))
         return
       } catch (error) {
         if (sqlState(error) !== '23505') throw error
       }
     }
-    const data = encodeCopy(rows, true)
-    await adapter.transaction(async (connection) => {
-      await connection.query(STAGING_TABLE)
-      await connection.copyFrom!(`${STAGING} (${WRITE_COLUMNS})`, data)
-      await connection.query(insertStaged)
-    })
+    await writeStaged(rows)
   }
 
-  async function writeRows(rows: readonly PreparedRow[], signal: AbortSignal | undefined): Promise<RejectedActivity[]> {
+  /**
+   * Writes `rows`, splitting on data errors; returns the rows refused. `failure` is the error of an
+   * attempt already made with exactly these rows, so it is not made again.
+   */
+  async function writeRows(
+    rows: readonly PreparedRow[],
+    signal: AbortSignal | undefined,
+    failure?: { error: unknown },
+  ): Promise<RejectedActivity[]> {
+    let error: unknown
     try {
-      await writeOnce(rows)
+      if (failure === undefined) await writeOnce(rows)
+      else if (sqlState(failure.error) === '23505') await writeStaged(rows)
+      else throw failure.error
       return []
-    } catch (error) {
-      const kind = classifyError(error)
-      if (kind !== 'data') throw new WriteFailure(kind, error)
-      if (rows.length === 1) return [{ id: rows[0]!.id, error: describeError(error) }]
-      if (signal?.aborted) throw new WriteFailure('retryable', signal.reason)
-      const middle = rows.length >>> 1
-      const left = await writeRows(rows.slice(0, middle), signal)
-      return left.concat(await writeRows(rows.slice(middle), signal))
+    } catch (caught) {
+      error = caught
     }
+    const kind = classifyError(error)
+    if (kind !== 'data') throw new WriteFailure(kind, error)
+    if (rows.length === 1) return [{ id: rows[0]!.id, error: describeError(error) }]
+    if (signal?.aborted) throw new WriteFailure('retryable', signal.reason)
+    const middle = rows.length >>> 1
+    const left = await writeRows(rows.slice(0, middle), signal)
+    return left.concat(await writeRows(rows.slice(middle), signal))
   }
 
   return {
@@ -93,14 +113,25 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames): S
       const signal = options?.signal
       if (signal?.aborted) return { type: 'retryable', error: signal.reason }
       try {
-        const rejected: RejectedActivity[] = []
-        const rows: PreparedRow[] = []
-        for (const activity of batch) {
-          const prepared = prepareRow(activity)
-          if ('refused' in prepared) rejected.push({ id: String(activity?.id), error: prepared.refused })
-          else rows.push(prepared)
+        // Activities are prepared as the COPY consumes them, so this process prepares and encodes
+        // the next rows while PostgreSQL stores the first ones.
+        const preparation = new BatchPreparation(batch)
+        const { uniform, stamped } = uniformlyStamped(batch.map((activity) => activity?.receivedAt))
+        let failure: { error: unknown } | undefined
+        if (adapter.copyFrom && uniform) {
+          try {
+            await adapter.copyFrom(copyTarget(stamped), encodeCopy(preparation.rows(), stamped))
+          } catch (error) {
+            failure = { error }
+          }
         }
-        if (rows.length > 0) rejected.push(...(await writeRows(rows, signal)))
+        // Whatever the COPY did not consume (it failed early, or there was none) is prepared now.
+        preparation.complete()
+        const rejected = [...preparation.refused]
+        const { prepared } = preparation
+        if ((failure !== undefined || !adapter.copyFrom || !uniform) && prepared.length > 0) {
+          rejected.push(...(await writeRows(prepared, signal, failure)))
+        }
         return rejected.length > 0 ? { type: 'success', rejected } : { type: 'success' }
       } catch (caught) {
         const failure = caught instanceof WriteFailure ? caught : new WriteFailure('retryable', caught)

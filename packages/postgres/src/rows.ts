@@ -1,4 +1,4 @@
-import type { Activity, ActivityStatus, TokenUsage } from '@usertracking/core'
+import type { Activity, ActivityStatus, RejectedActivity, TokenUsage } from '@usertracking/core'
 import { BinaryCopyWriter } from './binary-copy'
 import type { Row } from './client-adapter'
 import { escapeJson, escapeText, unescapeJson, unescapeText } from './nul-escape'
@@ -101,9 +101,47 @@ export function prepareRow(activity: Activity): PreparedRow | { refused: string 
   }
 }
 
-/** The binary COPY body for `rows`, columns as in {@link copyColumns}. */
-export function encodeCopy(rows: readonly PreparedRow[], withReceivedAt: boolean): Uint8Array<ArrayBuffer> {
-  const writer = new BinaryCopyWriter(rows.length * 512)
+// About 50 KB of the apps' activities: big enough to keep per-message overhead low, small enough
+// that PostgreSQL starts on the first rows while the next are being encoded.
+const ROWS_PER_CHUNK = 128
+
+/**
+ * Prepares a batch lazily, one activity at a time as a COPY consumes {@link BatchPreparation.rows},
+ * so that preparing overlaps the server's work. Progress is kept here, not in the generator, so
+ * `complete()` finishes the job even when a failed COPY abandoned the generator halfway.
+ */
+export class BatchPreparation {
+  /** The activities prepared so far. */
+  readonly prepared: PreparedRow[] = []
+  /** The activities refused so far, with why. */
+  readonly refused: RejectedActivity[] = []
+  private next = 0
+
+  constructor(private readonly batch: readonly Activity[]) {}
+
+  /** Prepares the activities not yet prepared, yielding each one that can be stored. */
+  *rows(): Generator<PreparedRow> {
+    while (this.next < this.batch.length) {
+      const activity = this.batch[this.next++]!
+      const row = prepareRow(activity)
+      if ('refused' in row) this.refused.push({ id: String(activity?.id), error: row.refused })
+      else {
+        this.prepared.push(row)
+        yield row
+      }
+    }
+  }
+
+  /** Prepares whatever no COPY consumed. */
+  complete(): void {
+    for (const row of this.rows()) void row
+  }
+}
+
+/** The binary COPY body for `rows` in chunks of {@link ROWS_PER_CHUNK}, columns as in {@link copyColumns}. */
+export function* encodeCopy(rows: Iterable<PreparedRow>, withReceivedAt: boolean): Generator<Uint8Array<ArrayBuffer>> {
+  const writer = new BinaryCopyWriter().header()
+  let count = 0
   for (const row of rows) {
     writer
       .row(withReceivedAt ? FIELD_COUNT : FIELD_COUNT - 1)
@@ -122,8 +160,9 @@ export function encodeCopy(rows: readonly PreparedRow[], withReceivedAt: boolean
       .jsonb(row.context)
       .jsonb(row.metadata)
     if (withReceivedAt) writer.timestamptz(row.receivedAtMs)
+    if (++count % ROWS_PER_CHUNK === 0) yield writer.take()
   }
-  return writer.finish()
+  yield writer.trailer().take()
 }
 
 /**
