@@ -5,7 +5,8 @@
  *    flight, as a tracker drives it), beside a naive one-INSERT-per-event loop (what a hand-written
  *    API route does; timed over 5k rows, since at its pace 100k would take most of a minute) and raw
  *    binary COPY through pg-copy-streams with no SDK around it (the ceiling: one COPY statement
- *    streaming all 100k rows). Every target table is created by the same `migrate()`, indexes included.
+ *    streaming all 100k rows). Every target table is created by the same `migrate()`, indexes included;
+ *    raw COPY and the sink take turns twice and each keeps its best run.
  *    Also: COPY into a temp table + INSERT … ON CONFLICT for every batch (hand-written), the same
  *    sink over postgres.js (no COPY there, so INSERT … SELECT FROM unnest) and the sink re-sending
  *    100k rows it already holds (every batch a retry).
@@ -292,25 +293,34 @@ await freshTable(naiveTable)
 const naive = await naiveLoop(naiveTable, rows.slice(0, NAIVE_ROWS))
 await dropTable(naiveTable)
 
-const copyTable = `copy_${run}`
-await freshTable(copyTable)
-const copy = await rawCopy(copyTable, rows)
-if ((await countRows(copyTable)) !== WRITE_ROWS) throw new Error('raw COPY lost rows')
-await dropTable(copyTable)
+// Raw COPY and the sink take turns, twice, each keeping its best: on a shared machine a burst of
+// someone else's load would otherwise decide the ratio.
+let copy = 0
+let sink = 0
+let retry = 0
+for (let round = 0; round < 2; round++) {
+  const copyTable = `copy_${run}_${round}`
+  await freshTable(copyTable)
+  copy = Math.max(copy, await rawCopy(copyTable, rows))
+  if ((await countRows(copyTable)) !== WRITE_ROWS) throw new Error('raw COPY lost rows')
+  await dropTable(copyTable)
+
+  const sinkTable = `sink_${run}_${round}`
+  const sinkStore = await freshTable(sinkTable)
+  sink = Math.max(sink, await timeSink(sinkStore, rows))
+  if ((await countRows(sinkTable)) !== WRITE_ROWS) throw new Error('the sink lost rows')
+  if (round === 0) {
+    retry = await timeSink(sinkStore, rows)
+    if ((await countRows(sinkTable)) !== WRITE_ROWS) throw new Error('a retried batch made duplicates')
+  }
+  await dropTable(sinkTable)
+}
 
 const stagedTable = `staged_${run}`
 await freshTable(stagedTable)
 const staged = await stagedCopy(stagedTable, rows)
 if ((await countRows(stagedTable)) !== WRITE_ROWS) throw new Error('the staged COPY lost rows')
 await dropTable(stagedTable)
-
-const sinkTable = `sink_${run}`
-const sinkStore = await freshTable(sinkTable)
-const sink = await timeSink(sinkStore, rows)
-if ((await countRows(sinkTable)) !== WRITE_ROWS) throw new Error('the sink lost rows')
-const retry = await timeSink(sinkStore, rows)
-if ((await countRows(sinkTable)) !== WRITE_ROWS) throw new Error('a retried batch made duplicates')
-await dropTable(sinkTable)
 
 const sql = postgres(DATABASE_URL, { max: 2, onnotice: () => {} })
 const unnestTable = `unnest_${run}`
@@ -330,9 +340,9 @@ console.log('| --- | ---: | ---: | ---: | ---: |')
 const line = (name: string, count: number, rate: number) =>
   console.log(`| ${name} | ${format(count)} | ${format(rate)} | ${(rate / naive).toFixed(1)}× | ${((rate / copy) * 100).toFixed(0)}% |`)
 line('naive loop: one INSERT per event (node-postgres)', NAIVE_ROWS, naive)
-line('raw binary COPY, one statement, no SDK (pg-copy-streams)', WRITE_ROWS, copy)
+line('raw binary COPY, one statement, no SDK (pg-copy-streams; best of 2)', WRITE_ROWS, copy)
 line('binary COPY into a temp table + INSERT … ON CONFLICT DO NOTHING, per batch of 1000 (hand-written)', WRITE_ROWS, staged)
-line('**store.sink** over node-postgres (binary COPY, batches of 1000)', WRITE_ROWS, sink)
+line('**store.sink** over node-postgres (binary COPY, batches of 1000; best of 2)', WRITE_ROWS, sink)
 line('store.sink re-sending rows it holds (COPY → 23505 → staged INSERT … ON CONFLICT)', WRITE_ROWS, retry)
 line('store.sink over postgres.js (INSERT … SELECT FROM unnest, batches of 1000)', WRITE_ROWS, unnest)
 console.log(
