@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import postgres from 'postgres'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { activity, NASTY, nastyActivity, signal, withoutReceivedAt } from '../test/activities'
 import { serverUrl, uniqueSchema } from '../test/database'
 import { postgresStore, type PostgresClient } from './index'
@@ -88,6 +88,23 @@ for (const driver of drivers) {
     })
   })
 }
+
+it('migrates over postgres.js without printing notices (it logs them by default)', async () => {
+  const sql = postgres(serverUrl, { max: 2 })
+  const schema = uniqueSchema('notices')
+  const log = vi.spyOn(console, 'log')
+  try {
+    const store = postgresStore({ client: sql, schema })
+    await store.migrate()
+    await store.migrate()
+    await postgresStore({ client: sql, schema }).migrate()
+    expect(log).not.toHaveBeenCalled()
+  } finally {
+    log.mockRestore()
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    await sql.end({ timeout: 1 })
+  }
+})
 
 /**
  * The server going away mid-batch: the write waits on a lock held elsewhere, its backend is

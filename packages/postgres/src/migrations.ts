@@ -53,16 +53,16 @@ export const SCHEMA_VERSION = MIGRATIONS.length
 
 /**
  * Brings the table up to {@link SCHEMA_VERSION}. One transaction under an advisory lock keyed by the
- * table, so two processes migrating at once take turns (CREATE … IF NOT EXISTS alone races on the
+ * schema, so two processes migrating at once take turns (CREATE … IF NOT EXISTS alone races on the
  * catalogs), and the second finds the work done.
  */
 export async function runMigrations(adapter: PostgresAdapter, names: SqlNames): Promise<void> {
   await adapter.transaction(async (connection) => {
     // IF NOT EXISTS on an existing object raises a NOTICE, which postgres.js prints by default.
     await connection.query(`SET LOCAL client_min_messages = warning`)
-    await connection.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
-      `usertracking:${names.schema}.${names.table}`,
-    ])
+    // Keyed by the schema, not the table: stores of two tables in a new schema would otherwise race
+    // to create the schema and its migrations table.
+    await connection.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`usertracking:${names.schema}`])
     // Checked first because CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
     // schema is already there.
     const existing = await connection.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [names.schema])

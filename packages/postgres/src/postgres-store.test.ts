@@ -147,10 +147,17 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
       const stores = [db.client, db.anotherClient(), db.anotherClient(), db.client].map((client) =>
         postgresStore({ client, schema: fresh, table: 'events' }),
       )
-      await Promise.all(stores.map((each) => each.migrate()))
+      const others = [db.anotherClient(), db.anotherClient()].map((client, index) =>
+        postgresStore({ client, schema: fresh, table: `other_${index}` }),
+      )
+      await Promise.all([...stores, ...others].map((each) => each.migrate()))
       await stores[0]!.migrate()
-      const versions = await db.query(`SELECT table_name, version FROM "${fresh}".usertracking_migrations`)
-      expect(versions).toEqual([{ table_name: 'events', version: 1 }])
+      const versions = await db.query(`SELECT table_name, version FROM "${fresh}".usertracking_migrations ORDER BY 1`)
+      expect(versions).toEqual([
+        { table_name: 'events', version: 1 },
+        { table_name: 'other_0', version: 1 },
+        { table_name: 'other_1', version: 1 },
+      ])
       const row = activity()
       expect(await stores[1]!.sink.write([row], { signal })).toEqual({ type: 'success' })
       expect((await stores[2]!.list()).items.map((item) => item.id)).toEqual([row.id])
