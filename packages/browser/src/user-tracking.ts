@@ -1,6 +1,6 @@
 import {
   createLogger,
-  createTracker,
+  createCanonicalTracker,
   type Activity,
   type ActivityInput,
   type JsonObject,
@@ -144,7 +144,7 @@ export function createUserTracking(): UserTrackingApi {
     if (previous) storage.after(previous.shutdown({ timeoutMs: 0 }))
     const self = identity!
     const pageStorage = storage
-    tracker = createTracker({
+    tracker = createCanonicalTracker({
       sinks: [...(options.endpoint ? [sink] : []), ...(options.sinks ?? [])],
       storage: pageStorage,
       batchSize: options.batchSize ?? 25,

@@ -35,7 +35,7 @@ export type {
   StatsQuery,
   Store,
 } from './store'
-export { createTracker } from './tracker'
+export { createTracker, createCanonicalTracker } from './tracker'
 export type { Tracker, TrackerEvents, TrackerStats, ShutdownOptions } from './tracker'
 export { TRACKER_DEFAULTS } from './options'
 export type { TrackerOptions, TrackerDefaults, DropReason, DropDetail } from './options'

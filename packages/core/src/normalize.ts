@@ -55,19 +55,16 @@ class Issues {
 function firstKey(input: Record<string, unknown>, keys: readonly string[]): string | undefined {
   for (let index = 0; index < keys.length; index++) {
     const value = input[keys[index]!]
-    if (value !== undefined && value !== null) return keys[index]
+    if (value != null) return keys[index]
   }
   return undefined
 }
 
 function toIsoTime(value: unknown, path: Path, issues: Issues): string | undefined {
-  let ms: number
-  if (value instanceof Date) ms = value.getTime()
-  else if (typeof value === 'number') ms = value
-  else if (typeof value === 'string') ms = Date.parse(value)
-  else return issues.add(path, 'Expected an ISO 8601 date string, a Date or epoch milliseconds.')
-  // The Date range is ±8.64e15 ms; outside it toISOString would throw.
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return issues.add(path, 'Expected a valid date.')
+  const ms =
+    value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : typeof value === 'number' ? value : Number.NaN
+  // The Date range is ±8.64e15 ms; outside it toISOString would throw. NaN fails the test too.
+  if (!(Math.abs(ms) <= 8.64e15)) return issues.add(path, 'Expected an ISO 8601 date, a Date or epoch milliseconds.')
   return toIsoString(ms)
 }
 
@@ -82,7 +79,7 @@ function toId(value: unknown, path: Path, issues: Issues): string | undefined {
 
 function toCount(value: unknown, path: Path, issues: Issues): number | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    return issues.add(path, 'Expected a finite number of at least 0.')
+    return issues.add(path, 'Expected a finite number, at least 0.')
   }
   return value
 }
@@ -125,14 +122,13 @@ function toJson(value: unknown, walk: JsonWalk, converted = false): JsonValue | 
       walk.remaining -= value.length > walk.remaining ? value.length : utf8Length(value) + 2
       return value
     case 'number':
-      if (!Number.isFinite(value)) return reject(walk, 'Expected a finite number; JSON has no NaN or Infinity.')
+      if (!Number.isFinite(value)) return reject(walk, 'Expected a finite number.')
       walk.remaining -= 8
       return value
     case 'boolean':
       walk.remaining -= 5
       return value
     case 'bigint':
-      return reject(walk, 'BigInt is not JSON-serialisable; convert it to a string or number.')
     case 'function':
     case 'symbol':
       return reject(walk, `A ${typeof value} is not JSON-serialisable.`)
@@ -200,7 +196,7 @@ function toJsonObject(
     try {
       value = JSON.parse(value)
     } catch {
-      return issues.add(path, 'Expected a JSON object or a string holding one.')
+      return issues.add(path, 'Expected a JSON object.')
     }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -213,41 +209,91 @@ function toJsonObject(
   return issues.list.length === before ? copy : undefined
 }
 
-const TOKEN_FIELDS: Record<string, keyof Omit<TokenUsage, 'model'>> = {
-  input: 'input',
-  output: 'output',
-  total: 'total',
-  cacheRead: 'cacheRead',
-  cacheWrite: 'cacheWrite',
-  prompt_tokens: 'input',
-  completion_tokens: 'output',
-  total_tokens: 'total',
-  input_tokens: 'input',
-  output_tokens: 'output',
-  inputTokens: 'input',
-  outputTokens: 'output',
-  totalTokens: 'total',
-  cache_read_input_tokens: 'cacheRead',
-  cache_creation_input_tokens: 'cacheWrite',
+type TokenField = keyof Omit<TokenUsage, 'model'>
+
+/**
+ * The input keys read for each field, first match wins. Two tables, so that a bundle that only ever
+ * builds canonical input (the browser's) leaves the alias one out.
+ */
+interface InputKeys {
+  type: readonly string[]
+  time: readonly string[]
+  user: readonly string[]
+  anonymous: readonly string[]
+  session: readonly string[]
+  metadata: readonly string[]
+  duration: readonly string[]
+  /** Durations in seconds. */
+  seconds: readonly string[]
+  /** Top-level aliases of context fields. */
+  context: readonly (readonly [string, keyof ActivityContext])[]
+  tokens: Record<string, TokenField>
 }
 
-function toTokenUsage(value: unknown, path: Path, issues: Issues): TokenUsage | undefined {
+const CANONICAL_KEYS: InputKeys = {
+  type: ['activityType'],
+  time: ['timestamp'],
+  user: ['userId'],
+  anonymous: ['anonymousId'],
+  session: ['sessionId'],
+  metadata: ['metadata'],
+  duration: ['durationMs'],
+  seconds: [],
+  context: [],
+  tokens: { input: 'input', output: 'output', total: 'total', cacheRead: 'cacheRead', cacheWrite: 'cacheWrite' },
+}
+
+const ALIAS_KEYS: InputKeys = {
+  type: ['activityType', 'action', 'action_type', 'type', 'event'],
+  time: ['timestamp', 'event_action_timestamp', 'created_at'],
+  user: ['userId', 'user_id'],
+  anonymous: ['anonymousId', 'user_identifier'],
+  session: ['sessionId', 'session_id'],
+  metadata: ['metadata', 'details', 'additional_data'],
+  duration: ['durationMs', 'duration_ms'],
+  seconds: ['timeTaken'],
+  context: [
+    ['element_id', 'element'],
+    ['page_url', 'page'],
+    ['user_agent', 'userAgent'],
+    ['ip_address', 'ip'],
+  ],
+  tokens: {
+    input: 'input',
+    output: 'output',
+    total: 'total',
+    cacheRead: 'cacheRead',
+    cacheWrite: 'cacheWrite',
+    prompt_tokens: 'input',
+    completion_tokens: 'output',
+    total_tokens: 'total',
+    input_tokens: 'input',
+    output_tokens: 'output',
+    inputTokens: 'input',
+    outputTokens: 'output',
+    totalTokens: 'total',
+    cache_read_input_tokens: 'cacheRead',
+    cache_creation_input_tokens: 'cacheWrite',
+  },
+}
+
+function toTokenUsage(value: unknown, path: Path, issues: Issues, fields: InputKeys['tokens']): TokenUsage | undefined {
   if (typeof value === 'number') {
     const total = toCount(value, path, issues)
     return total === undefined ? undefined : { total }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return issues.add(path, 'Expected a token count or an object of token counts.')
+    return issues.add(path, 'Expected a number or an object of token counts.')
   }
   const usage: Partial<TokenUsage> = {}
   for (const [key, raw] of Object.entries(value)) {
-    if (raw === undefined || raw === null) continue
+    if (raw == null) continue
     if (key === 'model') {
       if (typeof raw === 'string') usage.model = raw
       else issues.add([...path, key], 'Expected a string.')
       continue
     }
-    const field = TOKEN_FIELDS[key]
+    const field = fields[key]
     if (!field) continue
     const count = toCount(raw, [...path, key], issues)
     if (count !== undefined && usage[field] === undefined) usage[field] = count
@@ -278,19 +324,6 @@ function set<K extends keyof Activity>(activity: Activity, key: K, value: Activi
   if (value !== undefined) activity[key] = value
 }
 
-const TYPE_KEYS = ['activityType', 'action', 'action_type', 'type', 'event'] as const
-const TIME_KEYS = ['timestamp', 'event_action_timestamp', 'created_at'] as const
-const USER_KEYS = ['userId', 'user_id'] as const
-const ANONYMOUS_KEYS = ['anonymousId', 'user_identifier'] as const
-const SESSION_KEYS = ['sessionId', 'session_id'] as const
-const METADATA_KEYS = ['metadata', 'details', 'additional_data'] as const
-const CONTEXT_ALIASES = [
-  ['element_id', 'element'],
-  ['page_url', 'page'],
-  ['user_agent', 'userAgent'],
-  ['ip_address', 'ip'],
-] as const
-
 /**
  * Turns whatever a caller sent into an {@link Activity}, or says exactly what is wrong with it.
  * Pure: no I/O, never throws. Accepts the aliases listed on {@link ActivityInput}; fills `id`
@@ -300,6 +333,18 @@ const CONTEXT_ALIASES = [
  * @param options - limits; see {@link NormalizeOptions} for defaults.
  */
 export function normalizeActivity(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
+  return normalize(input, options, ALIAS_KEYS)
+}
+
+/**
+ * {@link normalizeActivity} without the aliases: only the canonical field names of {@link Activity}
+ * are read, with the same checks, limits and defaults.
+ */
+export function normalizeCanonicalActivity(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
+  return normalize(input, options, CANONICAL_KEYS)
+}
+
+function normalize(input: unknown, options: NormalizeOptions, keys: InputKeys): NormalizeResult {
   const issues = new Issues()
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     issues.add([], 'Expected an activity object.')
@@ -310,7 +355,7 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
   const maxStringLength = options.maxStringLength ?? NORMALIZE_DEFAULTS.maxStringLength
 
   let activityType: string | undefined
-  const typeKey = firstKey(source, TYPE_KEYS)
+  const typeKey = firstKey(source, keys.type)
   const typeValue = typeKey === undefined ? undefined : source[typeKey]
   if (typeKey === undefined) issues.add(['activityType'], 'Required.')
   else if (typeof typeValue !== 'string' || typeValue.trim().length === 0) {
@@ -321,7 +366,7 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
 
   let nowMs: number | undefined
   let timestamp: string | undefined
-  const timeKey = firstKey(source, TIME_KEYS)
+  const timeKey = firstKey(source, keys.time)
   if (timeKey !== undefined) timestamp = toIsoTime(source[timeKey], [timeKey], issues)
   else {
     nowMs = (options.now ?? Date.now)()
@@ -329,74 +374,74 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
   }
 
   let id: string | undefined
-  if (source.id !== undefined && source.id !== null) {
+  if (source.id != null) {
     if (isUuid(source.id)) id = source.id.toLowerCase()
     else issues.add(['id'], 'Expected a UUID.')
   }
 
   const activity: Activity = { id: '', activityType: activityType ?? '', timestamp: timestamp ?? '' }
 
-  const userKey = firstKey(source, USER_KEYS)
+  const userKey = firstKey(source, keys.user)
   if (userKey !== undefined) set(activity, 'userId', toId(source[userKey], [userKey], issues))
-  const anonymousKey = firstKey(source, ANONYMOUS_KEYS)
+  const anonymousKey = firstKey(source, keys.anonymous)
   if (anonymousKey !== undefined) set(activity, 'anonymousId', toId(source[anonymousKey], [anonymousKey], issues))
-  const sessionKey = firstKey(source, SESSION_KEYS)
+  const sessionKey = firstKey(source, keys.session)
   if (sessionKey !== undefined) set(activity, 'sessionId', toId(source[sessionKey], [sessionKey], issues))
 
-  if (source.description !== undefined && source.description !== null) {
+  if (source.description != null) {
     if (typeof source.description !== 'string') issues.add(['description'], 'Expected a string.')
     else if (source.description.length > maxStringLength) {
       issues.add(['description'], `Expected at most ${maxStringLength} characters.`)
     } else activity.description = source.description
   }
 
-  if (source.endTime !== undefined && source.endTime !== null) {
+  if (source.endTime != null) {
     set(activity, 'endTime', toIsoTime(source.endTime, ['endTime'], issues))
   }
-  if (source.durationMs !== undefined && source.durationMs !== null) {
-    set(activity, 'durationMs', toCount(source.durationMs, ['durationMs'], issues))
-  } else if (source.duration_ms !== undefined && source.duration_ms !== null) {
-    set(activity, 'durationMs', toCount(source.duration_ms, ['duration_ms'], issues))
-  } else if (source.timeTaken !== undefined && source.timeTaken !== null) {
-    const seconds = toCount(source.timeTaken, ['timeTaken'], issues)
+  const durationKey = firstKey(source, keys.duration)
+  const secondsKey = durationKey === undefined ? firstKey(source, keys.seconds) : undefined
+  if (durationKey !== undefined) {
+    set(activity, 'durationMs', toCount(source[durationKey], [durationKey], issues))
+  } else if (secondsKey !== undefined) {
+    const seconds = toCount(source[secondsKey], [secondsKey], issues)
     // Rounded to the microsecond so 3.2 s is 3200 ms, not 3200.0000000000005.
     if (seconds !== undefined) activity.durationMs = Math.round(seconds * 1_000_000) / 1000
   }
 
-  if (source.tokenUsage !== undefined && source.tokenUsage !== null) {
-    set(activity, 'tokenUsage', toTokenUsage(source.tokenUsage, ['tokenUsage'], issues))
+  if (source.tokenUsage != null) {
+    set(activity, 'tokenUsage', toTokenUsage(source.tokenUsage, ['tokenUsage'], issues, keys.tokens))
   }
 
-  if (source.status !== undefined && source.status !== null) {
+  if (source.status != null) {
     if (source.status === 'success' || source.status === 'error') activity.status = source.status
     else issues.add(['status'], "Expected 'success' or 'error'.")
   }
-  if (source.error !== undefined && source.error !== null && source.error !== false) {
+  if (source.error != null && source.error !== false) {
     const message = errorMessage(source.error)
     activity.error = message.length > maxStringLength ? message.slice(0, maxStringLength) : message
     activity.status ??= 'error'
   }
 
   let context: ActivityContext | undefined
-  if (source.context !== undefined && source.context !== null) {
+  if (source.context != null) {
     context = toJsonObject(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined
   }
-  for (let index = 0; index < CONTEXT_ALIASES.length; index++) {
-    const [alias, field] = CONTEXT_ALIASES[index]!
+  for (let index = 0; index < keys.context.length; index++) {
+    const [alias, field] = keys.context[index]!
     const value = source[alias]
-    if (value === undefined || value === null) continue
+    if (value == null) continue
     if (typeof value !== 'string') issues.add([alias], 'Expected a string.')
     else if (value.length > maxStringLength) issues.add([alias], `Expected at most ${maxStringLength} characters.`)
     else (context ??= {})[field] ??= value
   }
   if (context) activity.context = context
 
-  const metadataKey = firstKey(source, METADATA_KEYS)
+  const metadataKey = firstKey(source, keys.metadata)
   if (metadataKey !== undefined) {
     set(activity, 'metadata', toJsonObject(source[metadataKey], [metadataKey], maxMetadataBytes, issues, true))
   }
 
-  if (source.receivedAt !== undefined && source.receivedAt !== null) {
+  if (source.receivedAt != null) {
     set(activity, 'receivedAt', toIsoTime(source.receivedAt, ['receivedAt'], issues))
   }
 
@@ -405,7 +450,7 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
   return { ok: true, activity }
 }
 
-/** Formats issues as one sentence list, e.g. `metadata.items.3: BigInt is not JSON-serialisable.` */
+/** Formats issues as one sentence list, e.g. `metadata.items.3: A bigint is not JSON-serialisable.` */
 export function formatIssues(issues: readonly ValidationIssue[]): string {
   return issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(input)'}: ${issue.message}`).join(' ')
 }

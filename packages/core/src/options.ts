@@ -142,15 +142,12 @@ const MINIMUMS: Partial<Record<NumericOption, number>> = { batchSize: 1, maxQueu
  * start-up, unlike a bad `track()` call, which must never break the host app.
  */
 export function resolveTrackerOptions(options: TrackerOptions): ResolvedTrackerOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('[usertracking] createTracker expects an options object.')
-  }
-  if (!Array.isArray(options.sinks) || options.sinks.length === 0) {
-    throw new TypeError('[usertracking] options.sinks must be a non-empty array of sinks.')
+  if (!Array.isArray(options?.sinks) || options.sinks.length === 0) {
+    throw new TypeError('[usertracking] options.sinks must be a non-empty array.')
   }
   options.sinks.forEach((sink, index) => {
     if (!sink || typeof sink.write !== 'function' || typeof sink.name !== 'string') {
-      throw new TypeError(`[usertracking] options.sinks[${index}] must be a sink: { name: string, write(batch, options) }.`)
+      throw new TypeError(`[usertracking] options.sinks[${index}] must be a sink with a name and write().`)
     }
   })
   const resolved = { ...options } as ResolvedTrackerOptions

@@ -3,7 +3,7 @@ import type { Activity } from './activity'
 import { memorySink } from './memory-sink'
 import type { Sink, SinkResult } from './sink'
 import { memoryStorage, type Storage } from './storage'
-import { createTracker } from './tracker'
+import { createCanonicalTracker, createTracker } from './tracker'
 import type { TrackerOptions } from './options'
 
 beforeEach(() => {
@@ -498,5 +498,25 @@ describe('options', () => {
     expect(() => createTracker({ sinks: [memorySink()], batchSize: 0 })).toThrow(/options\.batchSize/)
     expect(() => createTracker({ sinks: [memorySink()], maxQueueSize: Number.NaN })).toThrow(/options\.maxQueueSize/)
     expect(() => createTracker({ sinks: [{} as Sink] })).toThrow(/options\.sinks\[0\]/)
+  })
+})
+
+describe('createCanonicalTracker', () => {
+  it('validates and delivers canonical input like createTracker, and reads no aliases', async () => {
+    const sink = memorySink()
+    const t = createCanonicalTracker({ sinks: [sink], debounceTime: 0 })
+    expect(t.track({ activityType: 'ok', userId: 'u1', durationMs: 5, tokenUsage: { input: 2, output: 3 }, metadata: { a: 1 } })).toBeDefined()
+    expect(t.track({ action: 'alias only' })).toBeUndefined()
+    expect(t.track({ activityType: 'bad', metadata: { n: Number.NaN } })).toBeUndefined()
+    expect(t.track({ activityType: 'aliases ignored', user_id: 7, details: { b: 2 }, timeTaken: 3, tokenUsage: { prompt_tokens: 1, total: 4 } })).toBeDefined()
+    await t.flush()
+    const [first, second] = sink.activities
+    expect(first).toMatchObject({ activityType: 'ok', userId: 'u1', durationMs: 5, tokenUsage: { input: 2, output: 3, total: 5 }, metadata: { a: 1 } })
+    expect(second).toMatchObject({ activityType: 'aliases ignored', tokenUsage: { total: 4 } })
+    expect(second).not.toHaveProperty('userId')
+    expect(second).not.toHaveProperty('metadata')
+    expect(second).not.toHaveProperty('durationMs')
+    expect(second!.tokenUsage).not.toHaveProperty('input')
+    expect(t.stats().droppedByReason).toEqual({ invalid: 2 })
   })
 })

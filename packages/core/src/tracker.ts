@@ -3,7 +3,7 @@ import { backoffDelay } from './backoff'
 import { Deque } from './deque'
 import { SinkError, StorageError, UserTrackingError, ValidationError } from './errors'
 import { createLogger } from './logger'
-import { normalizeActivity } from './normalize'
+import { normalizeActivity, normalizeCanonicalActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
 import {
   resolveTrackerOptions,
   type DropDetail,
@@ -153,6 +153,23 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * @param options - see {@link TrackerOptions}; throws a `TypeError` naming the field when one is invalid.
  */
 export function createTracker(options: TrackerOptions): Tracker {
+  return trackerWith(options, normalizeActivity)
+}
+
+/**
+ * {@link createTracker} for callers that only ever pass canonical {@link Activity} field names, such
+ * as a browser bundle whose every activity is built by the SDK itself. It reads no aliases
+ * (`action`, `user_id`, `details`, `prompt_tokens`, …: an alias alone is ignored, so `{ action }`
+ * is dropped as `invalid`), and leaves the alias tables out of the bundle. Validation, limits and
+ * everything else are those of `createTracker`.
+ *
+ * @param options - see {@link TrackerOptions}; `defaults` must use canonical names too.
+ */
+export function createCanonicalTracker(options: TrackerOptions): Tracker {
+  return trackerWith(options, normalizeCanonicalActivity)
+}
+
+function trackerWith(options: TrackerOptions, normalize: (input: unknown, options: NormalizeOptions) => NormalizeResult): Tracker {
   const config = resolveTrackerOptions(options)
   const log = createLogger(config.debug)
   const storage = config.storage
@@ -226,7 +243,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     }
     if (reason !== 'queue_overflow') {
       const why = detail.error instanceof Error ? ` ${detail.error.message}` : ''
-      log.debug(`Dropped ${count} activit${count === 1 ? 'y' : 'ies'} (${reason}).${why}`)
+      log.debug(`Dropped (${reason}): ${count}.${why}`)
     }
     try {
       config.onDrop?.(reason, activities, detail)
@@ -264,7 +281,7 @@ export function createTracker(options: TrackerOptions): Tracker {
         try {
           await storage.add(adds.map((entry) => entry.activity))
         } catch (error) {
-          reportError(new StorageError('Could not store queued activities; they are kept in memory only.', error))
+          reportError(new StorageError('Could not store activities; they stay in memory.', error))
         }
         for (const entry of adds) entry.persisted = true
         pumpAll()
@@ -273,7 +290,7 @@ export function createTracker(options: TrackerOptions): Tracker {
         try {
           await storage.remove(removes)
         } catch (error) {
-          reportError(new StorageError('Could not remove delivered activities from storage.', error))
+          reportError(new StorageError('Could not remove activities.', error))
         }
       }
     })
@@ -364,7 +381,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     try {
       result = await Promise.race([state.sink.write(activities, { signal: controller.signal }), timedOut])
       if (!result || typeof result !== 'object' || typeof result.type !== 'string') {
-        throw new TypeError('write() resolved to something other than a SinkResult.')
+        throw new TypeError('write() returned no SinkResult.')
       }
     } catch (error) {
       reportError(error instanceof UserTrackingError ? error : new SinkError(state.sink.name, 'write() threw.', error))
@@ -394,15 +411,14 @@ export function createTracker(options: TrackerOptions): Tracker {
           drop('rejected', refused, { sink: name, error: new SinkError(name, [...rejected.values()].join('; ')) })
         }
         counters.sent += sent.length
-        log.debug(`[${name}] Delivered ${sent.length} activities.`)
+        log.debug(`[${name}] Sent ${sent.length} activities.`)
         if (sent.length > 0) emit('sent', sent, name)
         break
       }
       case 'too_large':
         if (batch.length > 1) {
           state.sizeLimit = Math.ceil(batch.length / 2)
-          state.queue.unshiftAll(batch)
-          state.dueSeq = Math.max(state.dueSeq, batch[batch.length - 1]!.seq)
+          requeue(state, batch)
           return
         }
         resetRetry(state)
@@ -426,10 +442,9 @@ export function createTracker(options: TrackerOptions): Tracker {
           result.retryInMs ?? backoffDelay(state.attempt, config.retryBaseDelayMs, config.retryMaxDelayMs),
           deadline - now,
         )
-        log.debug(`[${name}] Write failed; retry ${state.attempt} of ${config.maxRetries} in ${delay} ms.`, result.error)
+        log.debug(`[${name}] Retry ${state.attempt} in ${delay} ms.`, result.error)
         counters.retried += batch.length
-        state.queue.unshiftAll(batch)
-        state.dueSeq = Math.max(state.dueSeq, batch[batch.length - 1]!.seq)
+        requeue(state, batch)
         state.retryTimer = unref(
           setTimeout(() => {
             state.retryTimer = undefined
@@ -440,6 +455,12 @@ export function createTracker(options: TrackerOptions): Tracker {
       }
     }
     for (const entry of batch) settle(entry)
+  }
+
+  // Back to the front, and due at once: the batch was due when it went out.
+  function requeue(state: SinkState, batch: Entry[]): void {
+    state.queue.unshiftAll(batch)
+    state.dueSeq = Math.max(state.dueSeq, batch[batch.length - 1]!.seq)
   }
 
   function resetRetry(state: SinkState): void {
@@ -486,7 +507,7 @@ export function createTracker(options: TrackerOptions): Tracker {
         const oldest = state.queue.shift()!
         if (!state.overflowWarned) {
           state.overflowWarned = true
-          log.warn(`[${state.sink.name}] Queue full (maxQueueSize ${config.maxQueueSize}); dropping the oldest activities. This is logged once; see stats().droppedByReason.`)
+          log.warn(`[${state.sink.name}] Queue full; dropping the oldest (warned once).`)
         }
         drop('queue_overflow', [oldest.activity], { sink: state.sink.name })
         settle(oldest)
@@ -502,7 +523,7 @@ export function createTracker(options: TrackerOptions): Tracker {
         .then(() => storage.load())
         .then((activities) => {
           if (stopped || activities.length === 0) return
-          log.debug(`Resuming ${activities.length} activities from storage.`)
+          log.debug(`Resuming ${activities.length} stored activities.`)
           const entries = activities.map((activity, index) => ({
             activity,
             seq: index - activities.length,
@@ -540,7 +561,7 @@ export function createTracker(options: TrackerOptions): Tracker {
         reportError(error)
       }
       const merged = defaults && isPlainObject(input) ? mergeDefaults(defaults, input) : input
-      const result = normalizeActivity(merged, normalizeOptions)
+      const result = normalize(merged, normalizeOptions)
       if (!result.ok) {
         drop('invalid', [], { input, error: new ValidationError(result.issues, input) }, 1)
         return undefined
