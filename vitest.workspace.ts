@@ -1,47 +1,23 @@
-import { defineProject } from 'vitest/config'
+import { defineProject, type TestProjectInlineConfiguration } from 'vitest/config'
 
 /**
  * The test projects, one per package. Vitest 4 no longer reads a workspace file by itself:
  * vitest.config.ts imports this list and hands it to `test.projects`.
  */
-const sourceCondition = { conditions: ['@usertracking/source'] }
+function project(test: NonNullable<TestProjectInlineConfiguration['test']>) {
+  // Tests run from source: each package exports `src` under the `@usertracking/source` condition.
+  const conditions = ['@usertracking/source']
+  return defineProject({ resolve: { conditions }, ssr: { resolve: { conditions } }, test: { environment: 'node', ...test } })
+}
 
 export const projects = [
-  defineProject({
-    resolve: sourceCondition,
-    ssr: { resolve: { conditions: ['@usertracking/source'] } },
-    test: { name: 'core', root: './packages/core', environment: 'node' },
-  }),
-  defineProject({
-    resolve: sourceCondition,
-    ssr: { resolve: { conditions: ['@usertracking/source'] } },
-    test: { name: 'node', root: './packages/node', environment: 'node', testTimeout: 60_000 },
-  }),
-  defineProject({
-    resolve: sourceCondition,
-    ssr: { resolve: { conditions: ['@usertracking/source'] } },
-    test: { name: 'server', root: './packages/server', environment: 'node' },
-  }),
-  defineProject({
-    resolve: sourceCondition,
-    ssr: { resolve: { conditions: ['@usertracking/source'] } },
-    // Against the server at DATABASE_URL when set, against PGlite otherwise.
-    test: { name: 'postgres', root: './packages/postgres', environment: 'node', testTimeout: 60_000, hookTimeout: 60_000 },
-  }),
-  defineProject({
-    resolve: sourceCondition,
-    ssr: { resolve: { conditions: ['@usertracking/source'] } },
-    test: { name: 'browser', root: './packages/browser', environment: 'happy-dom', include: ['src/**/*.test.ts'] },
-  }),
-  defineProject({
-    resolve: sourceCondition,
-    ssr: { resolve: { conditions: ['@usertracking/source'] } },
-    // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
-    test: { name: 'browser-e2e', root: './packages/browser', environment: 'node', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false },
-  }),
-  defineProject({
-    resolve: sourceCondition,
-    ssr: { resolve: { conditions: ['@usertracking/source'] } },
-    test: { name: 'demo', root: './examples/demo', environment: 'node', testTimeout: 90_000 },
-  }),
+  project({ name: 'core', root: './packages/core' }),
+  project({ name: 'node', root: './packages/node', testTimeout: 60_000 }),
+  project({ name: 'server', root: './packages/server' }),
+  // Against the server at DATABASE_URL when set, against PGlite otherwise.
+  project({ name: 'postgres', root: './packages/postgres', testTimeout: 60_000, hookTimeout: 60_000 }),
+  project({ name: 'browser', root: './packages/browser', environment: 'happy-dom', include: ['src/**/*.test.ts'] }),
+  // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
+  project({ name: 'browser-e2e', root: './packages/browser', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false }),
+  project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
 ]

@@ -1,14 +1,8 @@
 import { defineConfig } from 'tsup'
+import { packageBuild } from '../../tsup.base'
 
 export default defineConfig([
-  {
-    entry: ['src/index.ts'],
-    format: ['esm', 'cjs'],
-    dts: true,
-    sourcemap: true,
-    clean: true,
-    target: 'es2022',
-  },
+  packageBuild,
   {
     // The script-tag build: one self-contained file that defines window.UserTracking.
     entry: { usertracking: 'src/script.ts' },
