@@ -1,6 +1,6 @@
 import type { Activity, Logger, Storage } from '@usertracking/core'
 import { uuidv7 } from '@usertracking/core'
-import { createStore, delMany, promisifyRequest, setMany, type UseStore } from 'idb-keyval'
+import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import { localKeys, readLocal, writeLocal } from './local-storage'
 
 /** Options of {@link indexedDbStorage}. */
@@ -41,6 +41,14 @@ interface Row {
 
 const byId = (left: Activity, right: Activity) => (left.id < right.id ? -1 : 1)
 const noop = () => {}
+
+/** Puts `rows` and deletes `ids` in one transaction. */
+const write = (store: UseStore, rows: [string, Row][], ids: string[] = []) =>
+  store('readwrite', (objects) => {
+    for (const [id, row] of rows) objects.put(row, id)
+    for (const id of ids) objects.delete(id)
+    return promisifyRequest(objects.transaction)
+  })
 
 /**
  * A {@link Storage} in IndexedDB (through idb-keyval), one record per activity: `add` and `remove`
@@ -122,12 +130,13 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
       const ledgers = localKeys(beaconedKey).filter((key) => !live.has(tabLock + key.slice(beaconedKey.length)))
       for (const key of ledgers) for (const id of JSON.parse(readLocal(key) ?? '[]') as string[]) beaconed.add(id)
       const rows = await store('readonly', (objects) => promisifyRequest<Row[]>(objects.getAll()))
-      const orphans = rows.filter((row) => !live.has(tabLock + row.o))
-      const [sent, owed] = [orphans.filter((row) => beaconed.has(row.a.id)), orphans.filter((row) => !beaconed.has(row.a.id))]
-      if (sent.length > 0) await delMany(sent.map((row) => row.a.id), store)
-      if (owed.length > 0) await setMany(owed.map((row) => [row.a.id, { a: row.a, o: tab }]), store)
+      // Orphans: what went by beacon is deleted, the rest becomes this tab's.
+      const sent: string[] = []
+      const owed: [string, Row][] = []
+      for (const { a, o } of rows) if (!live.has(tabLock + o)) beaconed.has(a.id) ? sent.push(a.id) : owed.push([a.id, { a, o: tab }])
+      if (sent.length + owed.length > 0) await write(store, owed, sent)
       for (const key of ledgers) writeLocal(key, undefined)
-      for (const row of owed) keep(row.a, JSON.stringify(row.a).length)
+      for (const [, row] of owed) keep(row.a, JSON.stringify(row.a).length)
     }
     await (locks ? locks.request(`${name}:claim`, claim) : claim())
     db = store
@@ -150,11 +159,11 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
         keep(activity, stored ? size : 0)
         if (stored) rows.push([activity.id, { a: activity, o: tab }])
       }
-      if (db && rows.length > 0) await setMany(rows, db).catch(fail)
+      if (db && rows.length > 0) await write(db, rows).catch(fail)
     },
     async remove(ids) {
       drop(ids)
-      if (db) await delMany(ids, db).catch(fail)
+      if (db) await write(db, [], ids).catch(fail)
       // Only now: had the page closed before the delete landed, the next tab needed these ids.
       const size = forgotten.size
       for (const id of ids) forgotten.delete(id)
@@ -172,7 +181,7 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
       rememberBeaconed()
       // Not awaited: this runs as the page goes away. When the page lives on it lands after the
       // earlier writes; when it does not, the localStorage record above does the job.
-      if (db) delMany(ids, db).catch(noop)
+      if (db) write(db, [], ids).catch(noop)
     },
     after(promise) {
       previous = promise.then(noop, noop)

@@ -405,9 +405,10 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         resetRetry(state)
         state.sizeLimit = config.batchSize
         const rejected = new Map((result.rejected ?? []).map((item) => [item.id, item.error]))
-        const sent = rejected.size === 0 ? activities() : activities().filter((activity) => !rejected.has(activity.id))
-        if (rejected.size > 0) {
-          const refused = activities().filter((activity) => rejected.has(activity.id))
+        const sent: Activity[] = []
+        const refused: Activity[] = []
+        for (const entry of batch) (rejected.has(entry.activity.id) ? refused : sent).push(entry.activity)
+        if (refused.length > 0) {
           drop('rejected', refused, { sink: name, error: new SinkError(name, [...rejected.values()].join('; ')) })
         }
         counters.sent += sent.length
