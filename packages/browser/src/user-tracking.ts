@@ -66,10 +66,6 @@ function patchHistory(): void {
   }
 }
 
-function doNotTrack(): boolean {
-  return navigator.doNotTrack === '1'
-}
-
 /**
  * Creates a browser tracker. Apps use the ready-made {@link UserTracking}; a second instance is for
  * tests, or for reporting to two endpoints with separate settings.
@@ -84,6 +80,7 @@ export function createUserTracking(): UserTrackingApi {
   let pages: PageViews | undefined
   let listeners: AbortController | undefined
   let stopped = false
+  const me = () => (identity ??= createIdentity())
 
   const guard =
     <A extends unknown[], R>(run: (...args: A) => R) =>
@@ -102,7 +99,7 @@ export function createUserTracking(): UserTrackingApi {
   }
 
   // An empty id means none: the element then goes unnamed.
-  const capture = (activityType: string, element: string | null | undefined, metadata: Record<string, unknown>) =>
+  const capture = (activityType: string, element: string | null | undefined, metadata?: Record<string, unknown>) =>
     record(element ? { activityType, context: { element }, metadata } : { activityType, metadata })
 
   // The page is hidden or going away: the visible time is reported, and whatever is still pending
@@ -127,9 +124,7 @@ export function createUserTracking(): UserTrackingApi {
     autocapture(guard(capture), enabled, listeners.signal)
     patchHistory()
     const visit = () => setTimeout(guard(() => pages!.visit()))
-    listen(window, NAVIGATE, visit)
-    listen(window, 'popstate', visit)
-    listen(window, 'hashchange', visit)
+    for (const type of [NAVIGATE, 'popstate', 'hashchange']) listen(window, type, visit)
     listen(document, 'visibilitychange', () => (document.visibilityState === 'hidden' ? leave() : pages!.show()))
     listen(window, 'pagehide', leave)
     listen(window, 'offline', () => tracker?.pause())
@@ -142,16 +137,14 @@ export function createUserTracking(): UserTrackingApi {
     storage ??= indexedDbStorage({ logger: { warn: (message, error) => log.warn(message, error) } })
     sink ??= pageSink(() => options.endpoint ?? '')
     if (previous) storage.after(previous.shutdown({ timeoutMs: 0 }))
-    const self = identity!
+    const self = me()
     const pageStorage = storage
+    // The other delivery options (flushInterval, debounceTime, maxRetries, debug) have the tracker's names.
     tracker = createCanonicalTracker({
+      ...options,
       sinks: [...(options.endpoint ? [sink] : []), ...(options.sinks ?? [])],
       storage: pageStorage,
       batchSize: options.batchSize ?? 25,
-      flushInterval: options.flushInterval,
-      debounceTime: options.debounceTime,
-      maxRetries: options.maxRetries,
-      debug: options.debug,
       defaults: () => ({
         userId: self.userId,
         anonymousId: self.anonymousId,
@@ -172,7 +165,7 @@ export function createUserTracking(): UserTrackingApi {
       options = { ...options, ...next }
       log = createLogger(options.debug)
       if (typeof window === 'undefined' || stopped) return
-      if (options.respectDoNotTrack && doNotTrack()) {
+      if (options.respectDoNotTrack && navigator.doNotTrack === '1') {
         log.debug('Do Not Track is set; nothing is tracked.')
         stopped = true
         listeners?.abort()
@@ -183,8 +176,7 @@ export function createUserTracking(): UserTrackingApi {
         console.error('[usertracking] [browser] config() needs an endpoint (or sinks).')
         return
       }
-      identity ??= createIdentity()
-      if (next.userId !== undefined) identity.setUser(String(next.userId))
+      if (next.userId !== undefined) me().setUser(String(next.userId))
       if (!tracker || DELIVERY_KEYS.some((key) => options[key] !== before[key])) {
         try {
           replaceTracker()
@@ -196,26 +188,18 @@ export function createUserTracking(): UserTrackingApi {
       if (!listeners) start()
     },
     track(action, elementId, data) {
-      if (typeof elementId === 'object') return record({ activityType: action, metadata: elementId })
-      const input: ActivityInput = { activityType: action }
-      if (elementId !== undefined) input.context = { element: elementId }
-      if (data !== undefined) input.metadata = data
-      return record(input)
+      return typeof elementId === 'object' ? capture(action, undefined, elementId) : capture(action, elementId, data)
     },
     identify(userId, traits) {
       identity?.setUser(String(userId))
-      record({ activityType: 'identify', metadata: traits })
+      capture('identify', undefined, traits)
     },
     reset() {
       identity?.reset()
     },
     flush: () => tracker?.flush() ?? Promise.resolve(true),
-    optOut() {
-      ;(identity ??= createIdentity()).setOptOut(true)
-    },
-    optIn() {
-      ;(identity ??= createIdentity()).setOptOut(false)
-    },
+    optOut: () => me().setOptOut(true),
+    optIn: () => me().setOptOut(false),
     stats: () => tracker?.stats(),
     async shutdown(timeoutMs = 2000) {
       stopped = true
