@@ -59,8 +59,10 @@ export type WithoutScope<P extends unknown[]> = P extends [...infer Rest, infer 
       : P
   : P
 
-const monotonicNow: () => number =
-  typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now()
+// Pure, so a bundle without withActivity leaves it out: a top-level read of `performance.now` is
+// a side effect to a bundler.
+const monotonicNow: () => number = /* @__PURE__ */ (() =>
+  typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now())()
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
