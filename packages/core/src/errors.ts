@@ -4,9 +4,6 @@ import { formatIssues } from './normalize'
 /** Base of every error usertracking reports. Messages name the package and, where there is one, the adapter. */
 export class UserTrackingError extends Error {
   override name = 'UserTrackingError'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-  }
 }
 
 /** An input was rejected; `issues` name each offending field. */

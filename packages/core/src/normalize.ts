@@ -222,12 +222,9 @@ interface InputKeys {
   anonymous: readonly string[]
   session: readonly string[]
   metadata: readonly string[]
-  duration: readonly string[]
-  /** Durations in seconds. */
-  seconds: readonly string[]
-  /** Top-level aliases of context fields. */
-  context: readonly (readonly [string, keyof ActivityContext])[]
   tokens: Record<string, TokenField>
+  /** Reads the aliases of `durationMs` and of context fields, after the canonical fields. */
+  aliases?: (source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number) => void
 }
 
 const CANONICAL_KEYS: InputKeys = {
@@ -237,9 +234,6 @@ const CANONICAL_KEYS: InputKeys = {
   anonymous: ['anonymousId'],
   session: ['sessionId'],
   metadata: ['metadata'],
-  duration: ['durationMs'],
-  seconds: [],
-  context: [],
   tokens: { input: 'input', output: 'output', total: 'total', cacheRead: 'cacheRead', cacheWrite: 'cacheWrite' },
 }
 
@@ -250,14 +244,7 @@ const ALIAS_KEYS: InputKeys = {
   anonymous: ['anonymousId', 'user_identifier'],
   session: ['sessionId', 'session_id'],
   metadata: ['metadata', 'details', 'additional_data'],
-  duration: ['durationMs', 'duration_ms'],
-  seconds: ['timeTaken'],
-  context: [
-    ['element_id', 'element'],
-    ['page_url', 'page'],
-    ['user_agent', 'userAgent'],
-    ['ip_address', 'ip'],
-  ],
+  aliases: readAliases,
   tokens: {
     input: 'input',
     output: 'output',
@@ -275,6 +262,32 @@ const ALIAS_KEYS: InputKeys = {
     cache_read_input_tokens: 'cacheRead',
     cache_creation_input_tokens: 'cacheWrite',
   },
+}
+
+const CONTEXT_ALIASES = [
+  ['element_id', 'element'],
+  ['page_url', 'page'],
+  ['user_agent', 'userAgent'],
+  ['ip_address', 'ip'],
+] as const
+
+function readAliases(source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number): void {
+  if (source.durationMs == null) {
+    if (source.duration_ms != null) set(activity, 'durationMs', toCount(source.duration_ms, ['duration_ms'], issues))
+    else if (source.timeTaken != null) {
+      const seconds = toCount(source.timeTaken, ['timeTaken'], issues)
+      // Rounded to the microsecond so 3.2 s is 3200 ms, not 3200.0000000000005.
+      if (seconds !== undefined) activity.durationMs = Math.round(seconds * 1_000_000) / 1000
+    }
+  }
+  for (let index = 0; index < CONTEXT_ALIASES.length; index++) {
+    const [alias, field] = CONTEXT_ALIASES[index]!
+    const value = source[alias]
+    if (value == null) continue
+    if (typeof value !== 'string') issues.add([alias], 'Expected a string.')
+    else if (value.length > maxStringLength) issues.add([alias], `Expected at most ${maxStringLength} characters.`)
+    else (activity.context ??= {})[field] ??= value
+  }
 }
 
 function toTokenUsage(value: unknown, path: Path, issues: Issues, fields: InputKeys['tokens']): TokenUsage | undefined {
@@ -398,15 +411,7 @@ function normalize(input: unknown, options: NormalizeOptions, keys: InputKeys): 
   if (source.endTime != null) {
     set(activity, 'endTime', toIsoTime(source.endTime, ['endTime'], issues))
   }
-  const durationKey = firstKey(source, keys.duration)
-  const secondsKey = durationKey === undefined ? firstKey(source, keys.seconds) : undefined
-  if (durationKey !== undefined) {
-    set(activity, 'durationMs', toCount(source[durationKey], [durationKey], issues))
-  } else if (secondsKey !== undefined) {
-    const seconds = toCount(source[secondsKey], [secondsKey], issues)
-    // Rounded to the microsecond so 3.2 s is 3200 ms, not 3200.0000000000005.
-    if (seconds !== undefined) activity.durationMs = Math.round(seconds * 1_000_000) / 1000
-  }
+  if (source.durationMs != null) set(activity, 'durationMs', toCount(source.durationMs, ['durationMs'], issues))
 
   if (source.tokenUsage != null) {
     set(activity, 'tokenUsage', toTokenUsage(source.tokenUsage, ['tokenUsage'], issues, keys.tokens))
@@ -422,19 +427,10 @@ function normalize(input: unknown, options: NormalizeOptions, keys: InputKeys): 
     activity.status ??= 'error'
   }
 
-  let context: ActivityContext | undefined
   if (source.context != null) {
-    context = toJsonObject(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined
+    set(activity, 'context', toJsonObject(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined)
   }
-  for (let index = 0; index < keys.context.length; index++) {
-    const [alias, field] = keys.context[index]!
-    const value = source[alias]
-    if (value == null) continue
-    if (typeof value !== 'string') issues.add([alias], 'Expected a string.')
-    else if (value.length > maxStringLength) issues.add([alias], `Expected at most ${maxStringLength} characters.`)
-    else (context ??= {})[field] ??= value
-  }
-  if (context) activity.context = context
+  keys.aliases?.(source, activity, issues, maxStringLength)
 
   const metadataKey = firstKey(source, keys.metadata)
   if (metadataKey !== undefined) {

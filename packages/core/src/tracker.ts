@@ -504,16 +504,20 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   function enqueue(entry: Entry): void {
     for (const state of states) {
       state.queue.push(entry)
-      if (state.queue.length > config.maxQueueSize) {
-        const oldest = state.queue.shift()!
-        if (!state.overflowWarned) {
-          state.overflowWarned = true
-          log.warn(`[${state.sink.name}] Queue full; dropping the oldest (warned once).`)
-        }
-        drop('queue_overflow', [oldest.activity], { sink: state.sink.name })
-        settle(oldest)
-        checkWaiters()
+      trim(state)
+    }
+  }
+
+  function trim(state: SinkState): void {
+    while (state.queue.length > config.maxQueueSize) {
+      const oldest = state.queue.shift()!
+      if (!state.overflowWarned) {
+        state.overflowWarned = true
+        log.warn(`[${state.sink.name}] Queue full; dropping the oldest (warned once).`)
       }
+      drop('queue_overflow', [oldest.activity], { sink: state.sink.name })
+      settle(oldest)
+      checkWaiters()
     }
   }
 
@@ -532,14 +536,10 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
             persisted: true,
           }))
           counters.queued += entries.length
+          // Older than anything tracked meanwhile, so in front, and the first to go when over maxQueueSize.
           for (const state of states) {
-            const kept = entries.slice(Math.max(0, entries.length - config.maxQueueSize))
-            const overflow = entries.slice(0, entries.length - kept.length)
-            state.queue.unshiftAll(kept)
-            for (const entry of overflow) {
-              drop('queue_overflow', [entry.activity], { sink: state.sink.name })
-              settle(entry)
-            }
+            state.queue.unshiftAll(entries)
+            trim(state)
           }
           pumpAll()
         })
