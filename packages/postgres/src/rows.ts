@@ -104,6 +104,8 @@ export function prepareRow(activity: Activity): PreparedRow | { refused: string 
 // About 50 KB of the apps' activities: big enough to keep per-message overhead low, small enough
 // that PostgreSQL starts on the first rows while the next are being encoded.
 const ROWS_PER_CHUNK = 128
+// The first chunk is small so that the server has rows to store almost at once.
+const FIRST_CHUNK_ROWS = 16
 
 /**
  * Prepares a batch lazily, one activity at a time as a COPY consumes {@link BatchPreparation.rows},
@@ -160,7 +162,7 @@ export function* encodeCopy(rows: Iterable<PreparedRow>, withReceivedAt: boolean
       .jsonb(row.context)
       .jsonb(row.metadata)
     if (withReceivedAt) writer.timestamptz(row.receivedAtMs)
-    if (++count % ROWS_PER_CHUNK === 0) yield writer.take()
+    if (++count === FIRST_CHUNK_ROWS || count % ROWS_PER_CHUNK === 0) yield writer.take()
   }
   yield writer.trailer().take()
 }
