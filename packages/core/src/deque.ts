@@ -41,12 +41,4 @@ export class Deque<T> {
       this.head = 0
     }
   }
-
-  /** Removes and returns every item. */
-  drain(): T[] {
-    const all = this.items.slice(this.head) as T[]
-    this.items = []
-    this.head = 0
-    return all
-  }
 }

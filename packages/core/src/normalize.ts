@@ -211,40 +211,33 @@ function toJsonObject(
 
 type TokenField = keyof Omit<TokenUsage, 'model'>
 
+const TOKEN_FIELDS: readonly string[] = ['input', 'output', 'total', 'cacheRead', 'cacheWrite']
+
 /**
- * The input keys read for each field, first match wins. Two tables, so that a bundle that only ever
- * builds canonical input (the browser's) leaves the alias one out.
+ * What {@link normalizeActivity} reads beyond the canonical names. Referenced by nothing else, so a
+ * bundle that only builds canonical input (the browser's) leaves it out.
  */
-interface InputKeys {
+interface Aliases {
+  /** The input keys read for a field, first match wins. */
   type: readonly string[]
   time: readonly string[]
   user: readonly string[]
   anonymous: readonly string[]
   session: readonly string[]
   metadata: readonly string[]
+  /** Token count keys, canonical ones included, and the field each feeds. */
   tokens: Record<string, TokenField>
   /** Reads the aliases of `durationMs` and of context fields, after the canonical fields. */
-  aliases?: (source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number) => void
+  read: (source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number) => void
 }
 
-const CANONICAL_KEYS: InputKeys = {
-  type: ['activityType'],
-  time: ['timestamp'],
-  user: ['userId'],
-  anonymous: ['anonymousId'],
-  session: ['sessionId'],
-  metadata: ['metadata'],
-  tokens: { input: 'input', output: 'output', total: 'total', cacheRead: 'cacheRead', cacheWrite: 'cacheWrite' },
-}
-
-const ALIAS_KEYS: InputKeys = {
+const ALIASES: Aliases = {
   type: ['activityType', 'action', 'action_type', 'type', 'event'],
   time: ['timestamp', 'event_action_timestamp', 'created_at'],
   user: ['userId', 'user_id'],
   anonymous: ['anonymousId', 'user_identifier'],
   session: ['sessionId', 'session_id'],
   metadata: ['metadata', 'details', 'additional_data'],
-  aliases: readAliases,
   tokens: {
     input: 'input',
     output: 'output',
@@ -262,6 +255,13 @@ const ALIAS_KEYS: InputKeys = {
     cache_read_input_tokens: 'cacheRead',
     cache_creation_input_tokens: 'cacheWrite',
   },
+  read: readAliases,
+}
+
+/** The input key that holds `field`: the field itself or, with aliases, the first of `aliases` given. */
+function keyOf(source: Record<string, unknown>, field: string, aliases: readonly string[] | undefined): string | undefined {
+  if (aliases) return firstKey(source, aliases)
+  return source[field] != null ? field : undefined
 }
 
 const CONTEXT_ALIASES = [
@@ -290,7 +290,7 @@ function readAliases(source: Record<string, unknown>, activity: Activity, issues
   }
 }
 
-function toTokenUsage(value: unknown, path: Path, issues: Issues, fields: InputKeys['tokens']): TokenUsage | undefined {
+function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Aliases | undefined): TokenUsage | undefined {
   if (typeof value === 'number') {
     const total = toCount(value, path, issues)
     return total === undefined ? undefined : { total }
@@ -306,7 +306,7 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, fields: InputK
       else issues.add([...path, key], 'Expected a string.')
       continue
     }
-    const field = fields[key]
+    const field = aliases ? aliases.tokens[key] : TOKEN_FIELDS.includes(key) ? (key as TokenField) : undefined
     if (!field) continue
     const count = toCount(raw, [...path, key], issues)
     if (count !== undefined && usage[field] === undefined) usage[field] = count
@@ -321,13 +321,10 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, fields: InputK
 }
 
 function errorMessage(value: unknown): string {
-  if (typeof value === 'string') return value
-  if (value instanceof Error) return value.message || value.name
-  if (typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string') {
-    return (value as { message: string }).message
-  }
   try {
-    return String(value)
+    if (value instanceof Error) return value.message || value.name
+    const message = (value as { message?: unknown } | null | undefined)?.message
+    return typeof message === 'string' ? message : String(value)
   } catch {
     return 'Unknown error'
   }
@@ -346,7 +343,7 @@ function set<K extends keyof Activity>(activity: Activity, key: K, value: Activi
  * @param options - limits; see {@link NormalizeOptions} for defaults.
  */
 export function normalizeActivity(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
-  return normalize(input, options, ALIAS_KEYS)
+  return normalize(input, options, ALIASES)
 }
 
 /**
@@ -354,10 +351,10 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
  * are read, with the same checks, limits and defaults.
  */
 export function normalizeCanonicalActivity(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
-  return normalize(input, options, CANONICAL_KEYS)
+  return normalize(input, options, undefined)
 }
 
-function normalize(input: unknown, options: NormalizeOptions, keys: InputKeys): NormalizeResult {
+function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases | undefined): NormalizeResult {
   const issues = new Issues()
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     issues.add([], 'Expected an activity object.')
@@ -368,7 +365,7 @@ function normalize(input: unknown, options: NormalizeOptions, keys: InputKeys): 
   const maxStringLength = options.maxStringLength ?? NORMALIZE_DEFAULTS.maxStringLength
 
   let activityType: string | undefined
-  const typeKey = firstKey(source, keys.type)
+  const typeKey = keyOf(source, 'activityType', aliases?.type)
   const typeValue = typeKey === undefined ? undefined : source[typeKey]
   if (typeKey === undefined) issues.add(['activityType'], 'Required.')
   else if (typeof typeValue !== 'string' || typeValue.trim().length === 0) {
@@ -379,7 +376,7 @@ function normalize(input: unknown, options: NormalizeOptions, keys: InputKeys): 
 
   let nowMs: number | undefined
   let timestamp: string | undefined
-  const timeKey = firstKey(source, keys.time)
+  const timeKey = keyOf(source, 'timestamp', aliases?.time)
   if (timeKey !== undefined) timestamp = toIsoTime(source[timeKey], [timeKey], issues)
   else {
     nowMs = (options.now ?? Date.now)()
@@ -394,11 +391,11 @@ function normalize(input: unknown, options: NormalizeOptions, keys: InputKeys): 
 
   const activity: Activity = { id: '', activityType: activityType ?? '', timestamp: timestamp ?? '' }
 
-  const userKey = firstKey(source, keys.user)
+  const userKey = keyOf(source, 'userId', aliases?.user)
   if (userKey !== undefined) set(activity, 'userId', toId(source[userKey], [userKey], issues))
-  const anonymousKey = firstKey(source, keys.anonymous)
+  const anonymousKey = keyOf(source, 'anonymousId', aliases?.anonymous)
   if (anonymousKey !== undefined) set(activity, 'anonymousId', toId(source[anonymousKey], [anonymousKey], issues))
-  const sessionKey = firstKey(source, keys.session)
+  const sessionKey = keyOf(source, 'sessionId', aliases?.session)
   if (sessionKey !== undefined) set(activity, 'sessionId', toId(source[sessionKey], [sessionKey], issues))
 
   if (source.description != null) {
@@ -414,7 +411,7 @@ function normalize(input: unknown, options: NormalizeOptions, keys: InputKeys): 
   if (source.durationMs != null) set(activity, 'durationMs', toCount(source.durationMs, ['durationMs'], issues))
 
   if (source.tokenUsage != null) {
-    set(activity, 'tokenUsage', toTokenUsage(source.tokenUsage, ['tokenUsage'], issues, keys.tokens))
+    set(activity, 'tokenUsage', toTokenUsage(source.tokenUsage, ['tokenUsage'], issues, aliases))
   }
 
   if (source.status != null) {
@@ -430,9 +427,9 @@ function normalize(input: unknown, options: NormalizeOptions, keys: InputKeys): 
   if (source.context != null) {
     set(activity, 'context', toJsonObject(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined)
   }
-  keys.aliases?.(source, activity, issues, maxStringLength)
+  aliases?.read(source, activity, issues, maxStringLength)
 
-  const metadataKey = firstKey(source, keys.metadata)
+  const metadataKey = keyOf(source, 'metadata', aliases?.metadata)
   if (metadataKey !== undefined) {
     set(activity, 'metadata', toJsonObject(source[metadataKey], [metadataKey], maxMetadataBytes, issues, true))
   }

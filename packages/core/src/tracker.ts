@@ -666,7 +666,8 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       for (const state of states) {
         if (state.retryTimer !== undefined) clearTimeout(state.retryTimer)
         state.abort?.abort(new SinkError(state.sink.name, 'Aborted by shutdown().'))
-        const left = [...(state.inFlight ?? []), ...state.queue.drain()]
+        const left = state.inFlight ?? []
+        while (state.queue.length > 0) left.push(state.queue.shift()!)
         state.inFlight = undefined
         if (left.length > 0) drop('shutdown', left.map((entry) => entry.activity), { sink: state.sink.name })
       }
