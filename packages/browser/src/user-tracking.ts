@@ -81,6 +81,10 @@ export function createUserTracking(): UserTrackingApi {
   let listeners: AbortController | undefined
   let stopped = false
   const me = () => (identity ??= createIdentity())
+  const stop = () => {
+    stopped = true
+    listeners?.abort()
+  }
 
   const guard =
     <A extends unknown[], R>(run: (...args: A) => R) =>
@@ -167,8 +171,7 @@ export function createUserTracking(): UserTrackingApi {
       if (typeof window === 'undefined' || stopped) return
       if (options.respectDoNotTrack && navigator.doNotTrack === '1') {
         log.debug('Do Not Track is set; nothing is tracked.')
-        stopped = true
-        listeners?.abort()
+        stop()
         return
       }
       if (!options.endpoint && !options.sinks?.length) {
@@ -202,8 +205,7 @@ export function createUserTracking(): UserTrackingApi {
     optIn: () => me().setOptOut(false),
     stats: () => tracker?.stats(),
     async shutdown(timeoutMs = 2000) {
-      stopped = true
-      listeners?.abort()
+      stop()
       await tracker?.shutdown({ timeoutMs })
     },
   }

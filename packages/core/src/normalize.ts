@@ -64,7 +64,7 @@ function toIsoTime(value: unknown, path: Path, issues: Issues): string | undefin
   const ms =
     value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : typeof value === 'number' ? value : Number.NaN
   // The Date range is ±8.64e15 ms; outside it toISOString would throw. NaN fails the test too.
-  if (!(Math.abs(ms) <= 8.64e15)) return issues.add(path, 'Expected an ISO 8601 date, a Date or epoch milliseconds.')
+  if (!(Math.abs(ms) <= 8.64e15)) return issues.add(path, 'Expected an ISO 8601 date, a Date or epoch ms.')
   return toIsoString(ms)
 }
 
@@ -79,7 +79,7 @@ function toId(value: unknown, path: Path, issues: Issues): string | undefined {
 
 function toCount(value: unknown, path: Path, issues: Issues): number | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    return issues.add(path, 'Expected a finite number, at least 0.')
+    return issues.add(path, 'Expected a finite, non-negative number.')
   }
   return value
 }
@@ -296,7 +296,7 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Alias
     return total === undefined ? undefined : { total }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return issues.add(path, 'Expected a number or an object of token counts.')
+    return issues.add(path, 'Expected a number or an object.')
   }
   const usage: Partial<TokenUsage> = {}
   for (const [key, raw] of Object.entries(value)) {

@@ -216,7 +216,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   let hold: ReturnType<typeof setInterval> | undefined
 
   function reportError(error: unknown): void {
-    log.error(error instanceof Error ? error.message : 'Background error.', error)
+    log.error('Background error.', error)
     try {
       config.onError?.(error)
     } catch {
@@ -513,7 +513,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       const oldest = state.queue.shift()!
       if (!state.overflowWarned) {
         state.overflowWarned = true
-        log.warn(`[${state.sink.name}] Queue full; dropping the oldest (warned once).`)
+        log.warn(`[${state.sink.name}] Queue full; dropping the oldest.`)
       }
       drop('queue_overflow', [oldest.activity], { sink: state.sink.name })
       settle(oldest)
@@ -543,7 +543,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
           }
           pumpAll()
         })
-        .catch((error) => reportError(new StorageError('Could not load pending activities.', error))))
+        .catch((error) => reportError(new StorageError('Could not load activities.', error))))
     : Promise.resolve()
 
   // ---- the public surface ----
