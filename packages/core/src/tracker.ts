@@ -488,17 +488,16 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       waiter.resolve(true)
       return false
     })
-    releaseHold()
+    syncHold()
   }
 
-  function holdOpen(): void {
-    hold ??= setInterval(() => {}, 2 ** 31 - 1)
-  }
-
-  function releaseHold(): void {
-    if (waiters.length > 0 || hold === undefined) return
-    clearInterval(hold)
-    hold = undefined
+  // Held exactly while there are waiters.
+  function syncHold(): void {
+    if (waiters.length > 0) hold ??= setInterval(() => {}, 2 ** 31 - 1)
+    else {
+      clearInterval(hold)
+      hold = undefined
+    }
   }
 
   function enqueue(entry: Entry): void {
@@ -643,12 +642,12 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         },
       }
       waiters.push(waiter)
-      holdOpen()
+      syncHold()
       if (timeoutMs !== undefined) {
         timer = unref(
           setTimeout(() => {
             waiters = waiters.filter((item) => item !== waiter)
-            releaseHold()
+            syncHold()
             resolve(false)
           }, timeoutMs),
         )
@@ -675,7 +674,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       counters.queued = 0
       for (const waiter of waiters) waiter.resolve(false)
       waiters = []
-      releaseHold()
+      syncHold()
       await persistNow()
       await Promise.all(
         states.map(async (state) => {
