@@ -380,7 +380,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
     let result: SinkResult
     try {
       result = await Promise.race([state.sink.write(activities, { signal: controller.signal }), timedOut])
-      if (!result || typeof result !== 'object' || typeof result.type !== 'string') {
+      if (typeof result?.type !== 'string') {
         throw new TypeError('write() returned no SinkResult.')
       }
     } catch (error) {
@@ -399,10 +399,10 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
 
   function handleResult(state: SinkState, batch: Entry[], result: SinkResult): void {
     const name = state.sink.name
-    const activities = () => batch.map((entry) => entry.activity)
+    // Set when the batch is given up on.
+    let reason: DropReason | undefined
     switch (result.type) {
       case 'success': {
-        resetRetry(state)
         state.sizeLimit = config.batchSize
         const rejected = new Map((result.rejected ?? []).map((item) => [item.id, item.error]))
         const sent: Activity[] = []
@@ -422,12 +422,10 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
           requeue(state, batch)
           return
         }
-        resetRetry(state)
-        drop('too_large', activities(), { sink: name, error: result.error })
+        reason = 'too_large'
         break
       case 'failure':
-        resetRetry(state)
-        drop('permanent_failure', activities(), { sink: name, error: result.error })
+        reason = 'permanent_failure'
         break
       case 'retryable': {
         const now = Date.now()
@@ -435,8 +433,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         state.firstFailureAt ??= now
         const deadline = state.firstFailureAt + config.maxRetryTimeMs
         if (state.attempt > config.maxRetries || now >= deadline) {
-          resetRetry(state)
-          drop('retries_exhausted', activities(), { sink: name, error: result.error })
+          reason = 'retries_exhausted'
           break
         }
         const delay = Math.min(
@@ -455,6 +452,10 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         return
       }
     }
+    // Settled, delivered or not: the next batch starts with a fresh retry budget.
+    state.attempt = 0
+    state.firstFailureAt = undefined
+    if (reason) drop(reason, batch.map((entry) => entry.activity), { sink: name, error: (result as { error?: unknown }).error })
     for (const entry of batch) settle(entry)
   }
 
@@ -462,11 +463,6 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   function requeue(state: SinkState, batch: Entry[]): void {
     state.queue.unshiftAll(batch)
     state.dueSeq = Math.max(state.dueSeq, batch[batch.length - 1]!.seq)
-  }
-
-  function resetRetry(state: SinkState): void {
-    state.attempt = 0
-    state.firstFailureAt = undefined
   }
 
   // ---- flush bookkeeping ----
