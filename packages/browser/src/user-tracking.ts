@@ -137,12 +137,10 @@ export function createUserTracking(): UserTrackingApi {
   }
 
   function replaceTracker(): void {
-    const previous = tracker
-    storage ??= indexedDbStorage({ logger: { warn: (message, error) => log.warn(message, error) } })
+    const pageStorage = (storage ??= indexedDbStorage({ logger: { warn: (message, error) => log.warn(message, error) } }))
     sink ??= pageSink(() => options.endpoint ?? '')
-    if (previous) storage.after(previous.shutdown({ timeoutMs: 0 }))
+    if (tracker) pageStorage.after(tracker.shutdown({ timeoutMs: 0 }))
     const self = me()
-    const pageStorage = storage
     // The other delivery options (flushInterval, debounceTime, maxRetries, debug) have the tracker's names.
     tracker = createCanonicalTracker({
       ...options,
@@ -155,10 +153,7 @@ export function createUserTracking(): UserTrackingApi {
         sessionId: self.session(),
         context: { page: location.pathname, userAgent: navigator.userAgent },
       }),
-      beforeSend: (activity: Activity) => {
-        pageStorage.hold(activity)
-        return activity
-      },
+      beforeSend: (activity: Activity) => (pageStorage.hold(activity), activity),
     })
     if (navigator.onLine === false) tracker.pause()
   }

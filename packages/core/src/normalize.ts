@@ -167,7 +167,7 @@ function toJson(value: unknown, walk: JsonWalk, converted = false): JsonValue | 
   } else {
     const copy: JsonObject = {}
     for (const key in object) {
-      if (!Object.prototype.hasOwnProperty.call(object, key)) continue
+      if (!Object.hasOwn(object, key)) continue
       if (walk.remaining < 0) break
       walk.path.push(key)
       const item = toJson(object[key], walk)

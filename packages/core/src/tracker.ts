@@ -633,7 +633,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       const waiter: FlushWaiter = {
         target,
         resolve: (settled) => {
-          if (timer !== undefined) clearTimeout(timer)
+          clearTimeout(timer)
           resolve(settled)
         },
       }
@@ -657,9 +657,9 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       closed = true
       const delivered = await flush(shutdownOptions.timeoutMs ?? 10_000)
       stopped = true
-      if (batchTimer !== undefined) clearTimeout(batchTimer)
+      clearTimeout(batchTimer)
       for (const state of states) {
-        if (state.retryTimer !== undefined) clearTimeout(state.retryTimer)
+        clearTimeout(state.retryTimer)
         state.abort?.abort(new SinkError(state.sink.name, 'Aborted by shutdown().'))
         const left = state.inFlight ?? []
         while (state.queue.length > 0) left.push(state.queue.shift()!)
