@@ -43,6 +43,11 @@ const MAX_DEPTH = 32
 
 type Path = (string | number)[]
 
+/** Whether `value` is an object and not an array (nor null). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
 class Issues {
   list: ValidationIssue[] = []
   add(path: Path, message: string): undefined {
@@ -199,7 +204,7 @@ function toJsonObject(
       return issues.add(path, 'Expected a JSON object.')
     }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isPlainObject(value)) {
     return issues.add(path, 'Expected a JSON object.')
   }
   const before = issues.list.length
@@ -295,7 +300,7 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Alias
     const total = toCount(value, path, issues)
     return total === undefined ? undefined : { total }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isPlainObject(value)) {
     return issues.add(path, 'Expected a number or an object.')
   }
   const usage: Partial<TokenUsage> = {}
@@ -356,7 +361,7 @@ export function normalizeCanonicalActivity(input: unknown, options: NormalizeOpt
 
 function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases | undefined): NormalizeResult {
   const issues = new Issues()
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+  if (!isPlainObject(input)) {
     issues.add([], 'Expected an activity object.')
     return { ok: false, issues: issues.list }
   }

@@ -3,7 +3,7 @@ import { backoffDelay } from './backoff'
 import { Deque } from './deque'
 import { SinkError, StorageError, UserTrackingError, ValidationError } from './errors'
 import { createLogger } from './logger'
-import { normalizeActivity, normalizeCanonicalActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
+import { isPlainObject, normalizeActivity, normalizeCanonicalActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
 import {
   resolveTrackerOptions,
   type DropDetail,
@@ -137,9 +137,6 @@ function mergeDefaults(defaults: TrackerDefaults, input: ActivityInput): Activit
   return merged as ActivityInput
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 /**
  * Creates a tracker that delivers to `options.sinks`.
@@ -238,9 +235,6 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   function drop(reason: DropReason, activities: Activity[], detail: DropDetail, count = activities.length): void {
     counters.dropped += count
     counters.droppedByReason[reason] = (counters.droppedByReason[reason] ?? 0) + count
-    if (reason === 'permanent_failure' || reason === 'rejected' || reason === 'too_large' || reason === 'retries_exhausted') {
-      counters.failed += count
-    }
     if (reason !== 'queue_overflow') {
       const why = detail.error instanceof Error ? ` ${detail.error.message}` : ''
       log.debug(`Dropped (${reason}): ${count}.${why}`)
@@ -409,7 +403,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         const refused: Activity[] = []
         for (const entry of batch) (rejected.has(entry.activity.id) ? refused : sent).push(entry.activity)
         if (refused.length > 0) {
-          drop('rejected', refused, { sink: name, error: new SinkError(name, [...rejected.values()].join('; ')) })
+          giveUp('rejected', refused, name, new SinkError(name, [...rejected.values()].join('; ')))
         }
         counters.sent += sent.length
         log.debug(`[${name}] Sent ${sent.length} activities.`)
@@ -455,8 +449,14 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
     // Settled, delivered or not: the next batch starts with a fresh retry budget.
     state.attempt = 0
     state.firstFailureAt = undefined
-    if (reason) drop(reason, batch.map((entry) => entry.activity), { sink: name, error: (result as { error?: unknown }).error })
+    if (reason) giveUp(reason, batch.map((entry) => entry.activity), name, (result as { error?: unknown }).error)
     for (const entry of batch) settle(entry)
+  }
+
+  // A sink gave up on these: `failed` counts them beside `dropped`.
+  function giveUp(reason: DropReason, activities: Activity[], sink: string, error: unknown): void {
+    counters.failed += activities.length
+    drop(reason, activities, { sink, error })
   }
 
   // Back to the front, and due at once: the batch was due when it went out.
