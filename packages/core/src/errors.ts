@@ -9,8 +9,8 @@ export class UserTrackingError extends Error {
 /** An input was rejected; `issues` name each offending field. */
 export class ValidationError extends UserTrackingError {
   override name = 'ValidationError'
-  readonly issues: ValidationIssue[]
-  readonly value: unknown
+  declare readonly issues: ValidationIssue[]
+  declare readonly value: unknown
   constructor(issues: ValidationIssue[], value: unknown) {
     super(`[usertracking] Invalid activity: ${formatIssues(issues)}`)
     this.issues = issues
@@ -21,7 +21,7 @@ export class ValidationError extends UserTrackingError {
 /** A sink failed, threw, or timed out; `sinkName` says which. */
 export class SinkError extends UserTrackingError {
   override name = 'SinkError'
-  readonly sinkName: string
+  declare readonly sinkName: string
   constructor(sinkName: string, message: string, cause?: unknown) {
     super(`[usertracking] [${sinkName}] ${message}`, { cause })
     this.sinkName = sinkName
