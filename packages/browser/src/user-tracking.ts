@@ -110,10 +110,11 @@ export function createUserTracking(): UserTrackingApi {
   // goes by beacon, the one request a browser promises to send after the page is gone.
   const leave = guard(() => {
     pages?.hide()
-    if (options.endpoint && sink && storage && navigator.onLine !== false) {
-      const sent = sink.beacon(storage.pending())
+    // Listeners exist only once a tracker, and with it the storage and the sink, does.
+    if (options.endpoint && navigator.onLine !== false) {
+      const sent = sink!.beacon(storage!.pending())
       // Other sinks still owe delivery of what the beacon carried, so it stays stored for them.
-      if (!options.sinks?.length) storage.forget(sent)
+      if (!options.sinks?.length) storage!.forget(sent)
     }
     void tracker?.flush()
   })
