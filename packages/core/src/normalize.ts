@@ -82,6 +82,17 @@ function toId(value: unknown, path: Path, issues: Issues): string | undefined {
   return trimmed
 }
 
+function readId(
+  source: Record<string, unknown>,
+  activity: Activity,
+  field: 'userId' | 'anonymousId' | 'sessionId',
+  keys: readonly string[],
+  issues: Issues,
+): void {
+  const key = firstKey(source, keys)
+  if (key !== undefined) set(activity, field, toId(source[key], [key], issues))
+}
+
 function toCount(value: unknown, path: Path, issues: Issues): number | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     return issues.add(path, 'Expected a finite, non-negative number.')
@@ -172,7 +183,7 @@ function toJson(value: unknown, walk: JsonWalk, converted = false): JsonValue | 
   } else {
     const copy: JsonObject = {}
     for (const key in object) {
-      if (!Object.hasOwn(object, key)) continue
+      if (!Object.prototype.hasOwnProperty.call(object, key)) continue
       if (walk.remaining < 0) break
       walk.path.push(key)
       const item = toJson(object[key], walk)
@@ -204,7 +215,7 @@ function toJsonObject(
       return issues.add(path, 'Expected a JSON object.')
     }
   }
-  if (!isPlainObject(value)) {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return issues.add(path, 'Expected a JSON object.')
   }
   const before = issues.list.length
@@ -263,10 +274,14 @@ const ALIASES: Aliases = {
   read: readAliases,
 }
 
-/** The input key that holds `field`: the field itself or, with aliases, the first of `aliases` given. */
-function keyOf(source: Record<string, unknown>, field: string, aliases: readonly string[] | undefined): string | undefined {
-  if (aliases) return firstKey(source, aliases)
-  return source[field] != null ? field : undefined
+/** The canonical names, for input without aliases. */
+const CANONICAL: Pick<Aliases, 'type' | 'time' | 'user' | 'anonymous' | 'session' | 'metadata'> = {
+  type: ['activityType'],
+  time: ['timestamp'],
+  user: ['userId'],
+  anonymous: ['anonymousId'],
+  session: ['sessionId'],
+  metadata: ['metadata'],
 }
 
 const CONTEXT_ALIASES = [
@@ -300,7 +315,7 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Alias
     const total = toCount(value, path, issues)
     return total === undefined ? undefined : { total }
   }
-  if (!isPlainObject(value)) {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return issues.add(path, 'Expected a number or an object.')
   }
   const usage: Partial<TokenUsage> = {}
@@ -361,7 +376,7 @@ export function normalizeCanonicalActivity(input: unknown, options: NormalizeOpt
 
 function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases | undefined): NormalizeResult {
   const issues = new Issues()
-  if (!isPlainObject(input)) {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     issues.add([], 'Expected an activity object.')
     return { ok: false, issues: issues.list }
   }
@@ -370,7 +385,7 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
   const maxStringLength = options.maxStringLength ?? NORMALIZE_DEFAULTS.maxStringLength
 
   let activityType: string | undefined
-  const typeKey = keyOf(source, 'activityType', aliases?.type)
+  const typeKey = firstKey(source, (aliases ?? CANONICAL).type)
   const typeValue = typeKey === undefined ? undefined : source[typeKey]
   if (typeKey === undefined) issues.add(['activityType'], 'Required.')
   else if (typeof typeValue !== 'string' || typeValue.trim().length === 0) {
@@ -381,7 +396,7 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
 
   let nowMs: number | undefined
   let timestamp: string | undefined
-  const timeKey = keyOf(source, 'timestamp', aliases?.time)
+  const timeKey = firstKey(source, (aliases ?? CANONICAL).time)
   if (timeKey !== undefined) timestamp = toIsoTime(source[timeKey], [timeKey], issues)
   else {
     nowMs = (options.now ?? Date.now)()
@@ -396,12 +411,9 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
 
   const activity: Activity = { id: '', activityType: activityType ?? '', timestamp: timestamp ?? '' }
 
-  const userKey = keyOf(source, 'userId', aliases?.user)
-  if (userKey !== undefined) set(activity, 'userId', toId(source[userKey], [userKey], issues))
-  const anonymousKey = keyOf(source, 'anonymousId', aliases?.anonymous)
-  if (anonymousKey !== undefined) set(activity, 'anonymousId', toId(source[anonymousKey], [anonymousKey], issues))
-  const sessionKey = keyOf(source, 'sessionId', aliases?.session)
-  if (sessionKey !== undefined) set(activity, 'sessionId', toId(source[sessionKey], [sessionKey], issues))
+  readId(source, activity, 'userId', (aliases ?? CANONICAL).user, issues)
+  readId(source, activity, 'anonymousId', (aliases ?? CANONICAL).anonymous, issues)
+  readId(source, activity, 'sessionId', (aliases ?? CANONICAL).session, issues)
 
   if (source.description != null) {
     if (typeof source.description !== 'string') issues.add(['description'], 'Expected a string.')
@@ -434,7 +446,7 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
   }
   aliases?.read(source, activity, issues, maxStringLength)
 
-  const metadataKey = keyOf(source, 'metadata', aliases?.metadata)
+  const metadataKey = firstKey(source, (aliases ?? CANONICAL).metadata)
   if (metadataKey !== undefined) {
     set(activity, 'metadata', toJsonObject(source[metadataKey], [metadataKey], maxMetadataBytes, issues, true))
   }

@@ -1,5 +1,8 @@
-/** The char code of each hex digit. */
-const HEX_CODES: number[] = Array.from('0123456789abcdef', (digit) => digit.charCodeAt(0))
+const HEX_CODES: number[] = []
+for (let byte = 0; byte < 256; byte++) {
+  const hex = byte.toString(16).padStart(2, '0')
+  HEX_CODES.push(hex.charCodeAt(0), hex.charCodeAt(1))
+}
 /** The 36 char codes of the id being built; dashes stay in place between ids. */
 const codes: number[] = new Array<number>(36).fill(0x2d)
 
@@ -30,8 +33,8 @@ function randomBytes(count: number): number {
 let cursor = 0
 /** Writes one byte as two hex digits at the cursor, stepping over the dashes. */
 function put(byte: number): void {
-  codes[cursor] = HEX_CODES[byte >> 4]!
-  codes[cursor + 1] = HEX_CODES[byte & 15]!
+  codes[cursor] = HEX_CODES[byte * 2]!
+  codes[cursor + 1] = HEX_CODES[byte * 2 + 1]!
   cursor += cursor === 6 || cursor === 11 || cursor === 16 || cursor === 21 ? 3 : 2
 }
 
