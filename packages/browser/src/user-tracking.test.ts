@@ -321,3 +321,23 @@ describe('the host page never sees a tracking error', () => {
     await tracking.shutdown(0)
   })
 })
+
+describe('a page left while offline', () => {
+  const setOnline = (online: boolean) => {
+    Object.defineProperty(navigator, 'onLine', { value: online, configurable: true })
+    window.dispatchEvent(new Event(online ? 'online' : 'offline'))
+  }
+  afterEach(() => setOnline(true))
+
+  it('starts no delivery when it hears `online` after pagehide (the next tab owns its activities), until it is shown again', async () => {
+    start({ trackPageViews: false })
+    setOnline(false)
+    tracking.track('offline_click')
+    window.dispatchEvent(new PageTransitionEvent('pagehide'))
+    setOnline(true)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(sink.activities.map((activity) => activity.activityType)).toEqual([])
+    window.dispatchEvent(new PageTransitionEvent('pageshow'))
+    expect((await delivered()).map((activity) => activity.activityType)).toEqual(['offline_click'])
+  })
+})

@@ -131,9 +131,19 @@ export function createUserTracking(): UserTrackingApi {
     const visit = () => setTimeout(guard(() => pages!.visit()))
     for (const type of [NAVIGATE, 'popstate', 'hashchange']) listen(window, type, visit)
     listen(document, 'visibilitychange', () => (document.visibilityState === 'hidden' ? leave() : pages!.show()))
-    listen(window, 'pagehide', leave)
+    // A page left while offline may live on for a moment and hear `online`; a fetch it started then
+    // would race the tab that takes its stored activities over, so it stays paused until shown again.
+    let left = false
+    listen(window, 'pagehide', () => {
+      left = true
+      leave()
+    })
+    listen(window, 'pageshow', () => {
+      left = false
+      if (navigator.onLine !== false) tracker?.resume()
+    })
     listen(window, 'offline', () => tracker?.pause())
-    listen(window, 'online', () => tracker?.resume())
+    listen(window, 'online', () => left || tracker?.resume())
     pages.visit()
   }
 
