@@ -110,6 +110,13 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
   // beacon is remembered in localStorage, which is synchronous, for the tab that takes over.
   const rememberBeaconed = () => writeLocal(beaconedKey + tab, forgotten.size > 0 ? JSON.stringify([...forgotten]) : undefined)
   const heldActivities = () => [...held.values()].map(([activity]) => activity)
+  /** Forgets `ids` here, in the localStorage ledger at once, and in IndexedDB when the delete lands. */
+  const forget = (ids: string[]) => {
+    drop(ids)
+    for (const id of ids) forgotten.add(id)
+    rememberBeaconed()
+    return db && write(db, [], ids).catch(fail)
+  }
 
   async function open(): Promise<void> {
     opened = true
@@ -162,12 +169,11 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
       if (db && rows.length > 0) await write(db, rows).catch(fail)
     },
     async remove(ids) {
-      drop(ids)
-      if (db) await write(db, [], ids).catch(fail)
-      // Only now: had the page closed before the delete landed, the next tab needed these ids.
-      const size = forgotten.size
+      // Delivered ids go to the ledger until their delete lands: a page closing right after an
+      // acknowledgement loses the delete, and the next tab must not send them again.
+      await forget(ids)
       for (const id of ids) forgotten.delete(id)
-      if (forgotten.size < size) rememberBeaconed()
+      rememberBeaconed()
     },
     hold(activity) {
       fresh.set(activity.id, activity)
@@ -176,12 +182,9 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
       return [...heldActivities(), ...fresh.values()].sort(byId)
     },
     forget(ids) {
-      drop(ids)
-      for (const id of ids) forgotten.add(id)
-      rememberBeaconed()
       // Not awaited: this runs as the page goes away. When the page lives on it lands after the
-      // earlier writes; when it does not, the localStorage record above does the job.
-      if (db) write(db, [], ids).catch(noop)
+      // earlier writes; when it does not, the localStorage record does the job.
+      void forget(ids)
     },
     after(promise) {
       previous = promise.then(noop, noop)

@@ -15,8 +15,10 @@ const byteLength = (text: string) => new Blob([text]).size
 export interface PageSink extends Sink {
   /**
    * Sends `activities` by beacon, split into bodies under 60 KB, skipping those already beaconed or
-   * in a keepalive request still in flight. Returns the ids the browser accepted: those are
-   * delivered as far as this page can tell, and a later `write` of them succeeds without sending.
+   * in a keepalive request still in flight. Returns the ids the browser now owes delivery of, as far
+   * as this page can tell: those it accepted by beacon (a later `write` of them succeeds without
+   * sending), and those of the keepalive request in flight, which the browser completes after the
+   * page is gone without the page hearing of it (a retry while the page lives still sends them).
    */
   beacon(activities: Activity[]): string[]
 }
@@ -82,7 +84,7 @@ export function pageSink(endpoint: () => string): PageSink {
         size += bytes
       }
       send()
-      return sent
+      return sent.concat(keptAlive)
     },
   }
 }
