@@ -24,6 +24,7 @@ export { uuidv7, isUuid, uuidv7Time } from './uuid'
 export type { Sink, SinkResult, SinkWriteOptions, RejectedActivity } from './sink'
 export { memoryStorage } from './storage'
 export { memoryStore, type MemoryStoreOptions } from './memory-store'
+export { activityMatcher, matchesFilter } from './filter'
 export type { Storage } from './storage'
 export type {
   ActivityFilter,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { describeStoreConformance } from '../../../test/store-conformance'
+import { describeStoreConformance } from '../../testkit/src/index'
 import { memoryStore } from './memory-store'
 
 describeStoreConformance('memoryStore', async () => ({ store: memoryStore(), cleanup: async () => {} }))

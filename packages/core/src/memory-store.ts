@@ -1,7 +1,7 @@
 import type { Activity } from './activity'
+import { activityMatcher as matcher } from './filter'
 import type { SinkResult } from './sink'
 import type {
-  ActivityFilter,
   ActivitySortKey,
   ActivityStats,
   ExportQuery,
@@ -44,37 +44,6 @@ function compareKeys(a: SortValue, aId: string, b: SortValue, bId: string, desce
   }
   if (aId === bId) return 0
   return (aId < bId) !== descending ? -1 : 1
-}
-
-function toMs(value: string | Date): number {
-  return value instanceof Date ? value.getTime() : Date.parse(value)
-}
-
-function matcher(filter: ActivityFilter): (activity: Activity) => boolean {
-  const types =
-    filter.activityType === undefined
-      ? undefined
-      : new Set(Array.isArray(filter.activityType) ? filter.activityType : [filter.activityType])
-  const fromMs = filter.from === undefined ? undefined : toMs(filter.from)
-  const toMsExclusive = filter.to === undefined ? undefined : toMs(filter.to)
-  const { userId, minTokens, maxTokens, status } = filter
-  return (activity) => {
-    if (userId !== undefined && activity.userId !== userId) return false
-    if (types && !types.has(activity.activityType)) return false
-    if (status !== undefined && activity.status !== status) return false
-    if (fromMs !== undefined || toMsExclusive !== undefined) {
-      const at = Date.parse(activity.timestamp)
-      if (fromMs !== undefined && !(at >= fromMs)) return false
-      if (toMsExclusive !== undefined && !(at < toMsExclusive)) return false
-    }
-    if (minTokens !== undefined || maxTokens !== undefined) {
-      const total = activity.tokenUsage?.total
-      if (total === undefined) return false
-      if (minTokens !== undefined && total < minTokens) return false
-      if (maxTokens !== undefined && total > maxTokens) return false
-    }
-    return true
-  }
 }
 
 interface Cursor {

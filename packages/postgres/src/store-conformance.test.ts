@@ -1,5 +1,5 @@
 import { afterAll } from 'vitest'
-import { describeStoreConformance } from '../../../test/store-conformance'
+import { describeStoreConformance } from '@usertracking/testkit'
 import { openTestDatabase, uniqueSchema, type TestDatabase } from '../test/database'
 import { postgresStore } from './index'
 

@@ -1,5 +1,4 @@
-import type { Activity, ActivityFilter } from '@usertracking/core'
-import { matchesFilter } from './filter'
+import { matchesFilter, type Activity, type ActivityFilter } from '@usertracking/core'
 import type { LiveEvent, LiveFeed } from './live-feed'
 
 /** What one Server-Sent Events response needs. */

@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync'
 import { type Activity, type ActivityStats } from '@usertracking/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { HOSTILE_STRINGS } from '../../../test/store-conformance'
+import { HOSTILE_STRINGS } from '@usertracking/testkit'
 import { CSV_COLUMNS } from './csv'
 import type { Principal } from './handler'
 import { startServer, type TestServer } from '../test/test-server'

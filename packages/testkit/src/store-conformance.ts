@@ -16,6 +16,7 @@
  * - Strings round-trip byte for byte, NUL characters included.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { activityMatcher } from '@usertracking/core'
 import type {
   Activity,
   ActivityFilter,
@@ -25,7 +26,7 @@ import type {
   ListQuery,
   StatsQuery,
   Store,
-} from '../packages/core/src/index'
+} from '@usertracking/core'
 
 /** A store under test and how to dispose of it. */
 export interface StoreFixture {
@@ -100,24 +101,8 @@ function dataset(count: number, seed: number): Activity[] {
   return rows
 }
 
-function toMs(value: string | Date): number {
-  return value instanceof Date ? value.getTime() : Date.parse(value)
-}
-
 function referenceFilter(rows: readonly Activity[], filter: ActivityFilter): Activity[] {
-  return rows.filter((row) => {
-    if (filter.userId !== undefined && row.userId !== filter.userId) return false
-    if (filter.activityType !== undefined) {
-      const types = typeof filter.activityType === 'string' ? [filter.activityType] : filter.activityType
-      if (!types.includes(row.activityType)) return false
-    }
-    if (filter.status !== undefined && row.status !== filter.status) return false
-    if (filter.from !== undefined && Date.parse(row.timestamp) < toMs(filter.from)) return false
-    if (filter.to !== undefined && Date.parse(row.timestamp) >= toMs(filter.to)) return false
-    if (filter.minTokens !== undefined && !(row.tokenUsage && row.tokenUsage.total >= filter.minTokens)) return false
-    if (filter.maxTokens !== undefined && !(row.tokenUsage && row.tokenUsage.total <= filter.maxTokens)) return false
-    return true
-  })
+  return rows.filter(activityMatcher(filter))
 }
 
 function sortKey(row: Activity, sort: ActivitySortKey): number | null {

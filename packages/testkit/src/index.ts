@@ -1,0 +1,10 @@
+/**
+ * The conformance suites of usertracking's extension points, published so that a third party's
+ * store, sink or storage runs the same tests as ours. Each `describe…Conformance` function
+ * registers vitest tests; call it once from a test file.
+ *
+ * @packageDocumentation
+ * @module @usertracking/testkit
+ */
+export { describeStoreConformance, HOSTILE_STRINGS } from './store-conformance'
+export type { StoreFixture } from './store-conformance'
