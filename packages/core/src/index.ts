@@ -16,7 +16,8 @@ export type {
   JsonValue,
   TokenUsage,
 } from './activity'
-export { normalizeActivity, formatIssues, NORMALIZE_DEFAULTS } from './normalize'
+export { normalizeActivity, formatIssues, isPlainObject, NORMALIZE_DEFAULTS } from './normalize'
+export { unref } from './unref'
 export type { NormalizeOptions, NormalizeResult, ValidationIssue } from './normalize'
 export { activitySchema, parseActivity } from './schema'
 export type { ParseActivityResult } from './schema'

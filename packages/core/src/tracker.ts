@@ -3,6 +3,7 @@ import { backoffDelay } from './backoff'
 import { Deque } from './deque'
 import { SinkError, StorageError, UserTrackingError, ValidationError } from './errors'
 import { createLogger } from './logger'
+import { unref } from './unref'
 import { isPlainObject, normalizeActivity, normalizeCanonicalActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
 import {
   resolveTrackerOptions,
@@ -106,12 +107,6 @@ interface SinkState {
 interface FlushWaiter {
   target: number
   resolve: (settled: boolean) => void
-}
-
-function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
-  // Node keeps the process alive for a pending timer; tracking must never do that.
-  ;(timer as { unref?: () => void }).unref?.()
-  return timer
 }
 
 /**

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import {
   createTracker,
+  isPlainObject,
   type ActivityInput,
   type HttpSinkOptions,
   type Sink,
@@ -45,10 +46,6 @@ export interface NodeTracker extends Tracker {
   readonly storage: Storage | undefined
   /** Removes the shutdown hooks (they also remove themselves after shutdown). */
   removeShutdownHooks(): void
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** The request context over the tracker's own defaults; Object.assign, as spread is slow on Node 20. */

@@ -1,4 +1,4 @@
-import type { Activity, Store } from '@usertracking/core'
+import { unref, type Activity, type Store } from '@usertracking/core'
 
 /** One activity as the live feed numbered it. */
 export interface LiveEvent {
@@ -32,11 +32,6 @@ export interface LiveFeedOptions {
 }
 
 type Listener = (events: LiveEvent[]) => void
-
-function unref(timer: ReturnType<typeof setTimeout>): void {
-  // Node only: a live feed must never keep a process alive by itself.
-  ;(timer as { unref?: () => void }).unref?.()
-}
 
 function randomId(): string {
   return Math.floor(Math.random() * 0x100000000)
