@@ -16,7 +16,7 @@ export type {
   JsonValue,
   TokenUsage,
 } from './activity'
-export { normalizeActivity, formatIssues, isPlainObject, NORMALIZE_DEFAULTS } from './normalize'
+export { normalizeActivity, formatIssues, isPlainObject, NORMALIZE_DEFAULTS, ACTIVITY_LIMITS } from './normalize'
 export { unref } from './unref'
 export type { NormalizeOptions, NormalizeResult, ValidationIssue } from './normalize'
 export { activitySchema, parseActivity } from './schema'

@@ -37,6 +37,20 @@ export const NORMALIZE_DEFAULTS = {
   maxStringLength: 10_000,
 } as const
 
+/**
+ * Bounds of numeric fields, in one place. A value above its bound is invalid (reported with its field
+ * path), never clamped: such a number is a bug or an attack, and stored it would break aggregates
+ * (a `sum` over `1e308` overflows in PostgreSQL and answers every stats query with an error).
+ *
+ * - `maxDurationMs`: a year, in milliseconds. Anything longer is not one activity.
+ * - `maxTokens`: 10^12, for each of `input`, `output`, `total`, `cacheRead` and `cacheWrite` — a
+ *   thousand times the largest context window in use, and far inside a float's exact integers.
+ */
+export const ACTIVITY_LIMITS = {
+  maxDurationMs: 365 * 24 * 60 * 60 * 1000,
+  maxTokens: 1e12,
+} as const
+
 const MAX_ID_LENGTH = 256
 const MAX_TYPE_LENGTH = 200
 const MAX_DEPTH = 32
@@ -93,9 +107,10 @@ function readId(
   if (key !== undefined) set(activity, field, toId(source[key], [key], issues))
 }
 
-function toCount(value: unknown, path: Path, issues: Issues): number | undefined {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    return issues.add(path, 'Expected a finite, non-negative number.')
+function toCount(value: unknown, path: Path, issues: Issues, max: number): number | undefined {
+  // `!(value <= max)` also refuses NaN and Infinity.
+  if (typeof value !== 'number' || value < 0 || !(value <= max)) {
+    return issues.add(path, `Expected a number from 0 to ${max}.`)
   }
   return value
 }
@@ -293,9 +308,9 @@ const CONTEXT_ALIASES = [
 
 function readAliases(source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number): void {
   if (source.durationMs == null) {
-    if (source.duration_ms != null) set(activity, 'durationMs', toCount(source.duration_ms, ['duration_ms'], issues))
+    if (source.duration_ms != null) set(activity, 'durationMs', toCount(source.duration_ms, ['duration_ms'], issues, ACTIVITY_LIMITS.maxDurationMs))
     else if (source.timeTaken != null) {
-      const seconds = toCount(source.timeTaken, ['timeTaken'], issues)
+      const seconds = toCount(source.timeTaken, ['timeTaken'], issues, ACTIVITY_LIMITS.maxDurationMs / 1000)
       // Rounded to the microsecond so 3.2 s is 3200 ms, not 3200.0000000000005.
       if (seconds !== undefined) activity.durationMs = Math.round(seconds * 1_000_000) / 1000
     }
@@ -312,7 +327,7 @@ function readAliases(source: Record<string, unknown>, activity: Activity, issues
 
 function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Aliases | undefined): TokenUsage | undefined {
   if (typeof value === 'number') {
-    const total = toCount(value, path, issues)
+    const total = toCount(value, path, issues, ACTIVITY_LIMITS.maxTokens)
     return total === undefined ? undefined : { total }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -328,7 +343,7 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Alias
     }
     const field = aliases ? aliases.tokens[key] : TOKEN_FIELDS.includes(key) ? (key as TokenField) : undefined
     if (!field) continue
-    const count = toCount(raw, [...path, key], issues)
+    const count = toCount(raw, [...path, key], issues, ACTIVITY_LIMITS.maxTokens)
     if (count !== undefined && usage[field] === undefined) usage[field] = count
   }
   if (usage.total === undefined) {
@@ -336,6 +351,8 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Alias
       return issues.add(path, 'Expected at least one of total, input or output.')
     }
     usage.total = (usage.input ?? 0) + (usage.output ?? 0)
+    // Two counts within the bound can add up past it.
+    if (usage.total > ACTIVITY_LIMITS.maxTokens) return issues.add([...path, 'total'], `Expected a number from 0 to ${ACTIVITY_LIMITS.maxTokens}.`)
   }
   return usage as TokenUsage
 }
@@ -425,7 +442,7 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
   if (source.endTime != null) {
     set(activity, 'endTime', toIsoTime(source.endTime, ['endTime'], issues))
   }
-  if (source.durationMs != null) set(activity, 'durationMs', toCount(source.durationMs, ['durationMs'], issues))
+  if (source.durationMs != null) set(activity, 'durationMs', toCount(source.durationMs, ['durationMs'], issues, ACTIVITY_LIMITS.maxDurationMs))
 
   if (source.tokenUsage != null) {
     set(activity, 'tokenUsage', toTokenUsage(source.tokenUsage, ['tokenUsage'], issues, aliases))

@@ -467,6 +467,12 @@ describe('listeners and platform hooks', () => {
     expect(sent).toHaveBeenCalledTimes(1)
   })
 
+  it('refuses an unknown event name with a TypeError naming the valid ones', () => {
+    const t = tracker({ sinks: [memorySink()] })
+    expect(() => t.on('drop' as never, () => {})).toThrow(new TypeError("[usertracking] Unknown event 'drop'; use 'sent', 'dropped' or 'error'."))
+    expect(() => t.on('toString' as never, () => {})).toThrow(TypeError)
+  })
+
   it('hands delivery to waitUntil and starts it without waiting for the batch timers', async () => {
     const handed: Promise<unknown>[] = []
     const sink = memorySink()

@@ -74,7 +74,10 @@ export interface Tracker {
   pause(): void
   /** Starts delivering again after {@link Tracker.pause}. */
   resume(): void
-  /** Listens for `sent`, `dropped` or `error`; returns the function that stops listening. */
+  /**
+   * Listens for `sent`, `dropped` or `error`; returns the function that stops listening. Any other
+   * event name throws a `TypeError` naming the valid ones (a misspelt name is a programming error).
+   */
   on<E extends keyof TrackerEvents>(event: E, listener: TrackerEvents[E]): () => void
 }
 
@@ -699,6 +702,9 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       pumpAll()
     },
     on(event, listener) {
+      if (!Object.hasOwn(listeners, event)) {
+        throw new TypeError(`[usertracking] Unknown event '${String(event)}'; use 'sent', 'dropped' or 'error'.`)
+      }
       listeners[event].add(listener)
       return () => {
         listeners[event].delete(listener)

@@ -124,6 +124,7 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
   let degradedAt = 0
   let diskRetryable = false
   let syncTimer: ReturnType<typeof setTimeout> | undefined
+  let retryTimer: ReturnType<typeof setTimeout> | undefined
   let chain: Promise<unknown> = Promise.resolve()
 
   // Storage calls already come one at a time; the chain also orders the background fsync with them.
@@ -153,12 +154,26 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     fd = undefined
   }
 
+  /** Tries the disk again in `retryDiskMs`, also when nothing is tracked meanwhile. */
+  function scheduleRetry(): void {
+    if (retryTimer !== undefined || closed) return
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined
+      void run(retryDisk).then(() => {
+        if (mode === 'memory') scheduleRetry()
+      })
+    }, retryDiskMs)
+    // A disk retry must never keep the process alive.
+    retryTimer.unref()
+  }
+
   function degrade(error: unknown, action: string): void {
     const firstFailure = mode === 'file'
     mode = 'memory'
     diskRetryable = true
     degradedAt = Date.now()
     closeFd()
+    scheduleRetry()
     if (firstFailure) {
       warn(
         `Could not ${action} the journal in ${dir} (${describe(error)}); pending activities are kept in memory only, so a crash now would lose them. The disk is tried again every ${retryDiskMs} ms.`,
@@ -226,9 +241,14 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     try {
       mkdirSync(dir, { recursive: true })
       if (!locked) {
-        const holder = lockDirectory(dir)
-        if (holder !== undefined) return
+        if (lockDirectory(dir) !== undefined) return
         locked = true
+        // What the previous holder left joins ours, so the rewrite below keeps it (the next start delivers it).
+        try {
+          for (const [id, activity] of replayJournal(readFileSync(journalPath)).live) if (!live.has(id)) live.set(id, activity)
+        } catch {
+          // No journal yet.
+        }
       }
       // Our in-memory set is the truth now: the journal may lack what arrived while the disk failed.
       await compact()
@@ -292,8 +312,13 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     const holder = lockDirectory(dir)
     if (holder !== undefined) {
       mode = 'memory'
+      diskRetryable = true
+      degradedAt = Date.now()
+      scheduleRetry()
       const who = holder === process.pid ? 'another fileStorage in this process' : `process ${holder}`
-      warn(`The directory ${dir} is in use by ${who}; activities are kept in memory only. Give each tracker its own directory.`)
+      warn(
+        `The directory ${dir} is in use by ${who}; activities are kept in memory only, and the directory is tried again every ${retryDiskMs} ms. Give each tracker its own directory.`,
+      )
       return
     }
     locked = true
@@ -368,7 +393,8 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
       return run(async () => {
         if (closed) return
         closed = true
-        if (syncTimer !== undefined) clearTimeout(syncTimer)
+        clearTimeout(syncTimer)
+        clearTimeout(retryTimer)
         if (fd !== undefined) {
           try {
             await callback(fsync, fd)
