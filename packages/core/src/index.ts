@@ -37,9 +37,9 @@ export type {
   StatsQuery,
   Store,
 } from './store'
-export { createTracker, createCanonicalTracker } from './tracker'
-export type { Tracker, TrackerEvents, TrackerStats, ShutdownOptions } from './tracker'
-export { TRACKER_DEFAULTS } from './options'
+export { createTracker, createCanonicalTracker, mergeActivityDefaults } from './tracker'
+export type { Tracker, TrackerEvents, TrackerStats, ShutdownOptions, FlushOptions, FlushReport } from './tracker'
+export { TRACKER_DEFAULTS, PAGED_QUEUE_BYTES } from './options'
 export type { TrackerOptions, TrackerDefaults, DropReason, DropDetail } from './options'
 export { httpSink } from './http-sink'
 export type { HttpSinkOptions } from './http-sink'

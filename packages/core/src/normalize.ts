@@ -10,8 +10,11 @@ export interface ValidationIssue {
   message: string
 }
 
-/** The outcome of {@link normalizeActivity}: the activity, or every issue found. */
-export type NormalizeResult = { ok: true; activity: Activity } | { ok: false; issues: ValidationIssue[] }
+/**
+ * The outcome of {@link normalizeActivity}: the activity and an estimate of its size as JSON, in
+ * bytes (what the tracker's byte bounds count), or every issue found.
+ */
+export type NormalizeResult = { ok: true; activity: Activity; bytes: number } | { ok: false; issues: ValidationIssue[] }
 
 /** Limits and sources used while normalising. */
 export interface NormalizeOptions {
@@ -64,6 +67,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 
 class Issues {
   list: ValidationIssue[] = []
+  /** Bytes of JSON counted so far for `metadata` and `context`. */
+  bytes = 0
   add(path: Path, message: string): undefined {
     this.list.push({ path, message })
     return undefined
@@ -237,6 +242,7 @@ function toJsonObject(
   const walk: JsonWalk = { remaining: maxBytes, ancestors: [], path: [...path], issues }
   const copy = toJson(value, walk) as JsonObject | undefined
   if (walk.remaining < 0) return issues.add(path, `Larger than the ${maxBytes}-byte limit.`)
+  issues.bytes += maxBytes - walk.remaining
   return issues.list.length === before ? copy : undefined
 }
 
@@ -474,7 +480,13 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
 
   if (issues.list.length > 0) return { ok: false, issues: issues.list }
   activity.id = id ?? uuidv7(nowMs)
-  return { ok: true, activity }
+  // The id, timestamp and keys, then what varies; an estimate is enough for the byte bounds.
+  let bytes = 96 + activity.activityType.length + issues.bytes
+  for (const text of [activity.userId, activity.anonymousId, activity.sessionId, activity.description, activity.error]) {
+    if (text !== undefined) bytes += text.length + 16
+  }
+  if (activity.tokenUsage) bytes += 96
+  return { ok: true, activity, bytes }
 }
 
 /** Formats issues as one sentence list, e.g. `metadata.items.3: A bigint is not JSON-serialisable.` */
