@@ -65,9 +65,9 @@ export function httpSink(options: HttpSinkOptions): Sink {
       if (signal.aborted) abort()
       else signal.addEventListener('abort', abort, { once: true })
       const timer = unref(setTimeout(() => controller.abort(new Error(`Request timed out after ${timeoutMs} ms.`)), timeoutMs))
-      let body: Uint8Array | undefined
+      let body: Uint8Array<ArrayBuffer> | undefined
       try {
-        body = encoder.encode(serialize(batch))
+        body = encoder.encode(serialize(batch)) as Uint8Array<ArrayBuffer>
         if (body.byteLength > maxBodyBytes) {
           return { type: 'too_large', error: new Error(`The request body of ${body.byteLength} bytes is over maxBodyBytes (${maxBodyBytes}).`) }
         }
