@@ -1,3 +1,4 @@
+/** @module @usertracking/browser */
 export { UserTracking, createUserTracking } from './user-tracking'
 export type { UserTrackingApi } from './user-tracking'
 export type { UserTrackingOptions } from './options'

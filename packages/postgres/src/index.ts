@@ -1,3 +1,4 @@
+/** @module @usertracking/postgres */
 export { postgresStore } from './postgres-store'
 export type { PostgresStore, PostgresStoreOptions } from './postgres-store'
 export type { NodePostgresClient, NodePostgresPool, PGliteClient, PostgresClient, PostgresJsSql } from './client-adapter'

@@ -1,3 +1,4 @@
+/** @module @usertracking/server */
 export { createActivityHandler } from './handler'
 export type { ActivityHandler, ActivityHandlerOptions, CorsOptions, HandlerContext, Principal } from './handler'
 export { toNodeListener } from './node-listener'
