@@ -1,33 +1,35 @@
 import type { ValidationIssue } from './normalize'
 import { formatIssues } from './normalize'
 
-const marker = (name: string) => Symbol.for(`usertracking.error.${name}`)
-
 /**
- * Whether `value` carries the marker of the error class `name`. `instanceof` fails when two copies
- * of this package are loaded (its ESM and CJS builds, or two versions); a `Symbol.for` key is the
- * same in every copy.
+ * Base of every error usertracking reports. Messages name the package and, where there is one, the
+ * adapter.
+ *
+ * Recognise one with `UserTrackingError.isInstance(error)` (or a subclass's `isInstance`) rather
+ * than `instanceof`, which fails when two copies of this package are loaded (its ESM and CJS
+ * builds, or two versions): each class marks its instances with a `Symbol.for` key, the same in
+ * every copy.
  */
-function hasMarker(value: unknown, name: string): boolean {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[marker(name)] === true
-}
-
-/** Base of every error usertracking reports. Messages name the package and, where there is one, the adapter. */
 export class UserTrackingError extends Error {
+  /** The class's marker name. */
+  static readonly kind: string = 'UserTrackingError'
   override name = 'UserTrackingError'
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options)
-    ;(this as Record<symbol, unknown>)[marker('UserTrackingError')] = true
+    for (let type = new.target; type !== (Error as unknown); type = Object.getPrototypeOf(type)) {
+      ;(this as Record<symbol, unknown>)[Symbol.for(`usertracking.error.${type.kind}`)] = true
+    }
   }
 
-  /** Whether `value` is a `UserTrackingError` (or a subclass), from any copy of this package. */
-  static isInstance(value: unknown): value is UserTrackingError {
-    return hasMarker(value, 'UserTrackingError')
+  /** Whether `value` is an instance of this class (or a subclass), from any copy of this package. */
+  static isInstance<T>(this: { readonly kind: string; prototype: T }, value: unknown): value is T {
+    return (value as Record<symbol, unknown> | null)?.[Symbol.for(`usertracking.error.${this.kind}`)] === true
   }
 }
 
 /** An input was rejected; `issues` name each offending field. */
 export class ValidationError extends UserTrackingError {
+  static override readonly kind: string = 'ValidationError'
   override name = 'ValidationError'
   declare readonly issues: ValidationIssue[]
   declare readonly value: unknown
@@ -35,41 +37,25 @@ export class ValidationError extends UserTrackingError {
     super(`[usertracking] Invalid activity: ${formatIssues(issues)}`)
     this.issues = issues
     this.value = value
-    ;(this as Record<symbol, unknown>)[marker('ValidationError')] = true
-  }
-
-  /** Whether `value` is a `ValidationError`, from any copy of this package. */
-  static override isInstance(value: unknown): value is ValidationError {
-    return hasMarker(value, 'ValidationError')
   }
 }
 
 /** A sink failed, threw, or timed out; `sinkName` says which. */
 export class SinkError extends UserTrackingError {
+  static override readonly kind: string = 'SinkError'
   override name = 'SinkError'
   declare readonly sinkName: string
   constructor(sinkName: string, message: string, cause?: unknown) {
     super(`[usertracking] [${sinkName}] ${message}`, { cause })
     this.sinkName = sinkName
-    ;(this as Record<symbol, unknown>)[marker('SinkError')] = true
-  }
-
-  /** Whether `value` is a `SinkError`, from any copy of this package. */
-  static override isInstance(value: unknown): value is SinkError {
-    return hasMarker(value, 'SinkError')
   }
 }
 
 /** The storage failed to load, add or remove; delivery goes on from memory. */
 export class StorageError extends UserTrackingError {
+  static override readonly kind: string = 'StorageError'
   override name = 'StorageError'
   constructor(message: string, cause?: unknown) {
     super(`[usertracking] [storage] ${message}`, { cause })
-    ;(this as Record<symbol, unknown>)[marker('StorageError')] = true
-  }
-
-  /** Whether `value` is a `StorageError`, from any copy of this package. */
-  static override isInstance(value: unknown): value is StorageError {
-    return hasMarker(value, 'StorageError')
   }
 }

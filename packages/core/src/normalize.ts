@@ -246,6 +246,31 @@ function toJsonObject(
   return issues.list.length === before ? copy : undefined
 }
 
+type JsonCopier = typeof toJsonObject
+
+/**
+ * {@link toJsonObject} for canonical input, in a few bytes of bundle: the copy is what
+ * `JSON.stringify` makes of the value (functions and `undefined` are left out, `NaN` becomes
+ * `null`, as any JSON API does) and the size is that text's length in UTF-16 code units. What
+ * JSON cannot carry at all (a cycle, a BigInt) is refused, with the field's path but not the path
+ * inside it.
+ */
+function toJsonObjectLight(value: unknown, path: Path, maxBytes: number, issues: Issues, parseStrings: boolean): JsonObject | undefined {
+  let text: string
+  let copy: unknown
+  try {
+    if (typeof value === 'string' && parseStrings) value = JSON.parse(value)
+    text = JSON.stringify(value)
+    copy = isPlainObject(value) && JSON.parse(text)
+  } catch (error) {
+    return issues.add(path, `Not JSON: ${errorMessage(error)}`)
+  }
+  if (!isPlainObject(copy)) return issues.add(path, 'Expected a JSON object.')
+  if (text.length > maxBytes) return issues.add(path, `Larger than the ${maxBytes}-byte limit.`)
+  issues.bytes += text.length
+  return copy as JsonObject
+}
+
 type TokenField = keyof Omit<TokenUsage, 'model'>
 
 const TOKEN_FIELDS: readonly string[] = ['input', 'output', 'total', 'cacheRead', 'cacheWrite']
@@ -266,6 +291,11 @@ interface Aliases {
   tokens: Record<string, TokenField>
   /** Reads the aliases of `durationMs` and of context fields, after the canonical fields. */
   read: (source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number) => void
+  /**
+   * Copies `metadata` and `context`, walking them to report the exact path of what JSON cannot
+   * carry; canonical input gets {@link toJsonObjectLight}.
+   */
+  json: JsonCopier
 }
 
 const ALIASES: Aliases = {
@@ -293,6 +323,7 @@ const ALIASES: Aliases = {
     cache_creation_input_tokens: 'cacheWrite',
   },
   read: readAliases,
+  json: toJsonObject,
 }
 
 /** The canonical names, for input without aliases. */
@@ -390,8 +421,12 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
 }
 
 /**
- * {@link normalizeActivity} without the aliases: only the canonical field names of {@link Activity}
- * are read, with the same checks, limits and defaults.
+ * {@link normalizeActivity} without the aliases, for input the SDK builds itself: only the canonical
+ * field names of {@link Activity} are read, with the same checks, limits and defaults, except that
+ * `metadata` and `context` are copied through JSON: what `JSON.stringify` leaves out (functions,
+ * `undefined`) or turns into `null` (`NaN`, `Infinity`) is left out or `null`, their size is counted
+ * in UTF-16 code units, and what JSON cannot carry (a cycle, a BigInt) is refused with the field's
+ * path. That keeps the strict walker of {@link normalizeActivity} out of a browser bundle.
  */
 export function normalizeCanonicalActivity(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
   return normalize(input, options, undefined)
@@ -464,14 +499,15 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
     activity.status ??= 'error'
   }
 
+  const json = aliases ? aliases.json : toJsonObjectLight
   if (source.context != null) {
-    set(activity, 'context', toJsonObject(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined)
+    set(activity, 'context', json(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined)
   }
   aliases?.read(source, activity, issues, maxStringLength)
 
   const metadataKey = firstKey(source, (aliases ?? CANONICAL).metadata)
   if (metadataKey !== undefined) {
-    set(activity, 'metadata', toJsonObject(source[metadataKey], [metadataKey], maxMetadataBytes, issues, true))
+    set(activity, 'metadata', json(source[metadataKey], [metadataKey], maxMetadataBytes, issues, true))
   }
 
   if (source.receivedAt != null) {
@@ -480,13 +516,8 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
 
   if (issues.list.length > 0) return { ok: false, issues: issues.list }
   activity.id = id ?? uuidv7(nowMs)
-  // The id, timestamp and keys, then what varies; an estimate is enough for the byte bounds.
-  let bytes = 96 + activity.activityType.length + issues.bytes
-  for (const text of [activity.userId, activity.anonymousId, activity.sessionId, activity.description, activity.error]) {
-    if (text !== undefined) bytes += text.length + 16
-  }
-  if (activity.tokenUsage) bytes += 96
-  return { ok: true, activity, bytes }
+  // The id, timestamp, ids, keys and metadata: an estimate is enough for the byte bounds.
+  return { ok: true, activity, bytes: 160 + activity.activityType.length + (activity.description?.length ?? 0) + issues.bytes }
 }
 
 /** Formats issues as one sentence list, e.g. `metadata.items.3: A bigint is not JSON-serialisable.` */

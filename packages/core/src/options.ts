@@ -184,21 +184,20 @@ const MINIMUMS: Partial<Record<NumericOption, number>> = {
 }
 
 /**
- * Fills in defaults and checks every option, throwing a `TypeError` that names the field. Called
+ * Fills in defaults (`maxQueueBytes` depends on whether the tracker pages its storage, `canPage`) and checks every option, throwing a `TypeError` that names the field. Called
  * once by `createTracker`: a misconfiguration is a programming error and should fail loudly at
  * start-up, unlike a bad `track()` call, which must never break the host app.
  */
-export function resolveTrackerOptions(options: TrackerOptions): ResolvedTrackerOptions {
-  if (!Array.isArray(options?.sinks) || options.sinks.length === 0) {
-    throw new TypeError('[usertracking] options.sinks must be a non-empty array.')
-  }
-  options.sinks.forEach((sink, index) => {
-    if (!sink || typeof sink.write !== 'function' || typeof sink.name !== 'string') {
+export function resolveTrackerOptions(options: TrackerOptions, canPage: boolean): ResolvedTrackerOptions {
+  const sinks = options?.sinks
+  if (!Array.isArray(sinks) || sinks.length === 0) throw new TypeError('[usertracking] options.sinks must be a non-empty array.')
+  sinks.forEach((sink, index) => {
+    if (typeof sink?.write !== 'function' || typeof sink.name !== 'string') {
       throw new TypeError(`[usertracking] options.sinks[${index}] must be a sink with a name and write().`)
     }
   })
   const resolved = { ...options } as ResolvedTrackerOptions
-  const paging = typeof options.storage?.page === 'function' && typeof options.storage.spill === 'function'
+  const paging = canPage && typeof options.storage?.page === 'function' && typeof options.storage.spill === 'function'
   for (const key of Object.keys(TRACKER_DEFAULTS) as NumericOption[]) {
     const value = options[key] ?? (key === 'maxQueueBytes' && paging ? PAGED_QUEUE_BYTES : TRACKER_DEFAULTS[key])
     const minimum = MINIMUMS[key] ?? 0

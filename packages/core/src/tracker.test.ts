@@ -731,10 +731,16 @@ describe('createCanonicalTracker', () => {
     const t = createCanonicalTracker({ sinks: [sink], debounceTime: 0 })
     expect(t.track({ activityType: 'ok', userId: 'u1', durationMs: 5, tokenUsage: { input: 2, output: 3 }, metadata: { a: 1 } })).toBeDefined()
     expect(t.track({ action: 'alias only' })).toBeUndefined()
-    expect(t.track({ activityType: 'bad', metadata: { n: Number.NaN } })).toBeUndefined()
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    expect(t.track({ activityType: 'bad', metadata: cyclic })).toBeUndefined()
+    // Metadata is copied through JSON, as JSON APIs do: NaN becomes null, a function is left out.
+    expect(t.track({ activityType: 'json', metadata: { n: Number.NaN, f: () => 1, ok: 'yes' } })).toBeDefined()
     expect(t.track({ activityType: 'aliases ignored', user_id: 7, details: { b: 2 }, timeTaken: 3, tokenUsage: { prompt_tokens: 1, total: 4 } })).toBeDefined()
     await t.flush()
-    const [first, second] = sink.activities
+    const [first, third, second] = sink.activities
+    expect(third).toMatchObject({ activityType: 'json', metadata: { n: null, ok: 'yes' } })
+    expect(third!.metadata).not.toHaveProperty('f')
     expect(first).toMatchObject({ activityType: 'ok', userId: 'u1', durationMs: 5, tokenUsage: { input: 2, output: 3, total: 5 }, metadata: { a: 1 } })
     expect(second).toMatchObject({ activityType: 'aliases ignored', tokenUsage: { total: 4 } })
     expect(second).not.toHaveProperty('userId')

@@ -5,7 +5,8 @@ import { isPlainObject, normalizeActivity, normalizeCanonicalActivity, type Norm
 import { resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
 import { createSinkQueue, type Entry, type SinkQueue } from './sink-queue'
 import { unref } from './unref'
-import { createWriteAhead } from './write-ahead'
+import { createPager } from './paging'
+import { createWriteAhead, type PagerFactory } from './write-ahead'
 
 /** Counters of one tracker since it was created. */
 export interface TrackerStats {
@@ -144,15 +145,17 @@ export function mergeActivityDefaults<T extends Partial<ActivityInput>>(defaults
  * @param options - see {@link TrackerOptions}; throws a `TypeError` naming the field when one is invalid.
  */
 export function createTracker(options: TrackerOptions): Tracker {
-  return trackerWith(options, normalizeActivity)
+  return trackerWith(options, normalizeActivity, createPager)
 }
 
 /**
  * {@link createTracker} for callers that only ever pass canonical {@link Activity} field names, such
  * as a browser bundle whose every activity is built by the SDK itself. It reads no aliases
  * (`action`, `user_id`, `details`, `prompt_tokens`, …: an alias alone is ignored, so `{ action }`
- * is dropped as `invalid`), and leaves the alias tables out of the bundle. Validation, limits and
- * everything else are those of `createTracker`.
+ * is dropped as `invalid`), and leaves the alias tables out of the bundle. It does not page either:
+ * a storage with `spill` and `page` is used through `load`, `add` and `remove` alone, and memory
+ * holds the whole queue (bounded by `maxQueueBytes`). Validation, limits and everything else are
+ * those of `createTracker`.
  *
  * @param options - see {@link TrackerOptions}; `defaults` must use canonical names too.
  */
@@ -160,8 +163,12 @@ export function createCanonicalTracker(options: TrackerOptions): Tracker {
   return trackerWith(options, normalizeCanonicalActivity)
 }
 
-function trackerWith(options: TrackerOptions, normalize: (input: unknown, options: NormalizeOptions) => NormalizeResult): Tracker {
-  const config = resolveTrackerOptions(options)
+function trackerWith(
+  options: TrackerOptions,
+  normalize: (input: unknown, options: NormalizeOptions) => NormalizeResult,
+  makePager?: PagerFactory,
+): Tracker {
+  const config = resolveTrackerOptions(options, makePager !== undefined)
   const log = createLogger(config.debug)
   const warnLog = createLogger(config.warnings === false ? false : config.debug || true)
   const warned: Record<string, [at: number, held: number]> = {}
@@ -243,7 +250,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
 
   // ---- the parts: write-ahead persistence, and one delivery queue per sink ----
 
-  const paging = typeof config.storage?.page === 'function' && typeof config.storage.spill === 'function'
+  const paging = makePager !== undefined && typeof config.storage?.page === 'function' && typeof config.storage.spill === 'function'
   const queues: SinkQueue[] = config.sinks.map((sink) =>
     createSinkQueue(
       sink,
@@ -269,8 +276,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       pumpAll()
     },
     error: reportError,
-    debug: (message) => log.debug(message),
-  })
+  }, makePager)
 
   function settled(sink: string, entries: Entry[], reason?: DropReason, error?: unknown): void {
     const activities = entries.map((entry) => entry.activity)

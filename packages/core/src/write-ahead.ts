@@ -11,13 +11,11 @@ export interface WriteAheadHooks {
   persisted(): void
   /**
    * Entries read back from storage, oldest first: `front` when they are older than anything queued
-   * (at start-up without paging). `fresh` of them (the first ones) were stored before this tracker.
+   * (at start-up). `fresh` of them (the first ones) were stored before this tracker.
    */
   loaded(entries: Entry[], front: boolean, fresh: number): void
   /** A background error. */
   error(error: unknown): void
-  /** Debug output. */
-  debug(message: string): void
 }
 
 /** Where {@link WriteAhead.accept} put an entry. */
@@ -33,45 +31,83 @@ export interface WriteAhead {
    * storage's byte cap is reached: drop it).
    */
   accept(entry: Entry): Placement
-  /** Every sink is done with `entry`: forget it, and page more in if memory has room. */
+  /** Every sink is done with `entry`: forget it. */
   settled(entry: Entry): void
   /** The lowest `seq` that is only in storage, `Infinity` when memory holds everything tracked. */
   backlogFrom(): number
-  /** Spilled activities this tracker stored and has not paged back in. */
+  /** Spilled activities this tracker stored and has not read back. */
   spilled(): number
-  /** Writes what is pending now, and pages in if there is room; settles when done. */
+  /** Writes what is pending now (and pages in if there is room); settles when done. */
   flush(): Promise<void>
-  /** Stops paging in (shutdown); what is pending is still written by the next `flush`. */
+  /** Stops reading back (shutdown); what is pending is still written by the next `flush`. */
   stop(): void
 }
 
+/** What a {@link Pager} gets to work with. */
+export interface PagerParts {
+  storage: Required<Pick<Storage, 'spill' | 'page'>> & Storage
+  config: ResolvedTrackerOptions
+  hooks: WriteAheadHooks
+  /** Queues `step` behind every storage call queued so far. */
+  then(step: () => Promise<void>): void
+  /** Schedules the next storage write. */
+  schedule(): void
+  /** Turns activities read back into entries, numbering them from `seq` (or as an earlier tracker's, below any tracked). */
+  entries(activities: Activity[], seq: (activity: Activity) => number | undefined): { entries: Entry[]; fresh: number }
+  /** Reports a storage failure. */
+  report(message: string, error: unknown): void
+}
+
+/**
+ * Paging for storages that have `spill` and `page`: which entries memory holds, and reading the
+ * rest back. Optional, so that a bundle that never pages (the browser's) leaves it out.
+ */
+export interface Pager {
+  /** How many activities `load` hands out at start. */
+  readonly limit: number
+  accept(entry: Entry): Placement
+  /** Writes what was spilled since the last storage step (within the storage chain). */
+  persist(): Promise<void>
+  /** Takes what `load` answered. */
+  loaded(activities: Activity[]): void
+  settled(entry: Entry): void
+  backlogFrom(): number
+  spilled(): number
+  /** Reads a page back if memory has room. */
+  page(): void
+  stop(): void
+}
+
+/** Makes the {@link Pager} of a paging storage. */
+export type PagerFactory = (parts: PagerParts) => Pager
+
 /** Activities per storage call: a 100k burst is written in steps, between which the event loop runs. */
-const CHUNK = 1000
-/** Activities read back per `page` (and by `load` of a paging storage). */
-const PAGE = 1000
+export const CHUNK = 1000
 /** Entries read back from what an earlier tracker left are numbered from here, below any tracked. */
 const STARTUP_SEQ = -(2 ** 52)
 
-const yieldToLoop = () => new Promise((resolve) => setTimeout(resolve, 0))
+/** Lets the event loop run between the steps of a large write. */
+export const yieldToLoop = () => new Promise((resolve) => setTimeout(resolve, 0))
 
 /**
  * Persistence wrapped around delivery: every accepted activity is stored before it is sent, in one
  * storage call per synchronous burst of `track()` calls (or per `persistIntervalMs`), one call at a
  * time — bursts tracked while a slow write is under way are coalesced into the next one. Settled
- * activities are removed the same way. With a paging storage (`spill` and `page`), memory holds only
- * a window of the queue (`maxQueueBytes`): what does not fit is spilled to storage and paged back
- * in as delivery makes room, bounded by `maxStorageBytes`.
+ * activities are removed the same way. With a paging storage and a `pager`, memory holds only a
+ * window of the queue (see `paging.ts`).
  *
  * @param storage - the tracker's storage, if any.
  * @param config - the tracker's resolved options.
  * @param sinks - how many sinks each entry must settle with.
  * @param hooks - how it reports back.
+ * @param makePager - paging, used when the storage pages.
  */
 export function createWriteAhead(
   storage: Storage | undefined,
   config: ResolvedTrackerOptions,
   sinks: number,
   hooks: WriteAheadHooks,
+  makePager?: PagerFactory,
 ): WriteAhead {
   if (!storage) {
     return {
@@ -87,35 +123,15 @@ export function createWriteAhead(
       stop() {},
     }
   }
-  const pages = typeof storage.page === 'function' && typeof storage.spill === 'function'
   let chain: Promise<unknown> = Promise.resolve()
   let adds: Entry[] = []
-  let spills: Entry[] = []
   let removes: string[] = []
   let scheduled = false
   let queued = false
-  // Paging: what memory holds, what storage holds, and where the backlog stands.
-  let heldBytes = 0
-  let heldCount = 0
-  let storedBytes = 0
-  // Until the first load says otherwise, storage may hold a backlog that comes first.
-  let backlog = pages
-  let paging = false
-  let stopped = false
   let startupSeq = STARTUP_SEQ
-  // Whether activities an earlier tracker left may still wait in storage, in front of ours.
-  let startupLeft = false
-  let firstSpill: Entry | undefined
-  let nextPaged: number | undefined
-  let unpaged = 0
 
   function report(message: string, error: unknown): void {
     hooks.error(new StorageError(message, error))
-  }
-
-  function hold(entry: Entry): void {
-    heldBytes += entry.bytes
-    heldCount++
   }
 
   function schedule(): void {
@@ -135,16 +151,14 @@ export function createWriteAhead(
       queued = true
       chain = chain.then(persist)
     }
-    return chain.then(() => maybePage())
+    return chain.then(() => pager?.page())
   }
 
   async function persist(): Promise<void> {
     queued = false
     const added = adds
-    const spilled = spills
     const removed = removes
     adds = []
-    spills = []
     removes = []
     for (let start = 0; start < added.length; start += CHUNK) {
       if (start > 0) await yieldToLoop()
@@ -157,23 +171,7 @@ export function createWriteAhead(
       for (const entry of chunk) entry.persisted = true
       hooks.persisted()
     }
-    for (let start = 0; start < spilled.length; start += CHUNK) {
-      if (start > 0 || added.length > 0) await yieldToLoop()
-      const chunk = spilled.slice(start, start + CHUNK)
-      try {
-        await storage!.spill!(chunk.map((entry) => entry.activity))
-      } catch (error) {
-        // Not stored and not in memory would be lost: hold them after all.
-        report('Could not store activities; they stay in memory.', error)
-        unpaged -= chunk.length
-        if (firstSpill && chunk.includes(firstSpill)) firstSpill = undefined
-        for (const entry of chunk) {
-          entry.persisted = true
-          hold(entry)
-        }
-        hooks.loaded(chunk, false, 0)
-      }
-    }
+    await pager?.persist()
     if (removed.length > 0) {
       try {
         await storage!.remove(removed)
@@ -183,108 +181,63 @@ export function createWriteAhead(
     }
   }
 
-  // Reads spilled activities back once memory is half empty, a page at a time.
-  function maybePage(): void {
-    if (!backlog || paging || stopped || heldBytes > config.maxQueueBytes / 2 || heldCount > config.maxQueueSize / 2) return
-    paging = true
-    chain = chain.then(async () => {
-      let activities: Activity[]
-      try {
-        activities = await storage!.page!(PAGE)
-      } catch (error) {
-        report('Could not read activities back; the next tracked activity or flush tries again.', error)
-        return
-      } finally {
-        paging = false
+  function entries(activities: Activity[], seq: (activity: Activity) => number | undefined) {
+    let fresh = 0
+    const made = activities.map((activity): Entry => {
+      let number = seq(activity)
+      if (number === undefined) {
+        number = startupSeq++
+        fresh++
       }
-      received(activities, false)
-      // Short, with nothing spilled since: storage holds no backlog any more.
-      if (activities.length < PAGE) {
-        startupLeft = false
-        if (spills.length === 0) {
-          backlog = false
-          firstSpill = nextPaged = undefined
-        }
-      }
-      maybePage()
+      return { activity, seq: number, bytes: JSON.stringify(activity).length, pendingSinks: sinks, persisted: true }
     })
+    return { entries: made, fresh }
   }
 
-  function received(activities: Activity[], front: boolean): void {
-    if (stopped || activities.length === 0) return
-    let fresh = 0
-    const entries = activities.map((activity): Entry => {
-      if (firstSpill && activity.id === firstSpill.activity.id) {
-        nextPaged = firstSpill.seq
-        startupLeft = false
-      }
-      let seq: number
-      if (nextPaged === undefined) {
-        seq = startupSeq++
-        fresh++
-      } else {
-        seq = nextPaged++
-        unpaged--
-      }
-      return { activity, seq, bytes: JSON.stringify(activity).length, pendingSinks: sinks, persisted: true }
-    })
-    for (const entry of entries) hold(entry)
-    if (pages) for (const entry of entries.slice(0, fresh)) storedBytes += entry.bytes
-    hooks.debug(`Read ${entries.length} stored activities back.`)
-    hooks.loaded(entries, front, fresh)
-  }
+  const pager =
+    makePager && typeof storage.page === 'function' && typeof storage.spill === 'function'
+      ? makePager({
+          storage: storage as PagerParts['storage'],
+          config,
+          hooks,
+          then(step) {
+            chain = chain.then(step)
+          },
+          schedule,
+          entries,
+          report,
+        })
+      : undefined
 
   const loaded = (chain = chain
     .then(async () => {
-      const activities = await storage.load(pages ? PAGE : undefined)
-      if (pages) {
-        startupLeft = activities.length >= PAGE
-        // What was tracked meanwhile was spilled, to go after everything an earlier tracker left.
-        backlog = startupLeft || firstSpill !== undefined
+      const activities = await storage.load(pager?.limit)
+      if (pager) pager.loaded(activities)
+      else if (activities.length > 0) {
+        const made = entries(activities, () => undefined)
+        hooks.loaded(made.entries, true, made.fresh)
       }
-      received(activities, true)
     })
     .catch((error) => report('Could not load activities.', error)))
 
   return {
     loaded,
     accept(entry) {
-      if (pages) {
-        if (backlog || heldBytes + entry.bytes > config.maxQueueBytes || heldCount >= config.maxQueueSize) {
-          if (storedBytes + entry.bytes > config.maxStorageBytes) return 'full'
-          storedBytes += entry.bytes
-          backlog = true
-          firstSpill ??= entry
-          unpaged++
-          spills.push(entry)
-          schedule()
-          return 'spilled'
-        }
-        storedBytes += entry.bytes
-        hold(entry)
+      const placement = pager ? pager.accept(entry) : 'held'
+      if (placement === 'held') {
+        adds.push(entry)
+        schedule()
       }
-      adds.push(entry)
-      schedule()
-      return 'held'
+      return placement
     },
     settled(entry) {
       removes.push(entry.activity.id)
       schedule()
-      if (!pages) return
-      heldBytes -= entry.bytes
-      heldCount--
-      storedBytes = Math.max(0, storedBytes - entry.bytes)
-      maybePage()
+      pager?.settled(entry)
     },
-    backlogFrom() {
-      if (!backlog) return Number.POSITIVE_INFINITY
-      // Before our own spilled activities come those an earlier tracker left, in unknown number.
-      return nextPaged ?? (startupLeft || !firstSpill ? Number.NEGATIVE_INFINITY : firstSpill.seq)
-    },
-    spilled: () => unpaged,
+    backlogFrom: () => (pager ? pager.backlogFrom() : Number.POSITIVE_INFINITY),
+    spilled: () => pager?.spilled() ?? 0,
     flush,
-    stop() {
-      stopped = true
-    },
+    stop: () => pager?.stop(),
   }
 }
