@@ -32,13 +32,8 @@ export class Deque<T> {
 
   /** Puts items back at the front, in the given order (for a batch that must be sent again). */
   unshiftAll(items: readonly T[]): void {
-    if (items.length === 0) return
-    if (this.head >= items.length) {
-      this.head -= items.length
-      for (let index = 0; index < items.length; index++) this.items[this.head + index] = items[index]
-    } else {
-      this.items = [...items, ...this.items.slice(this.head)]
-      this.head = 0
-    }
+    // A copy, O(n): it happens after a failed write or at start-up, never per activity.
+    this.items = [...items, ...this.items.slice(this.head)]
+    this.head = 0
   }
 }

@@ -129,7 +129,7 @@ export interface TrackerOptions {
    * Warns, without `debug`, of every drop and background error: at most one warning per drop
    * reason (and per error kind) per minute, counting the ones it held back. They go to the `debug`
    * logger when it is one, else to `console.warn`. `filtered` drops (your `beforeSend`) never warn.
-   * @default true
+   * `createCanonicalTracker` (the lean tracker of bundles) has no such warnings. @default true
    */
   warnings?: boolean
   /** Receives every background error (sink, storage, listener). It may throw; that is swallowed. */
@@ -184,11 +184,11 @@ const MINIMUMS: Partial<Record<NumericOption, number>> = {
 }
 
 /**
- * Fills in defaults (`maxQueueBytes` depends on whether the tracker pages its storage, `canPage`) and checks every option, throwing a `TypeError` that names the field. Called
+ * Fills in defaults and checks every option (a pager applies its own `maxQueueBytes` default, `PAGED_QUEUE_BYTES`), throwing a `TypeError` that names the field. Called
  * once by `createTracker`: a misconfiguration is a programming error and should fail loudly at
  * start-up, unlike a bad `track()` call, which must never break the host app.
  */
-export function resolveTrackerOptions(options: TrackerOptions, canPage: boolean): ResolvedTrackerOptions {
+export function resolveTrackerOptions(options: TrackerOptions): ResolvedTrackerOptions {
   const sinks = options?.sinks
   if (!Array.isArray(sinks) || sinks.length === 0) throw new TypeError('[usertracking] options.sinks must be a non-empty array.')
   sinks.forEach((sink, index) => {
@@ -197,9 +197,8 @@ export function resolveTrackerOptions(options: TrackerOptions, canPage: boolean)
     }
   })
   const resolved = { ...options } as ResolvedTrackerOptions
-  const paging = canPage && typeof options.storage?.page === 'function' && typeof options.storage.spill === 'function'
   for (const key of Object.keys(TRACKER_DEFAULTS) as NumericOption[]) {
-    const value = options[key] ?? (key === 'maxQueueBytes' && paging ? PAGED_QUEUE_BYTES : TRACKER_DEFAULTS[key])
+    const value = options[key] ?? TRACKER_DEFAULTS[key]
     const minimum = MINIMUMS[key] ?? 0
     if (typeof value !== 'number' || Number.isNaN(value) || value < minimum) {
       throw new TypeError(`[usertracking] options.${key} must be a number of at least ${minimum}; got ${String(value)}.`)

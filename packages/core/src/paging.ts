@@ -7,7 +7,8 @@ const PAGE = 1000
 
 /**
  * Paging for a storage with `spill` and `page`: memory holds a window of the queue
- * (`maxQueueBytes` / `maxQueueSize`), the storage the rest (up to `maxStorageBytes`).
+ * (`windowBytes`: `maxQueueBytes`, or `PAGED_QUEUE_BYTES` when not given; and `maxQueueSize`), the
+ * storage the rest (up to `maxStorageBytes`).
  *
  * Once the window is full every new entry is spilled — also when room frees meanwhile — until what
  * was spilled has been read back, so order holds. Spilled entries are read back a page at a time
@@ -17,7 +18,7 @@ const PAGE = 1000
  *
  * @param parts - see {@link PagerParts}.
  */
-export function createPager({ storage, config, hooks, then, schedule, entries, report }: PagerParts): Pager {
+export function createPager({ storage, config, windowBytes, hooks, then, schedule, entries, report }: PagerParts): Pager {
   let heldBytes = 0
   let heldCount = 0
   let storedBytes = 0
@@ -54,7 +55,7 @@ export function createPager({ storage, config, hooks, then, schedule, entries, r
   }
 
   function page(): void {
-    if (!backlog || paging || stopped || heldBytes > config.maxQueueBytes / 2 || heldCount > config.maxQueueSize / 2) return
+    if (!backlog || paging || stopped || heldBytes > windowBytes / 2 || heldCount > config.maxQueueSize / 2) return
     paging = true
     then(async () => {
       let activities: Activity[]
@@ -82,7 +83,7 @@ export function createPager({ storage, config, hooks, then, schedule, entries, r
   return {
     limit: PAGE,
     accept(entry) {
-      if (backlog || heldBytes + entry.bytes > config.maxQueueBytes || heldCount >= config.maxQueueSize) {
+      if (backlog || heldBytes + entry.bytes > windowBytes || heldCount >= config.maxQueueSize) {
         if (storedBytes + entry.bytes > config.maxStorageBytes) return 'full'
         storedBytes += entry.bytes
         backlog = true

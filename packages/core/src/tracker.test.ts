@@ -487,7 +487,7 @@ describe('track() never throws and reports every drop', () => {
     ]
     for (const input of garbage) expect(t.track(input as never)).toBeUndefined()
     expect(t.stats()).toMatchObject({ dropped: garbage.length, droppedByReason: { invalid: garbage.length }, queued: 0 })
-    expect(debug.mock.calls.map((call) => String(call[0])).join('\n')).toContain('metadata.self: Circular reference.')
+    expect(debug.mock.calls.map((call) => call.map(String).join(' ')).join('\n')).toContain('metadata.self: Circular reference.')
     expect(t.track({ activityType: 'fine' })).toMatch(/^[0-9a-f-]{36}$/)
   })
 

@@ -1,8 +1,9 @@
 import type { Activity, ActivityInput } from './activity'
 import { StorageError, SinkError, ValidationError } from './errors'
 import { createLogger } from './logger'
+import { createWarnings } from './warnings'
 import { isPlainObject, normalizeActivity, normalizeCanonicalActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
-import { resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
+import { PAGED_QUEUE_BYTES, resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
 import { createSinkQueue, type Entry, type SinkQueue } from './sink-queue'
 import { unref } from './unref'
 import { createPager } from './paging'
@@ -103,8 +104,14 @@ interface FlushWaiter {
   resolve: (timedOut: boolean) => void
 }
 
-/** Between two warnings of one kind, at least this long, in milliseconds. */
-const WARNING_INTERVAL_MS = 60_000
+/**
+ * What {@link createTracker} adds to the lean tracker of {@link createCanonicalTracker}: paging, and
+ * warnings without `debug`. Passed in, so that a bundle that never uses them leaves them out.
+ */
+interface TrackerParts {
+  pager?: PagerFactory
+  warnings?: typeof createWarnings
+}
 
 /**
  * Puts `defaults` under `input`: the input's own fields win, but an explicit `undefined` counts as
@@ -145,33 +152,31 @@ export function mergeActivityDefaults<T extends Partial<ActivityInput>>(defaults
  * @param options - see {@link TrackerOptions}; throws a `TypeError` naming the field when one is invalid.
  */
 export function createTracker(options: TrackerOptions): Tracker {
-  return trackerWith(options, normalizeActivity, createPager)
+  return trackerWith(options, normalizeActivity, { pager: createPager, warnings: createWarnings })
 }
 
 /**
  * {@link createTracker} for callers that only ever pass canonical {@link Activity} field names, such
  * as a browser bundle whose every activity is built by the SDK itself. It reads no aliases
  * (`action`, `user_id`, `details`, `prompt_tokens`, …: an alias alone is ignored, so `{ action }`
- * is dropped as `invalid`), and leaves the alias tables out of the bundle. It does not page either:
- * a storage with `spill` and `page` is used through `load`, `add` and `remove` alone, and memory
- * holds the whole queue (bounded by `maxQueueBytes`). Validation, limits and everything else are
- * those of `createTracker`.
+ * is dropped as `invalid`), and leaves the alias tables out of the bundle. It is the lean tracker a
+ * bundle ships: `metadata` and `context` are copied through JSON (see `normalizeCanonicalActivity`);
+ * it does not page (a storage with `spill` and `page` is used through `load`, `add` and `remove`
+ * alone, and memory holds the whole queue, bounded by `maxQueueBytes`); and it does not warn
+ * without `debug` (`warnings` is ignored: see drops through `onDrop`, `stats()` and `flush()`).
+ * Batching, retries, byte bounds, storage and everything else are those of `createTracker`.
  *
  * @param options - see {@link TrackerOptions}; `defaults` must use canonical names too.
  */
 export function createCanonicalTracker(options: TrackerOptions): Tracker {
-  return trackerWith(options, normalizeCanonicalActivity)
+  return trackerWith(options, normalizeCanonicalActivity, {})
 }
 
-function trackerWith(
-  options: TrackerOptions,
-  normalize: (input: unknown, options: NormalizeOptions) => NormalizeResult,
-  makePager?: PagerFactory,
-): Tracker {
-  const config = resolveTrackerOptions(options, makePager !== undefined)
+function trackerWith(options: TrackerOptions, normalize: (input: unknown, options: NormalizeOptions) => NormalizeResult, parts: TrackerParts): Tracker {
+  const makePager = parts.pager
+  const config = resolveTrackerOptions(options)
   const log = createLogger(config.debug)
-  const warnLog = createLogger(config.warnings === false ? false : config.debug || true)
-  const warned: Record<string, [at: number, held: number]> = {}
+  const warn = config.warnings === false ? undefined : parts.warnings?.(config.debug)
   const listeners: { [E in keyof TrackerEvents]: Set<TrackerEvents[E]> } = { sent: new Set(), dropped: new Set(), error: new Set() }
   const counters: TrackerStats = { queued: 0, sent: 0, failed: 0, dropped: 0, retried: 0, droppedByReason: {} }
   const normalizeOptions = { maxMetadataBytes: config.maxMetadataBytes }
@@ -193,22 +198,9 @@ function trackerWith(
 
   // ---- reporting: counters, listeners, and warnings that need no debug ----
 
-  /** At most one warning per `key` per minute, counting those held back. */
-  function warn(key: string, count: number, message: string, detail?: unknown): void {
-    const now = Date.now()
-    const last = warned[key]
-    if (last && now - last[0] < WARNING_INTERVAL_MS) {
-      last[1] += count
-      return
-    }
-    const held = last?.[1] ? ` (${last[1]} more since the last such warning)` : ''
-    warned[key] = [now, 0]
-    warnLog.warn(`${message}${held}`, ...(detail === undefined ? [] : [detail]))
-  }
-
   function reportError(error: unknown): void {
     log.error('Background error.', error)
-    warn(`error:${(error as Error | undefined)?.name}`, 1, 'Background error (at most one warning a minute of this kind).', error)
+    warn?.error(error)
     try {
       config.onError?.(error)
     } catch {
@@ -230,11 +222,8 @@ function trackerWith(
   function drop(reason: DropReason, activities: Activity[], detail: DropDetail, count = activities.length, entries?: Entry[]): void {
     counters.dropped += count
     counters.droppedByReason[reason] = (counters.droppedByReason[reason] ?? 0) + count
-    const why = detail.error instanceof Error ? ` ${detail.error.message}` : ''
-    if (reason !== 'queue_overflow') log.debug(`Dropped (${reason}): ${count}.${why}`)
-    if (reason !== 'filtered') {
-      warn(reason, count, `Dropped ${count} activit${count === 1 ? 'y' : 'ies'} (${reason}${detail.sink ? `, sink ${detail.sink}` : ''}).${why}`)
-    }
+    if (reason !== 'queue_overflow') log.debug(`Dropped (${reason}): ${count}.`, detail.error ?? '')
+    warn?.drop(reason, count, detail)
     for (const waiter of entries ? waiters : []) {
       let mine = 0
       for (const entry of entries!) if (entry.seq >= waiter.from && entry.seq <= waiter.target) mine++
@@ -262,13 +251,14 @@ function trackerWith(
           counters.retried += count
         },
         error: reportError,
-        debug: (message, detail) => log.debug(message, ...(detail === undefined ? [] : [detail])),
+        debug: log.debug,
         idle: checkWaiters,
       },
       !paging,
     ),
   )
-  const writeAhead = createWriteAhead(config.storage, config, queues.length, {
+  // Without a storage, an entry is sendable at once and nothing is written.
+  const writeAhead = config.storage && createWriteAhead(config.storage, config, queues.length, {
     persisted: pumpAll,
     loaded(entries, front, fresh) {
       counters.queued += fresh
@@ -276,7 +266,7 @@ function trackerWith(
       pumpAll()
     },
     error: reportError,
-  }, makePager)
+  }, makePager, options.maxQueueBytes ?? PAGED_QUEUE_BYTES)
 
   function settled(sink: string, entries: Entry[], reason?: DropReason, error?: unknown): void {
     const activities = entries.map((entry) => entry.activity)
@@ -290,7 +280,7 @@ function trackerWith(
     for (const entry of entries) {
       if (--entry.pendingSinks > 0) continue
       counters.queued--
-      writeAhead.settled(entry)
+      writeAhead?.settled(entry)
     }
     checkWaiters()
   }
@@ -334,7 +324,7 @@ function trackerWith(
   // ---- flush bookkeeping ----
 
   function lowestUnsettled(): number {
-    let lowest = writeAhead.backlogFrom()
+    let lowest = writeAhead ? writeAhead.backlogFrom() : Number.POSITIVE_INFINITY
     for (const queue of queues) {
       const first = queue.first()
       if (first && first.seq < lowest) lowest = first.seq
@@ -363,8 +353,8 @@ function trackerWith(
   }
 
   async function flushReport(timeoutMs?: number): Promise<FlushReport> {
-    await writeAhead.loaded
-    void writeAhead.flush()
+    await writeAhead?.loaded
+    void writeAhead?.flush()
     const target = seq
     const from = lowestUnsettled()
     if (from > target) return { delivered: true, timedOut: false, dropped: {} }
@@ -436,7 +426,7 @@ function trackerWith(
         }
       }
       const entry: Entry = { activity, seq: seq + 1, bytes: result.bytes, pendingSinks: queues.length, persisted: false }
-      const placement = writeAhead.accept(entry)
+      const placement = writeAhead ? writeAhead.accept(entry) : ((entry.persisted = true), 'held')
       if (placement === 'full') {
         drop('queue_overflow', [activity], {})
         return undefined
@@ -494,9 +484,8 @@ function trackerWith(
   function flush(options: FlushOptions): Promise<FlushReport>
   function flush(argument?: number | FlushOptions): Promise<boolean | FlushReport> {
     const detailed = typeof argument === 'object' && argument !== null
-    const report = flushReport(detailed ? argument.timeoutMs : argument).catch(
-      (): FlushReport => ({ delivered: false, timedOut: false, dropped: {} }),
-    )
+    // flushReport never rejects: the load it awaits reports its own failure.
+    const report = flushReport(detailed ? argument.timeoutMs : argument)
     return detailed ? report : report.then((done) => done.delivered)
   }
 
@@ -505,20 +494,21 @@ function trackerWith(
       closed = true
       const { delivered } = await flush({ timeoutMs: shutdownOptions.timeoutMs ?? 10_000 })
       stopped = true
-      writeAhead.stop()
+      writeAhead?.stop()
       clearTimeout(batchTimer)
       for (const queue of queues) {
         const left = queue.stop()
         if (left.length > 0) drop('shutdown', left.map((entry) => entry.activity), { sink: queue.sink.name })
       }
       // Spilled activities never came back into memory; the storage keeps them for the next tracker.
-      if (writeAhead.spilled() > 0) drop('shutdown', [], {}, writeAhead.spilled())
+      const spilled = writeAhead?.spilled()
+      if (spilled) drop('shutdown', [], {}, spilled)
       // What is left stays in a persistent storage for the next tracker, so it is not settled here.
       counters.queued = 0
       for (const waiter of waiters) waiter.resolve(true)
       waiters = []
       syncHold()
-      await writeAhead.flush()
+      await writeAhead?.flush()
       await Promise.all(
         queues.map(async ({ sink }) => {
           try {

@@ -47,6 +47,8 @@ export interface WriteAhead {
 export interface PagerParts {
   storage: Required<Pick<Storage, 'spill' | 'page'>> & Storage
   config: ResolvedTrackerOptions
+  /** The window memory holds, in bytes: `maxQueueBytes` when it was given. */
+  windowBytes: number
   hooks: WriteAheadHooks
   /** Queues `step` behind every storage call queued so far. */
   then(step: () => Promise<void>): void
@@ -96,33 +98,21 @@ export const yieldToLoop = () => new Promise((resolve) => setTimeout(resolve, 0)
  * activities are removed the same way. With a paging storage and a `pager`, memory holds only a
  * window of the queue (see `paging.ts`).
  *
- * @param storage - the tracker's storage, if any.
+ * @param storage - the tracker's storage.
  * @param config - the tracker's resolved options.
  * @param sinks - how many sinks each entry must settle with.
  * @param hooks - how it reports back.
  * @param makePager - paging, used when the storage pages.
+ * @param windowBytes - with paging, the memory window in bytes.
  */
 export function createWriteAhead(
-  storage: Storage | undefined,
+  storage: Storage,
   config: ResolvedTrackerOptions,
   sinks: number,
   hooks: WriteAheadHooks,
   makePager?: PagerFactory,
+  windowBytes = config.maxQueueBytes,
 ): WriteAhead {
-  if (!storage) {
-    return {
-      loaded: Promise.resolve(),
-      accept(entry) {
-        entry.persisted = true
-        return 'held'
-      },
-      settled() {},
-      backlogFrom: () => Number.POSITIVE_INFINITY,
-      spilled: () => 0,
-      flush: () => Promise.resolve(),
-      stop() {},
-    }
-  }
   let chain: Promise<unknown> = Promise.resolve()
   let adds: Entry[] = []
   let removes: string[] = []
@@ -164,7 +154,7 @@ export function createWriteAhead(
       if (start > 0) await yieldToLoop()
       const chunk = added.slice(start, start + CHUNK)
       try {
-        await storage!.add(chunk.map((entry) => entry.activity))
+        await storage.add(chunk.map((entry) => entry.activity))
       } catch (error) {
         report('Could not store activities; they stay in memory.', error)
       }
@@ -174,7 +164,7 @@ export function createWriteAhead(
     await pager?.persist()
     if (removed.length > 0) {
       try {
-        await storage!.remove(removed)
+        await storage.remove(removed)
       } catch (error) {
         report('Could not remove activities.', error)
       }
@@ -199,6 +189,7 @@ export function createWriteAhead(
       ? makePager({
           storage: storage as PagerParts['storage'],
           config,
+          windowBytes,
           hooks,
           then(step) {
             chain = chain.then(step)
