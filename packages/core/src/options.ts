@@ -138,8 +138,9 @@ export interface TrackerOptions {
   onDrop?: (reason: DropReason, activities: Activity[], detail: DropDetail) => void
   /**
    * Hands pending delivery to a platform that freezes the process after the response (Vercel's
-   * `waitUntil`, Cloudflare's `ctx.waitUntil`). When set, every `track()` starts delivery at once
-   * instead of waiting for the batch timers.
+   * `waitUntil`, Cloudflare's `ctx.waitUntil`). When set, each synchronous burst of `track()` calls
+   * starts a delivery of its own at once, instead of waiting for the batch timers, and hands it over.
+   * `createCanonicalTracker` (for browsers, which have no `waitUntil`) ignores it.
    */
   waitUntil?: (promise: Promise<unknown>) => void
   /** Largest `metadata` / `context` accepted, in bytes of UTF-8 JSON. @default 32768 */

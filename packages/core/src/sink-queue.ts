@@ -1,6 +1,6 @@
 import type { Activity } from './activity'
 import { backoffDelay } from './backoff'
-import { Deque } from './deque'
+import { createDeque } from './deque'
 import { SinkError, UserTrackingError } from './errors'
 import type { DropReason, ResolvedTrackerOptions } from './options'
 import type { Sink, SinkResult } from './sink'
@@ -31,8 +31,6 @@ export interface SinkQueueHooks {
   error(error: unknown): void
   /** Debug output. */
   debug(message: string, detail?: unknown): void
-  /** A write ended: flush waiters and paging may move on. */
-  idle(): void
 }
 
 /** The delivery queue of one sink; see {@link createSinkQueue}. */
@@ -78,7 +76,7 @@ function bytesOf(entries: Entry[]): number {
  */
 export function createSinkQueue(sink: Sink, config: ResolvedTrackerOptions, hooks: SinkQueueHooks, trim: boolean): SinkQueue {
   const name = sink.name
-  const queue = new Deque<Entry>()
+  const queue = createDeque<Entry>()
   let queuedBytes = 0
   let inFlight: Entry[] | undefined
   let controller: AbortController | undefined
@@ -154,7 +152,6 @@ export function createSinkQueue(sink: Sink, config: ResolvedTrackerOptions, hook
     inFlight = undefined
     controller = undefined
     handle(batch, bytes, result)
-    hooks.idle()
     pump()
   }
 

@@ -6,6 +6,7 @@ import { isPlainObject, normalizeActivity, normalizeCanonicalActivity, type Norm
 import { PAGED_QUEUE_BYTES, resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
 import { createSinkQueue, type Entry, type SinkQueue } from './sink-queue'
 import { unref } from './unref'
+import { createHandOver } from './hand-over'
 import { createPager } from './paging'
 import { createWriteAhead, type PagerFactory } from './write-ahead'
 
@@ -105,12 +106,13 @@ interface FlushWaiter {
 }
 
 /**
- * What {@link createTracker} adds to the lean tracker of {@link createCanonicalTracker}: paging, and
- * warnings without `debug`. Passed in, so that a bundle that never uses them leaves them out.
+ * What {@link createTracker} adds to the lean tracker of {@link createCanonicalTracker}: paging,
+ * warnings without `debug`, and delivery handed to a platform's `waitUntil`. Passed in, so that a bundle that never uses them leaves them out.
  */
 interface TrackerParts {
   pager?: PagerFactory
   warnings?: typeof createWarnings
+  handOver?: typeof createHandOver
 }
 
 /**
@@ -152,7 +154,7 @@ export function mergeActivityDefaults<T extends Partial<ActivityInput>>(defaults
  * @param options - see {@link TrackerOptions}; throws a `TypeError` naming the field when one is invalid.
  */
 export function createTracker(options: TrackerOptions): Tracker {
-  return trackerWith(options, normalizeActivity, { pager: createPager, warnings: createWarnings })
+  return trackerWith(options, normalizeActivity, { pager: createPager, warnings: createWarnings, handOver: createHandOver })
 }
 
 /**
@@ -162,8 +164,9 @@ export function createTracker(options: TrackerOptions): Tracker {
  * is dropped as `invalid`), and leaves the alias tables out of the bundle. It is the lean tracker a
  * bundle ships: `metadata` and `context` are copied through JSON (see `normalizeCanonicalActivity`);
  * it does not page (a storage with `spill` and `page` is used through `load`, `add` and `remove`
- * alone, and memory holds the whole queue, bounded by `maxQueueBytes`); and it does not warn
- * without `debug` (`warnings` is ignored: see drops through `onDrop`, `stats()` and `flush()`).
+ * alone, and memory holds the whole queue, bounded by `maxQueueBytes`); it does not warn without
+ * `debug` (`warnings` is ignored: see drops through `onDrop`, `stats()` and `flush()`); and it
+ * ignores `waitUntil`, which no browser has.
  * Batching, retries, byte bounds, storage and everything else are those of `createTracker`.
  *
  * @param options - see {@link TrackerOptions}; `defaults` must use canonical names too.
@@ -194,7 +197,6 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   let windowStart: number | undefined
   let lastTrackAt = 0
   let drainScheduled = false
-  let eagerBurst = false
 
   // ---- reporting: counters, listeners, and warnings that need no debug ----
 
@@ -252,7 +254,6 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         },
         error: reportError,
         debug: log.debug,
-        idle: checkWaiters,
       },
       !paging,
     ),
@@ -393,6 +394,15 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
 
   // ---- the public surface ----
 
+  const handOver =
+    config.waitUntil &&
+    parts.handOver?.(
+      config.waitUntil,
+      () => flushReport(config.writeTimeoutMs),
+      () => counters.queued > 0 && !stopped,
+      reportError,
+    )
+
   function track(input: ActivityInput): string | undefined {
     try {
       if (closed) {
@@ -446,7 +456,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
           pumpAll()
         })
       }
-      if (config.waitUntil) deliverEagerly()
+      handOver?.()
       return activity.id
     } catch (error) {
       // Unreachable by design; kept so that a bug in the tracker still never reaches the host app.
@@ -457,26 +467,6 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         // Nothing left to do.
       }
       return undefined
-    }
-  }
-
-  // Each synchronous burst hands the platform a delivery of its own: one started by an earlier
-  // request may never end where the platform cancelled that request's timers and I/O.
-  function deliverEagerly(): void {
-    if (eagerBurst) return
-    eagerBurst = true
-    queueMicrotask(() => {
-      eagerBurst = false
-    })
-    const delivery = (async () => {
-      while (counters.queued > 0 && !stopped && (await flushReport(config.writeTimeoutMs)).delivered) {
-        // Delivered what was due; go again for what was tracked meanwhile.
-      }
-    })()
-    try {
-      config.waitUntil!(delivery)
-    } catch (error) {
-      reportError(error)
     }
   }
 
