@@ -11,11 +11,11 @@ import { formatIssues } from './normalize'
  * every copy.
  */
 export class UserTrackingError extends Error {
-  /** The class's marker name. */
+  /** The class's name, which is also its errors' `name` and the key of its marker. */
   static readonly kind: string = 'UserTrackingError'
-  override name = 'UserTrackingError'
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options)
+    this.name = new.target.kind
     for (let type = new.target; type !== (Error as unknown); type = Object.getPrototypeOf(type)) {
       ;(this as Record<symbol, unknown>)[Symbol.for(`usertracking.error.${type.kind}`)] = true
     }
@@ -30,7 +30,6 @@ export class UserTrackingError extends Error {
 /** An input was rejected; `issues` name each offending field. */
 export class ValidationError extends UserTrackingError {
   static override readonly kind: string = 'ValidationError'
-  override name = 'ValidationError'
   declare readonly issues: ValidationIssue[]
   declare readonly value: unknown
   constructor(issues: ValidationIssue[], value: unknown) {
@@ -43,7 +42,6 @@ export class ValidationError extends UserTrackingError {
 /** A sink failed, threw, or timed out; `sinkName` says which. */
 export class SinkError extends UserTrackingError {
   static override readonly kind: string = 'SinkError'
-  override name = 'SinkError'
   declare readonly sinkName: string
   constructor(sinkName: string, message: string, cause?: unknown) {
     super(`[usertracking] [${sinkName}] ${message}`, { cause })
@@ -54,7 +52,6 @@ export class SinkError extends UserTrackingError {
 /** The storage failed to load, add or remove; delivery goes on from memory. */
 export class StorageError extends UserTrackingError {
   static override readonly kind: string = 'StorageError'
-  override name = 'StorageError'
   constructor(message: string, cause?: unknown) {
     super(`[usertracking] [storage] ${message}`, { cause })
   }
