@@ -1,5 +1,3 @@
-import type { FlushReport } from './tracker'
-
 /**
  * Delivery handed to a platform's `waitUntil` (Vercel, Cloudflare's `ctx.waitUntil`): each
  * synchronous burst of `track()` calls starts a delivery of its own and hands it over. Not one
@@ -14,7 +12,7 @@ import type { FlushReport } from './tracker'
  */
 export function createHandOver(
   waitUntil: (promise: Promise<unknown>) => void,
-  flush: () => Promise<FlushReport>,
+  flush: () => Promise<{ delivered: boolean }>,
   pending: () => boolean,
   report: (error: unknown) => void,
 ): () => void {
