@@ -9,6 +9,7 @@
 export type {
   Activity,
   ActivityContext,
+  ActivityCost,
   ActivityInput,
   ActivityStatus,
   JsonObject,
