@@ -2,7 +2,7 @@ import type { Activity, Store } from '@usertracking/core'
 import type { Access } from './auth'
 import { csvHeader, csvRow } from './csv'
 import { queryError } from './errors'
-import { parseExportQuery, type ExportFormat } from './query'
+import { parseExportQuery, type ExportFormat, type QueryOptions } from './query'
 import type { StoreCaller } from './store-call'
 
 /** What the export route needs from its handler. */
@@ -10,6 +10,7 @@ export interface ExportDependencies {
   store: Store
   access: Access
   storeCaller: StoreCaller
+  query: QueryOptions
   onError: (error: unknown) => void
 }
 
@@ -32,7 +33,7 @@ export function createExportRoute(deps: ExportDependencies): (request: Request, 
   const { store, access, storeCaller } = deps
   return async (request, url) => {
     const principal = await access.reader(request)
-    const parsed = parseExportQuery(url.searchParams)
+    const parsed = parseExportQuery(url.searchParams, deps.query)
     if (!parsed.ok) throw queryError(parsed.issues)
     const { format } = parsed.query
     const iterator = store.export(access.scope(parsed.query.export, principal))[Symbol.asyncIterator]()

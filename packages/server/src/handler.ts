@@ -9,7 +9,7 @@ import { createIngestRoute } from './ingest'
 import { LiveFeed, type LiveFeedOptions } from './live-feed'
 import { createLiveStreamRoute } from './live-stream'
 import { HandlerMetrics, metricsRoute, type MetricsOptions } from './metrics'
-import type { Pagination } from './query'
+import type { Pagination, QueryOptions, TimeAxis } from './query'
 import { createRateLimiter, type RateLimitOptions } from './rate-limit'
 import { createReadRoutes, type Presenters } from './reads'
 import { buildRouteTable, trimPath, type MatchedRoute, type RouteTable } from './routes'
@@ -30,6 +30,21 @@ export interface ActivityHandlerOptions {
   routes?: RouteTable
   /** Reshape the list and stats answers into the JSON an existing front end expects. @default {} */
   present?: Presenters
+  /**
+   * Which time the read routes' `from` / `to` filter on, and stats buckets use unless `on` says:
+   * `'timestamp'` (when the user acted) or `'receivedAt'` (when the server recorded it, as an
+   * event log that searches by arrival does). `receivedFrom` / `receivedTo` always filter on
+   * `receivedAt`.
+   * @default 'timestamp'
+   */
+  timeAxis?: TimeAxis
+  /**
+   * Query parameter names an existing front end sends, mapped to the handler's own:
+   * `{ user_id: 'anonymousId' }` makes `?user_id=` filter by anonymous id instead of the built-in
+   * `user_id` → `userId`. Issues about a renamed parameter name it as the client sent it.
+   * @default {}
+   */
+  queryAliases?: Record<string, string>
   /**
    * How the list route pages when the query does not say: `'cursor'` answers
    * `{ items, nextCursor }`; `'page'` answers `{ items, total, page, perPage, pages }` (page 1 of
@@ -142,6 +157,20 @@ function positiveOption(options: ActivityHandlerOptions, name: 'maxBodyBytes' | 
   return value
 }
 
+function queryOptions(options: ActivityHandlerOptions): QueryOptions {
+  const timeAxis = options.timeAxis ?? 'timestamp'
+  if (timeAxis !== 'timestamp' && timeAxis !== 'receivedAt') {
+    throw new TypeError(`[usertracking] [server] options.timeAxis must be 'timestamp' or 'receivedAt'; got ${JSON.stringify(timeAxis)}.`)
+  }
+  const aliases = options.queryAliases ?? {}
+  for (const [name, target] of Object.entries(aliases)) {
+    if (typeof target !== 'string' || !/^\w+$/.test(target)) {
+      throw new TypeError(`[usertracking] [server] options.queryAliases.${name} must name a query parameter of the handler (such as 'anonymousId').`)
+    }
+  }
+  return { timeAxis, aliases }
+}
+
 /**
  * The activity backend as one web-standard handler: it mounts as is in Next.js route handlers,
  * Hono, Bun and Deno, and on node:http or Express through {@link toNodeListener}.
@@ -182,6 +211,7 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
   const metrics = new HandlerMetrics(metricsOptions)
   const access = createAccess(options)
   const storeCaller = createStoreCaller(store.name, positiveOption(options, 'storeTimeoutMs', 10_000), onError)
+  const query = queryOptions(options)
   const feed = new LiveFeed(store, options.live ?? {}, storeCaller, onError)
   const ingest = createIngestRoute({
     store,
@@ -203,12 +233,13 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     access,
     storeCaller,
     present: options.present ?? {},
+    query,
     pagination: options.pagination ?? 'cursor',
     recentWindowMs: positiveOption(options, 'recentWindowMs', 86_400_000),
     now,
   })
-  const exportRoute = createExportRoute({ store, access, storeCaller, onError })
-  const live = createLiveStreamRoute({ access, feed, metrics, heartbeatMs: options.live?.heartbeatMs ?? 15_000 })
+  const exportRoute = createExportRoute({ store, access, storeCaller, query, onError })
+  const live = createLiveStreamRoute({ access, feed, metrics, query, heartbeatMs: options.live?.heartbeatMs ?? 15_000 })
 
   function serve(match: MatchedRoute, request: Request, url: URL, context: HandlerContext | undefined): Promise<Response> {
     switch (match.name) {

@@ -3,13 +3,14 @@ import { queryError } from './errors'
 import { eventStream } from './event-stream'
 import type { LiveFeed } from './live-feed'
 import type { HandlerMetrics } from './metrics'
-import { parseStreamQuery } from './query'
+import { parseStreamQuery, type QueryOptions } from './query'
 
 /** What the live stream route needs from its handler. */
 export interface LiveStreamDependencies {
   access: Access
   feed: LiveFeed
   metrics: HandlerMetrics
+  query: QueryOptions
   heartbeatMs: number
 }
 
@@ -25,7 +26,7 @@ export function createLiveStreamRoute(deps: LiveStreamDependencies): { route: (r
   return {
     async route(request, url) {
       const principal = await deps.access.reader(request)
-      const parsed = parseStreamQuery(url.searchParams)
+      const parsed = parseStreamQuery(url.searchParams, deps.query)
       if (!parsed.ok) throw queryError(parsed.issues)
       const controller = new AbortController()
       const abort = () => controller.abort()

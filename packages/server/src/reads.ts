@@ -1,7 +1,7 @@
 import type { Activity, ActivityStats, Store } from '@usertracking/core'
 import type { Access, Principal } from './auth'
 import { jsonResponse, queryError } from './errors'
-import { parseListQuery, parseStatsQuery, type Pagination } from './query'
+import { parseListQuery, parseStatsQuery, type Pagination, type QueryOptions } from './query'
 import type { StoreCaller } from './store-call'
 
 /** The default answer of the list route, before a presenter reshapes it. */
@@ -22,8 +22,11 @@ export interface ListAnswer {
 
 /** The default answer of the stats route: the store's aggregates plus the `recent` window. */
 export interface StatsAnswer extends ActivityStats {
-  /** Counts over the last `recent` (default `recentWindowMs`), from `from` on. */
-  recent: { from: string; total: number; uniqueUsers: number; byType: ActivityStats['byType'] }
+  /**
+   * Counts over the last `recent` (default `recentWindowMs`): activities from `from` on, by the
+   * handler's time axis, within the query's filter.
+   */
+  recent: Pick<ActivityStats, 'total' | 'uniqueUsers' | 'uniqueVisitors' | 'sessions' | 'byType'> & { from: string }
 }
 
 /** What a presenter knows about the request it shapes an answer for. */
@@ -53,6 +56,7 @@ export interface ReadDependencies {
   access: Access
   storeCaller: StoreCaller
   present: Presenters
+  query: QueryOptions
   pagination: Pagination
   recentWindowMs: number
   now: () => number
@@ -71,7 +75,7 @@ export function createReadRoutes(deps: ReadDependencies): {
   return {
     async list(request, url, path) {
       const principal = await access.reader(request)
-      const parsed = parseListQuery(url.searchParams, deps.pagination)
+      const parsed = parseListQuery(url.searchParams, { ...deps.query, pagination: deps.pagination })
       if (!parsed.ok) throw queryError(parsed.issues)
       const { query, page } = parsed.query
       const result = await storeCaller.run(() => store.list(access.scope(query, principal)), { parameter: 'cursor', signal: request.signal })
@@ -85,17 +89,21 @@ export function createReadRoutes(deps: ReadDependencies): {
 
     async stats(request, url, path) {
       const principal = await access.reader(request)
-      const parsed = parseStatsQuery(url.searchParams, deps.recentWindowMs)
+      const parsed = parseStatsQuery(url.searchParams, { ...deps.query, recentWindowMs: deps.recentWindowMs })
       if (!parsed.ok) throw queryError(parsed.issues)
       const query = access.scope(parsed.query.stats, principal)
-      const recentFrom = new Date(deps.now() - parsed.query.recentMs)
-      const from = query.from !== undefined && Date.parse(String(query.from)) > recentFrom.getTime() ? String(query.from) : recentFrom.toISOString()
+      // The recent window starts `recent` ago, or later when the query's own lower bound is later.
+      const lower = deps.query.timeAxis === 'receivedAt' ? 'receivedFrom' : 'from'
+      const windowStart = deps.now() - parsed.query.recentMs
+      const bound = query[lower]
+      const from = bound !== undefined && Date.parse(String(bound)) > windowStart ? String(bound) : new Date(windowStart).toISOString()
       const { groupBy: _groupBy, ...filter } = query
       const [all, recent] = await Promise.all([
-        storeCaller.run(() => store.stats(query), { parameter: 'interval', signal: request.signal }),
-        storeCaller.run(() => store.stats({ ...filter, from }), { parameter: 'recent', signal: request.signal }),
+        storeCaller.run(() => store.stats(query), { signal: request.signal }),
+        storeCaller.run(() => store.stats({ ...filter, [lower]: from }), { parameter: 'recent', signal: request.signal }),
       ])
-      const answer: StatsAnswer = { ...all, recent: { from, total: recent.total, uniqueUsers: recent.uniqueUsers, byType: recent.byType } }
+      const { total, uniqueUsers, uniqueVisitors, sessions, byType } = recent
+      const answer: StatsAnswer = { ...all, recent: { from, total, uniqueUsers, uniqueVisitors, sessions, byType } }
       return presented(present.stats ? await present.stats(answer, { request, path, principal }) : answer)
     },
   }

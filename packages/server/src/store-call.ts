@@ -74,7 +74,7 @@ export function createStoreCaller(storeName: string, timeoutMs: number, onError:
             clearTimeout(timer)
             if (error instanceof RangeError) {
               reject(new HttpError(400, 'The query parameters are invalid; each issue names its parameter.', {
-                issues: [{ path: ['query', options.parameter ?? 'query'], message: error.message }],
+                issues: [{ path: options.parameter === undefined ? ['query'] : ['query', options.parameter], message: error.message }],
                 cause: error,
               }))
               return
