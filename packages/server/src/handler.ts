@@ -178,8 +178,10 @@ function queryOptions(options: ActivityHandlerOptions): QueryOptions {
  * Routes, under `basePath` (each movable with `routes`):
  * - `POST /activity` (200) and `POST /event` (201): one activity, an array, or `{ activities }`;
  *   answers `{ accepted, ids }`.
- * - `GET /activities` (alias `/events`): the store's `list`, filters and paging as query parameters.
- * - `GET /activities/stats`: aggregates, `interval=4h` buckets (`per=user|activityType`), `recent` counts.
+ * - `GET /activities` (alias `/events`): the store's `list`, filters and paging (cursor or page
+ *   numbers) as query parameters.
+ * - `GET /activities/stats`: aggregates, buckets by `interval=4h` and / or
+ *   `per=user|visitor|activityType|page|host`, `recent` counts.
  * - `GET /activities/export?format=csv|json|ndjson`: every matching activity, streamed.
  * - `GET /activities/stream`: Server-Sent Events of new activities, resumable with `Last-Event-ID`.
  * - `GET /metrics` (outside `basePath`): Prometheus text format, behind `metrics.authenticate`.

@@ -1,5 +1,5 @@
 /**
- * The apps' own routes and JSON, from their documents in shared/seeds, each served by one
+ * The apps' own routes and JSON, as their documents describe them, each served by one
  * configuration of the handler. These configurations are the ones docs/routes-and-responses.md
  * shows; keep the two in step.
  */
