@@ -140,3 +140,14 @@ describe('scoping', () => {
     expect(server.store.size).toBe(0)
   })
 })
+
+describe('a faulty authenticate', () => {
+  it('answers 500 and reports it when a principal has no userId, rather than acting as nobody in particular', async () => {
+    const errors: unknown[] = []
+    server = await startServer({ authenticate: () => ({ userId: undefined as unknown as string, admin: false }), onError: (error) => errors.push(error) })
+    expect((await fetch(`${server.url}/api/activities`)).status).toBe(500)
+    expect((await post({ activityType: 'x' })).status).toBe(500)
+    expect(server.store.size).toBe(0)
+    expect(String(errors[0])).toContain('without a userId')
+  })
+})

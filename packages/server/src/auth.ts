@@ -54,8 +54,12 @@ export function createAccess(options: AccessOptions): Access {
     if (!authenticate) return development ? DEVELOPER : null
     const answer = await authenticate(request)
     if (answer instanceof Response) throw answer
-    if (answer) return answer
-    return development ? DEVELOPER : null
+    if (!answer) return development ? DEVELOPER : null
+    if (typeof answer.userId !== 'string' || answer.userId === '') {
+      // A bug in the app's hook, reported through onError with a 500: never a principal without a user.
+      throw new TypeError('[usertracking] [server] authenticate returned a principal without a userId string; return { userId, admin? }, null, or a Response.')
+    }
+    return answer
   }
 
   return {
