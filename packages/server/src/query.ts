@@ -14,6 +14,8 @@ export type QueryResult<T> = { ok: true; query: T } | { ok: false; issues: HttpI
 
 const SORT_KEYS: readonly ActivitySortKey[] = ['timestamp', 'durationMs', 'tokens']
 const GROUP_KEYS: readonly StatsGroupKey[] = ['user', 'visitor', 'activityType', 'page', 'host']
+const MAX_PARAM_LENGTH = 1024
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
 /**
  * Which time `from` / `to` filter on and stats buckets use unless `on` says otherwise: when the
@@ -27,8 +29,6 @@ export interface QueryOptions {
   /** The app's parameter names → the handler's (`{ user_id: 'anonymousId' }`). */
   aliases: Readonly<Record<string, string>>
 }
-const MAX_PARAM_LENGTH = 1024
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
 /**
  * The instants a time parameter may name: years 1 to 9999, what every store can hold (PostgreSQL's
