@@ -22,7 +22,8 @@ export class UserTrackingError extends Error {
   }
 
   /** Whether `value` is an instance of this class (or a subclass), from any copy of this package. */
-  static isInstance<T>(this: { readonly kind: string; prototype: T }, value: unknown): value is T {
+  static isInstance(value: unknown): value is UserTrackingError {
+    // `this` is the class it is called on, so every subclass checks its own marker.
     return (value as Record<symbol, unknown> | null)?.[Symbol.for(`usertracking.error.${this.kind}`)] === true
   }
 }
@@ -30,6 +31,8 @@ export class UserTrackingError extends Error {
 /** An input was rejected; `issues` name each offending field. */
 export class ValidationError extends UserTrackingError {
   static override readonly kind: string = 'ValidationError'
+  /** Whether `value` is a `ValidationError`, from any copy of this package. */
+  declare static isInstance: (value: unknown) => value is ValidationError
   declare readonly issues: ValidationIssue[]
   declare readonly value: unknown
   constructor(issues: ValidationIssue[], value: unknown) {
@@ -42,6 +45,8 @@ export class ValidationError extends UserTrackingError {
 /** A sink failed, threw, or timed out; `sinkName` says which. */
 export class SinkError extends UserTrackingError {
   static override readonly kind: string = 'SinkError'
+  /** Whether `value` is a `SinkError`, from any copy of this package. */
+  declare static isInstance: (value: unknown) => value is SinkError
   declare readonly sinkName: string
   constructor(sinkName: string, message: string, cause?: unknown) {
     super(`[usertracking] [${sinkName}] ${message}`, { cause })
@@ -52,6 +57,8 @@ export class SinkError extends UserTrackingError {
 /** The storage failed to load, add or remove; delivery goes on from memory. */
 export class StorageError extends UserTrackingError {
   static override readonly kind: string = 'StorageError'
+  /** Whether `value` is a `StorageError`, from any copy of this package. */
+  declare static isInstance: (value: unknown) => value is StorageError
   constructor(message: string, cause?: unknown) {
     super(`[usertracking] [storage] ${message}`, { cause })
   }
