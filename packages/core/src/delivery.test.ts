@@ -66,6 +66,8 @@ describe('delivery to a real loopback server', () => {
       expect(tracker.stats()).toMatchObject({ sent: 500, dropped: 0, queued: 0 })
       await tracker.shutdown()
     },
+    // 12.5 MB through halving on a real socket: seconds on a busy machine, bounded by the flush.
+    60_000,
   )
 
   it('never sends a body over maxBatchBytes, so a server with the default 1 MB limit never refuses one', async () => {
@@ -77,7 +79,7 @@ describe('delivery to a real loopback server', () => {
     expect(api.stored.size).toBe(300)
     expect(api.refused()).toBe(0)
     await tracker.shutdown()
-  })
+  }, 60_000)
 
   it('delivers a burst of 20,000 activities exactly once, in order, through an outage', async () => {
     const api = await endpoint(3)
@@ -95,5 +97,5 @@ describe('delivery to a real loopback server', () => {
     expect(tracker.stats()).toMatchObject({ sent: 20_000, dropped: 0, queued: 0 })
     expect(tracker.stats().retried).toBeGreaterThan(0)
     await tracker.shutdown()
-  })
+  }, 60_000)
 })

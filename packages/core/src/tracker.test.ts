@@ -276,7 +276,7 @@ describe('byte bounds', () => {
     const t = tracker({ sinks: [sink] })
     for (let index = 0; index < 100_000; index++) t.track({ userId: `user-${index % 1000}`, activityType: 'job_match', metadata: { index, jobTitle: 'Data Engineer' } })
     expect(t.stats()).toMatchObject({ queued: 100_000, dropped: 0 })
-  })
+  }, 60_000)
 })
 
 describe('a paging storage (memory holds a window, storage the rest)', () => {
