@@ -134,6 +134,6 @@ export function describeStorageConformance(name: string, fixture: StorageFixture
       for (let page = await next.page!(1000); page.length > 0; page = await next.page!(1000)) resumed.push(...page)
       expect(ids(resumed)).toEqual(ids(spilled.slice(2000)))
       await next.close?.()
-    })
+    }, 30_000)
   })
 }
