@@ -1,4 +1,5 @@
 import type { Activity } from './activity'
+import { createDeque } from './deque'
 import type { Entry } from './sink-queue'
 import { CHUNK, yieldToLoop, type Pager, type PagerParts } from './write-ahead'
 
@@ -29,6 +30,9 @@ export function createPager({ storage, config, windowBytes, hooks, then, schedul
   // Whether activities an earlier tracker left may still wait in storage, in front of ours.
   let startupLeft = false
   let spills: Entry[] = []
+  // The size of each spilled entry not read back yet, in order: measuring them again costs a
+  // JSON.stringify each.
+  let spilledBytes = createDeque<number>()
   let firstSpill: Entry | undefined
   let nextPaged: number | undefined
   let unpaged = 0
@@ -47,7 +51,7 @@ export function createPager({ storage, config, windowBytes, hooks, then, schedul
       }
       if (nextPaged === undefined) return undefined
       unpaged--
-      return nextPaged++
+      return [nextPaged++, spilledBytes.shift() ?? 0]
     })
     for (const entry of made.entries) hold(entry)
     for (const entry of made.entries.slice(0, made.fresh)) storedBytes += entry.bytes
@@ -74,6 +78,7 @@ export function createPager({ storage, config, windowBytes, hooks, then, schedul
         if (spills.length === 0) {
           backlog = false
           firstSpill = nextPaged = undefined
+          spilledBytes = createDeque<number>()
         }
       }
       page()
@@ -89,6 +94,7 @@ export function createPager({ storage, config, windowBytes, hooks, then, schedul
         backlog = true
         firstSpill ??= entry
         unpaged++
+        spilledBytes.push(entry.bytes)
         spills.push(entry)
         schedule()
         return 'spilled'
@@ -110,6 +116,8 @@ export function createPager({ storage, config, windowBytes, hooks, then, schedul
           report('Could not store activities; they stay in memory.', error)
           unpaged -= chunk.length
           if (firstSpill && chunk.includes(firstSpill)) firstSpill = undefined
+          // Their sizes stay in `spilledBytes`, where they shift the sizes of what is read back later
+          // by a few entries: an estimate either way, and it is reset once the backlog is gone.
           for (const entry of chunk) {
             entry.persisted = true
             hold(entry)

@@ -54,8 +54,11 @@ export interface PagerParts {
   then(step: () => Promise<void>): void
   /** Schedules the next storage write. */
   schedule(): void
-  /** Turns activities read back into entries, numbering them from `seq` (or as an earlier tracker's, below any tracked). */
-  entries(activities: Activity[], seq: (activity: Activity) => number | undefined): { entries: Entry[]; fresh: number }
+  /**
+   * Turns activities read back into entries. `known` gives the number and size of one this tracker
+   * spilled; the others are an earlier tracker's, numbered below any tracked and measured here.
+   */
+  entries(activities: Activity[], known: (activity: Activity) => [seq: number, bytes: number] | undefined): { entries: Entry[]; fresh: number }
   /** Reports a storage failure. */
   report(message: string, error: unknown): void
 }
@@ -171,15 +174,16 @@ export function createWriteAhead(
     }
   }
 
-  function entries(activities: Activity[], seq: (activity: Activity) => number | undefined) {
+  function entries(activities: Activity[], known: (activity: Activity) => [seq: number, bytes: number] | undefined) {
     let fresh = 0
     const made = activities.map((activity): Entry => {
-      let number = seq(activity)
-      if (number === undefined) {
-        number = startupSeq++
+      let [seq, bytes] = known(activity) ?? []
+      if (seq === undefined) {
+        seq = startupSeq++
+        bytes = JSON.stringify(activity).length
         fresh++
       }
-      return { activity, seq: number, bytes: JSON.stringify(activity).length, pendingSinks: sinks, persisted: true }
+      return { activity, seq, bytes: bytes!, pendingSinks: sinks, persisted: true }
     })
     return { entries: made, fresh }
   }

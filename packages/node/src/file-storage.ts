@@ -433,8 +433,12 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
       return run(async () => {
         const offset = journalBytes
         const record: Unheld = { offset, length: 0, count: activities.length, taken: 0 }
-        if (await append(encodeSpill(activities))) record.length = journalBytes - offset
-        else record.activities = activities
+        if (await append(encodeSpill(activities))) {
+          record.length = journalBytes - offset
+          // A spilled record is pending data, not garbage: it must not make the journal look due for
+          // a rewrite (a burst spilling 15 MB would otherwise be rewritten at its first remove).
+          compactedBytes += record.length
+        } else record.activities = activities
         unheld.push(record)
       })
     },
