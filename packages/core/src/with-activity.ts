@@ -83,15 +83,6 @@ function toUsage(usage: number | Partial<TokenUsage>): PartialUsage {
   return typeof usage === 'number' ? { total: usage } : usage
 }
 
-function resolveOption<Args extends unknown[], T>(option: FromArgs<Args, T> | undefined, args: Args): T | undefined {
-  if (typeof option !== 'function') return option
-  try {
-    return (option as (...values: Args) => T)(...args)
-  } catch {
-    return undefined
-  }
-}
-
 /** Sets an own property on `target`; `false` when the object refuses (frozen, sealed, a proxy). */
 function defineOwn(target: object, key: PropertyKey, value: unknown): boolean {
   try {
@@ -148,16 +139,18 @@ export function withActivity<F extends (...args: any[]) => any>(
   const scopeIndex = Math.max(0, fn.length - 1)
 
   return function wrapped(this: unknown, ...args: unknown[]): ReturnType<F> {
-    const run = new ActivityRun(tracker, options as WithActivityOptions<unknown[]>, args)
-    let callArgs = args
-    if (args.length === scopeIndex) callArgs = [...args, run]
+    const argCount = args.length
+    const run = new ActivityRun(tracker, options as WithActivityOptions<unknown[]>, args, argCount)
+    // The rest array is this call's own, so the scope goes into it (option functions still see
+    // only the caller's arguments: ActivityRun passes them the first argCount).
+    if (argCount === scopeIndex) args.push(run)
     else {
-      callArgs = args.length < scopeIndex ? [...args, ...new Array<undefined>(scopeIndex - args.length)] : args.slice()
-      callArgs.splice(Math.max(scopeIndex, args.length), 0, run)
+      if (argCount < scopeIndex) args.length = scopeIndex
+      args.splice(Math.max(scopeIndex, argCount), 0, run)
     }
     let result: unknown
     try {
-      result = (fn as (...values: unknown[]) => unknown).apply(this, callArgs)
+      result = (fn as (...values: unknown[]) => unknown).apply(this, args)
     } catch (error) {
       run.record('error', error)
       throw error
@@ -171,7 +164,6 @@ export function withActivity<F extends (...args: any[]) => any>(
  * recording at the end. A class, so a call allocates one object rather than a dozen closures.
  */
 class ActivityRun implements ActivityScope {
-  readonly activityId: string
   private readonly startedAt = Date.now()
   private readonly startedMono = monotonicNow()
   private recorded = false
@@ -180,13 +172,18 @@ class ActivityRun implements ActivityScope {
   private usage: PartialUsage | undefined
   private fields: ActivityInput | undefined
   private metadata: JsonObject | undefined
+  /** Made only when the function asks for it; otherwise track() makes the id, and checks none. */
+  private id: string | undefined
 
   constructor(
     private readonly tracker: Pick<Tracker, 'track'>,
     private readonly options: WithActivityOptions<unknown[]>,
     private readonly args: unknown[],
-  ) {
-    this.activityId = uuidv7(this.startedAt)
+    private readonly argCount: number,
+  ) {}
+
+  get activityId(): string {
+    return (this.id ??= uuidv7(this.startedAt))
   }
 
   setUserId(userId: string | number): void {
@@ -418,27 +415,34 @@ class ActivityRun implements ActivityScope {
     }
   }
 
+  /** An option's value; a function gets the caller's arguments (not the scope), and a throw costs only that field. */
+  private resolve<T>(option: FromArgs<unknown[], T> | undefined): T | undefined {
+    if (typeof option !== 'function') return option
+    try {
+      return (option as (...values: unknown[]) => T)(...this.args.slice(0, this.argCount))
+    } catch {
+      return undefined
+    }
+  }
+
   record(status: 'success' | 'error', error?: unknown): void {
     if (this.recorded) return
     this.recorded = true
     try {
-      const { options, args, startedAt } = this
+      const { options, startedAt, fields } = this
       const durationMs = Math.max(0, Math.round((monotonicNow() - this.startedMono) * 1000) / 1000)
-      // Object.assign, not spread: spreading takes a slow path on Node 20 that costs microseconds.
-      const input: ActivityInput = Object.assign(
-        {
-          id: this.activityId,
-          activityType: resolveOption(options.activityType, args),
-          userId: resolveOption(options.userId, args),
-          sessionId: resolveOption(options.sessionId, args),
-          description: resolveOption(options.description, args),
-        },
-        this.fields,
-        // Whole milliseconds, so a quick call's endTime is the timestamp's (cached) ISO string.
-        { timestamp: startedAt, endTime: Math.round(startedAt + durationMs), durationMs, status },
-      )
+      // Whole milliseconds, so a quick call's endTime is the timestamp's (cached) ISO string.
+      const input: ActivityInput = { activityType: this.resolve(options.activityType), timestamp: startedAt, endTime: Math.round(startedAt + durationMs), durationMs, status }
+      if (this.id !== undefined) input.id = this.id
+      // What the function set through its scope wins over the options.
+      const userId = fields?.userId ?? this.resolve(options.userId)
+      if (userId !== undefined) input.userId = userId
+      const sessionId = fields?.sessionId ?? this.resolve(options.sessionId)
+      if (sessionId !== undefined) input.sessionId = sessionId
+      const description = fields?.description ?? this.resolve(options.description)
+      if (description !== undefined) input.description = description
       if (status === 'error') input.error = error
-      const baseMetadata = resolveOption(options.metadata, args)
+      const baseMetadata = this.resolve(options.metadata)
       if (baseMetadata || this.metadata) input.metadata = Object.assign({}, baseMetadata, this.metadata)
       const usage = this.usage
       if (usage) {
@@ -468,31 +472,32 @@ function timeStream<T>(stream: AsyncIterable<T>, run: ActivityRun): AsyncIterabl
 
 /** An iterator that passes every call through and reports to its run; no async functions, so no extra promise per chunk. */
 class TimedIterator<T> implements AsyncIterator<T> {
+  // Made once per stream rather than once per chunk.
+  private readonly onStep = (result: IteratorResult<T>): IteratorResult<T> => {
+    if (result.done) this.run.record('success')
+    else this.run.observe(result.value)
+    return result
+  }
+
+  private readonly onError = (error: unknown): never => {
+    this.run.record(isAbort(error) ? 'success' : 'error', error)
+    throw error
+  }
+
   constructor(
     private readonly iterator: AsyncIterator<T>,
     private readonly run: ActivityRun,
   ) {}
 
   next(...values: [] | [unknown]): Promise<IteratorResult<T>> {
-    const { run } = this
     let pending: Promise<IteratorResult<T>>
     try {
       pending = this.iterator.next(...values)
     } catch (error) {
-      run.record('error', error)
+      this.run.record('error', error)
       return Promise.reject(error)
     }
-    return Promise.resolve(pending).then(
-      (result) => {
-        if (result.done) run.record('success')
-        else run.observe(result.value)
-        return result
-      },
-      (error: unknown) => {
-        run.record(isAbort(error) ? 'success' : 'error', error)
-        throw error
-      },
-    )
+    return Promise.resolve(pending).then(this.onStep, this.onError)
   }
 
   return(value?: unknown): Promise<IteratorResult<T>> {
