@@ -3,7 +3,7 @@ import type { TokenUsage } from './activity'
 /**
  * Token counts found on an LLM result or stream chunk; any field may be missing. `input` counts
  * every input token, cache reads and writes included (as OpenAI and the AI SDK report it);
- * `total` is only what the provider reported, the rest is derived by {@link completeUsage}.
+ * `total` is only what the provider reported; `withActivity` derives the rest when it records.
  */
 export interface PartialUsage extends Partial<TokenUsage> {
   /**

@@ -93,10 +93,9 @@ function defineOwn(target: object, key: PropertyKey, value: unknown): boolean {
   }
 }
 
-/** The caller stopped the stream (`break`, `return()`, `abort()`): abandoned, not failed. */
+/** The caller aborted (an `AbortSignal`'s default reason): abandoned, not failed. */
 function isAbort(error: unknown): boolean {
-  const name = (error as { name?: unknown } | null)?.name
-  return name === 'AbortError' || name === 'APIUserAbortError'
+  return (error as { name?: unknown } | null)?.name === 'AbortError'
 }
 
 /**

@@ -102,6 +102,19 @@ describe('withActivity around the AI SDK with its mock model', () => {
     // vitest fails the run on an unhandled rejection; the child-process test proves it for a bare Node process.
   })
 
+  it('records a streamText the caller aborts as a success (abandoned, not failed)', async () => {
+    recording = recorder()
+    const controller = new AbortController()
+    const result = withActivity(recording.tracker, { activityType: 'stream' }, () =>
+      streamText({ model: mockModel(), prompt: 'Hi', abortSignal: controller.signal }),
+    )()
+    for await (const delta of result.textStream) {
+      if (delta) controller.abort()
+    }
+    const [activity] = await recording.activities()
+    expect(activity!.status).toBe('success')
+  })
+
   it('starts no work the caller did not ask for: an unread streamText result is pulled no further than without the wrapper', async () => {
     recording = recorder()
     const bare = { count: 0 }

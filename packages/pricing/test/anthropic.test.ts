@@ -145,6 +145,20 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
     expect(activity).toMatchObject({ status: 'success', tokenUsage: { input: input + cacheRead + cacheWrite, cacheRead, cacheWrite } })
   })
 
+  it('records a stream: true call the reader aborts as a success', async () => {
+    recording = recorder()
+    const send = withActivity(recording.tracker, { activityType: 'chat' }, () => client.messages.create({ ...request, stream: true }))
+    const events = await send()
+    const read = async () => {
+      for await (const event of events) {
+        if (event.type === 'content_block_delta') events.controller.abort()
+      }
+    }
+    await read().catch(() => {})
+    const [activity] = await recording.activities()
+    expect(activity).toMatchObject({ status: 'success', tokenUsage: { input: input + cacheRead + cacheWrite } })
+  })
+
   it.each([
     ['400', 'fail-400', BadRequestError],
     ['500', 'fail-500', InternalServerError],

@@ -141,6 +141,21 @@ describe('withActivity around openai chat completions', () => {
     const [activity] = await recording.activities()
     expect(activity).toMatchObject({ status: 'success', metadata: { model: 'gpt-4o' } })
   })
+  it('records a stream the reader aborts as a success', async () => {
+    recording = recorder()
+    const stream = withActivity(recording.tracker, { activityType: 'chat_stream' }, () =>
+      client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }),
+    )
+    const chunks = await stream()
+    let read = 0
+    for await (const chunk of chunks) {
+      read++
+      if (chunk.choices[0]?.delta.content) chunks.controller.abort()
+    }
+    expect(read).toBeLessThan(TEXT_CHUNKS.length + 2)
+    const [activity] = await recording.activities()
+    expect(activity).toMatchObject({ status: 'success', metadata: { model: 'gpt-4o' } })
+  })
 })
 
 describe('withActivity around openai responses', () => {
