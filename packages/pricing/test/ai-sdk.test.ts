@@ -10,18 +10,12 @@ import { withActivity } from '@usertracking/core'
 import { APICallError, generateText, streamText } from 'ai'
 import { MockLanguageModelV3, simulateReadableStream } from 'ai/test'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
-import { startFakeProvider, TEXT_CHUNKS, USAGE, type FakeProvider } from './fake-provider'
-import { recorder, type Recorder } from './recorder'
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import { TEXT_CHUNKS, USAGE } from './fake-provider'
+import { fakeProviderSuite } from './recorder'
 
-let provider: FakeProvider
-let recording: Recorder
+const suite = fakeProviderSuite()
 
-beforeAll(async () => {
-  provider = await startFakeProvider()
-})
-afterAll(() => provider.close())
-afterEach(() => recording?.shutdown())
 
 const mockUsage: LanguageModelV3Usage = {
   inputTokens: { total: 10, noCache: 6, cacheRead: 4, cacheWrite: undefined },
@@ -69,7 +63,7 @@ function mockModel(options: { fail?: boolean; pulls?: { count: number } } = {}) 
 
 describe('withActivity around the AI SDK with its mock model', () => {
   it('records generateText usage (all steps) and the model', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const generate = withActivity(recording.tracker, { activityType: 'generate' }, (prompt: string) => generateText({ model: mockModel(), prompt }))
     const result = await generate('Hi')
     expect(result.text).toBe(TEXT_CHUNKS.join(''))
@@ -78,7 +72,7 @@ describe('withActivity around the AI SDK with its mock model', () => {
   })
 
   it('records streamText usage and the model from the response metadata, once the caller read the stream', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const call = (prompt: string) => streamText({ model: mockModel(), prompt })
     const stream = withActivity(recording.tracker, { activityType: 'stream' }, call)
     expectTypeOf(stream).toEqualTypeOf<typeof call>()
@@ -91,7 +85,7 @@ describe('withActivity around the AI SDK with its mock model', () => {
   })
 
   it('records a streamText provider error as an error without an unhandled rejection', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = withActivity(recording.tracker, { activityType: 'stream' }, () => streamText({ model: mockModel({ fail: true }), prompt: 'Hi', onError: () => {} }))
     const result = stream()
     let text = ''
@@ -103,7 +97,7 @@ describe('withActivity around the AI SDK with its mock model', () => {
   })
 
   it('records a streamText the caller aborts as a success (abandoned, not failed)', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const controller = new AbortController()
     const result = withActivity(recording.tracker, { activityType: 'stream' }, () =>
       streamText({ model: mockModel(), prompt: 'Hi', abortSignal: controller.signal }),
@@ -116,7 +110,7 @@ describe('withActivity around the AI SDK with its mock model', () => {
   })
 
   it('starts no work the caller did not ask for: an unread streamText result is pulled no further than without the wrapper', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const bare = { count: 0 }
     const wrappedPulls = { count: 0 }
     streamText({ model: mockModel({ pulls: bare }), prompt: 'Hi' })
@@ -132,14 +126,14 @@ describe('withActivity around the AI SDK with its mock model', () => {
 })
 
 describe('withActivity around the AI SDK providers, on the fake provider', () => {
-  const openai = () => createOpenAI({ apiKey: 'test', baseURL: `${provider.url}/v1` })
-  const anthropic = () => createAnthropic({ apiKey: 'test', baseURL: `${provider.url}/v1` })
+  const openai = () => createOpenAI({ apiKey: 'test', baseURL: `${suite.provider.url}/v1` })
+  const anthropic = () => createAnthropic({ apiKey: 'test', baseURL: `${suite.provider.url}/v1` })
   const chatTokens = { input: USAGE.chat.prompt, output: USAGE.chat.completion, total: USAGE.chat.total, cacheRead: USAGE.chat.cached, model: 'gpt-4o' }
   const { input, cacheRead, cacheWrite, output } = USAGE.anthropic
   const anthropicTokens = { input: input + cacheRead + cacheWrite, output, total: input + cacheRead + cacheWrite + output, cacheRead, cacheWrite }
 
   it('records generateText through the OpenAI chat provider', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const generate = withActivity(recording.tracker, { activityType: 'generate' }, () => generateText({ model: openai().chat('gpt-4o'), prompt: 'Hi', maxRetries: 0 }))
     expect((await generate()).text).toBe(TEXT_CHUNKS.join(''))
     const [activity] = await recording.activities()
@@ -147,7 +141,7 @@ describe('withActivity around the AI SDK providers, on the fake provider', () =>
   })
 
   it('records streamText through the OpenAI chat provider (it asks for the usage chunk)', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const result = withActivity(recording.tracker, { activityType: 'stream' }, () => streamText({ model: openai().chat('gpt-4o'), prompt: 'Hi', maxRetries: 0 }))()
     expect(await result.text).toBe(TEXT_CHUNKS.join(''))
     const [activity] = await recording.activities()
@@ -155,7 +149,7 @@ describe('withActivity around the AI SDK providers, on the fake provider', () =>
   })
 
   it('records streamText through the OpenAI responses provider', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const result = withActivity(recording.tracker, { activityType: 'stream' }, () => streamText({ model: openai().responses('gpt-4o'), prompt: 'Hi', maxRetries: 0 }))()
     expect(await result.text).toBe(TEXT_CHUNKS.join(''))
     const [activity] = await recording.activities()
@@ -166,7 +160,7 @@ describe('withActivity around the AI SDK providers, on the fake provider', () =>
   })
 
   it('gives streamText through the Anthropic provider the same totals as the Anthropic SDK, cache tokens included', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const result = withActivity(recording.tracker, { activityType: 'stream' }, () =>
       streamText({ model: anthropic()('claude-sonnet-4-20250514'), prompt: 'Hi', maxRetries: 0 }),
     )()
@@ -176,7 +170,7 @@ describe('withActivity around the AI SDK providers, on the fake provider', () =>
   })
 
   it('rethrows a generateText 400 as the AI SDK’s APICallError and records the error', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const generate = withActivity(recording.tracker, { activityType: 'generate' }, () =>
       generateText({ model: openai().chat('gpt-4o'), prompt: 'Hi', maxRetries: 0, headers: { 'x-fake-scenario': 'fail-400' } }),
     )
@@ -187,7 +181,7 @@ describe('withActivity around the AI SDK providers, on the fake provider', () =>
   })
 
   it('records a streamText 500 as an error while the caller reads an empty stream', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const errors: unknown[] = []
     const result = withActivity(recording.tracker, { activityType: 'stream' }, () =>
       streamText({

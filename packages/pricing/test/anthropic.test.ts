@@ -5,20 +5,16 @@
  */
 import Anthropic, { APIPromise, BadRequestError, InternalServerError } from '@anthropic-ai/sdk'
 import { withActivity } from '@usertracking/core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startFakeProvider, TEXT_CHUNKS, USAGE, type FakeProvider } from './fake-provider'
-import { recorder, type Recorder } from './recorder'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { TEXT_CHUNKS, USAGE } from './fake-provider'
+import { fakeProviderSuite, type Recorder } from './recorder'
 
-let provider: FakeProvider
+const suite = fakeProviderSuite()
 let client: Anthropic
-let recording: Recorder
 
-beforeAll(async () => {
-  provider = await startFakeProvider()
-  client = new Anthropic({ apiKey: 'test', baseURL: provider.url, maxRetries: 0 })
+beforeAll(() => {
+  client = new Anthropic({ apiKey: 'test', baseURL: suite.provider.url, maxRetries: 0 })
 })
-afterAll(() => provider.close())
-afterEach(() => recording?.shutdown())
 
 const model = 'claude-sonnet-4-20250514'
 const request = { model, max_tokens: 100, messages: [{ role: 'user' as const, content: 'Hi' }] }
@@ -33,7 +29,7 @@ function wrapStream(recording: Recorder) {
 
 describe('withActivity around @anthropic-ai/sdk messages', () => {
   it('records a plain message with its cache tokens, and returns the SDK’s APIPromise', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const send = withActivity(recording.tracker, { activityType: 'chat' }, () => client.messages.create(request))
     const pending = send()
     expect(pending).toBeInstanceOf(APIPromise)
@@ -45,7 +41,7 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
   })
 
   it('gives a stream: true call the same totals as the plain call (message_delta does not leave them stale)', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const send = withActivity(recording.tracker, { activityType: 'chat' }, () => client.messages.create({ ...request, stream: true }))
     let text = ''
     for await (const event of await send()) {
@@ -57,7 +53,7 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
   })
 
   it('records messages.stream() read through events and finalMessage(), once', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = wrapStream(recording)()
     let text = ''
     stream.on('text', (delta) => (text += delta))
@@ -70,7 +66,7 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
   })
 
   it('records messages.stream() awaited with done()', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = wrapStream(recording)()
     await stream.done()
     const [activity] = await recording.activities()
@@ -78,14 +74,14 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
   })
 
   it('records messages.stream() read with for await, once, timed until its end', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const startedAt = performance.now()
     const stream = wrapStream(recording)(scenario('hold'))
     const types: string[] = []
     for await (const event of stream) {
       types.push(event.type)
       if (event.type === 'content_block_delta' && types.filter((type) => type === 'content_block_delta').length === 2) {
-        setTimeout(() => provider.release(), 40)
+        setTimeout(() => suite.provider.release(), 40)
       }
     }
     const elapsed = performance.now() - startedAt
@@ -98,7 +94,7 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
   })
 
   it('records messages.stream() read by events and for await at once, once', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = wrapStream(recording)()
     let viaEvents = ''
     let viaIterator = ''
@@ -112,7 +108,7 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
   })
 
   it('records an error event mid-stream as an error, for the caller who listens for it', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = wrapStream(recording)(scenario('error-mid-stream'))
     const seen: unknown[] = []
     stream.on('error', (error) => seen.push(error))
@@ -125,7 +121,7 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
   })
 
   it('records an error event in a stream: true call read with for await', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const send = withActivity(recording.tracker, { activityType: 'chat' }, () => client.messages.create({ ...request, stream: true }, scenario('error-mid-stream')))
     const read = async () => {
       for await (const event of await send()) void event
@@ -136,7 +132,7 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
   })
 
   it('records a MessageStream the reader breaks out of as a success with the input tokens', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = wrapStream(recording)()
     for await (const event of stream) {
       if (event.type === 'content_block_delta') break
@@ -146,7 +142,7 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
   })
 
   it('records a stream: true call the reader aborts as a success', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const send = withActivity(recording.tracker, { activityType: 'chat' }, () => client.messages.create({ ...request, stream: true }))
     const events = await send()
     const read = async () => {
@@ -163,7 +159,7 @@ describe('withActivity around @anthropic-ai/sdk messages', () => {
     ['400', 'fail-400', BadRequestError],
     ['500', 'fail-500', InternalServerError],
   ])('rethrows a %s as the SDK’s own error class and records the error', async (_, name, errorClass) => {
-    recording = recorder()
+    const recording = suite.recorder()
     const send = withActivity(recording.tracker, { activityType: 'chat' }, () => client.messages.create(request, scenario(name)))
     const failure = await send().catch((error: unknown) => error)
     expect(failure).toBeInstanceOf(errorClass)

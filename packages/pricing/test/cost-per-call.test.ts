@@ -6,28 +6,21 @@
 import Anthropic from '@anthropic-ai/sdk'
 import { parseActivity, withActivity } from '@usertracking/core'
 import OpenAI from 'openai'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createBudget, createPricing, TABLE_SOURCE } from '../src/index'
-import { startFakeProvider, type FakeProvider } from './fake-provider'
-import { recorder, type Recorder } from './recorder'
+import { fakeProviderSuite } from './recorder'
 
-let provider: FakeProvider
-let recording: Recorder
+const suite = fakeProviderSuite()
 
-beforeAll(async () => {
-  provider = await startFakeProvider()
-})
-afterAll(() => provider.close())
-afterEach(() => recording?.shutdown())
 
 describe('cost per call with the real clients', () => {
   it('prices each call at track time, calls the budget hook once the user passes the limit, and keeps the cost through ingest', async () => {
     const pricing = createPricing()
     const exceeded: [string, number][] = []
     const budget = createBudget({ limit: 0.0005, onBudgetExceeded: (userId, spent) => void exceeded.push([userId, spent]) })
-    recording = recorder({ beforeSend: (activity) => budget.observe(pricing.enrich(activity)) })
-    const openai = new OpenAI({ apiKey: 'test', baseURL: `${provider.url}/v1`, maxRetries: 0 })
-    const anthropic = new Anthropic({ apiKey: 'test', baseURL: provider.url, maxRetries: 0 })
+    const recording = suite.recorder({ beforeSend: (activity) => budget.observe(pricing.enrich(activity)) })
+    const openai = new OpenAI({ apiKey: 'test', baseURL: `${suite.provider.url}/v1`, maxRetries: 0 })
+    const anthropic = new Anthropic({ apiKey: 'test', baseURL: suite.provider.url, maxRetries: 0 })
     const userId = (user: string) => user
     const chat = withActivity(recording.tracker, { activityType: 'chat_completion', userId }, (_user: string) =>
       openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }),
@@ -53,8 +46,8 @@ describe('cost per call with the real clients', () => {
 
   it('marks a call to a model no table knows unpriced', async () => {
     const pricing = createPricing()
-    recording = recorder({ beforeSend: pricing.enrich })
-    const openai = new OpenAI({ apiKey: 'test', baseURL: `${provider.url}/v1`, maxRetries: 0 })
+    const recording = suite.recorder({ beforeSend: pricing.enrich })
+    const openai = new OpenAI({ apiKey: 'test', baseURL: `${suite.provider.url}/v1`, maxRetries: 0 })
     const chat = withActivity(recording.tracker, { activityType: 'chat_completion' }, () =>
       openai.chat.completions.create({ model: 'acme-internal-llm', messages: [{ role: 'user', content: 'Hi' }] }),
     )

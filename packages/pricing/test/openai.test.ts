@@ -5,20 +5,16 @@
 import { withActivity } from '@usertracking/core'
 import OpenAI, { APIPromise, BadRequestError, InternalServerError } from 'openai'
 import type { ChatCompletion } from 'openai/resources/chat/completions'
-import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
-import { startFakeProvider, TEXT_CHUNKS, USAGE, type FakeProvider } from './fake-provider'
-import { recorder, type Recorder } from './recorder'
+import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
+import { TEXT_CHUNKS, USAGE } from './fake-provider'
+import { fakeProviderSuite } from './recorder'
 
-let provider: FakeProvider
+const suite = fakeProviderSuite()
 let client: OpenAI
-let recording: Recorder
 
-beforeAll(async () => {
-  provider = await startFakeProvider()
-  client = new OpenAI({ apiKey: 'test', baseURL: `${provider.url}/v1`, maxRetries: 0 })
+beforeAll(() => {
+  client = new OpenAI({ apiKey: 'test', baseURL: `${suite.provider.url}/v1`, maxRetries: 0 })
 })
-afterAll(() => provider.close())
-afterEach(() => recording?.shutdown())
 
 const messages = [{ role: 'user' as const, content: 'Hi' }]
 const scenario = (name: string) => ({ headers: { 'x-fake-scenario': name } })
@@ -27,7 +23,7 @@ const responsesTokens = { input: USAGE.responses.input, output: USAGE.responses.
 
 describe('withActivity around openai chat completions', () => {
   it('returns the SDK’s APIPromise itself: .withResponse() works and the usage is recorded', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const complete = withActivity(recording.tracker, { activityType: 'chat_completion', userId: 'u1' }, (content: string) =>
       client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }] }),
     )
@@ -43,7 +39,7 @@ describe('withActivity around openai chat completions', () => {
   })
 
   it('leaves the body unread for .asResponse(), and still records the call', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const complete = withActivity(recording.tracker, { activityType: 'chat_completion' }, () =>
       client.chat.completions.create({ model: 'gpt-4o', messages }),
     )
@@ -56,7 +52,7 @@ describe('withActivity around openai chat completions', () => {
   })
 
   it('records the usage chunk of a stream with include_usage, timed until the stream ends', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = withActivity(recording.tracker, { activityType: 'chat_stream' }, () =>
       client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } }, scenario('hold')),
     )
@@ -66,7 +62,7 @@ describe('withActivity around openai chat completions', () => {
     for await (const chunk of await stream()) {
       text += chunk.choices[0]?.delta.content ?? ''
       // The server holds the last text chunk until released: 40 ms after the second one.
-      if (++chunks === 3) setTimeout(() => provider.release(), 40)
+      if (++chunks === 3) setTimeout(() => suite.provider.release(), 40)
     }
     const elapsed = performance.now() - startedAt
     expect(text).toBe(TEXT_CHUNKS.join(''))
@@ -77,7 +73,7 @@ describe('withActivity around openai chat completions', () => {
   })
 
   it('records the model but no tokens for a stream without include_usage', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = withActivity(recording.tracker, { activityType: 'chat_stream' }, () =>
       client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }),
     )
@@ -88,7 +84,7 @@ describe('withActivity around openai chat completions', () => {
   })
 
   it('records the stream helper consumed by events, once', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const streamChat = withActivity(recording.tracker, { activityType: 'chat_stream' }, () =>
       client.chat.completions.stream({ model: 'gpt-4o', messages, stream_options: { include_usage: true } }),
     )
@@ -107,7 +103,7 @@ describe('withActivity around openai chat completions', () => {
     ['400', 'fail-400', BadRequestError],
     ['500', 'fail-500', InternalServerError],
   ])('rethrows a %s as the SDK’s own error class and records the error', async (_, name, errorClass) => {
-    recording = recorder()
+    const recording = suite.recorder()
     const complete = withActivity(recording.tracker, { activityType: 'chat_completion' }, () =>
       client.chat.completions.create({ model: 'gpt-4o', messages }, scenario(name)),
     )
@@ -118,7 +114,7 @@ describe('withActivity around openai chat completions', () => {
   })
 
   it('records a stream that breaks off mid-way as an error, and rethrows to the reader', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = withActivity(recording.tracker, { activityType: 'chat_stream' }, () =>
       client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }, scenario('error-mid-stream')),
     )
@@ -131,7 +127,7 @@ describe('withActivity around openai chat completions', () => {
   })
 
   it('records a stream the reader abandons as a success, with the model seen so far', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = withActivity(recording.tracker, { activityType: 'chat_stream' }, () =>
       client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } }),
     )
@@ -142,7 +138,7 @@ describe('withActivity around openai chat completions', () => {
     expect(activity).toMatchObject({ status: 'success', metadata: { model: 'gpt-4o' } })
   })
   it('records a stream the reader aborts as a success', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const stream = withActivity(recording.tracker, { activityType: 'chat_stream' }, () =>
       client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }),
     )
@@ -160,7 +156,7 @@ describe('withActivity around openai chat completions', () => {
 
 describe('withActivity around openai responses', () => {
   it('records the usage of a plain response', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const respond = withActivity(recording.tracker, { activityType: 'response' }, () => client.responses.create({ model: 'gpt-4o', input: 'Hi' }))
     const response = await respond()
     expect(response.output_text).toBe(TEXT_CHUNKS.join(''))
@@ -169,7 +165,7 @@ describe('withActivity around openai responses', () => {
   })
 
   it('records usage and model from response.completed of a streamed response', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const respond = withActivity(recording.tracker, { activityType: 'response' }, () =>
       client.responses.create({ model: 'gpt-4o', input: 'Hi', stream: true }),
     )
@@ -181,7 +177,7 @@ describe('withActivity around openai responses', () => {
   })
 
   it('records the responses stream helper consumed by events', async () => {
-    recording = recorder()
+    const recording = suite.recorder()
     const respond = withActivity(recording.tracker, { activityType: 'response' }, () => client.responses.stream({ model: 'gpt-4o', input: 'Hi' }))
     const stream = respond()
     let text = ''

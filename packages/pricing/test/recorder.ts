@@ -1,5 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { createTracker, memorySink, type Activity, type ActivityInput, type TrackerOptions } from '@usertracking/core'
+import { afterAll, afterEach, beforeAll } from 'vitest'
+import { startFakeProvider, type FakeProvider } from './fake-provider'
 
 /** A real tracker over a memory sink, that can wait for what `withActivity` records. */
 export interface Recorder {
@@ -42,6 +44,38 @@ export function recorder(options: Omit<TrackerOptions, 'sinks'> = {}): Recorder 
     },
     async shutdown() {
       await real.shutdown()
+    },
+  }
+}
+
+/** What a test file against the fake provider uses; see {@link fakeProviderSuite}. */
+export interface FakeProviderSuite {
+  /** The file's fake provider (started before its first test). */
+  readonly provider: FakeProvider
+  /** A recorder that is shut down after the test. */
+  recorder(options?: Omit<TrackerOptions, 'sinks'>): Recorder
+}
+
+/** Registers a test file's hooks: one fake provider for the file, and every recorder shut down after its test. */
+export function fakeProviderSuite(): FakeProviderSuite {
+  let provider: FakeProvider | undefined
+  const open: Recorder[] = []
+  beforeAll(async () => {
+    provider = await startFakeProvider()
+  })
+  afterAll(() => provider?.close())
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((recording) => recording.shutdown()))
+  })
+  return {
+    get provider() {
+      if (!provider) throw new Error('The fake provider starts in beforeAll.')
+      return provider
+    },
+    recorder(options) {
+      const recording = recorder(options)
+      open.push(recording)
+      return recording
     },
   }
 }
