@@ -262,6 +262,15 @@ describe('withActivity', () => {
     })
   })
 
+  it('names the recorded activity in activityId, also when read only after recording', async () => {
+    const tracker = recorder()
+    let kept: ActivityScope | undefined
+    await withActivity(tracker, { activityType: 'later' }, async (scope: ActivityScope) => {
+      kept = scope
+    })()
+    expect(kept!.activityId).toBe(tracker.tracked[0]!.id)
+  })
+
   it('passes the scope after optional parameters the caller left out', () => {
     const tracker = recorder()
     const greet = withActivity(tracker, { activityType: 'greet' }, (name: string, greeting: string | undefined, scope: ActivityScope) => {

@@ -449,7 +449,9 @@ class ActivityRun implements ActivityScope {
         if (tokenUsage) input.tokenUsage = tokenUsage
         else if (usage.model) input.metadata = Object.assign({}, input.metadata as JsonObject | undefined, { model: usage.model })
       }
-      this.tracker.track(input)
+      const id = this.tracker.track(input)
+      // The id track() made, so activityId read later still names the recorded activity.
+      this.id ??= id
     } catch {
       // Recording must never reach the caller; track() reports its own problems.
     }
