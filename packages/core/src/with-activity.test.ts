@@ -212,6 +212,21 @@ describe('withActivity', () => {
     expect(tracker.tracked[0]!.tokenUsage).toEqual({ input: 1, output: 2, total: 3, model: 'own' })
   })
 
+  it('returns a result that throws when looked at, unharmed, and records the call', () => {
+    const tracker = recorder()
+    const revoked = Proxy.revocable({}, {})
+    revoked.revoke()
+    expect(withActivity(tracker, { activityType: 'odd' }, () => revoked.proxy)()).toBe(revoked.proxy)
+    expect(tracker.tracked.map((activity) => activity.status)).toEqual(['success'])
+  })
+
+  it('observes a frozen custom thenable through a promise of it', async () => {
+    const tracker = recorder()
+    const frozen = Object.freeze({ then: (resolve: (value: number) => void) => resolve(5) })
+    await expect(withActivity(tracker, { activityType: 'frozen' }, () => frozen)()).resolves.toBe(5)
+    expect(tracker.tracked[0]).toMatchObject({ activityType: 'frozen', status: 'success' })
+  })
+
   it('times a frozen stream through a wrapping iterable', async () => {
     const tracker = recorder()
     const frozen = Object.freeze({

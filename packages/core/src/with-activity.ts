@@ -76,7 +76,11 @@ function isObject(value: unknown): value is Record<PropertyKey, unknown> {
 }
 
 function isThenable(value: unknown): value is Thenable {
-  return isObject(value) && typeof value.then === 'function'
+  try {
+    return isObject(value) && typeof value.then === 'function'
+  } catch {
+    return false
+  }
 }
 
 function toUsage(usage: number | Partial<TokenUsage>): PartialUsage {
@@ -254,7 +258,11 @@ class ActivityRun implements ActivityScope {
     if (Object.getPrototypeOf(thenable) === Promise.prototype) {
       return (thenable as Promise<unknown>).then((value) => this.finish(value), onRejected)
     }
-    if (this.hookApiPromise(thenable) || this.hookThen(thenable)) return thenable
+    try {
+      if (this.hookApiPromise(thenable) || this.hookThen(thenable)) return thenable
+    } catch {
+      // Properties that throw when read: treated as frozen.
+    }
     // A frozen custom thenable cannot be observed in place; a promise of it is the honest fallback.
     return Promise.resolve(thenable).then((value) => this.finish(value), onRejected)
   }
@@ -323,6 +331,16 @@ class ActivityRun implements ActivityScope {
 
   /** The value `fn` produced (or its promise resolved to): recorded now, or once its stream ends. */
   finish(value: unknown): unknown {
+    try {
+      return this.follow(value)
+    } catch {
+      // A result whose properties throw when looked at (a revoked proxy): recorded without usage.
+      this.record('success')
+      return value
+    }
+  }
+
+  private follow(value: unknown): unknown {
     if (typeof value !== 'object' || value === null) {
       this.record('success')
       return value
