@@ -1,7 +1,7 @@
 import type { CollectionReference, DocumentReference, Firestore, Query } from 'firebase-admin/firestore'
-import type { FirestoreAdapter, NewDocument, StoredDocument } from './adapter'
+import type { DocumentWrite, FirestoreAdapter, NewDocument, StoredDocument } from './adapter'
 import { classifyError } from './errors'
-import { toDocument } from './document'
+import { STORED_AT, toDocument } from './document'
 import type { QueryPlan, QueryScope } from './query-plan'
 
 /** How often a commit that met stored documents is retried without them (each try reads them first). */
@@ -57,6 +57,26 @@ export function adminAdapter(database: unknown): FirestoreAdapter {
       }
     },
 
+    async commit(writes: readonly DocumentWrite[]): Promise<void> {
+      const batch = db.batch()
+      for (const write of writes) {
+        if (write.data === null) batch.delete(db.doc(write.path))
+        else batch.set(db.doc(write.path), write.data)
+      }
+      await batch.commit()
+    },
+
+    async read(paths: readonly string[]): Promise<(Record<string, unknown> | undefined)[]> {
+      if (paths.length === 0) return []
+      const snapshots = await db.getAll(...paths.map((path) => db.doc(path)))
+      return snapshots.map((snapshot) => snapshot.data())
+    },
+
+    async find(collectionPath: string, field: string, value: string): Promise<string[]> {
+      const snapshot = await db.collection(collectionPath).where(field, '==', value).get()
+      return snapshot.docs.map((document) => document.ref.path)
+    },
+
     async run(plan: QueryPlan, limit: number): Promise<StoredDocument[]> {
       const snapshot = await planQuery(db, plan).limit(limit).get()
       return snapshot.docs.map((document) => ({ path: document.ref.path, data: document.data() }))
@@ -69,7 +89,7 @@ export function adminAdapter(database: unknown): FirestoreAdapter {
 
     listen(scope, sinceMs, onAdded, onError): () => void {
       return scopeQuery(db, scope)
-        .where('receivedAt', '>=', new Date(sinceMs))
+        .where(STORED_AT, '>=', new Date(sinceMs))
         .onSnapshot((snapshot) => {
           const added = snapshot.docChanges().filter((change) => change.type === 'added')
           if (added.length > 0) onAdded(added.map(({ doc }) => ({ path: doc.ref.path, data: doc.data() })))

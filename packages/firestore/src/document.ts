@@ -5,6 +5,8 @@ import type { Activity, JsonValue } from '@usertracking/core'
  *
  * - `timestamp`, `endTime` and `receivedAt` are Firestore Timestamps, so they sort and filter as
  *   dates and the console shows them as such (ISO strings with milliseconds round-trip exactly).
+ * - `storedAt` is when the document was written, which `subscribe` listens on; `receivedAt` is the
+ *   activity's own (set by the ingest handler) or else the same time.
  * - `durationMs` and `totalTokens` (the `tokenUsage.total`) are always present, `null` when the
  *   activity has none: `orderBy` leaves out documents missing the field, and a `null` sorts them
  *   before every number, which is what lets `list` put them last in either order.
@@ -20,6 +22,11 @@ const ARRAY_KEY = `${ESCAPE}[`
 const TIME_FIELDS = new Set(['timestamp', 'endTime', 'receivedAt'])
 /** Derived for sorting and filtering; not part of the activity. */
 export const TOTAL_TOKENS = 'totalTokens'
+/**
+ * When the document was written (the writer's clock, or the server's with the web SDK), whatever
+ * `receivedAt` says: what `subscribe` listens on. Not part of the activity.
+ */
+export const STORED_AT = 'storedAt'
 
 /** A Firestore Timestamp, from either SDK. */
 interface TimestampLike {
@@ -72,10 +79,10 @@ function decodeValue(value: unknown): JsonValue {
 }
 
 /**
- * The document of an activity. `receivedAt` is the activity's own when it has one, else what the
- * caller passes (the writer's clock, or the web SDK's `serverTimestamp()`).
+ * The document of an activity. `storedAt` is what the caller passes (the writer's clock, or the web
+ * SDK's `serverTimestamp()`), and `receivedAt` too when the activity has none of its own.
  */
-export function toDocument(activity: Activity, receivedAt: unknown): Record<string, unknown> {
+export function toDocument(activity: Activity, storedAt: unknown): Record<string, unknown> {
   const document: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(activity)) {
     if (value === undefined) continue
@@ -85,7 +92,8 @@ export function toDocument(activity: Activity, receivedAt: unknown): Record<stri
   }
   document.durationMs = activity.durationMs ?? null
   document[TOTAL_TOKENS] = activity.tokenUsage?.total ?? null
-  if (activity.receivedAt === undefined) document.receivedAt = receivedAt
+  if (activity.receivedAt === undefined) document.receivedAt = storedAt
+  document[STORED_AT] = storedAt
   return document
 }
 
@@ -93,7 +101,7 @@ export function toDocument(activity: Activity, receivedAt: unknown): Record<stri
 export function fromDocument(data: Record<string, unknown>): Activity {
   const activity: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(data)) {
-    if (key === TOTAL_TOKENS || value === null || value === undefined) continue
+    if (key === TOTAL_TOKENS || key === STORED_AT || value === null || value === undefined) continue
     if (TIME_FIELDS.has(key) && isTimestamp(value)) activity[key] = new Date(value.toMillis()).toISOString()
     else activity[unescapeKey(key)] = decodeValue(value)
   }

@@ -2,6 +2,7 @@ import type { Activity, RejectedActivity, Sink, SinkResult, SinkWriteOptions } f
 import type { FirestoreAdapter, NewDocument } from './adapter'
 import { timeProblem } from './document'
 import { classifyError, describeError, FirestoreStoreError, type ErrorKind } from './errors'
+import { screenBatch } from './identity'
 import { documentPath, isValidId, ownerId, type Layout } from './layout'
 
 /** Firestore's limit on writes in one commit or transaction. */
@@ -41,7 +42,12 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
  * `rejected` and every other document is stored. Unavailable, deadline exceeded, resource
  * exhausted, aborted and unknown errors make the batch `retryable`.
  */
-export function createFirestoreSink(adapter: FirestoreAdapter, layout: Layout, batchSize: number, now: () => number): Sink {
+export function createFirestoreSink(
+  adapter: FirestoreAdapter,
+  layout: Layout,
+  options: { batchSize: number; tombstoneMs: number; now: () => number },
+): Sink {
+  const { batchSize, tombstoneMs, now } = options
   async function writeDocuments(documents: readonly NewDocument[], signal: AbortSignal | undefined): Promise<RejectedActivity[]> {
     try {
       await untilAborted(adapter.createMissing(documents, now()), signal)
@@ -64,7 +70,7 @@ export function createFirestoreSink(adapter: FirestoreAdapter, layout: Layout, b
       const signal = options?.signal
       if (signal?.aborted) return { type: 'retryable', error: signal.reason }
       const rejected: RejectedActivity[] = []
-      const documents: NewDocument[] = []
+      const accepted: Activity[] = []
       const seen = new Set<string>()
       for (const activity of batch) {
         const problem = documentProblem(activity)
@@ -72,10 +78,13 @@ export function createFirestoreSink(adapter: FirestoreAdapter, layout: Layout, b
         // The same id twice in one batch: the first is the one stored, as across batches.
         else if (!seen.has(activity.id)) {
           seen.add(activity.id)
-          documents.push({ path: documentPath(layout, activity), activity })
+          accepted.push(activity)
         }
       }
       try {
+        const screened = await untilAborted(screenBatch(adapter, layout, accepted, now(), tombstoneMs), signal)
+        rejected.push(...screened.rejected)
+        const documents: NewDocument[] = screened.batch.map((activity) => ({ path: documentPath(layout, activity), activity }))
         for (let start = 0; start < documents.length; start += batchSize) {
           if (signal?.aborted) throw new WriteFailure('retryable', signal.reason)
           rejected.push(...(await writeDocuments(documents.slice(start, start + batchSize), signal)))

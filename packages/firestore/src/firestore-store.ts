@@ -1,11 +1,17 @@
 import {
   activityMatcher,
-  memoryStore,
+  checkGroupBy,
+  checkOffset,
+  computeStats,
   type Activity,
   type ActivityFilter,
   type ActivitySortKey,
   type ActivityStats,
+  type DeletionResult,
+  type DeletionSubject,
   type ExportQuery,
+  type IdentifyResult,
+  type IdentityLink,
   type ListQuery,
   type ListResult,
   type StatsQuery,
@@ -15,8 +21,8 @@ import { adminAdapter } from './admin-adapter'
 import type { FirestoreAdapter, FirestoreDatabase } from './adapter'
 import { decodeCursor, encodeCursor, type CursorPosition } from './cursor'
 import { fromDocument, TOTAL_TOKENS } from './document'
-import { invalidQuery } from './errors'
 import { createFirestoreSink, MAX_BATCH_SIZE } from './firestore-sink'
+import { deleteSubject, linkIdentity } from './identity'
 import { checkLayout, userCollectionPath, type Layout } from './layout'
 import { matchesNothing, planQueries, type QueryPlan, type SortField } from './query-plan'
 import { webAdapter } from './web-adapter'
@@ -41,15 +47,26 @@ export interface FirestoreStoreOptions {
   /** Documents per commit, 1–500 (Firestore's limit for one commit). @default 500 */
   batchSize?: number
   /**
-   * How far before a `subscribe` call its listener looks, in ms, so that activities stamped by a
-   * writer whose clock runs behind this one are not missed. Those received in that window are
+   * How far before a `subscribe` call its listener looks, in ms, so that activities written by a
+   * process whose clock runs behind this one are not missed. Those written in that window are
    * pushed too.
    * @default 5000
    */
   liveLookbackMs?: number
+  /**
+   * How long after `deleteActivities` the sink refuses activities of that person tracked before the
+   * deletion, in ms (30 days, longer than any tracker's retry window). The tombstone's `expireAt`
+   * field lets a Firestore TTL policy remove it afterwards.
+   * @default 2592000000
+   */
+  tombstoneMs?: number
   /** Errors of `subscribe` listeners (a rule refusing the read, a lost index). @default console.error */
   onError?: (error: unknown) => void
-  /** The clock that stamps `receivedAt` (firebase-admin; the web SDK uses the server's), in Unix ms. @default Date.now */
+  /**
+   * The clock that stamps `storedAt` and a missing `receivedAt` over firebase-admin (the web SDK
+   * uses the server's, which security rules can check), in Unix ms.
+   * @default Date.now
+   */
   now?: () => number
 }
 
@@ -61,6 +78,18 @@ export interface FirestoreStore extends Store {
    * browser may read under the shipped rules); without, to every user's.
    */
   subscribe(filter: ActivityFilter, onActivities: (activities: Activity[]) => void): () => void
+  /**
+   * Attributes an anonymous visitor's activities to the user they signed in as: remembered in the
+   * visitor's owner document, so later writes go to the user too, and the stored ones moved into
+   * the user's collection (a write and a delete each). Call it only for an authenticated user.
+   */
+  identify(link: IdentityLink): Promise<IdentifyResult>
+  /**
+   * Deletes every activity of one user (with those of the anonymous ids linked to them) or of one
+   * anonymous visitor, and their identity links; late deliveries of what they did before are
+   * refused for `tombstoneMs`.
+   */
+  deleteActivities(subject: DeletionSubject): Promise<DeletionResult>
 }
 
 /** Default and largest page of `list`, per the {@link ListQuery} contract. */
@@ -147,6 +176,10 @@ export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
     throw new TypeError(`[usertracking] [firestore] options.liveLookbackMs must be a non-negative number of milliseconds, not ${String(liveLookbackMs)}.`)
   }
   const now = options.now ?? Date.now
+  const tombstoneMs = options.tombstoneMs ?? 2_592_000_000
+  if (!Number.isFinite(tombstoneMs) || tombstoneMs < 0) {
+    throw new TypeError(`[usertracking] [firestore] options.tombstoneMs must be a non-negative number of milliseconds, not ${String(tombstoneMs)}.`)
+  }
   const onError =
     options.onError ??
     ((error: unknown) => {
@@ -154,25 +187,31 @@ export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
     })
 
   /**
-   * One page: runs the plans in turn, keeping the documents `filter` selects, until `limit + 1`
-   * are found (the extra one says there is a next page) or the plans run dry.
+   * One page: runs the plans in turn, keeping the documents `filter` selects (after skipping the
+   * first `skip` of them), until `limit + 1` are found (the extra one says there is a next page) or
+   * the plans run dry.
    */
-  async function page(filter: ActivityFilter, sort: ActivitySortKey, order: 'asc' | 'desc', limit: number, cursor?: string) {
+  async function page(filter: ActivityFilter, sort: ActivitySortKey, order: 'asc' | 'desc', limit: number, cursor?: string, skip = 0) {
     if (matchesNothing(filter)) return { items: [] as Activity[] }
     const collectionPath = filter.userId === undefined ? undefined : userCollectionPath(layout, filter.userId)
     const position = cursor === undefined ? undefined : decodeCursor(layout, cursor, sort, order, collectionPath)
     const matches = activityMatcher(filter)
     const field = sortFieldOf(sort)
     const found: { activity: Activity; position: CursorPosition }[] = []
+    let skipped = 0
     for (const plan of planQueries(layout, filter, sort, order, position)) {
       let current: QueryPlan = plan
       for (;;) {
-        const wanted = limit + 1 - found.length
-        const size = plan.exact ? wanted : Math.min(MAX_EXPORT_PAGE, Math.max(wanted, SCAN_CHUNK))
+        const wanted = limit + 1 - found.length + (skip - skipped)
+        const size = Math.min(MAX_EXPORT_PAGE, plan.exact ? wanted : Math.max(wanted, SCAN_CHUNK))
         const documents = await adapter.run(current, size)
         for (const document of documents) {
           const activity = fromDocument(document.data)
           if (!matches(activity)) continue
+          if (skipped < skip) {
+            skipped++
+            continue
+          }
           found.push({ activity, position: { value: sortValue(document.data, field), path: document.path } })
           if (found.length > limit) break
         }
@@ -208,31 +247,35 @@ export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
 
   return {
     name: 'firestore',
-    sink: createFirestoreSink(adapter, layout, batchSize, now),
+    sink: createFirestoreSink(adapter, layout, { batchSize, tombstoneMs, now }),
+
+    identify: (link) => linkIdentity(adapter, layout, link, now()),
+
+    deleteActivities: (subject) => deleteSubject(adapter, layout, subject, now(), tombstoneMs),
 
     async list(query: ListQuery = {}): Promise<ListResult> {
       const sort = query.sort ?? 'timestamp'
       const order = query.order ?? 'desc'
       const limit = clamp(query.limit, DEFAULT_LIMIT, MAX_LIMIT)
-      const [result, total] = await Promise.all([page(query, sort, order, limit, query.cursor), query.includeTotal ? count(query) : undefined])
+      const offset = checkOffset(query, 'firestore')
+      const [result, total] = await Promise.all([
+        page(query, sort, order, limit, query.cursor, offset),
+        query.includeTotal ? count(query) : undefined,
+      ])
       return total === undefined ? result : { ...result, total }
     },
 
-    // Firestore's aggregations (count, sum, average) cannot give distinct users, percentiles or
-    // buckets, so stats reads the matching activities once, in pages, and aggregates them here
-    // with the memory store's stats (the one implementation of the contract's semantics).
+    // Firestore's aggregations (count, sum, average) cannot give distinct users, visitors and
+    // sessions, percentiles or buckets, so stats reads the matching activities once, in pages, and
+    // aggregates them with core's computeStats (the one implementation of the contract's semantics).
     async stats(query: StatsQuery = {}): Promise<ActivityStats> {
-      const intervalMs = query.groupBy?.intervalMs
-      if (query.groupBy !== undefined && !(typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs > 0)) {
-        throw invalidQuery('groupBy.intervalMs must be a positive number of milliseconds.')
-      }
-      const memory = memoryStore({ name: 'firestore-stats' })
-      const signal = new AbortController().signal
+      checkGroupBy(query.groupBy, 'firestore')
+      const rows: Activity[] = []
       for await (const items of scan(query, scanSort(query), 'desc', DEFAULT_EXPORT_PAGE)) {
         // Only what stats reads is kept, so memory grows with the rows and not their payloads.
-        await memory.sink.write(items.map(({ metadata: _metadata, description: _description, error: _error, ...row }) => row), { signal })
+        for (const { metadata: _metadata, description: _description, error: _error, ...row } of items) rows.push(row)
       }
-      return memory.stats(query)
+      return computeStats(rows, query, 'firestore')
     },
 
     async *export(query: ExportQuery = {}): AsyncGenerator<Activity> {

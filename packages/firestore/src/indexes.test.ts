@@ -104,8 +104,8 @@ describe('firestore.indexes.json', () => {
     }
   })
 
-  it('declares the collection group single-field index subscribe listens on (receivedAt)', () => {
-    const override = shipped.fieldOverrides.find((entry) => entry.fieldPath === 'receivedAt')
+  it('declares the collection group single-field index subscribe listens on (storedAt)', () => {
+    const override = shipped.fieldOverrides.find((entry) => entry.fieldPath === 'storedAt')
     expect(override?.indexes).toContainEqual({ order: 'ASCENDING', queryScope: 'COLLECTION_GROUP' })
     // An override replaces the automatic indexes of its field, so it must keep collection scope too.
     for (const entry of shipped.fieldOverrides.filter((item) => item.indexes.length > 0)) {

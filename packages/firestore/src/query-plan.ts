@@ -43,7 +43,10 @@ const SORT_FIELDS: Record<ActivitySortKey, SortField> = { timestamp: 'timestamp'
 /** Firestore's `in` takes at most 30 values; larger lists are matched in this process. */
 const MAX_IN_VALUES = 30
 
-/** Filter keys a plan can push down; any other filter key with a value makes the plan inexact. */
+/**
+ * Filter keys a plan can push down; any other filter key with a value (`receivedFrom`,
+ * `receivedTo`, a second equality) makes the plan inexact: matched in this process.
+ */
 const PUSHABLE = new Set(['userId', 'activityType', 'status', 'sessionId', 'anonymousId', 'from', 'to', 'minTokens', 'maxTokens'])
 /** Query keys that are not filters. */
 const NOT_FILTERS = new Set(['sort', 'order', 'limit', 'cursor', 'includeTotal', 'offset', 'pageSize', 'groupBy'])
@@ -82,7 +85,7 @@ export function matchesNothing(filter: ActivityFilter): boolean {
 }
 
 /** The equality filter a plan pushes down: the most selective one the shipped indexes pair with this scope. */
-function pickEquality(filter: ActivityFilter & Record<string, unknown>, perUser: boolean): QueryPlan['equality'] {
+function pickEquality(filter: ActivityFilter, perUser: boolean): QueryPlan['equality'] {
   for (const field of ['sessionId', 'anonymousId'] as const) {
     // A user's own collection holds no anonymous activities, so no index pairs it with anonymousId.
     if (field === 'anonymousId' && perUser) continue
@@ -108,10 +111,10 @@ export function planQueries(
   cursor?: { value: number | null; path: string },
 ): QueryPlan[] {
   const orderBy = sortField(sort, order)
-  const query = filter as ActivityFilter & Record<string, unknown>
+  const query = filter as Record<string, unknown>
   const perUser = typeof filter.userId === 'string'
   const scope: QueryScope = perUser ? { collection: userCollectionPath(layout, filter.userId!) } : { group: layout.subcollection }
-  const equality = pickEquality(query, perUser)
+  const equality = pickEquality(filter, perUser)
   const pushed = new Set<string>(perUser ? ['userId'] : [])
   if (equality) pushed.add(equality.field)
 

@@ -56,7 +56,7 @@ describe.runIf(emulatorHost)('firestore.rules on the emulator, through the web S
       expect((await store.list()).items.map((row) => row.id).sort()).toEqual([alice.id, bob.id].sort())
     })
 
-    it("pushes a user's new activity, written by another client, to that user's live listener", async () => {
+    it("pushes a user's new activity, written by another client, to that user's live listener", { timeout: 120_000 }, async () => {
       const store = firestoreStore({ db: webDb(projectId, { uid: 'alice' }) })
       const received: Activity[] = []
       const errors: unknown[] = []
@@ -66,7 +66,9 @@ describe.runIf(emulatorHost)('firestore.rules on the emulator, through the web S
       )
       const fresh = activity('alice', { description: 'live' })
       await server.sink.write([fresh, activity('bob')], { signal })
-      await expect.poll(() => received.map((row) => row.id), { timeout: 20_000 }).toContain(fresh.id)
+      // The emulator now and then fails a web listener with RESOURCE_EXHAUSTED (firebase-tools#8654);
+      // the SDK listens again after its backoff (up to a minute), and the activity still arrives.
+      await expect.poll(() => received.map((row) => row.id), { timeout: 90_000 }).toContain(fresh.id)
       expect(received.every((row) => row.userId === 'alice')).toBe(true)
       stop()
       expect(errors).toEqual([])

@@ -1,6 +1,7 @@
 import type { Firestore, Query, QueryConstraint, QuerySnapshot } from 'firebase/firestore'
-import type { FirestoreAdapter, NewDocument, StoredDocument } from './adapter'
-import { toDocument } from './document'
+import type { DocumentWrite, FirestoreAdapter, NewDocument, StoredDocument } from './adapter'
+import { firestoreCode } from './errors'
+import { STORED_AT, toDocument } from './document'
 import type { QueryPlan, QueryScope } from './query-plan'
 
 type WebSdk = typeof import('firebase/firestore')
@@ -78,6 +79,38 @@ export function webAdapter(database: unknown): FirestoreAdapter {
       })
     },
 
+    async commit(writes: readonly DocumentWrite[]): Promise<void> {
+      const sdk = await loadSdk()
+      const batch = sdk.writeBatch(db)
+      for (const write of writes) {
+        if (write.data === null) batch.delete(sdk.doc(db, write.path))
+        else batch.set(sdk.doc(db, write.path), write.data)
+      }
+      await batch.commit()
+    },
+
+    // One read each: the web SDK has no multi-document get outside transactions. A document the
+    // rules keep from this client reads as absent; the rules still judge the write.
+    async read(paths: readonly string[]): Promise<(Record<string, unknown> | undefined)[]> {
+      const sdk = await loadSdk()
+      return Promise.all(
+        paths.map(async (path) => {
+          try {
+            return (await sdk.getDoc(sdk.doc(db, path))).data()
+          } catch (error) {
+            if (firestoreCode(error) === 'permission-denied') return undefined
+            throw error
+          }
+        }),
+      )
+    },
+
+    async find(collectionPath: string, field: string, value: string): Promise<string[]> {
+      const sdk = await loadSdk()
+      const snapshot = await sdk.getDocs(sdk.query(sdk.collection(db, collectionPath), sdk.where(field, '==', value)))
+      return snapshot.docs.map((document) => document.ref.path)
+    },
+
     async run(plan: QueryPlan, limit: number): Promise<StoredDocument[]> {
       const sdk = await loadSdk()
       return documents(await sdk.getDocs(planQuery(sdk, db, plan, limit)))
@@ -95,7 +128,7 @@ export function webAdapter(database: unknown): FirestoreAdapter {
       loadSdk().then(
         (sdk) => {
           if (stopped) return
-          const query = sdk.query(scopeQuery(sdk, db, scope), sdk.where('receivedAt', '>=', new Date(sinceMs)))
+          const query = sdk.query(scopeQuery(sdk, db, scope), sdk.where(STORED_AT, '>=', new Date(sinceMs)))
           stop = sdk.onSnapshot(
             query,
             (snapshot) => {
