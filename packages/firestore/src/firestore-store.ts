@@ -17,15 +17,14 @@ import {
   type StatsQuery,
   type Store,
 } from '@usertracking/core'
-import { adminAdapter } from './admin-adapter'
-import type { FirestoreAdapter, FirestoreDatabase } from './adapter'
+import type { FirestoreDatabase } from './adapter'
 import { decodeCursor, encodeCursor, type CursorPosition } from './cursor'
-import { fromDocument, TOTAL_TOKENS } from './document'
+import { fromDocument } from './document'
 import { createFirestoreSink, MAX_BATCH_SIZE } from './firestore-sink'
 import { deleteSubject, linkIdentity } from './identity'
 import { checkLayout, userCollectionPath, type Layout } from './layout'
-import { matchesNothing, planQueries, type QueryPlan, type SortField } from './query-plan'
-import { webAdapter } from './web-adapter'
+import { matchesNothing, planQueries, sortField, type QueryPlan, type SortField } from './query-plan'
+import { selectAdapter } from './select-adapter'
 
 /** Options of {@link firestoreStore}. */
 export interface FirestoreStoreOptions {
@@ -106,38 +105,12 @@ function clamp(value: number | undefined, fallback: number, max: number): number
   return Math.min(max, Math.max(1, Math.floor(value)))
 }
 
-function isWebFirestore(db: unknown): boolean {
-  return (db as { type?: unknown }).type === 'firestore'
-}
-
-function isAdminFirestore(db: unknown): boolean {
-  const candidate = db as Record<string, unknown>
-  return ['collection', 'collectionGroup', 'batch', 'getAll'].every((method) => typeof candidate[method] === 'function')
-}
-
-function toAdapter(db: unknown): FirestoreAdapter {
-  if (typeof db === 'object' && db !== null) {
-    if (isWebFirestore(db)) return webAdapter(db)
-    if (isAdminFirestore(db)) return adminAdapter(db)
-    if ((db as { type?: unknown }).type === 'firestore-lite') {
-      throw new TypeError('[usertracking] [firestore] options.db is a firebase/firestore/lite instance, which has no listeners; use getFirestore() from firebase/firestore.')
-    }
-  }
-  throw new TypeError(
-    '[usertracking] [firestore] options.db must be a Firestore from firebase-admin (getFirestore() of firebase-admin/firestore) or from the web SDK (getFirestore() of firebase/firestore).',
-  )
-}
-
 /** The value of a document's sort field, as a cursor keeps it: epoch ms for timestamps, else the number or null. */
 function sortValue(data: Record<string, unknown>, field: SortField): number | null {
   const value = data[field]
   if (value === null || value === undefined) return null
   if (typeof value === 'number') return value
   return (value as { toMillis(): number }).toMillis()
-}
-
-function sortFieldOf(sort: ActivitySortKey): SortField {
-  return sort === 'tokens' ? TOTAL_TOKENS : sort
 }
 
 /** The sort a scan that only needs the rows (count, stats) reads in: the one whose range Firestore can apply. */
@@ -165,7 +138,7 @@ function scanSort(filter: ActivityFilter): ActivitySortKey {
  */
 export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
   if (typeof options !== 'object' || options === null) throw new TypeError('[usertracking] [firestore] options must be an object with a db.')
-  const adapter = toAdapter(options.db)
+  const adapter = selectAdapter(options.db)
   const layout: Layout = checkLayout({ collection: options.collection ?? 'user-activities', subcollection: options.subcollection ?? 'activities' })
   const batchSize = options.batchSize ?? MAX_BATCH_SIZE
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
@@ -196,7 +169,7 @@ export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
     const collectionPath = filter.userId === undefined ? undefined : userCollectionPath(layout, filter.userId)
     const position = cursor === undefined ? undefined : decodeCursor(layout, cursor, sort, order, collectionPath)
     const matches = activityMatcher(filter)
-    const field = sortFieldOf(sort)
+    const field = sortField(sort, order)
     const found: { activity: Activity; position: CursorPosition }[] = []
     let skipped = 0
     for (const plan of planQueries(layout, filter, sort, order, position)) {
