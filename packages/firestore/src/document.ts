@@ -87,7 +87,7 @@ export function toDocument(activity: Activity, storedAt: unknown): Record<string
   for (const [key, value] of Object.entries(activity)) {
     if (value === undefined) continue
     if (TIME_FIELDS.has(key)) document[key] = new Date(value as string)
-    else if (key === 'durationMs' || typeof value !== 'object' || value === null) document[escapeKey(key)] = value
+    else if (typeof value !== 'object' || value === null) document[escapeKey(key)] = value
     else document[escapeKey(key)] = encodeValue(value)
   }
   document.durationMs = activity.durationMs ?? null

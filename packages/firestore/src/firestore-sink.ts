@@ -8,6 +8,7 @@ import { documentPath, isValidId, ownerId, type Layout } from './layout'
 /** Firestore's limit on writes in one commit or transaction. */
 export const MAX_BATCH_SIZE = 500
 
+/** Why a write stopped: how the whole batch is answered, with the SDK's error. */
 class WriteFailure {
   constructor(
     readonly kind: Exclude<ErrorKind, 'document'>,
@@ -22,7 +23,10 @@ function documentProblem(activity: Activity): string | undefined {
   return timeProblem('timestamp', activity.timestamp) ?? timeProblem('endTime', activity.endTime) ?? timeProblem('receivedAt', activity.receivedAt)
 }
 
-/** Resolves with `promise`, or with the abort reason as soon as `signal` aborts. */
+/**
+ * Settles as `promise` does, or fails as retryable as soon as `signal` aborts (the tracker's write
+ * timeout): a commit still in flight may land later, which a retry then finds stored.
+ */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise
   return new Promise<T>((resolve, reject) => {
