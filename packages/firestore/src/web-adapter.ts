@@ -67,7 +67,7 @@ export function webAdapter(database: unknown): FirestoreAdapter {
 
     // The web SDK has no create-only write outside a transaction: a transaction reads each
     // document, and its writes then carry the precondition that the document still does not exist.
-    // `receivedAt` is the server's commit time, which security rules can check (request.time).
+    // `storedAt` (and a missing `receivedAt`) is the commit time, which rules check (request.time).
     async createMissing(newDocuments: readonly NewDocument[]): Promise<void> {
       const sdk = await loadSdk()
       await sdk.runTransaction(db, async (transaction) => {
