@@ -91,8 +91,13 @@ export const CHUNK = 1000
 /** Entries read back from what an earlier tracker left are numbered from here, below any tracked. */
 const STARTUP_SEQ = -(2 ** 52)
 
-/** Lets the event loop run between the steps of a large write. */
-export const yieldToLoop = () => new Promise((resolve) => setTimeout(resolve, 0))
+/**
+ * Lets the event loop run between the steps of a large write, where `setImmediate` exists (Node,
+ * Bun, Deno). Not with a timer: a platform that cancels a finished request's timers (Cloudflare
+ * Workers) would leave the storage chain waiting forever; there, and in browsers, the steps run on.
+ */
+export const yieldToLoop = () =>
+  new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : resolve()))
 
 /**
  * Persistence wrapped around delivery: every accepted activity is stored before it is sent, in one
