@@ -47,18 +47,23 @@ function median(values: number[]): number {
 
 // ---------------------------------------------------------------- in-process measures
 
-async function trackCost(): Promise<number> {
+/** Per call: wall time, and this process's CPU time (which a busy machine does not inflate). */
+async function trackCost(): Promise<{ wallNs: number; cpuNs: number }> {
   const accept: Sink = { name: 'accept', write: async () => ({ type: 'success' }) }
   const tracker = createTracker({ sinks: [accept] })
-  const samples: number[] = []
+  const wall: number[] = []
+  const cpu: number[] = []
   for (let round = 0; round < 7; round++) {
     const start = process.hrtime.bigint()
+    const startCpu = process.cpuUsage()
     for (let index = 0; index < BURST; index++) tracker.track(typical(index))
-    samples.push(Number(process.hrtime.bigint() - start) / BURST)
+    const usedCpu = process.cpuUsage(startCpu)
+    wall.push(Number(process.hrtime.bigint() - start) / BURST)
+    cpu.push(((usedCpu.user + usedCpu.system) * 1000) / BURST)
     await tracker.flush()
   }
   await tracker.shutdown()
-  return median(samples)
+  return { wallNs: median(wall), cpuNs: median(cpu) }
 }
 
 async function bytesPerQueued(): Promise<number> {
@@ -193,11 +198,12 @@ function runChild(scenario: Scenario, host: string): Promise<BurstResult> {
 const fmt = (value: number, digits = 1) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
 async function main() {
-  const trackNs = await trackCost()
+  const track = await trackCost()
   const bytes = await bytesPerQueued()
   console.log('| measure (defaults) | usertracking | target |')
   console.log('| --- | ---: | ---: |')
-  console.log(`| track() per call, median of 7 × 100k | ${fmt(trackNs, 0)} ns | ≤ 1,000 ns |`)
+  console.log(`| track() per call, median of 7 × 100k (wall time) | ${fmt(track.wallNs, 0)} ns | ≤ 1,000 ns |`)
+  console.log(`| track() per call, median of 7 × 100k (CPU time of the process) | ${fmt(track.cpuNs, 0)} ns | ≤ 1,000 ns |`)
   console.log(`| heap retained per queued typical activity | ${fmt(bytes, 0)} B | ≤ 400 B |`)
   console.log()
 
