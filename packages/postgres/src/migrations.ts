@@ -76,7 +76,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length
  * schema, so two processes migrating at once take turns (CREATE … IF NOT EXISTS alone races on the
  * catalogs), and the second finds the work done.
  */
-export async function runMigrations(adapter: PostgresAdapter, names: SqlNames): Promise<void> {
+export async function runMigrations(adapter: PostgresAdapter, names: SqlNames, timeoutMs: number): Promise<void> {
   await adapter.transaction(async (connection) => {
     // IF NOT EXISTS on an existing object raises a NOTICE, which postgres.js prints by default.
     await connection.query(`SET LOCAL client_min_messages = warning`)
@@ -100,7 +100,7 @@ export async function runMigrations(adapter: PostgresAdapter, names: SqlNames): 
         version,
       ])
     }
-  })
+  }, timeoutMs)
 }
 
 /**

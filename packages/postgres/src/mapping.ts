@@ -1,0 +1,1 @@
+export interface ActivityMapping { fields: Record<string, unknown> }
