@@ -139,32 +139,41 @@ describe.skipIf(!serverAvailable)('a connection lost under node-postgres', () =>
     expect(result.type).toBe('retryable')
     expect(warnings.map((warning) => warning.message).join('\n')).toMatch(/give the store a Pool/)
   })
+})
 
-  it('listens again after its LISTEN connection is reset, and says so', async () => {
-    const proxy = await proxied()
-    const pool = new pg.Pool({ connectionString: proxy.urlFor(serverUrl), max: 2 })
-    cleanups.push(() => pool.end())
-    const warnings: Error[] = []
-    const { store: listening, schema } = await freshStore(pool, warnings)
-    // Writes come from another store on a direct connection: another server instance.
-    const writer = postgresStore({ client: admin, schema })
-    const heard: string[] = []
-    const stop = listening.subscribe!({}, (activities) => heard.push(...activities.map((row) => row.id)))
-    cleanups.push(async () => stop())
-    const first = activity()
-    await expect
-      .poll(async () => {
-        await writer.sink.write([first], { signal })
-        return heard.includes(first.id)
-      })
-      .toBe(true)
-    proxy.resetAll()
-    await expect.poll(() => warnings.map((warning) => warning.message).join('\n')).toMatch(/is back after a lost connection/)
-    expect(warnings.map((warning) => warning.message).join('\n')).toMatch(/connection was lost; reconnecting/)
-    const second = activity()
-    await writer.sink.write([second], { signal })
-    await expect.poll(() => heard.includes(second.id)).toBe(true)
-  })
+describe.skipIf(!serverAvailable)('a LISTEN connection lost', () => {
+  for (const driver of ['node-postgres', 'postgres.js'] as const) {
+    it(`listens again after its connection is reset, and says so (${driver})`, async () => {
+      const proxy = await proxied()
+      const url = proxy.urlFor(serverUrl)
+      const client = driver === 'node-postgres' ? new pg.Pool({ connectionString: url, max: 2 }) : postgres(url, { max: 2, onnotice: () => {} })
+      cleanups.push(() => (client instanceof pg.Pool ? client.end() : client.end({ timeout: 1 })))
+      const warnings: Error[] = []
+      const { store: listening, schema } = await freshStore(client, warnings)
+      // Writes come from another store on a direct connection: another server instance.
+      const writer = postgresStore({ client: admin, schema })
+      const heard: string[] = []
+      const stop = listening.subscribe!({}, (activities) => heard.push(...activities.map((row) => row.id)))
+      cleanups.push(async () => stop())
+      // Probes until the LISTEN is in effect: a new id each time, since a stored id is not announced again.
+      const probes: string[] = []
+      await expect
+        .poll(async () => {
+          const probe = activity()
+          probes.push(probe.id)
+          await writer.sink.write([probe], { signal })
+          return probes.some((id) => heard.includes(id))
+        })
+        .toBe(true)
+      proxy.resetAll()
+      await expect.poll(() => warnings.map((warning) => warning.message).join('\n'), { timeout: 15_000 }).toMatch(/is back after a lost connection/)
+      // node-postgres tells when the connection is lost; postgres.js reconnects without a word until it is back.
+      if (driver === 'node-postgres') expect(warnings.map((warning) => warning.message).join('\n')).toMatch(/connection was lost; reconnecting/)
+      const second = activity()
+      await writer.sink.write([second], { signal })
+      await expect.poll(() => heard.includes(second.id)).toBe(true)
+    })
+  }
 })
 
 describe.skipIf(!serverAvailable)('a connection lost under postgres.js', () => {

@@ -103,6 +103,7 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
     async write(incoming: Activity[], writeOptions?: SinkWriteOptions): Promise<SinkResult> {
       const signal = writeOptions?.signal
       if (signal?.aborted) return { type: 'retryable', error: signal.reason }
+      if (Array.isArray(incoming) && incoming.length === 0) return { type: 'success' }
       try {
         const screened = await screenBatch(adapter, names, incoming, options.tombstoneMs)
         const { batch } = screened
