@@ -116,7 +116,7 @@ it.skipIf(!serverAvailable)(
             const fired = await Promise.race([proxy.resetOnMessage('d').then(() => true), sleep(3000).then(() => false)])
             if (fired) recoveries.push(now())
             else unexpected.push('no COPY reached the database within 3 s to reset')
-          } else {
+          } else if (fault.kind === 'stall') {
             proxy.stall()
             await sleep(fault.forMs)
             proxy.resume()

@@ -1,8 +1,8 @@
 import type { PostgresAdapter } from './client-adapter'
-import { deleteSubject, linkIdentity } from './identity'
+import { deleteSubject, linkIdentity, ownIdentityTarget } from './identity'
 import { runMigrations } from './migrations'
 import { createPostgresSink } from './postgres-sink'
-import type { TableAccess } from './postgres-store'
+import type { TableAccess } from './table-access'
 import type { SqlNames } from './sql-names'
 import { defaultShape } from './table-shape'
 
@@ -12,12 +12,14 @@ export function ownTable(
   names: SqlNames,
   settings: { tombstoneMs: number; migrationTimeoutMs: number },
 ): TableAccess {
+  const shape = defaultShape(names)
+  const target = ownIdentityTarget(names)
   return {
-    shape: defaultShape(names),
-    prepare: async () => {},
+    shape: async () => shape,
+    keepsIds: true,
     sink: (channel) => createPostgresSink(adapter, names, { tombstoneMs: settings.tombstoneMs, channel }),
     migrate: () => runMigrations(adapter, names, settings.migrationTimeoutMs),
-    identify: (link) => linkIdentity(adapter, names, link),
-    deleteActivities: (subject) => deleteSubject(adapter, names, subject, settings.tombstoneMs),
+    identify: (link) => linkIdentity(adapter, names, target, link),
+    deleteActivities: (subject) => deleteSubject(adapter, names, target, subject, settings.tombstoneMs),
   }
 }

@@ -1,4 +1,4 @@
-import type { Activity, ActivityFilter, DeletionResult, DeletionSubject, IdentifyResult, IdentityLink, Sink, Store } from '@usertracking/core'
+import type { Activity, ActivityFilter, Sink, Store } from '@usertracking/core'
 import { toAdapter } from './detect-client'
 import { mappedTable } from './mapped-table'
 import { channelName } from './notifications'
@@ -38,18 +38,6 @@ export interface PostgresStore extends Store {
   close(): Promise<void>
 }
 
-/** What a store needs from the table it sits on: the SDK's own table, or an app's mapped one. */
-export interface TableAccess {
-  readonly shape: import('./table-shape').TableShape
-  /** Learns what it must about the table before the first read or write (a mapped table's column types). */
-  prepare(): Promise<void>
-  /** The batch writer, announcing its writes on `channel` when there is one. */
-  sink(channel: string | undefined): Sink
-  migrate(): Promise<void>
-  identify(link: IdentityLink): Promise<IdentifyResult>
-  deleteActivities(subject: DeletionSubject): Promise<DeletionResult>
-}
-
 /**
  * A store over one PostgreSQL table: `sink` writes batches idempotently by id, `list` pages with an
  * opaque keyset cursor (or an offset), `stats` aggregates (with time and key buckets), `export`
@@ -71,9 +59,9 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const adapter = toAdapter(options.client, { queryTimeoutMs: settings.queryTimeoutMs, warn: settings.warn })
   const names = sqlNames(settings.schema, settings.table)
   const table = options.mapping ? mappedTable(adapter, names, options.mapping, settings) : ownTable(adapter, names, settings)
-  const reader = createStoreReader(adapter, table.shape, table.prepare)
+  const reader = createStoreReader(adapter, () => table.shape())
   const channel = channelName(settings.schema, settings.table)
-  const subscriptions = table.shape.activityId === undefined ? undefined : createSubscriptions(adapter, channel, reader.byIds, settings.warn)
+  const subscriptions = !table.keepsIds ? undefined : createSubscriptions(adapter, channel, reader.byIds, settings.warn)
   const writer = table.sink(settings.notify ? channel : undefined)
   const sink: Sink = subscriptions
     ? {

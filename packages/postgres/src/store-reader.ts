@@ -78,24 +78,22 @@ export interface StoreReader {
 }
 
 /**
- * The reader over `shape`. Every read is one or a few statements; filters become parameters, never
- * SQL text; figures are computed so that no stored value can make them fail.
+ * The reader over the table `loadShape` describes (a mapped table's shape depends on its column
+ * types, read from the catalog the first time). Every read is one or a few statements; filters
+ * become parameters, never SQL text; figures are computed so that no stored value can make them fail.
  */
-export function createStoreReader(adapter: PostgresAdapter, shape: TableShape, prepare: () => Promise<void> = async () => {}): StoreReader {
-  const table = shape.qualifiedTable
-  const aliases = shape.positionAliases
+export function createStoreReader(adapter: PostgresAdapter, loadShape: () => Promise<TableShape>): StoreReader {
+  const toActivities = (shape: TableShape, rows: Row[]) => Promise.all(rows.map((row) => shape.toActivity(row)))
 
-  const toActivities = (rows: Row[]) => Promise.all(rows.map((row) => shape.toActivity(row)))
-
-  function positionOf(row: Row, sort: ActivitySortKey): CursorPosition {
+  function positionOf(shape: TableShape, row: Row, sort: ActivitySortKey): CursorPosition {
+    const aliases = shape.positionAliases
     const id = String(row[aliases.tieBreaker])
     if (sort === 'timestamp') return { value: String(row[aliases.timestampMicros]), id }
     return { value: finite(sort === 'tokens' ? row[aliases.totalTokens] : row[aliases.durationMs]), id }
   }
 
-  async function page(query: ListQuery, sort: ActivitySortKey, order: 'asc' | 'desc', limit: number): Promise<{ items: Activity[]; nextCursor?: string }> {
+  async function page(shape: TableShape, query: ListQuery, sort: ActivitySortKey, order: 'asc' | 'desc', limit: number): Promise<{ items: Activity[]; nextCursor?: string }> {
     const offset = checkOffset(query, 'postgres')
-    await prepare()
     const params = new Params()
     const conditions = await filterConditions(shape, query, params)
     if (query.cursor !== undefined) {
@@ -103,19 +101,18 @@ export function createStoreReader(adapter: PostgresAdapter, shape: TableShape, p
       conditions.push(keysetCondition(shape, sort, order, position, params))
     }
     const rows = await adapter.query(
-      `SELECT ${shape.selectList} FROM ${table} ${whereSql(conditions)} ${orderSql(shape, sort, order)} LIMIT ${limit + 1}${offset > 0 ? ` OFFSET ${offset}` : ''}`,
+      `SELECT ${shape.selectList} FROM ${shape.qualifiedTable} ${whereSql(conditions)} ${orderSql(shape, sort, order)} LIMIT ${limit + 1}${offset > 0 ? ` OFFSET ${offset}` : ''}`,
       params.values,
     )
-    const items = await toActivities(rows.slice(0, limit))
+    const items = await toActivities(shape, rows.slice(0, limit))
     if (rows.length <= limit) return { items }
-    return { items, nextCursor: encodeCursor(sort, order, positionOf(rows[limit - 1]!, sort)) }
+    return { items, nextCursor: encodeCursor(sort, order, positionOf(shape, rows[limit - 1]!, sort)) }
   }
 
-  async function count(query: ListQuery): Promise<number> {
-    await prepare()
+  async function count(shape: TableShape, query: ListQuery): Promise<number> {
     const params = new Params()
     const where = whereSql(await filterConditions(shape, query, params))
-    const rows = await adapter.query(`SELECT count(*)::float8 AS total FROM ${table} ${where}`, params.values)
+    const rows = await adapter.query(`SELECT count(*)::float8 AS total FROM ${shape.qualifiedTable} ${where}`, params.values)
     return toNumber(rows[0]?.total)
   }
 
@@ -126,7 +123,8 @@ export function createStoreReader(adapter: PostgresAdapter, shape: TableShape, p
       // Finer than the millisecond a timestamp holds, the bucket numbers overflow a double.
       throw invalidQuery('groupBy.intervalMs must be at least 1 millisecond.')
     }
-    await prepare()
+    const shape = await loadShape()
+    const table = shape.qualifiedTable
     const params = new Params()
     const where = whereSql(await filterConditions(shape, query, params))
     const user = shape.groupKeys.user ?? 'NULL::text'
@@ -144,7 +142,7 @@ export function createStoreReader(adapter: PostgresAdapter, shape: TableShape, p
 FROM ${table} ${where}`,
       params.values,
     )
-    const type = required(shape.equality.activityType, 'activityType')
+    const type = required(shape.groupKeys.activityType, 'activityType')
     const byType = adapter.query(
       `SELECT ${type}::text AS type, count(*)::float8 AS count, ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost
 FROM ${table} ${where} GROUP BY 1`,
@@ -219,9 +217,10 @@ FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
     async list(query: ListQuery = {}): Promise<ListResult> {
       const sort = query.sort ?? 'timestamp'
       const order = query.order ?? 'desc'
+      const shape = await loadShape()
       checkSort(shape, sort, order)
       const limit = clamp(query.limit, DEFAULT_LIMIT, MAX_LIMIT)
-      const [result, total] = await Promise.all([page(query, sort, order, limit), query.includeTotal ? count(query) : undefined])
+      const [result, total] = await Promise.all([page(shape, query, sort, order, limit), query.includeTotal ? count(shape, query) : undefined])
       return total === undefined ? result : { ...result, total }
     },
 
@@ -230,29 +229,31 @@ FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
     async *export(query: ExportQuery = {}): AsyncGenerator<Activity> {
       const sort = query.sort ?? 'timestamp'
       const order = query.order ?? 'asc'
+      const shape = await loadShape()
       checkSort(shape, sort, order)
       const pageSize = clamp(query.pageSize, DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
       let cursor: string | undefined
       do {
-        const result = await page({ ...query, cursor }, sort, order, pageSize)
+        const result = await page(shape, { ...query, cursor }, sort, order, pageSize)
         yield* result.items
         cursor = result.nextCursor
       } while (cursor !== undefined)
     },
 
     async byIds(ids: readonly string[]): Promise<Activity[]> {
+      if (ids.length === 0) return []
+      const shape = await loadShape()
       const id = shape.activityId
-      if (id === undefined || ids.length === 0) return []
-      await prepare()
+      if (id === undefined) return []
       const rows = await adapter.query(
-        `SELECT ${shape.selectList}, ${id.sql}::text AS ut_notified_id FROM ${table} WHERE ${id.sql} = ANY($1${id.arrayCast})`,
+        `SELECT ${shape.selectList}, ${id.sql}::text AS ut_notified_id FROM ${shape.qualifiedTable} WHERE ${id.sql} = ANY($1${id.arrayCast})`,
         [[...ids]],
       )
       // UUIDs print in lower case whatever case they were written in.
       const position = (value: unknown) => order.get(String(value).toLowerCase()) ?? 0
       const order = new Map(ids.map((value, index) => [value.toLowerCase(), index]))
       rows.sort((a, b) => position(a.ut_notified_id) - position(b.ut_notified_id))
-      return toActivities(rows)
+      return toActivities(shape, rows)
     },
   }
 }
