@@ -122,7 +122,11 @@ describe.skipIf(!serverAvailable)('a connection lost under node-postgres', () =>
     await blocker.query('ROLLBACK')
     // The idle ones died too: the pool emitted their errors, which this store's listener took.
     await expect.poll(() => warnings.some((warning) => /idle node-postgres client lost its connection/.test(warning.message))).toBe(true)
-    expect(await store.sink.write(batch, { signal })).toEqual({ type: 'success' })
+    // An idle client whose end the pool has not heard of yet may take the next try (retryable again,
+    // and destroyed); the pool runs out of dead clients within its size.
+    const tries: string[] = []
+    for (let attempt = 0; attempt < 4 && tries.at(-1) !== 'success'; attempt++) tries.push((await store.sink.write(batch, { signal })).type)
+    expect(tries.at(-1)).toBe('success')
     expect(await stored(schema)).toEqual({ count: 200, ids: 200 })
   })
 
