@@ -141,7 +141,7 @@ function listenOnPool(pool: PgPool, channel: string, handlers: NotificationHandl
       client.end().catch(noop)
       if (stopped) return
       handlers.lost(error)
-      timer = unref(setTimeout(() => void connect(), backoffDelay(++attempt, 500, 30_000) + 100))
+      timer = unref(setTimeout(start, backoffDelay(++attempt, 500, 30_000) + 100))
     }
     const onNotification = (message: PgNotification) => {
       if (message.channel === channel) handlers.notify(message.payload ?? '')
@@ -162,7 +162,11 @@ function listenOnPool(pool: PgPool, channel: string, handlers: NotificationHandl
     handlers.listening(everListened)
     everListened = true
   }
-  void connect()
+  // Whatever throws while connecting (even constructing the client) is a lost connection, never an unhandled rejection.
+  const start = () => {
+    connect().catch((error: unknown) => handlers.lost(error))
+  }
+  start()
   return async () => {
     stopped = true
     if (timer !== undefined) clearTimeout(timer)
