@@ -1,3 +1,11 @@
+/**
+ * PostgreSQL as the activity log: `postgresStore()` over node-postgres, postgres.js or PGlite — an
+ * idempotent batch sink, migrations, the reads the server routes serve, live updates over LISTEN /
+ * NOTIFY, and a mapping onto a table the app already has.
+ *
+ * @packageDocumentation
+ * @module @usertracking/postgres
+ */
 export { postgresStore } from './postgres-store'
 export type { PostgresStore } from './postgres-store'
 export { POSTGRES_STORE_DEFAULTS } from './store-options'

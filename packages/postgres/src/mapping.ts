@@ -40,7 +40,8 @@ export interface ColumnPlace {
   /**
    * Converts the activity's value into what the column takes (`(userId) => Number(userId)` for an
    * integer key, or a lookup). Also applied to a filter's value before it is compared. Text fields
-   * only (see {@link TEXT_FIELDS}).
+   * only: `userId`, `anonymousId`, `sessionId`, `activityType`, `description`, `status`, `error`,
+   * `tokenUsage.model`, `context.page`, `context.host`.
    */
   write?: ValueConversion
   /** Converts the column's value (as JSON gives it: a number, a string) back into the activity's. */
