@@ -39,6 +39,16 @@ export async function writeSplitting<R extends { id: string }>(
   return left.concat(await writeSplitting(rows.slice(middle), writeOnce, signal))
 }
 
+/**
+ * The answer to a write that needs no database: aborted before it started (retryable, nothing
+ * written) or empty (success); `undefined` when there is work to do.
+ */
+export function answeredWithoutWriting(batch: readonly unknown[], signal: AbortSignal | undefined): SinkResult | undefined {
+  if (signal?.aborted) return { type: 'retryable', error: signal.reason }
+  if (Array.isArray(batch) && batch.length === 0) return { type: 'success' }
+  return undefined
+}
+
 /** The {@link SinkResult} of a write that threw: retryable or permanent, with a sentence naming the table. */
 export function failedWrite(caught: unknown, count: number, table: string, driver: string): SinkResult {
   const failure = caught instanceof WriteFailure ? caught : new WriteFailure(classifyError(caught) === 'permanent' ? 'permanent' : 'retryable', caught)

@@ -1,5 +1,5 @@
 import { isUuid, type Activity, type RejectedActivity, type Sink, type SinkResult, type SinkWriteOptions } from '@usertracking/core'
-import { failedWrite, WriteFailure, writeSplitting } from './batch-split'
+import { answeredWithoutWriting, failedWrite, WriteFailure, writeSplitting } from './batch-split'
 import type { PostgresAdapter } from './client-adapter'
 import { PostgresStoreError } from './errors'
 import { screenBatch } from './identity'
@@ -56,8 +56,8 @@ SELECT ${selected.join(', ')} FROM unnest(${columns.map((_, index) => `$${index 
     name: 'postgres',
     async write(incoming: Activity[], writeOptions?: SinkWriteOptions): Promise<SinkResult> {
       const signal = writeOptions?.signal
-      if (signal?.aborted) return { type: 'retryable', error: signal.reason }
-      if (Array.isArray(incoming) && incoming.length === 0) return { type: 'success' }
+      const early = answeredWithoutWriting(incoming, signal)
+      if (early) return early
       try {
         const resolved = await load().catch((error: unknown) => {
           throw new WriteFailure(error instanceof TableMismatchError && error.permanent ? 'permanent' : 'retryable', error)

@@ -4,6 +4,7 @@
  * DEFAULT CURRENT_TIMESTAMP)`, written and read through a mapping, on the real server or PGlite.
  */
 import { createTracker, type Activity } from '@usertracking/core'
+import { createActivityHandler } from '@usertracking/server'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { activity, signal } from '../test/activities'
 import { openTestDatabase, uniqueSchema, type TestDatabase } from '../test/database'
@@ -304,5 +305,45 @@ describe(`postgresStore into an existing table (${process.env.DATABASE_URL ? 'th
       stop()
       await store.close()
     }
+  })
+
+  it("serves story 5's own routes from its own table: /api/user/activity/log and /stats in the seed's shape", async () => {
+    const store = mappedStore(storyMapping({ userId: { column: 'user_id', write: (id) => Number(id), read: (id) => String(id) } }))
+    await store.migrate()
+    const handler = createActivityHandler({
+      store,
+      // The gateway's session says which users.id is signed in.
+      authenticate: (request) => ({ userId: request.headers.get('authorization')!.replace('Bearer ', '') }),
+      routes: { ingest: false, event: false, list: '/user/activity/log', stats: '/user/activity/stats', export: false, stream: false },
+      present: {
+        list: ({ items }) => ({
+          items: items.map((entry) => ({
+            user_id: Number(entry.userId),
+            action: entry.activityType,
+            details: { ...entry.metadata, model: entry.tokenUsage?.model, tokens_used: entry.tokenUsage?.total, session_id: Number(entry.sessionId) },
+            created_at: entry.timestamp,
+          })),
+        }),
+      },
+    })
+    await store.sink.write([chat({ userId: '21' }), chat({ userId: '22', activityType: 'user_login', tokenUsage: undefined, metadata: undefined })], { signal })
+    // And an entry the gateway wrote before it adopted the SDK.
+    await db.query(
+      `INSERT INTO "${schema}".activity (user_id, action, details, created_at) VALUES (21, 'message_sent', '{"session_id": 42, "privy_user_id": "did:privy:x"}', '2025-01-09 12:40:00')`,
+    )
+    const ask = async (path: string) => (await handler(new Request(`http://localhost/api/user/activity/${path}`, { headers: { authorization: 'Bearer 21' } }))).json()
+    expect(await ask('log')).toEqual({
+      items: [
+        { user_id: 21, action: 'message_sent', details: { privy_user_id: 'did:privy:x', session_id: 42 }, created_at: '2025-01-09T12:40:00.000Z' },
+        {
+          user_id: 21,
+          action: 'chat_completion',
+          details: { model: 'openai/gpt-4', tokens_used: 150, session_id: 42, privy_user_id: 'did:privy:cmgg27la00077ie0cyazmvlsa' },
+          created_at: '2025-01-09T12:34:56.000Z',
+        },
+      ],
+    })
+    expect(await ask('stats?from=2025-01-01T00:00:00Z')).toMatchObject({ total: 2, tokens: { total: 150 } })
+    handler.close()
   })
 })

@@ -26,6 +26,8 @@ interface PgClient extends PgEvents {
   connect(): Promise<unknown>
   end(): Promise<void>
   release?(error?: Error): void
+  /** Lets the process exit while this client's socket is open. */
+  unref?(): void
   /** pg ≥ 8.17: queries written without waiting for the previous answer; submittables are refused. */
   readonly pipeline?: boolean
 }
@@ -152,6 +154,8 @@ function listenOnPool(pool: PgPool, channel: string, handlers: NotificationHandl
     client.on('notification', onNotification)
     try {
       await withTimeout(client.connect(), options.queryTimeoutMs, 'Connecting for LISTEN', fail)
+      // Listening alone never keeps the process alive; a server is kept alive by its own socket.
+      client.unref?.()
       await withTimeout(client.query(`LISTEN ${quoteIdentifier(channel)}`), options.queryTimeoutMs, 'LISTEN', fail)
     } catch (error) {
       fail(error)

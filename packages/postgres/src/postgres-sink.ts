@@ -1,5 +1,5 @@
 import type { Activity, Sink, SinkResult, SinkWriteOptions } from '@usertracking/core'
-import { failedWrite, writeSplitting } from './batch-split'
+import { answeredWithoutWriting, failedWrite, writeSplitting } from './batch-split'
 import type { PostgresAdapter } from './client-adapter'
 import { sqlState } from './errors'
 import { notifyIdsSql, notifyInsertedSql } from './notifications'
@@ -102,8 +102,8 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
     name: 'postgres',
     async write(incoming: Activity[], writeOptions?: SinkWriteOptions): Promise<SinkResult> {
       const signal = writeOptions?.signal
-      if (signal?.aborted) return { type: 'retryable', error: signal.reason }
-      if (Array.isArray(incoming) && incoming.length === 0) return { type: 'success' }
+      const early = answeredWithoutWriting(incoming, signal)
+      if (early) return early
       try {
         const screened = await screenBatch(adapter, names, incoming, options.tombstoneMs)
         const { batch } = screened
