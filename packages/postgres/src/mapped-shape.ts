@@ -50,6 +50,16 @@ export class TableMismatchError extends PostgresStoreError {
   }
 }
 
+const INTEGER_LIMITS: Record<string, bigint> = { smallint: 32_767n, integer: 2_147_483_647n, bigint: 9_223_372_036_854_775_807n }
+
+/** Whether `text` is a whole number a column of this integer type holds (a bigger one would fail in the database). */
+function fitsInteger(text: string, type: string): boolean {
+  if (!/^-?\d{1,19}$/.test(text)) return false
+  const limit = INTEGER_LIMITS[type] ?? INTEGER_LIMITS.bigint!
+  const value = BigInt(text)
+  return value <= limit && value >= -limit - 1n
+}
+
 function fail(message: string, permanent = true): never {
   throw new TableMismatchError(message, permanent)
 }
@@ -95,13 +105,18 @@ export function resolveMappedTable(catalog: TableCatalog | undefined, mapping: C
   const text = (located: Located | undefined) => located && (located.column ? located.sql : `(${located.sql} #>> '{}')`)
   const number = (located: Located | undefined) => {
     if (!located) return undefined
-    if (located.column) return located.column.type === 'numeric' ? `LEAST(GREATEST(${located.sql}, -${MAX_DOUBLE}), ${MAX_DOUBLE})::float8` : `${located.sql}::float8`
-    return `CASE WHEN jsonb_typeof(${located.sql}) = 'number' THEN LEAST(GREATEST((${located.sql} #>> '{}')::numeric, -${MAX_DOUBLE}), ${MAX_DOUBLE})::float8 END`
+    if (!located.column) {
+      return `CASE WHEN jsonb_typeof(${located.sql}) = 'number' THEN LEAST(GREATEST((${located.sql} #>> '{}')::numeric, -${MAX_DOUBLE}), ${MAX_DOUBLE})::float8 END`
+    }
+    // A numeric column can hold more than a double; integers and floats convert as they are.
+    return located.column.type.startsWith('numeric') ? `LEAST(GREATEST(${located.sql}, -${MAX_DOUBLE}), ${MAX_DOUBLE})::float8` : `${located.sql}::float8`
   }
   const numeric = (located: Located | undefined) => {
     if (!located) return undefined
-    if (located.column) return located.column.category === 'decimal' && located.column.type !== 'numeric' ? `(${number(located)})::numeric` : `${located.sql}::numeric`
-    return `CASE WHEN jsonb_typeof(${located.sql}) = 'number' THEN (${located.sql} #>> '{}')::numeric END`
+    if (!located.column) return `CASE WHEN jsonb_typeof(${located.sql}) = 'number' THEN (${located.sql} #>> '{}')::numeric END`
+    if (located.column.category === 'integer' || located.column.type.startsWith('numeric')) return `${located.sql}::numeric`
+    // A float column may hold NaN or ±Infinity (written by hand): left out, or clamped, before the numeric sum.
+    return `CASE WHEN ${located.sql} IS NULL OR ${located.sql} = 'NaN' THEN NULL ELSE LEAST(GREATEST(${located.sql}, -${MAX_DOUBLE}), ${MAX_DOUBLE})::numeric END`
   }
   const time = (located: Located | undefined) => {
     if (!located) return undefined
@@ -118,7 +133,13 @@ export function resolveMappedTable(catalog: TableCatalog | undefined, mapping: C
   if (tieName === undefined) fail(`The table ${table} needs a single-column primary key (or the activity id in a column with a unique index) so that reads can page through it.`)
   const tie = catalog.columns.get(tieName)!
   const accepts =
-    tie.category === 'integer' ? (value: string) => /^-?\d{1,19}$/.test(value) : tie.category === 'uuid' ? isUuid : tie.category === 'text' ? (value: string) => value.length <= 10_000 : undefined
+    tie.category === 'integer'
+      ? (value: string) => fitsInteger(value, tie.type)
+      : tie.category === 'uuid'
+        ? isUuid
+        : tie.category === 'text'
+          ? (value: string) => value.length <= 10_000 && !value.includes('\u0000')
+          : undefined
   if (!accepts) fail(`The primary key ${tieName} of ${table} is of type ${tie.type}; paging needs an integer, uuid or text key.`)
 
   const timestamp = time(locate(['timestamp']))!
@@ -145,11 +166,17 @@ export function resolveMappedTable(catalog: TableCatalog | undefined, mapping: C
         throw invalidQuery(`${field} ${JSON.stringify(value)} cannot be converted for ${place.in} ${place.name}: ${error instanceof Error ? error.message : String(error)}`)
       }
     }
-    if (!found?.column) return { value: typeof converted === 'string' ? converted : JSON.stringify(converted), cast: '' }
+    if (!found?.column) {
+      // A JSON key is compared as text; PostgreSQL stores no NUL in a jsonb string, so none can match.
+      const asText = typeof converted === 'string' ? converted : JSON.stringify(converted)
+      if (asText.includes('\u0000')) throw invalidQuery(`${field} cannot hold a NUL character in the JSON column.`)
+      return { value: asText, cast: '' }
+    }
     const target = found.column
+    if (typeof converted === 'string' && converted.includes('\u0000')) throw invalidQuery(`${field} cannot hold a NUL character in ${target.name}.`)
     const fits =
       target.category === 'integer'
-        ? typeof converted === 'bigint' || (typeof converted === 'number' && Number.isSafeInteger(converted)) || (typeof converted === 'string' && /^-?\d{1,19}$/.test(converted))
+        ? (typeof converted === 'number' || typeof converted === 'bigint' || typeof converted === 'string') && fitsInteger(String(converted), target.type)
         : target.category === 'uuid'
           ? isUuid(converted)
           : target.category === 'decimal'

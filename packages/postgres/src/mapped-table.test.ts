@@ -200,6 +200,19 @@ describe(`postgresStore into an existing table (${process.env.DATABASE_URL ? 'th
     await expect(store.list({ userId: 'did:privy:nobody' }), "the app's lookup failed").rejects.toThrow(/userId "did:privy:nobody" cannot be converted/)
   })
 
+  it('refuses filter values and cursors the columns cannot hold with a RangeError, never a database error', async () => {
+    const store = mappedStore(storyMapping({ userId: { column: 'user_id', write: (id) => Number(id), read: (id) => String(id) } }))
+    await store.migrate()
+    await store.sink.write([chat({ userId: '21' }), chat({ userId: '21' })], { signal })
+    const first = await store.list({ limit: 1 })
+    const [sort, order, at] = JSON.parse(Buffer.from(first.nextCursor!, 'base64url').toString()) as unknown[]
+    const cursor = (key: string) => Buffer.from(JSON.stringify([sort, order, at, key])).toString('base64url')
+    for (const query of [{ userId: '99999999999' }, { userId: 'not a number' }, { activityType: 'a\u0000b' }, { cursor: cursor('99999999999') }, { cursor: cursor('x') }]) {
+      await expect(store.list(query), JSON.stringify(query)).rejects.toBeInstanceOf(RangeError)
+    }
+    expect((await store.list({ cursor: first.nextCursor! })).items).toHaveLength(1)
+  })
+
   it('checks the table in migrate(), naming the missing or mismatched column', async () => {
     await expect(mappedStore(storyMapping({ activityType: 'event' })).migrate()).rejects.toThrow(/names the column event, which "\S+"\."activity" does not have/)
     await expect(mappedStore(storyMapping({ activityType: 'user_id', userId: false })).migrate()).rejects.toThrow(
