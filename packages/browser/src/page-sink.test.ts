@@ -13,7 +13,7 @@ interface Received {
 let server: Server
 let url = ''
 let received: Received[] = []
-let reply: { status: number; headers?: Record<string, string> } = { status: 200 }
+let reply: { status: number; headers?: Record<string, string>; delayMs?: number } = { status: 200 }
 
 beforeAll(async () => {
   server = createServer((request, response) => {
@@ -29,7 +29,8 @@ beforeAll(async () => {
       const body = Buffer.concat(chunks).toString('utf8')
       const { activities } = JSON.parse(body) as { activities: Activity[] }
       received.push({ contentType: request.headers['content-type'], ids: activities.map((activity) => activity.id), bytes: Buffer.byteLength(body) })
-      response.writeHead(reply.status, { ...cors, ...reply.headers }).end()
+      const { status, headers, delayMs = 0 } = reply
+      setTimeout(() => response.writeHead(status, { ...cors, ...headers }).end(), delayMs)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -87,5 +88,22 @@ describe('pageSink', () => {
     expect(await sink.write(batch, { signal: new AbortController().signal })).toEqual({ type: 'success' })
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(received).toHaveLength(2)
+  })
+
+  it('neither beacons nor reports as sent the activities of a request still in flight, which a 503 then leaves owed', async () => {
+    const sink = pageSink(() => url)
+    reply = { status: 503, delayMs: 300 }
+    const [inFlight, later] = [[activity(), activity()], activity()]
+    const writing = sink.write(inFlight, { signal: new AbortController().signal })
+    await until(() => received.length === 1)
+    // The page is hidden while the request is open: only what is not in it goes by beacon.
+    expect(sink.beacon([...inFlight, later])).toEqual([later.id])
+    expect(await writing).toMatchObject({ type: 'retryable' })
+    await until(() => received.length === 2)
+    expect(received.map((request) => request.ids)).toEqual([inFlight.map((item) => item.id), [later.id]])
+    // Unacknowledged, they are still owed: the next write sends them.
+    reply = { status: 200 }
+    expect(await sink.write(inFlight, { signal: new AbortController().signal })).toMatchObject({ type: 'success' })
+    expect(received[2]?.ids).toEqual(inFlight.map((item) => item.id))
   })
 })
