@@ -12,10 +12,9 @@ const IGNORE = '[data-usertracking-ignore]'
 
 type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement
 
-function target(event: Event, selector: string): Element | null {
-  const element = event.target as Element | null
-  const found = element?.closest?.(selector) ?? null
-  return found && !found.closest(IGNORE) ? found : null
+function target(event: Event, selector: string): Element | null | undefined {
+  const found = (event.target as Element | null)?.closest?.(selector)
+  return found?.closest(IGNORE) ? null : found
 }
 
 function label(element: Element): string {
@@ -45,7 +44,7 @@ export function captureClicks(capture: CaptureHandler, enabled: (key: CaptureSwi
     const element = target(event, CLICKABLE)
     if (!element) return
     capture('button_click', element.id, {
-      tag: element.tagName.toLowerCase(),
+      tag: element.localName,
       text: label(element),
       href: element.getAttribute('href') ?? undefined,
     })
@@ -102,7 +101,7 @@ export function autocapture(capture: CaptureHandler, enabled: (key: CaptureSwitc
     capture('input_focus', field.id, {
       name: field.name || undefined,
       type: field.type,
-      tag: field.tagName.toLowerCase(),
+      tag: field.localName,
     })
   })
 }

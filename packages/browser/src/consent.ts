@@ -4,12 +4,6 @@ import type { LiteTrackingOptions } from './options'
 /** The `localStorage` key (after the `usertracking:` prefix) of the visitor's choice: `1` or `0`. */
 export const CONSENT_KEY = 'consent'
 
-/** The visitor's remembered choice: `true` granted, `false` refused, `undefined` not asked yet. */
-export function readConsent(): boolean | undefined {
-  const stored = readLocal(CONSENT_KEY)
-  return stored ? stored === '1' : undefined
-}
-
 /**
  * Remembers the visitor's choice. Also written before any consent: a refusal must outlive the page,
  * and keeping it is what the visitor asked for.
@@ -24,13 +18,13 @@ export function writeConsent(granted: boolean): void {
  * Global Privacy Control signals, which count only when the options ask for them.
  */
 export function mayTrack(options: LiteTrackingOptions): boolean {
-  const consent = readConsent()
-  return (
-    consent ??
-    !(
+  // The visitor's remembered choice: `1` granted, `0` refused, absent when not asked yet.
+  const consent = readLocal(CONSENT_KEY)
+  return consent
+    ? consent === '1'
+    : !(
       options.requireConsent ||
       (options.respectDoNotTrack && navigator.doNotTrack === '1') ||
       (options.respectGlobalPrivacyControl && (navigator as { globalPrivacyControl?: boolean }).globalPrivacyControl === true)
     )
-  )
 }

@@ -9,7 +9,6 @@ export function guard<A extends unknown[], R>(run: (...args: A) => R, report: (e
       return run(...args)
     } catch (error) {
       report(error)
-      return undefined
     }
   }
 }

@@ -1,4 +1,3 @@
-import { uuidv7 } from '@usertracking/core'
 import { readLocal as read, writeLocal as write } from './local-storage'
 
 /** A visit's session ends after this long without a tracked activity, as in Google Analytics. */
@@ -27,8 +26,10 @@ export interface Identity {
 /**
  * Reads (or creates, which writes it to `localStorage`) the visitor's identity. Call it only once
  * tracking is allowed: before consent nothing may be stored.
+ *
+ * @param newId - makes a new id (a UUIDv7) for an anonymous visitor or a session.
  */
-export function createIdentity(): Identity {
+export function createIdentity(newId: (nowMs?: number) => string): Identity {
   let sessionId = ''
   let lastSeen = 0
   const identity: Identity = {
@@ -37,11 +38,11 @@ export function createIdentity(): Identity {
     session(now = Date.now()) {
       // Read back every time so that tabs of one site share a session.
       const [storedId, storedAt] = (read('session') ?? '').split(' ')
-      if (storedId && Number(storedAt) > lastSeen) {
+      if (storedId && +storedAt! > lastSeen) {
         sessionId = storedId
-        lastSeen = Number(storedAt)
+        lastSeen = +storedAt!
       }
-      if (!sessionId || now - lastSeen > SESSION_TIMEOUT_MS) sessionId = uuidv7(now)
+      if (!sessionId || now - lastSeen > SESSION_TIMEOUT_MS) sessionId = newId(now)
       lastSeen = now
       write('session', `${sessionId} ${now}`)
       return sessionId
@@ -52,17 +53,17 @@ export function createIdentity(): Identity {
     reset() {
       forgetIdentity()
       identity.userId = undefined
-      write('aid', (identity.anonymousId = uuidv7()))
+      write('aid', (identity.anonymousId = newId()))
       sessionId = ''
     },
   }
-  if (!identity.anonymousId) write('aid', (identity.anonymousId = uuidv7()))
+  if (!identity.anonymousId) write('aid', (identity.anonymousId = newId()))
   return identity
 }
 
 /** Whether this browser holds an identity, i.e. was tracked on an earlier visit or in another tab. */
 export function hasIdentity(): boolean {
-  return read('aid') !== null
+  return read('aid') != null
 }
 
 /** Removes the user, anonymous id and session from `localStorage`, e.g. when consent is withdrawn. */

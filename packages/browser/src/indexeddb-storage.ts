@@ -44,6 +44,10 @@ interface Row {
 }
 
 const byId = (left: Activity, right: Activity) => (left.id < right.id ? -1 : 1)
+/** Where a held activity is: accepted by the tracker, passed to `add`, or written to IndexedDB. */
+const FRESH = 0
+const ADDED = 1
+const STORED = 2
 const noop = () => {}
 
 /** Puts `rows` and deletes `ids` in one transaction. */
@@ -83,12 +87,11 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
   const tab = uuidv7()
   const sentKey = `${name}:sent:`
   const unstoredKey = `${name}:unstored:`
-  /** Activities added (or loaded) and not removed, with their bytes in IndexedDB (0 if only in memory). */
-  const held = new Map<string, [Activity, number]>()
-  /** Activities accepted by the tracker and not yet added. */
-  const fresh = new Map<string, Activity>()
-  /** Ids whose IndexedDB write landed. */
-  const stored = new Set<string>()
+  /**
+   * Every activity this page owes: with its bytes in IndexedDB (0 if only in memory) and whether
+   * it is accepted but not added yet (`FRESH`), added, or added and its write landed (`STORED`).
+   */
+  const held = new Map<string, [Activity, number, number]>()
   /** Ids delivered (acknowledged, or accepted by beacon) whose IndexedDB delete may not have landed. */
   const forgotten = new Set<string>()
   let bytes = 0
@@ -105,20 +108,19 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
     db = undefined
     warn('IndexedDB failed.', error)
   }
-  const keep = (activity: Activity, size: number) => {
-    held.set(activity.id, [activity, size])
-    bytes += size
+  const keep = (activity: Activity, size: number, state: number) => {
+    bytes += size - (held.get(activity.id)?.[1] ?? 0)
+    held.set(activity.id, [activity, size, state])
   }
-  const drop = (ids: Iterable<string>) => {
+  const drop = (ids: string[]) => {
     for (const id of ids) {
       bytes -= held.get(id)?.[1] ?? 0
       held.delete(id)
-      fresh.delete(id)
-      stored.delete(id)
     }
   }
   const rememberSent = () => writeLocal(sentKey + tab, forgotten.size > 0 ? JSON.stringify([...forgotten]) : undefined)
-  const pending = () => [...[...held.values()].map(([activity]) => activity), ...fresh.values()].sort(byId)
+  const list = (keepIf: (state: number) => boolean) =>
+    [...held.values()].flatMap(([activity, , state]) => (keepIf(state) ? [activity] : [])).sort(byId)
   /** Forgets `ids` here, in the localStorage ledger at once, and in IndexedDB when the delete lands. */
   const forget = (ids: string[]) => {
     drop(ids)
@@ -154,10 +156,7 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
       for (const key of keys) if (key.startsWith(unstoredKey)) for (const a of parse<Activity>(key)) if (!sent.has(a.id)) owed.set(a.id, { a, o: tab })
       if (deleted.length + owed.size > 0) await write(store, [...owed.values()], deleted)
       for (const key of keys) writeLocal(key, undefined)
-      for (const { a } of owed.values()) {
-        keep(a, JSON.stringify(a).length)
-        stored.add(a.id)
-      }
+      for (const { a } of owed.values()) keep(a, JSON.stringify(a).length, STORED)
     }
     await (locks ? locks.request(`${name}:claim`, claim) : claim())
     db = store
@@ -166,22 +165,22 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
   return {
     async load() {
       if (!opened) await open().catch(fail)
-      return [...held.values()].map(([activity]) => activity).sort(byId)
+      // What the tracker accepted meanwhile is not loaded: it is already in the tracker's queue.
+      return list((state) => state !== FRESH)
     },
     async add(activities) {
       const rows: Row[] = []
       for (const activity of activities) {
-        fresh.delete(activity.id)
         if (forgotten.has(activity.id)) continue
         const size = JSON.stringify(activity).length
         const fits = db !== undefined && bytes + size <= maxBytes
         if (db && !fits) warn(`Over maxBytes (${maxBytes}).`)
-        keep(activity, fits ? size : 0)
+        keep(activity, fits ? size : 0, ADDED)
         if (fits) rows.push({ a: activity, o: tab })
       }
       if (db && rows.length > 0) {
         await write(db, rows).then(() => {
-          for (const row of rows) if (held.has(row.a.id)) stored.add(row.a.id)
+          for (const { a } of rows) held.get(a.id)?.splice(2, 1, STORED)
         }, fail)
       }
     },
@@ -193,18 +192,18 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
       rememberSent()
     },
     hold(activity) {
-      fresh.set(activity.id, activity)
+      keep(activity, 0, FRESH)
     },
-    pending,
+    pending: () => list(() => true),
     leave(sent) {
       // Not awaited: this runs as the page goes away. When the page lives on it lands after the
       // earlier writes; when it does not, the localStorage records do the job.
       void forget(sent)
-      const unstored = pending().filter((activity) => !stored.has(activity.id))
+      const unstored = list((state) => state !== STORED)
       writeLocal(unstoredKey + tab, unstored.length > 0 ? JSON.stringify(unstored) : undefined)
     },
     async clear() {
-      drop([...held.keys(), ...fresh.keys()])
+      drop([...held.keys()])
       forgotten.clear()
       for (const key of localKeys(name + ':')) writeLocal(key, undefined)
       try {

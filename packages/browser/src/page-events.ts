@@ -30,7 +30,10 @@ export function onNavigation(listen: Listen, visit: () => void): void {
   for (const type of [NAVIGATE, 'popstate', 'hashchange']) listen(window, type, () => setTimeout(visit))
 }
 
-/** Where an activity happened, as every activity of a page carries it in `context`. */
-export function pageContext(options: LiteTrackingOptions): { page: string; host: string; url: string; userAgent: string } {
-  return { page: location.pathname, host: location.host, url: pageUrl(location.href, options.keepQueryParameters), userAgent: navigator.userAgent }
+/**
+ * Where an activity happened, as every activity of a page carries it in `context`. The user agent
+ * is not among them: the lite build leaves it to the server, which reads the request's header.
+ */
+export function pageContext(options: LiteTrackingOptions): { page: string; host: string; url: string } {
+  return { page: location.pathname, host: location.host, url: pageUrl(location.href, options.keepQueryParameters) }
 }

@@ -27,20 +27,18 @@ export function pageViews(
   let href: string | undefined
   let path = ''
   let url = ''
-  let engagedMs = 0
-  let visibleSince: number | undefined
+  let visibleSince = 0
 
   const show = () => {
-    if (document.visibilityState === 'visible') visibleSince ??= Date.now()
+    if (document.visibilityState === 'visible') visibleSince ||= Date.now()
   }
   const hide = () => {
-    if (visibleSince !== undefined) engagedMs += Date.now() - visibleSince
-    visibleSince = undefined
-    if (engagedMs > 0 && href && enabled('trackTimeOnPage')) {
+    const visibleMs = visibleSince && Date.now() - visibleSince
+    visibleSince = 0
+    if (visibleMs > 0 && href && enabled('trackTimeOnPage')) {
       // The page left, which on a single-page navigation is no longer the one in the address bar.
-      track({ activityType: 'time_on_page', durationMs: engagedMs, context: { page: path, url } })
+      track({ activityType: 'time_on_page', durationMs: visibleMs, context: { page: path, url } })
     }
-    engagedMs = 0
   }
 
   return {

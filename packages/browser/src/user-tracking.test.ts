@@ -253,18 +253,6 @@ describe('track, identify, reset', () => {
     expect(after?.sessionId).not.toBe(action!.sessionId)
   })
 
-  it('remembers an opt-out across visits, and an opt-in', async () => {
-    start({ trackPageViews: false })
-    tracking.optOut()
-    expect(tracking.track('while_out')).toBeUndefined()
-    await tracking.shutdown()
-    start({ trackPageViews: false })
-    expect(tracking.track('still_out')).toBeUndefined()
-    tracking.optIn()
-    tracking.track('back_in')
-    expect((await delivered()).map((activity) => activity.activityType)).toEqual(['back_in'])
-  })
-
   it('tracks nothing with respectDoNotTrack when the browser sends Do Not Track', async () => {
     Object.defineProperty(navigator, 'doNotTrack', { value: '1', configurable: true })
     try {

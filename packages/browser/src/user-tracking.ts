@@ -1,6 +1,7 @@
 import {
   createLogger,
   createCanonicalTracker,
+  uuidv7,
   type Activity,
   type ActivityInput,
   type JsonObject,
@@ -23,8 +24,8 @@ import { pageViews, type PageViews } from './page-views'
 export interface UserTrackingApi {
   /**
    * Starts tracking, or changes settings at run time (options merge with the previous ones). A
-   * change to `endpoint`, `batchSize`, `flushInterval`, `debounceTime`, `maxRetries`, `debug` or
-   * `sinks` hands what is pending over to a new tracker; autocapture switches apply at once.
+   * later call hands what is pending over to a new tracker with the new settings (its `stats()`
+   * start from zero); autocapture switches and properties apply at once.
    */
   config(options: UserTrackingOptions): void
   /**
@@ -47,10 +48,6 @@ export interface UserTrackingApi {
    * the ids kept in `localStorage`.
    */
   consent(granted: boolean): void
-  /** The same as `consent(false)`. */
-  optOut(): void
-  /** The same as `consent(true)`. */
-  optIn(): void
   /** Sends everything pending now; resolves `true` once it is all delivered (or given up on). */
   flush(): Promise<boolean>
   /** The tracker's counters (queued, sent, failed, dropped, retried), or `undefined` while nothing is tracked. */
@@ -61,8 +58,6 @@ export interface UserTrackingApi {
    */
   shutdown(timeoutMs?: number): Promise<void>
 }
-
-const DELIVERY_KEYS = ['endpoint', 'batchSize', 'flushInterval', 'debounceTime', 'maxRetries', 'debug', 'sinks'] as const
 
 /**
  * Creates a browser tracker. Apps use the ready-made {@link UserTracking}; a second instance is for
@@ -149,7 +144,7 @@ export function createUserTracking(): UserTrackingApi {
         userId: self.userId,
         anonymousId: self.anonymousId,
         sessionId: self.session(),
-        context: pageContext(options),
+        context: { ...pageContext(options), userAgent: navigator.userAgent },
         metadata: options.properties,
       }),
       beforeSend: (activity: Activity) => (pageStorage.hold(activity), activity),
@@ -158,17 +153,17 @@ export function createUserTracking(): UserTrackingApi {
   }
 
   /** Starts, updates or stops tracking as the options and the visitor's choice now say. */
-  function apply(deliveryChanged: boolean): void {
+  function apply(replace: boolean): void {
     if (typeof window === 'undefined' || closed || !(options.endpoint || options.sinks?.length)) return
     if (!mayTrack(options)) {
-      log.debug('Nothing is recorded: no consent, or Do Not Track or Global Privacy Control is respected.')
+      log.debug('Not recording: no consent, or Do Not Track or Global Privacy Control.')
       stop()
       return
     }
-    identity ??= createIdentity()
+    identity ??= createIdentity(uuidv7)
     if (user !== undefined) identity.setUser(user)
     user = undefined
-    if (!tracker || deliveryChanged) {
+    if (!tracker || replace) {
       try {
         replaceTracker()
       } catch (error) {
@@ -209,7 +204,6 @@ export function createUserTracking(): UserTrackingApi {
 
   const api: UserTrackingApi = {
     config(next) {
-      const before = options
       options = { ...options, ...next }
       log = createLogger(options.debug)
       if (!options.endpoint && !options.sinks?.length) {
@@ -218,14 +212,14 @@ export function createUserTracking(): UserTrackingApi {
         return
       }
       if (next.userId !== undefined) user = String(next.userId)
-      apply(DELIVERY_KEYS.some((key) => options[key] !== before[key]))
+      apply(true)
     },
     track(action, elementId, data) {
       return typeof elementId === 'object' ? capture(action, undefined, elementId) : capture(action, elementId, data)
     },
     identify(userId, traits) {
-      if (identity) identity.setUser(String(userId))
-      else user = String(userId)
+      user = String(userId)
+      apply(false)
       capture('identify', undefined, traits)
     },
     reset() {
@@ -240,8 +234,6 @@ export function createUserTracking(): UserTrackingApi {
       if (granted) apply(false)
       else withdraw()
     },
-    optOut: () => api.consent(false),
-    optIn: () => api.consent(true),
     flush: () => tracker?.flush() ?? Promise.resolve(true),
     stats: () => tracker?.stats(),
     async shutdown(timeoutMs = 2000) {
