@@ -15,12 +15,13 @@ export interface Identity {
   userId: string | undefined
   /** The visitor's persistent anonymous id. */
   anonymousId: string
-  /** The current session id; starts a new session after {@link SESSION_TIMEOUT_MS} of inactivity. */
-  session(now?: number): string
+  /**
+   * The ids an activity carries now: the user, the anonymous id and the session, which starts anew
+   * after {@link SESSION_TIMEOUT_MS} without an activity.
+   */
+  ids(now?: number): { userId: string | undefined; anonymousId: string; sessionId: string }
   /** Remembers (or, with `undefined`, forgets) the signed-in user. */
   setUser(userId: string | undefined): void
-  /** Forgets the user and starts a new anonymous id and session, e.g. on sign-out. */
-  reset(): void
 }
 
 /**
@@ -35,7 +36,7 @@ export function createIdentity(newId: (nowMs?: number) => string): Identity {
   const identity: Identity = {
     userId: read('uid') ?? undefined,
     anonymousId: read('aid') ?? '',
-    session(now = Date.now()) {
+    ids(now = Date.now()) {
       // Read back every time so that tabs of one site share a session.
       const [storedId, storedAt] = (read('session') ?? '').split(' ')
       if (storedId && +storedAt! > lastSeen) {
@@ -45,16 +46,10 @@ export function createIdentity(newId: (nowMs?: number) => string): Identity {
       if (!sessionId || now - lastSeen > SESSION_TIMEOUT_MS) sessionId = newId(now)
       lastSeen = now
       write('session', `${sessionId} ${now}`)
-      return sessionId
+      return { userId: identity.userId, anonymousId: identity.anonymousId, sessionId }
     },
     setUser(userId) {
       write('uid', (identity.userId = userId))
-    },
-    reset() {
-      forgetIdentity()
-      identity.userId = undefined
-      write('aid', (identity.anonymousId = newId()))
-      sessionId = ''
     },
   }
   if (!identity.anonymousId) write('aid', (identity.anonymousId = newId()))
@@ -66,7 +61,10 @@ export function hasIdentity(): boolean {
   return read('aid') != null
 }
 
-/** Removes the user, anonymous id and session from `localStorage`, e.g. when consent is withdrawn. */
+/**
+ * Removes the user, anonymous id and session from `localStorage`: on sign-out (`reset()`, which
+ * then creates a new identity) and when consent is withdrawn.
+ */
 export function forgetIdentity(): void {
   for (const key of KEYS) write(key, undefined)
 }

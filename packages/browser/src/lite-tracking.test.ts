@@ -176,6 +176,6 @@ describe('the lite tracker', () => {
     })
     start({ trackPageViews: false, debug: { debug: () => {}, warn, error: () => {} } })
     expect(() => tracking.track('')).not.toThrow()
-    expect(warn).toHaveBeenCalledWith('[usertracking] Dropped an invalid activity.', undefined)
+    expect(warn).toHaveBeenCalledWith('[usertracking] Dropped: invalid.', { activityType: '', context: undefined, metadata: undefined })
   })
 })

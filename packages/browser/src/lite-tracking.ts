@@ -20,7 +20,7 @@ export interface LiteTrackingApi {
    * Records an activity: `track('custom_action', 'element-id', { custom_data: 'value' })`. The
    * element id goes to `context.element`, the data to `metadata`. Returns the activity's id, or
    * `undefined` when it was not recorded (before `config()`, without consent, Do Not Track,
-   * invalid or larger than 16 KB: see `debug`).
+   * invalid or over 16,000 characters of JSON: see `debug`).
    */
   track(action: string, elementId?: string | JsonObject, data?: JsonObject): string | undefined
   /** Sets the signed-in user for this and later visits, and records an `identify` activity with `traits`. */
@@ -48,6 +48,8 @@ const MAX_QUEUE = 1000
  * under the 64 KB browsers allow a page to have in flight.
  */
 const MAX_BODY = 20_000
+/** Largest activity, in characters of JSON, so that one always fits a beacon. */
+const MAX_ACTIVITY = 16_000
 
 /**
  * Creates a lite browser tracker: page views, clicks, time on page and custom events, sent as
@@ -96,7 +98,7 @@ export function createLiteTracking(): LiteTrackingApi {
       if (navigator.sendBeacon(options.endpoint!, body(chunk))) queue = queue.filter((activity) => !chunk.includes(activity))
       chunk = []
     }
-    if (queue.length > 0 && navigator.onLine !== false) {
+    if (queue.length > 0 && navigator.onLine) {
       for (const activity of queue) {
         if (body([...chunk, activity]).length > MAX_BODY) beacon()
         chunk.push(activity)
@@ -117,9 +119,7 @@ export function createLiteTracking(): LiteTrackingApi {
       json = JSON.stringify({
         id,
         timestamp: new Date().toISOString(),
-        userId: identity.userId,
-        anonymousId: identity.anonymousId,
-        sessionId: identity.session(),
+        ...identity.ids(),
         ...input,
         context: { ...pageContext(options), ...input.context },
         metadata: { ...options.properties, ...(input.metadata as object) },
@@ -129,18 +129,18 @@ export function createLiteTracking(): LiteTrackingApi {
     }
     // A string with something in it (a number has no `trim`), of at most 200 characters.
     const type = input.activityType
-    if (!type?.trim?.() || type.length > 200 || !json || json.length > MAX_BODY - 20) {
-      log('Dropped an invalid activity.')
+    if (!type?.trim?.() || type.length > 200 || !json || json.length > MAX_ACTIVITY) {
+      log('Dropped: invalid.', input)
       return undefined
     }
-    if (queue.push(json) > MAX_QUEUE) queue.shift()
+    if (queue.push(json) > MAX_QUEUE) log('Dropped: queue full.', queue.shift())
     later()
     return id
   }
 
   // An empty id means none: the element then goes unnamed.
   const capture = (activityType: string, element: string | null | undefined, metadata?: Record<string, unknown>) =>
-    record(element ? { activityType, context: { element }, metadata } : { activityType, metadata })
+    record({ activityType, context: element ? { element } : undefined, metadata })
 
   // Hidden or going away: the visible time is reported, and what is pending goes now.
   const leave = () => {
@@ -199,7 +199,8 @@ export function createLiteTracking(): LiteTrackingApi {
       },
       reset() {
         user = undefined
-        identity?.reset()
+        forgetIdentity()
+        identity &&= createIdentity(liteId)
       },
       register(properties) {
         options = { ...options, properties: { ...options.properties, ...properties } }

@@ -18,14 +18,11 @@ export interface LiteTrackingOptions {
   trackButtonClicks?: boolean
   /** Sends `time_on_page` with the time the page was visible, when it is hidden or left. @default true */
   trackTimeOnPage?: boolean
-  /** Retries of a failed batch before it is dropped. @default 10 (full build), 5 (lite build, which retries only while the page is open) */
-  maxRetries?: number
   /**
-   * Activities per request. @default 25 — about 15 KB of JSON, well inside the 64 KB a page may
-   * have in flight in keepalive requests, so a batch survives the page being closed mid-request.
+   * The longest an activity waits before its batch goes out, in milliseconds. @default 5000 in the
+   * full build; 1000 in the lite build, which sends a beacon this long after the first activity
+   * waiting (it has no `debounceTime`).
    */
-  batchSize?: number
-  /** The longest an activity waits before its batch goes out, in milliseconds. @default 5000 (full build), 1000 (lite build) */
   flushInterval?: number
   /** `true` logs what happens (and every dropped activity, with why) to the console; or a {@link Logger}. @default false */
   debug?: boolean | Logger
@@ -68,6 +65,13 @@ export interface UserTrackingOptions extends LiteTrackingOptions {
   trackInputFocus?: boolean
   /** A batch goes out this long after the last activity, in milliseconds. @default 500 */
   debounceTime?: number
+  /** Retries of a failed batch before it is dropped. @default 10 */
+  maxRetries?: number
+  /**
+   * Activities per request. @default 25 — about 15 KB of JSON, under the 30 KB that lets a request
+   * use `keepalive` (and so survive the page being closed mid-request) beside another one.
+   */
+  batchSize?: number
   /** More places to deliver to, beside (or, without `endpoint`, instead of) the endpoint. */
   sinks?: Sink[]
 }

@@ -1,5 +1,5 @@
-import { pageUrl } from './page-url'
 import type { LiteTrackingOptions } from './options'
+import { pageUrl } from './page-url'
 
 const NAVIGATE = 'usertracking:navigate'
 
@@ -37,3 +37,4 @@ export function onNavigation(listen: Listen, visit: () => void): void {
 export function pageContext(options: LiteTrackingOptions): { page: string; host: string; url: string } {
   return { page: location.pathname, host: location.host, url: pageUrl(location.href, options.keepQueryParameters) }
 }
+

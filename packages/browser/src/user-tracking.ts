@@ -89,7 +89,7 @@ export function createUserTracking(): UserTrackingApi {
 
   // An empty id means none: the element then goes unnamed.
   const capture = (activityType: string, element: string | null | undefined, metadata?: Record<string, unknown>) =>
-    record(element ? { activityType, context: { element }, metadata } : { activityType, metadata })
+    record({ activityType, context: element ? { element } : undefined, metadata })
 
   // The page is hidden or going away: the visible time is reported, whatever is still pending goes
   // by beacon, the one request a browser promises to send after the page is gone, and what cannot
@@ -132,7 +132,6 @@ export function createUserTracking(): UserTrackingApi {
     const pageStorage = (storage ??= indexedDbStorage({ logger: { warn: (message, error) => log.warn(message, error) } }))
     sink ??= pageSink(() => options.endpoint ?? '')
     retire()
-    const self = identity!
     const before = retired
     // The other delivery options (flushInterval, debounceTime, maxRetries, debug) have the tracker's names.
     tracker = createCanonicalTracker({
@@ -141,9 +140,7 @@ export function createUserTracking(): UserTrackingApi {
       storage: { ...pageStorage, load: () => before.then(pageStorage.load) },
       batchSize: options.batchSize ?? 25,
       defaults: () => ({
-        userId: self.userId,
-        anonymousId: self.anonymousId,
-        sessionId: self.session(),
+        ...identity?.ids(),
         context: { ...pageContext(options), userAgent: navigator.userAgent },
         metadata: options.properties,
       }),
@@ -224,7 +221,8 @@ export function createUserTracking(): UserTrackingApi {
     },
     reset() {
       user = undefined
-      identity?.reset()
+      forgetIdentity()
+      identity &&= createIdentity(uuidv7)
     },
     register(properties) {
       options = { ...options, properties: { ...options.properties, ...properties } }
