@@ -7,6 +7,7 @@
  */
 export { UserTracking, createUserTracking } from './user-tracking'
 export type { UserTrackingApi } from './user-tracking'
+export type { TrackingApi } from './tracking-api'
 export type { LiteTrackingOptions, UserTrackingOptions } from './options'
 export { indexedDbStorage } from './indexeddb-storage'
 export type { IndexedDbStorageOptions, PageStorage } from './indexeddb-storage'

@@ -1,38 +1,22 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Activity } from '@usertracking/core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { startLoopbackIngest, type LoopbackIngest } from '../test/loopback-ingest'
 import { createLiteTracking, type LiteTrackingApi } from './lite-tracking'
 import type { LiteTrackingOptions } from './options'
 
-let server: Server
+let ingest: LoopbackIngest
 let endpoint = ''
-let received: Activity[] = []
 let tracking: LiteTrackingApi
 
 beforeAll(async () => {
-  // The lite build sends by beacon, a text/plain POST from the test page's origin; happy-dom asks first.
-  server = createServer((request, response) => {
-    const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': '*' }
-    if (request.method === 'OPTIONS') {
-      response.writeHead(204, cors).end()
-      return
-    }
-    const chunks: Buffer[] = []
-    request.on('data', (chunk: Buffer) => chunks.push(chunk))
-    request.on('end', () => {
-      received.push(...(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { activities: Activity[] }).activities)
-      response.writeHead(200, cors).end('{}')
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/activity`
+  ingest = await startLoopbackIngest()
+  endpoint = ingest.url
 })
 
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+afterAll(() => ingest.close())
 
 beforeEach(() => {
-  received = []
+  ingest.received.length = 0
   localStorage.clear()
   history.replaceState(null, '', '/start?utm_source=news&token=s3cret')
   document.title = 'Start'
@@ -60,7 +44,9 @@ async function until(what: string, check: () => boolean): Promise<void> {
   }
 }
 
-const types = () => received.map((activity) => activity.activityType)
+/** Every activity the ingest received, in arrival order. */
+const received = (): Activity[] => ingest.received.flatMap((request) => request.activities)
+const types = () => received().map((activity) => activity.activityType)
 
 describe('the lite tracker', () => {
   it('sends a page view, a click, a custom event and the time on page by beacon, with the site and a clean URL', async () => {
@@ -70,10 +56,10 @@ describe('the lite tracker', () => {
     const id = tracking.track('custom_action', 'element-id', { custom_data: 'value' })
     Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true })
     document.dispatchEvent(new Event('visibilitychange'))
-    await until('four activities', () => received.length === 4)
+    await until('four activities', () => received().length === 4)
 
     expect(types()).toEqual(['page_visit', 'button_click', 'custom_action', 'time_on_page'])
-    const [visit, click, custom] = received
+    const [visit, click, custom] = received()
     expect(visit?.context).toEqual({ page: '/start', host: 'localhost:3000', url: 'http://localhost:3000/start?utm_source=news' })
     expect(visit?.metadata).toMatchObject({ path: '/start', title: 'Start' })
     expect(click).toMatchObject({ context: { element: 'buy' }, metadata: { tag: 'button', text: 'Buy now' } })
@@ -81,16 +67,16 @@ describe('the lite tracker', () => {
     expect(custom?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(custom?.anonymousId).toBe(localStorage.getItem('usertracking:aid'))
     expect(custom?.sessionId).toBeTruthy()
-    expect(JSON.stringify(received)).not.toContain('s3cret')
+    expect(JSON.stringify(received())).not.toContain('s3cret')
   })
 
   it('sends a batch a flushInterval after its first activity, and on flush()', async () => {
     start({ trackPageViews: false, flushInterval: 20 })
     tracking.track('timed')
-    await until('the timed batch', () => received.length === 1)
+    await until('the timed batch', () => received().length === 1)
     tracking.track('flushed')
     expect(await tracking.flush()).toBe(true)
-    await until('the flushed activity', () => received.length === 2)
+    await until('the flushed activity', () => received().length === 2)
     expect(types()).toEqual(['timed', 'flushed'])
   })
 
@@ -103,8 +89,8 @@ describe('the lite tracker', () => {
     tracking.reset()
     tracking.track('after_reset')
     await tracking.flush()
-    await until('three activities', () => received.length === 3)
-    const [identify, bought, after] = received
+    await until('three activities', () => received().length === 3)
+    const [identify, bought, after] = received()
     expect(identify).toMatchObject({ userId: 'user-7', metadata: { site: 'shop-1', plan: 'pro', via: 'password' } })
     expect(bought).toMatchObject({ userId: 'user-7', anonymousId: before, metadata: { site: 'shop-1', plan: 'own' } })
     expect(after?.userId).toBeUndefined()
@@ -123,7 +109,7 @@ describe('the lite tracker', () => {
     expect(tracking.track('huge', { text: 'x'.repeat(20_000) })).toBeUndefined()
     expect(tracking.track('fine')).toBeTruthy()
     await tracking.flush()
-    await until('the valid activity', () => received.length === 1)
+    await until('the valid activity', () => received().length === 1)
     expect(types()).toEqual(['fine'])
   })
 
@@ -134,7 +120,7 @@ describe('the lite tracker', () => {
     expect(await tracking.flush()).toBe(false)
     Object.defineProperty(navigator, 'onLine', { value: true, configurable: true })
     window.dispatchEvent(new Event('online'))
-    await until('the offline activity', () => received.length === 1)
+    await until('the offline activity', () => received().length === 1)
     expect(types()).toEqual(['offline'])
   })
 
@@ -145,7 +131,7 @@ describe('the lite tracker', () => {
     tracking.consent(true)
     tracking.track('granted')
     expect(await tracking.flush()).toBe(true)
-    await until('the page view and the granted activity', () => received.length === 2)
+    await until('the page view and the granted activity', () => received().length === 2)
 
     // Remembered on the next visit; then withdrawn, which discards what waits and forgets the ids.
     tracking.consent(false)

@@ -1,4 +1,4 @@
-import type { ActivityInput, JsonObject } from '@usertracking/core'
+import type { ActivityInput } from '@usertracking/core'
 import { captureClicks } from './autocapture'
 import { mayTrack, writeConsent } from './consent'
 import { guard, guardAll } from './guard'
@@ -8,38 +8,10 @@ import type { LiteTrackingOptions, UserTrackingOptions } from './options'
 import { onNavigation, pageContext, type Listen } from './page-events'
 import { pageUrl } from './page-url'
 import { pageViews, type PageViews } from './page-views'
+import type { TrackingApi } from './tracking-api'
 
-/**
- * The lite browser tracker; see {@link UserTracking}. The API of the full build without `stats`
- * and `shutdown`. Every method returns at once and never throws.
- */
-export interface LiteTrackingApi {
-  /** Starts tracking, or changes settings at run time (options merge with the previous ones). */
-  config(options: LiteTrackingOptions): void
-  /**
-   * Records an activity: `track('custom_action', 'element-id', { custom_data: 'value' })`. The
-   * element id goes to `context.element`, the data to `metadata`. Returns the activity's id, or
-   * `undefined` when it was not recorded (before `config()`, without consent, Do Not Track,
-   * invalid or over 16,000 characters of JSON: see `debug`).
-   */
-  track(action: string, elementId?: string | JsonObject, data?: JsonObject): string | undefined
-  /** Sets the signed-in user for this and later visits, and records an `identify` activity with `traits`. */
-  identify(userId: string, traits?: JsonObject): void
-  /** Forgets the user and starts a new anonymous id and session, e.g. on sign-out. */
-  reset(): void
-  /** Adds properties sent with every later activity of this page, in its `metadata`. */
-  register(properties: JsonObject): void
-  /**
-   * Records the visitor's choice, remembered across visits: `true` lets tracking start, `false`
-   * stops it, discards what is not sent yet and removes the ids kept in `localStorage`.
-   */
-  consent(granted: boolean): void
-  /**
-   * Hands everything pending to the browser now; resolves `true` when it took all of it, `false`
-   * when some waits (offline, or the browser's beacon quota is used up) for the next round.
-   */
-  flush(): Promise<boolean>
-}
+/** The lite browser tracker; see {@link UserTracking}: the full build's API without `stats` and `shutdown`. */
+export type LiteTrackingApi = TrackingApi<LiteTrackingOptions>
 
 /** Most activities waiting in memory; past it the oldest is dropped. */
 const MAX_QUEUE = 1000

@@ -8,5 +8,6 @@
  */
 export { UserTracking, createLiteTracking } from './lite-tracking'
 export type { LiteTrackingApi } from './lite-tracking'
+export type { TrackingApi } from './tracking-api'
 export type { LiteTrackingOptions } from './options'
 export { pageUrl, KEEP_QUERY_PARAMETERS } from './page-url'

@@ -4,7 +4,6 @@ import {
   uuidv7,
   type Activity,
   type ActivityInput,
-  type JsonObject,
   type Logger,
   type Tracker,
   type TrackerStats,
@@ -19,37 +18,10 @@ import { onNavigation, pageContext, type Listen } from './page-events'
 import { pageSink, type PageSink } from './page-sink'
 import { pageUrl } from './page-url'
 import { pageViews, type PageViews } from './page-views'
+import type { TrackingApi } from './tracking-api'
 
-/** The browser tracker; see {@link UserTracking}. Every method returns at once and never throws. */
-export interface UserTrackingApi {
-  /**
-   * Starts tracking, or changes settings at run time (options merge with the previous ones). A
-   * later call hands what is pending over to a new tracker with the new settings (its `stats()`
-   * start from zero); autocapture switches and properties apply at once.
-   */
-  config(options: UserTrackingOptions): void
-  /**
-   * Records an activity: `track('custom_action', 'element-id', { custom_data: 'value' })`. The
-   * element id goes to `context.element`, the data to `metadata`. Returns the activity's id, or
-   * `undefined` when it was not recorded (before `config()`, without consent, Do Not Track,
-   * invalid: see `debug`).
-   */
-  track(action: string, elementId?: string | JsonObject, data?: JsonObject): string | undefined
-  /** Sets the signed-in user for this and later visits, and records an `identify` activity with `traits`. */
-  identify(userId: string, traits?: JsonObject): void
-  /** Forgets the user and starts a new anonymous id and session, e.g. on sign-out. */
-  reset(): void
-  /** Adds properties sent with every later activity of this page, in its `metadata` (see `options.properties`). */
-  register(properties: JsonObject): void
-  /**
-   * Records the visitor's choice, remembered across visits. `true` lets tracking start (needed
-   * once with `requireConsent`, and it outweighs Do Not Track and Global Privacy Control);
-   * `false` stops it, discards every activity not yet sent (in memory and in IndexedDB) and removes
-   * the ids kept in `localStorage`.
-   */
-  consent(granted: boolean): void
-  /** Sends everything pending now; resolves `true` once it is all delivered (or given up on). */
-  flush(): Promise<boolean>
+/** The full browser tracker; see {@link UserTracking}. Every method returns at once and never throws. */
+export interface UserTrackingApi extends TrackingApi<UserTrackingOptions> {
   /** The tracker's counters (queued, sent, failed, dropped, retried), or `undefined` while nothing is tracked. */
   stats(): TrackerStats | undefined
   /**
