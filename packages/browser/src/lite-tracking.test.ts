@@ -141,8 +141,30 @@ describe('the lite tracker', () => {
     tracking.track('pending')
     tracking.consent(false)
     expect(Object.keys(localStorage)).toEqual(['usertracking:consent'])
+    // Granted again: had 'pending' been kept, it would go in the same beacon as 'next'.
+    tracking.consent(true)
+    tracking.track('next')
+    await tracking.flush()
+    await until('the next activity', () => types().includes('next'))
+    // The page view that came with 'pending' was discarded with it.
+    expect(types()).toEqual(['page_visit', 'granted', 'page_visit', 'next'])
+  })
+
+  it('stops and discards what waits when another tab withdraws consent, before its next beacon', async () => {
+    start({ trackPageViews: false, flushInterval: 60_000 })
+    tracking.track('waiting')
+    // What another tab's consent(false) leaves in the shared localStorage.
+    localStorage.clear()
+    localStorage.setItem('usertracking:consent', '0')
     expect(await tracking.flush()).toBe(true)
-    expect(types()).toEqual(['page_visit', 'granted'])
+    expect(tracking.track('after')).toBeUndefined()
+    expect(Object.keys(localStorage)).toEqual(['usertracking:consent'])
+    // Granted again: had 'waiting' been kept, it would go in the same beacon as 'granted'.
+    tracking.consent(true)
+    tracking.track('granted')
+    await tracking.flush()
+    await until('the granted activity', () => received().length > 0)
+    expect(types()).toEqual(['granted'])
   })
 
   it('stays silent with respectDoNotTrack when the browser sends Do Not Track', () => {

@@ -53,32 +53,37 @@ export function createLiteTracking(): LiteTrackingApi {
   }
   const report = (error: unknown) => log('Ignored an internal error.', error)
   const later = () => {
-    timer ??= setTimeout(() => {
-      timer = undefined
-      send()
-    }, options.flushInterval ?? 1000)
+    timer ??= setTimeout(
+      guard(() => {
+        timer = undefined
+        send()
+      }, report),
+      options.flushInterval ?? 1000,
+    )
   }
 
   /**
    * Hands what is pending to the browser by beacon, in bodies it accepts, and returns whether it
    * took everything. A refused body (the page's 64 KB in flight are used up) waits for the next
-   * round; nothing goes while offline, when a beacon would be accepted and then lost.
+   * round; nothing goes while offline, when a beacon would be accepted and then lost, nor once
+   * consent was withdrawn in another tab.
    */
   const send = (): boolean => {
+    if (!mayTrack(options)) withdraw()
     let chunk: string[] = []
     const beacon = () => {
       if (navigator.sendBeacon(options.endpoint!, body(chunk))) queue = queue.filter((activity) => !chunk.includes(activity))
       chunk = []
     }
-    if (queue.length > 0 && navigator.onLine) {
+    if (queue.length && navigator.onLine) {
       for (const activity of queue) {
         if (body([...chunk, activity]).length > MAX_BODY) beacon()
         chunk.push(activity)
       }
       beacon()
     }
-    if (queue.length > 0) later()
-    return queue.length === 0
+    if (queue.length) later()
+    return !queue.length
   }
   const body = (batch: string[]) => `{"activities":[${batch}]}`
 
