@@ -20,7 +20,7 @@ export const projects = [
   // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
   project({ name: 'browser-e2e', root: './packages/browser', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false }),
   // Against the real server handler over the memory store and the Postgres store on PGlite.
-  project({ name: 'client', root: './packages/client' }),
-  project({ name: 'react', root: './packages/react', environment: 'happy-dom' }),
+  project({ name: 'client', root: './packages/client', hookTimeout: 60_000 }),
+  project({ name: 'react', root: './packages/react', environment: 'happy-dom', testTimeout: 30_000, hookTimeout: 60_000 }),
   project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
 ]
