@@ -9,7 +9,8 @@ import { ActivityClientError } from './errors'
 export interface EventSourceLike {
   /** 0 connecting, 1 open, 2 closed for good (the browser gave up reconnecting). */
   readonly readyState: number
-  addEventListener(type: string, listener: (event: never) => void): void
+  // `any`: the browser's and the package's listener types differ; each listener below names its event's shape.
+  addEventListener(type: string, listener: (event: any) => void): void
   close(): void
 }
 

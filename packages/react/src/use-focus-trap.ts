@@ -1,4 +1,4 @@
-import { useEffect, useRef, type KeyboardEvent, type RefObject } from 'react'
+import { useEffect, useRef, type KeyboardEvent } from 'react'
 
 const FOCUSABLE = 'a[href],button:not([disabled]),input:not([disabled]),select:not([disabled]),textarea:not([disabled]),summary,[tabindex]:not([tabindex="-1"])'
 
@@ -7,7 +7,8 @@ const FOCUSABLE = 'a[href],button:not([disabled]),input:not([disabled]),select:n
  * on open, Tab and Shift+Tab wrap around, Escape calls `onClose`, and focus returns to where it
  * was on close. Returns the container ref and its `onKeyDown`.
  */
-export function useFocusTrap<T extends HTMLElement>(onClose: () => void): { ref: RefObject<T | null>; onKeyDown: (event: KeyboardEvent) => void } {
+// The return type is inferred: `useRef`'s differs between React 18's and 19's types.
+export function useFocusTrap<T extends HTMLElement>(onClose: () => void) {
   const ref = useRef<T>(null)
   useEffect(() => {
     const opener = document.activeElement as HTMLElement | null
@@ -17,7 +18,7 @@ export function useFocusTrap<T extends HTMLElement>(onClose: () => void): { ref:
   }, [])
   return {
     ref,
-    onKeyDown(event) {
+    onKeyDown(event: KeyboardEvent) {
       if (event.key === 'Escape') {
         event.stopPropagation()
         onClose()

@@ -19,6 +19,8 @@ afterEach(() => {
 /** The real server handler on 127.0.0.1 over a real store, and clients signed in as its users. */
 export interface Backend {
   server: ActivityServer
+  /** The store itself, for rows only a tracker writes (such as a priced `cost`, which ingest does not accept from clients). */
+  store: StoreUnderTest['store']
   /** A client whose requests carry `Bearer <user>` (`admin` reads everyone's rows). */
   clientFor(user: string, options?: ActivityClientOptions): ActivityClient
   close(): Promise<void>
@@ -29,6 +31,7 @@ export async function startBackend(open: () => Promise<StoreUnderTest> = stores[
   const server = await startActivityServer(opened.store)
   return {
     server,
+    store: opened.store,
     clientFor: (user, options) =>
       createActivityClient({ baseUrl: server.baseUrl, headers: { authorization: `Bearer ${user}` }, EventSource, live: { reconnectBaseMs: 10 }, ...options }),
     async close() {
