@@ -15,7 +15,7 @@ export interface StatsCardsProps {
 }
 
 const CARDS: Record<StatsCard, [label: string, value: (stats: ActivityStatsResult, format: Format) => string, note?: (stats: ActivityStatsResult, format: Format) => string | undefined]> = {
-  total: ['Activities', (stats, format) => format.number(stats.total), (stats, format) => (stats.recent ? `${format.number(stats.recent.total)} recently` : undefined)],
+  total: ['Activities', (stats, format) => format.number(stats.total), (stats, format) => (stats.recent ? `${format.number(stats.recent.total)} in the last ${format.duration(Date.now() - Date.parse(stats.recent.from)).replace(/ \d+ min$/, '')}` : undefined)],
   users: ['Unique users', (stats, format) => format.number(stats.uniqueUsers)],
   visitors: ['Unique visitors', (stats, format) => format.number(stats.uniqueVisitors)],
   sessions: ['Sessions', (stats, format) => format.number(stats.sessions)],
