@@ -126,7 +126,7 @@ export interface ActivityExport {
 
 /** Per-call options of the request methods. */
 export interface RequestOptions {
-  /** Cancels the request. */
+  /** Cancels the request (an export's until its answer starts: then cancel its `body`). */
   signal?: AbortSignal
 }
 

@@ -65,6 +65,14 @@ console.log('\n| input (every export) | minified bytes |\n| --- | ---: |')
 for (const [path, bytes] of all.inputs) console.log(`| ${path} | ${bytes} |`)
 
 let failed = false
+for (const file of ['dist/index.js', 'dist/index.cjs']) {
+  const path = join(root, file)
+  if (!existsSync(path) || !readFileSync(path, 'utf8').startsWith("'use client';")) {
+    console.error(`[usertracking] [react] size: ${file} does not start with 'use client' (run the build first).`)
+    failed = true
+  }
+}
+if (!failed) console.log("\ndist/index.js and dist/index.cjs start with 'use client'.")
 const foreign = all.inputs.filter(([path]) => path.includes('zod') || path.includes('core/'))
 if (foreign.length > 0) {
   console.error(`\n[usertracking] [react] size: unexpected runtime in the bundle: ${foreign.map(([path]) => path).join(', ')}.`)

@@ -163,6 +163,8 @@ export function useActivities(query: ActivitiesQuery = {}, options: UseActivitie
   }, [client, key, page, reload, pagination])
 
   useEffect(() => {
+    // Arrivals held for a fetch of the previous query belong to another filter.
+    current.current.arrived = []
     if (!liveEnabled) return
     const { sort: _sort, order: _order, perPage: _perPage, ...filter } = JSON.parse(key) as ActivitiesQuery
     const subscription = client.live(
