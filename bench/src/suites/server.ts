@@ -113,7 +113,7 @@ function naiveListener(pool: pg.Pool, table: string) {
 async function serve(mode: Mode, schema: string): Promise<void> {
   let listener: (request: IncomingMessage, response: ServerResponse) => void
   if (mode === 'memory') {
-    listener = toNodeListener(createActivityHandler({ store: recycledMemoryStore(), onError: () => {} }))
+    listener = toNodeListener(createActivityHandler({ store: recycledMemoryStore(), trustClientUserIds: true, onError: () => {} }))
   } else {
     const pool = new pg.Pool({ connectionString: DATABASE_URL, max: POOL_SIZE })
     if (mode === 'naive') {
@@ -123,7 +123,7 @@ async function serve(mode: Mode, schema: string): Promise<void> {
       if (!postgresStore) throw new Error('[usertracking] [bench] @usertracking/postgres has no postgresStore yet.')
       const store = postgresStore({ client: pool, schema, table: 'activity' })
       await store.migrate?.()
-      listener = toNodeListener(createActivityHandler({ store, onError: (error) => console.error(error) }))
+      listener = toNodeListener(createActivityHandler({ store, trustClientUserIds: true, onError: (error) => console.error(error) }))
     }
   }
   const server = createServer(listener)
