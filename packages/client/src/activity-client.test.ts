@@ -74,6 +74,29 @@ describe.each(stores)('the client against the server handler over the $name', ({
     expect(byDuration.items.map((activity) => activity.durationMs)).toEqual([5000, 4400])
   })
 
+  it('pages by page number, as an admin table with page numbers does', async () => {
+    const client = as('ana')
+    expect(await client.list({ page: 2, perPage: 2 })).toMatchObject({ total: 5, page: 2, perPage: 2, pages: 3 })
+    const last = await client.list({ page: 3, perPage: 2, sort: 'tokens', order: 'asc' })
+    expect(last.items.map((activity) => activity.tokenUsage?.total)).toEqual([2200])
+    const error = await client.list({ page: 2, cursor: 'x' }).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ status: 400, issues: [{ path: ['query', 'cursor'] }] })
+  })
+
+  it('narrows by visitor, session and received time, and buckets by any key on either time axis', async () => {
+    const admin = as('admin')
+    const [stored] = await server.ingest([{ anonymousId: 'visitor-9', sessionId: 'session-9', activityType: 'page_visit', timestamp: day(1), context: { page: '/pricing' } }])
+    const received = (await admin.list({ anonymousId: 'visitor-9' })).items
+    expect(received.map((activity) => activity.id)).toEqual([stored])
+    expect((await admin.list({ sessionId: 'session-9', receivedFrom: new Date(Date.parse(received[0]!.receivedAt!)) })).items).toHaveLength(1)
+    expect((await admin.list({ sessionId: 'session-9', receivedTo: received[0]!.receivedAt })).items).toHaveLength(0)
+    const byPage = await admin.stats({ per: 'page' })
+    expect(byPage.buckets).toEqual([{ key: '/pricing', count: 1, tokens: 0, cost: 0 }])
+    const byVisitor = await admin.stats({ per: 'visitor', on: 'receivedAt', intervalMs: 86_400_000, activityType: 'page_visit' })
+    expect(byVisitor.buckets).toMatchObject([{ key: 'visitor-9', count: 1, start: `${received[0]!.receivedAt!.slice(0, 10)}T00:00:00.000Z` }])
+    expect(byVisitor.uniqueVisitors).toBe(1)
+  })
+
   it('reads stats with buckets and the recent window', async () => {
     const stats = await as('ana').stats({ intervalMs: 86_400_000, recentMs: 3_600_000 })
     expect(stats.total).toBe(5)

@@ -15,8 +15,9 @@ const priced: Activity[] = [
   { id: uuidv7(), userId: 'ana', sessionId: 's1', activityType: 'chat_completion', timestamp: at(2, 2), tokenUsage: { total: 500 }, cost: cost(0.005) },
 ]
 const seed: ActivityInput[] = [
-  { userId: 'ben', sessionId: 's2', activityType: 'login', timestamp: at(1) },
-  { anonymousId: 'anon-1', sessionId: 's3', activityType: 'page_visit', timestamp: at(0) },
+  { userId: 'ben', sessionId: 's2', activityType: 'login', timestamp: at(1), context: { page: '/login' } },
+  { anonymousId: 'anon-1', sessionId: 's3', activityType: 'page_visit', timestamp: at(0), context: { page: '/pricing' } },
+  { anonymousId: 'anon-1', sessionId: 's3', activityType: 'button_click', timestamp: at(0, 2), context: { page: '/pricing' } },
   // Outside the 14 days shown.
   { userId: 'old', activityType: 'login', timestamp: at(30) },
 ]
@@ -34,7 +35,7 @@ const card = (label: string) => [...document.querySelectorAll('.ut-card')].find(
 describe('AdminDashboard', () => {
   it('shows totals, people, tokens and cost over the period, per day and per type, and every user’s recent activity', async () => {
     renderWith(backend.clientFor('admin'), <AdminDashboard />)
-    await waitFor(() => expect(card('Activities')).toBe('4'))
+    await waitFor(() => expect(card('Activities')).toBe('5'))
     expect(card('Unique users')).toBe('2')
     expect(card('Unique visitors')).toBe('3')
     expect(card('Sessions')).toBe('3')
@@ -42,7 +43,7 @@ describe('AdminDashboard', () => {
     expect(card('Cost')).toBe('$0.015')
 
     const activitiesChart = screen.getByRole('img', { name: /^Activities over time/ })
-    expect(activitiesChart.getAttribute('aria-label')).toMatch(/^Activities over time: 4 activities from .* to .*, most on .* \(2\)\.$/)
+    expect(activitiesChart.getAttribute('aria-label')).toMatch(/^Activities over time: 5 activities from .* to .*, most on .* \(2\)\.$/)
     expect(activitiesChart.querySelectorAll('rect')).toHaveLength(14)
     const tokensChart = screen.getByRole('img', { name: /^Tokens over time/ })
     expect([...tokensChart.querySelectorAll('rect title')].map((title) => title.textContent).filter((text) => !text?.endsWith(': 0 tokens'))).toEqual([
@@ -50,20 +51,22 @@ describe('AdminDashboard', () => {
     ])
 
     const byType = screen.getByRole('table', { name: 'By activity type' })
-    expect(within(byType).getAllByRole('row').slice(1).map((row) => row.textContent)).toEqual(['chat_completion21,500$0.015', 'login10$0.00', 'page_visit10$0.00'])
+    expect(within(byType).getAllByRole('row').slice(1).map((row) => row.textContent)).toEqual(['chat_completion21,500$0.015', 'button_click10$0.00', 'login10$0.00', 'page_visit10$0.00'])
+    const pages = screen.getByRole('table', { name: 'Top pages' })
+    await waitFor(() => expect(within(pages).getAllByRole('row').slice(1).map((row) => row.textContent)).toEqual(['/pricing20$0.00', '/login10$0.00']))
 
     const recent = screen.getByRole('table', { name: 'Recent activity across users' })
-    await waitFor(() => expect(within(recent).getAllByRole('row')).toHaveLength(6))
-    expect([...recent.querySelectorAll('tbody tr td:first-child')].map((cell) => cell.textContent)).toEqual(['anon-1', 'ben', 'ana', 'ana', 'old'])
+    await waitFor(() => expect(within(recent).getAllByRole('row')).toHaveLength(7))
+    expect([...recent.querySelectorAll('tbody tr td:first-child')].map((cell) => cell.textContent)).toEqual(['anon-1', 'anon-1', 'ben', 'ana', 'ana', 'old'])
   })
 
   it('counts today live and keeps the numbers current as activities arrive', async () => {
     renderWith(backend.clientFor('admin'), <AdminDashboard />)
-    await waitFor(() => expect(screen.getByText(/activit(y|ies) today/).parentElement?.textContent).toBe('1 activity today'))
+    await waitFor(() => expect(screen.getByText(/activit(y|ies) today/).parentElement?.textContent).toBe('2 activities today'))
     await waitFor(() => expect(document.querySelector('.ut-live-counter')?.getAttribute('data-connected')).toBe('true'))
     await backend.server.ingest([{ userId: 'cy', activityType: 'login', timestamp: new Date().toISOString() }])
-    await waitFor(() => expect(screen.getByText(/activities today/).parentElement?.textContent).toBe('2 activities today'))
-    await waitFor(() => expect(card('Activities')).toBe('5'))
+    await waitFor(() => expect(screen.getByText(/activities today/).parentElement?.textContent).toBe('3 activities today'))
+    await waitFor(() => expect(card('Activities')).toBe('6'))
     const recent = screen.getByRole('table', { name: 'Recent activity across users' })
     await waitFor(() => expect(recent.querySelector('tbody tr td')?.textContent).toBe('cy'))
   })

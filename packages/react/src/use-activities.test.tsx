@@ -41,6 +41,17 @@ describe.each(stores)('the hooks against the server handler over the $name', ({ 
     expect(result.current.page).toBe(2)
   })
 
+  it('useActivities with page numbers jumps straight to any page', async () => {
+    const { result } = renderHook(() => useActivities({ perPage: 2, sort: 'tokens', order: 'asc' }, { pagination: 'page', live: false }), {
+      wrapper: providerFor(backend.clientFor('ana')),
+    })
+    await waitFor(() => expect(result.current.items.map((activity) => activity.tokenUsage?.total)).toEqual([90, 300]))
+    expect(result.current).toMatchObject({ page: 1, pages: 3, total: 5, hasNext: true })
+    act(() => result.current.goTo(3))
+    await waitFor(() => expect(result.current.items.map((activity) => activity.tokenUsage?.total)).toEqual([2200]))
+    expect(result.current).toMatchObject({ page: 3, hasNext: false, hasPrevious: true })
+  })
+
   it('useActivities sorts and filters, and goes back to the first page when the query changes', async () => {
     const { result, rerender } = renderHook((query: Parameters<typeof useActivities>[0]) => useActivities(query, { live: false }), {
       wrapper: providerFor(backend.clientFor('ana')),

@@ -18,7 +18,7 @@ export interface UseActivitiesOptions {
   /**
    * `cursor` pages with the server's keyset cursor (any server; stable while rows arrive);
    * `page` asks for page numbers (`page` / `perPage`), which lets {@link ActivitiesState.goTo}
-   * jump to any page, on a server with page-number paging.
+   * jump to any page.
    * @default 'cursor'
    */
   pagination?: 'cursor' | 'page'
