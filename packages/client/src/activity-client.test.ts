@@ -216,6 +216,23 @@ describe('live reconnection', () => {
     live.close()
   })
 
+  it('tells the page to reload when the server cannot replay what was missed (it restarted)', async () => {
+    const client = as('ana', { live: { reconnectBaseMs: 10 } })
+    const received: string[] = []
+    let resets = 0
+    const live = client.live({ activityType: 'restart' }, (activity) => received.push(activity.description!), { onReset: () => resets++ })
+    await eventually(() => expect(live.state.connected).toBe(true))
+    await server.ingest([{ userId: 'ana', activityType: 'restart', description: 'before' }])
+    await eventually(() => expect(received).toEqual(['before']))
+    server.restart()
+    await server.ingest([{ userId: 'ana', activityType: 'restart', description: 'during' }])
+    await eventually(() => expect(resets).toBe(1))
+    expect(live.state.connected).toBe(true)
+    await server.ingest([{ userId: 'ana', activityType: 'restart', description: 'after' }])
+    await eventually(() => expect(received).toEqual(['before', 'after']))
+    live.close()
+  })
+
   it('shares one connection between subscriptions to the same filter', async () => {
     const client = as('ana')
     const first: string[] = []

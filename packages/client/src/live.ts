@@ -42,8 +42,9 @@ export interface LiveOptions {
   /** Called on every change of {@link LiveState}. */
   onState?: (state: LiveState) => void
   /**
-   * The server could not replay what was missed while disconnected (too long away, or the
-   * server restarted): lists on screen may lack rows and should be reloaded.
+   * What was missed while disconnected cannot be replayed (too long away, the server restarted,
+   * or no event had arrived yet to resume after): lists on screen may lack rows and should be
+   * reloaded.
    */
   onReset?: () => void
 }
@@ -101,6 +102,7 @@ export function createLiveHub(
     let source: EventSourceLike | undefined
     let lastEventId: string | undefined
     let attempt = 0
+    let opened = false
     let timer: ReturnType<typeof setTimeout> | undefined
 
     const each = (call: (subscriber: Subscriber) => void) => {
@@ -142,7 +144,11 @@ export function createLiveHub(
       current.addEventListener('open', () => {
         clearTimeout(timer)
         attempt = 0
+        const reopened = opened
+        opened = true
         setState({ status: 'open', connected: true })
+        // Without an event id to resume from, the server cannot replay the gap nor say there was one.
+        if (reopened && lastEventId === undefined) each((subscriber) => subscriber.options.onReset?.())
       })
       current.addEventListener('error', (event: { code?: number; message?: string }) => {
         if (source !== current) return

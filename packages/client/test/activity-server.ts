@@ -33,6 +33,8 @@ export interface ActivityServer {
   ingest(activities: ActivityInput[]): Promise<string[]>
   /** Cuts every open live stream connection, as a network cut or a proxy timeout would. */
   dropConnections(): void
+  /** Replaces the handler with a new one over the same store, as a server restart does: its live feed starts afresh. */
+  restart(): void
   /** Answers the next `count` live stream requests with 503, as a server being deployed would. */
   refuseStreams(count: number): void
   /** The live stream requests the server received, with their `Last-Event-ID`. */
@@ -52,8 +54,9 @@ export const bearerAuth: ActivityHandlerOptions['authenticate'] = (request) => {
 }
 
 export async function startActivityServer(store: Store, options: Partial<ActivityHandlerOptions> = {}): Promise<ActivityServer> {
-  const handler = createActivityHandler({ store, authenticate: bearerAuth, cors: true, onError: () => {}, ...options })
-  const listener = toNodeListener(handler)
+  const create = () => createActivityHandler({ store, authenticate: bearerAuth, cors: true, onError: () => {}, ...options })
+  let handler = create()
+  let listener = toNodeListener(handler)
   const streamRequests: { lastEventId: string | undefined }[] = []
   let refused = 0
   const streamSockets = new Set<Socket>()
@@ -89,6 +92,12 @@ export async function startActivityServer(store: Store, options: Partial<Activit
       for (const socket of streamSockets) socket.destroy()
     },
     streamRequests,
+    restart() {
+      handler.close()
+      for (const socket of streamSockets) socket.destroy()
+      handler = create()
+      listener = toNodeListener(handler)
+    },
     refuseStreams(count) {
       refused = count
     },

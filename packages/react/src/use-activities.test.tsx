@@ -2,7 +2,7 @@ import type { ActivityInput } from '@usertracking/core'
 import { act, renderHook, waitFor } from '@testing-library/react'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { providerFor, startBackend, stores, type Backend } from '../test/harness'
-import { useActivities } from './use-activities'
+import { useActivities, type ActivitiesQuery } from './use-activities'
 import { useActivityStats } from './use-activity-stats'
 import { useLiveCount } from './use-live-count'
 
@@ -96,6 +96,21 @@ describe('live hooks', () => {
     act(() => second.result.current.showPending())
     await waitFor(() => expect(second.result.current.items.map((activity) => activity.tokenUsage?.total)).toEqual([77, 1800]))
     expect(second.result.current).toMatchObject({ page: 1, pending: 0 })
+  })
+
+  it('useActivities reloads the page when the server cannot replay the gap, so nothing written meanwhile is missing', async () => {
+    const { result, rerender } = renderHook((query: ActivitiesQuery) => useActivities(query), {
+      wrapper: providerFor(backend.clientFor('ana')),
+      initialProps: { activityType: 'gap' } as ActivitiesQuery,
+    })
+    // A query change first: the reload must apply to the query on screen.
+    rerender({ activityType: 'gap', perPage: 5 })
+    await waitFor(() => expect(result.current.live.connected).toBe(true))
+    await waitFor(() => expect(result.current.loading).toBe(false))
+    backend.server.restart()
+    await backend.server.ingest([{ userId: 'ana', activityType: 'gap', description: 'written while the stream was down' }])
+    await waitFor(() => expect(result.current.items.map((activity) => activity.description)).toEqual(['written while the stream was down']))
+    expect(result.current.fresh).toEqual([])
   })
 
   it('useActivityStats refetches when activities arrive live', async () => {

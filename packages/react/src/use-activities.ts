@@ -176,7 +176,8 @@ export function useActivities(query: ActivitiesQuery = {}, options: UseActivitie
       {
         onState: setLive,
         // The server could not replay what was missed: the page on screen may lack rows.
-        onReset: () => setPosition((previous) => ({ ...previous, reload: previous.reload + 1 })),
+        onReset: () =>
+          setPosition((previous) => (previous.key === key ? { ...previous, reload: previous.reload + 1 } : { key, page: 1, reload: 1 })),
       },
     )
     setLive(subscription.state)

@@ -57,12 +57,17 @@ export function useActivityStats(query: ActivityStatsQuery = {}, options: UseAct
     if (!live) return () => timers.forEach(clearInterval)
     const { intervalMs: _interval, per: _per, on: _on, recentMs: _recent, ...filter } = JSON.parse(key) as ActivityStatsQuery
     let pending: ReturnType<typeof setTimeout> | undefined
-    const subscription = client.live(filter, () => {
-      pending ??= setTimeout(() => {
-        pending = undefined
-        again()
-      }, liveThrottleMs)
-    })
+    const subscription = client.live(
+      filter,
+      () => {
+        pending ??= setTimeout(() => {
+          pending = undefined
+          again()
+        }, liveThrottleMs)
+      },
+      // What happened while disconnected is in the store, not in the stream: count again.
+      { onReset: again },
+    )
     return () => {
       subscription.close()
       clearTimeout(pending)
