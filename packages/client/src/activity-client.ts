@@ -98,7 +98,8 @@ export interface ActivityStatsQuery extends ActivityFilter {
 
 /** The stats route's answer: the store's aggregates plus counts over the recent window. */
 export interface ActivityStatsResult extends ActivityStats {
-  recent?: { from: string; total: number; uniqueUsers: number; byType: { activityType: string; count: number }[] }
+  /** Counts over the server's recent window (24 hours by default, `recentMs`), from `from` on. */
+  recent?: Pick<ActivityStats, 'total' | 'uniqueUsers' | 'uniqueVisitors' | 'sessions' | 'byType'> & { from: string }
 }
 
 /** Formats the export route writes. */
