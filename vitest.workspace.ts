@@ -14,6 +14,8 @@ export const projects = [
   project({ name: 'core', root: './packages/core' }),
   project({ name: 'node', root: './packages/node', testTimeout: 60_000 }),
   project({ name: 'server', root: './packages/server' }),
+  // withActivity and pricing against the real openai, @anthropic-ai/sdk and ai clients on a loopback fake provider.
+  project({ name: 'pricing', root: './packages/pricing', testTimeout: 30_000 }),
   // Against the server at DATABASE_URL when set, against PGlite otherwise.
   project({ name: 'postgres', root: './packages/postgres', testTimeout: 60_000, hookTimeout: 60_000 }),
   project({ name: 'browser', root: './packages/browser', environment: 'happy-dom', include: ['src/**/*.test.ts'] }),
