@@ -147,9 +147,14 @@ export function createWriteAhead(
   function flush(): Promise<void> {
     if (!queued) {
       queued = true
-      chain = chain.then(persist)
+      chain = chain.then(persist).catch(keepGoing)
     }
     return chain.then(() => pager?.page())
+  }
+
+  // A step that failed unexpectedly must not stop every later one: the chain goes on.
+  function keepGoing(error: unknown): void {
+    report('A storage step failed.', error)
   }
 
   async function persist(): Promise<void> {
@@ -201,7 +206,7 @@ export function createWriteAhead(
           windowBytes,
           hooks,
           then(step) {
-            chain = chain.then(step)
+            chain = chain.then(step).catch(keepGoing)
           },
           schedule,
           entries,
