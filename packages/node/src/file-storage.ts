@@ -338,10 +338,13 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
       await retryDisk()
       return false
     }
-    const buffer = Buffer.from(record)
     try {
-      writeFully(fd, buffer)
-      journalBytes += buffer.length
+      // The string goes to write(2) without a Buffer of our own: a burst writes megabytes, and
+      // Buffers are memory outside the heap that only a garbage collection gives back.
+      const length = Buffer.byteLength(record)
+      const written = writeSync(fd, record)
+      if (written < length) writeFully(fd, Buffer.from(record).subarray(written))
+      journalBytes += length
       await afterWrite()
       return true
     } catch (error) {
