@@ -22,8 +22,10 @@ export interface GroupCommitOptions {
   maxWaitMs?: number
   /**
    * Writes in flight at once. Requests that arrive while every slot is busy go together into the
-   * next write; few slots make large writes (one commit each), many slots shorten the wait.
-   * @default 2
+   * next write; few slots make large writes (one commit each), many slots shorten the wait. Four
+   * keep a database's log flushes overlapping while leaving most of a connection pool (node-postgres:
+   * 10) to reads.
+   * @default 4
    */
   maxConcurrentWrites?: number
   /**
@@ -57,7 +59,7 @@ export interface GroupCommit {
 /** The numbers of {@link GroupCommitOptions} once checked, or `false` for one write per request. */
 export type GroupCommitLimits = Required<GroupCommitOptions> | false
 
-const DEFAULTS: Required<GroupCommitOptions> = { maxActivities: 1000, maxWaitMs: 0, maxConcurrentWrites: 2, maxQueuedActivities: 10_000 }
+const DEFAULTS: Required<GroupCommitOptions> = { maxActivities: 1000, maxWaitMs: 0, maxConcurrentWrites: 4, maxQueuedActivities: 10_000 }
 
 /**
  * Checks `options.groupCommit`.

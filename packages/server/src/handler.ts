@@ -114,7 +114,7 @@ export interface ActivityHandlerOptions {
    * Group commit: ingest requests that overlap in time share one store write (one database
    * commit), each answered once that write has settled, with its own result, and never before its
    * activities are stored. `false` writes each request on its own.
-   * @default {} (at most 1000 activities a write, 2 writes in flight, no added wait, 10000 activities queued)
+   * @default {} (at most 1000 activities a write, 4 writes in flight, no added wait, 10000 activities queued)
    */
   groupCommit?: false | GroupCommitOptions
   /**
