@@ -170,7 +170,7 @@ export function createGroupCommit(
   if (limits === false) {
     return {
       write(activities) {
-        return new Promise((resolve, reject) => void commit([{ activities, queuedAt: 0, resolve, reject }]))
+        return new Promise((resolve, reject) => void commit([{ activities, queuedAt: 0, resolve, reject }]).catch(onError))
       },
     }
   }
@@ -200,11 +200,13 @@ export function createGroupCommit(
       }
       if (waiters.length === 0) continue
       inFlight++
-      void commit(waiters).finally(() => {
-        inFlight--
-        // Those still queued have waited for this slot already: no second wait.
-        if (queue.length > 0) flush()
-      })
+      void commit(waiters)
+        .catch(onError)
+        .finally(() => {
+          inFlight--
+          // Those still queued have waited for this slot already: no second wait.
+          if (queue.length > 0) flush()
+        })
     }
   }
 

@@ -216,11 +216,19 @@ function queryOptions(options: ActivityHandlerOptions): QueryOptions {
 export function createActivityHandler(options: ActivityHandlerOptions): ActivityHandler {
   const { store } = options
   const now = options.now ?? Date.now
-  const onError =
+  const report =
     options.onError ??
     ((error: unknown) => {
       console.error(`[usertracking] [server] ${error instanceof Error ? error.message : String(error)}`, error)
     })
+  // The one path errors are reported through; a hook that throws must not break the request it reports on.
+  const onError = (error: unknown) => {
+    try {
+      report(error)
+    } catch {
+      // Nothing is left to tell.
+    }
+  }
   const development = options.insecureDevelopmentMode === true
   if (development) {
     console.warn('[usertracking] [server] insecureDevelopmentMode is on: anyone can read every activity, write as any user and read the metrics. Never deploy it.')
@@ -340,7 +348,15 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
   }
 
   const handler = async (request: Request, context?: HandlerContext): Promise<Response> => {
-    const { response, route } = await dispatch(request, context)
+    let response: Response
+    let route = 'unmatched'
+    try {
+      ;({ response, route } = await dispatch(request, context))
+    } catch (error) {
+      // Only a failure to build an answer (a hook's HttpError with headers no Response takes) gets here.
+      onError(error)
+      response = answerResponse(INTERNAL_ERROR)
+    }
     metrics.request(route, request.method, response.status)
     return cors ? cors.apply(request, response) : response
   }

@@ -2,7 +2,7 @@ import { isPlainObject, parseActivity, type Activity, type NormalizeOptions, typ
 import type { Access } from './auth'
 import type { BodyLimits, BodyResult } from './body'
 import { anonymizeIp, clientIpFrom, type TrustProxy } from './client-ip'
-import { HttpError, type HttpIssue } from './errors'
+import { HttpError, type HttpIssue, type JsonAnswer } from './errors'
 import type { GroupCommit } from './group-commit'
 import type { LiveFeed } from './live-feed'
 import type { HandlerMetrics } from './metrics'
@@ -39,12 +39,6 @@ export interface IngestRequest {
   request(): Request
   /** Reads the body as JSON within the limits. */
   json(limits: BodyLimits): Promise<BodyResult>
-}
-
-/** A JSON answer, before it becomes a `Response` or is written to a node:http response. */
-export interface JsonAnswer {
-  status: number
-  body: unknown
 }
 
 /** The answer of an ingest route. */

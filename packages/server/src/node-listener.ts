@@ -141,7 +141,7 @@ async function send(response: Response, incoming: IncomingMessage, outgoing: Ser
   }
 }
 
-/** The path of a request target, as the route table spells paths: no query, no trailing slash. */
+/** The path of a request target without its query; undefined for a target that is not a path (`*`, an absolute URL). */
 function pathOf(target: string | undefined): string | undefined {
   if (target === undefined || target[0] !== '/') return undefined
   const end = target.indexOf('?')
