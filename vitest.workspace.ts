@@ -27,5 +27,7 @@ export const projects = [
   project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
   // Google's Firestore emulator (a Java jar), started once for the project by its globalSetup.
   project({ name: 'firestore', root: './packages/firestore', globalSetup: ['./test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
+  // workerd (through miniflare), Deno and Bun from their npm packages, each a child process on 127.0.0.1.
+  project({ name: 'runtimes', root: './test/runtimes', testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false }),
   project({ name: 'firestore-activity', root: './examples/firestore-activity', globalSetup: ['../../packages/firestore/test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
 ]
