@@ -29,5 +29,7 @@ export const projects = [
   project({ name: 'firestore', root: './packages/firestore', globalSetup: ['./test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
   // workerd (through miniflare), Deno and Bun from their npm packages, each a child process on 127.0.0.1.
   project({ name: 'runtimes', root: './test/runtimes', testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false }),
+  // The example Worker, bundled as wrangler does and run on workerd through miniflare.
+  project({ name: 'cloudflare-worker', root: './examples/cloudflare-worker', testTimeout: 120_000, hookTimeout: 120_000 }),
   project({ name: 'firestore-activity', root: './examples/firestore-activity', globalSetup: ['../../packages/firestore/test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
 ]

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
-import { beforeAll, describe } from 'vitest'
-import { bundle, fixtures, runtimesRoot } from './bundle'
+import { afterAll, beforeAll, describe } from 'vitest'
+import { bundle, fixtures, removeBundles, runtimesRoot } from './bundle'
 import { requireRuntime, startServer } from './runtime'
 import { serverRuntimeSuite } from './server-runtime-suite'
 
@@ -12,6 +12,7 @@ describe.skipIf(!bun)(`on Bun (${bun?.version})`, () => {
     // The drivers stay outside the bundle: Bun loads them from node_modules.
     script = await bundle(join(fixtures, 'bun.ts'), { conditions: 'bun', external: ['pg', 'postgres'] })
   })
+  afterAll(removeBundles)
 
   serverRuntimeSuite({
     title: 'Bun.serve',

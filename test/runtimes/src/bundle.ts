@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -26,6 +26,14 @@ export interface BundleOptions {
   external?: string[]
 }
 
+/** This process's bundles (and Deno's cache of them); {@link removeBundles} deletes them. */
+export const buildDir = join(runtimesRoot, '.build', String(process.pid))
+
+/** Deletes this process's bundles: call it in `afterAll` of a file that bundles. */
+export async function removeBundles(): Promise<void> {
+  await rm(buildDir, { recursive: true, force: true })
+}
+
 let counter = 0
 
 /**
@@ -37,9 +45,8 @@ let counter = 0
  * @param options - see {@link BundleOptions}.
  */
 export async function bundle(entry: string, options: BundleOptions): Promise<string> {
-  const outDir = join(runtimesRoot, '.build')
-  await mkdir(outDir, { recursive: true })
-  const outfile = join(outDir, `${options.conditions}-${process.pid}-${++counter}.mjs`)
+  await mkdir(buildDir, { recursive: true })
+  const outfile = join(buildDir, `${options.conditions}-${++counter}.mjs`)
   await build({
     entryPoints: [entry],
     outfile,

@@ -49,6 +49,46 @@ export function expectAcceptedOnce(collector: Collector, ids: string[]): void {
 }
 
 /**
+ * 200 `POST /track` at once while the collector holds every answer: all are answered before any
+ * delivery could finish (a request that waited for delivery would never answer); released, every
+ * activity is accepted exactly once.
+ *
+ * @param url - the app.
+ * @param collector - the app's collector.
+ * @param beforeSettling - what to do once released, before waiting (Deno and Bun flush over HTTP).
+ */
+export async function checkAnsweredBeforeDelivery(url: string, collector: Collector, beforeSettling?: () => Promise<void>): Promise<void> {
+  collector.setMode({ kind: 'hold' })
+  const ids = await trackMany(url, 200)
+  expect(collector.accepted.size).toBe(0)
+  collector.release()
+  await beforeSettling?.()
+  const { stats, drops } = await waitUntilSettled(url, collector)
+  expectAcceptedOnce(collector, ids)
+  expect(stats).toMatchObject({ sent: 200, dropped: 0, queued: 0 })
+  expect(drops).toEqual([])
+}
+
+/**
+ * 200 `POST /track` at once during a sink outage (503) that ends once the collector refused three
+ * batches: every activity is accepted exactly once, after retries, and nothing is dropped.
+ *
+ * @param url - the app, whose tracker retries within seconds (`retryMaxDelayMs` of 500 or so).
+ * @param collector - the app's collector.
+ */
+export async function checkOutageRecovered(url: string, collector: Collector): Promise<void> {
+  collector.setMode({ kind: 'fail', status: 503 })
+  const ids = await trackMany(url, 200)
+  await collector.waitFor('three refused batches', () => collector.refused >= 3)
+  collector.setMode({ kind: 'accept' })
+  const { stats, drops } = await waitUntilSettled(url, collector)
+  expectAcceptedOnce(collector, ids)
+  expect(stats.retried).toBeGreaterThan(0)
+  expect(stats).toMatchObject({ sent: 200, dropped: 0 })
+  expect(drops).toEqual([])
+}
+
+/**
  * The activity API (`createActivityHandler`) over whatever store the app serves: a batch ingested
  * (a repeat of it stores nothing twice), read back by user, counted by stats, a body that is not an
  * activity refused with 400, and an anonymous read with 401.

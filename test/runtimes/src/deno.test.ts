@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs'
 import { join } from 'node:path'
-import { beforeAll, describe } from 'vitest'
-import { bundle, fixtures, runtimesRoot } from './bundle'
+import { afterAll, beforeAll, describe } from 'vitest'
+import { buildDir, bundle, fixtures, removeBundles, runtimesRoot } from './bundle'
 import { requireRuntime, startServer } from './runtime'
 import { serverRuntimeSuite } from './server-runtime-suite'
 
@@ -13,6 +13,7 @@ describe.skipIf(!deno)(`on Deno (${deno?.version})`, () => {
     // postgres.js stays outside the bundle: Deno loads it from node_modules as the npm package it is.
     script = await bundle(join(fixtures, 'deno.ts'), { conditions: 'deno', external: ['postgres'] })
   })
+  afterAll(removeBundles)
 
   serverRuntimeSuite({
     title: 'Deno.serve',
@@ -30,7 +31,7 @@ describe.skipIf(!deno)(`on Deno (${deno?.version})`, () => {
           '--no-prompt',
           script,
         ],
-        { cwd: runtimesRoot, env: { ...env, APP_CONFIG: JSON.stringify(config), DENO_NO_UPDATE_CHECK: '1' } },
+        { cwd: runtimesRoot, env: { ...env, APP_CONFIG: JSON.stringify(config), DENO_NO_UPDATE_CHECK: '1', DENO_DIR: join(buildDir, 'deno') } },
       ),
   })
 })

@@ -4,7 +4,7 @@
  * the tracker delivers in the background without `waitUntil`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { checkActivityApi, expectAcceptedOnce, trackMany, waitUntilSettled } from './checks'
+import { checkActivityApi, checkAnsweredBeforeDelivery, checkOutageRecovered } from './checks'
 import { startCollector, type Collector } from './collector'
 import { createSchema, databaseAvailable, databaseUrl } from './database'
 import type { AppConfig } from './fixtures/app'
@@ -47,30 +47,16 @@ export function serverRuntimeSuite(suite: ServerRuntimeSuite): void {
   describe(`the core tracker with httpSink under ${suite.title}`, () => {
     it('answers 200 requests at once, before any delivery, and delivers every activity once', async () => {
       const app = await start({ collectorUrl: collector.url })
-      collector.setMode({ kind: 'hold' })
-      const ids = await trackMany(app.url, 200)
-      expect(collector.accepted.size).toBe(0)
-      collector.release()
-      // flush() over HTTP: the batch timers would send it too, a debounce later.
-      const flushed = await fetch(`${app.url}/tracker/flush?timeoutMs=30000`, { method: 'POST' })
-      expect(await flushed.json()).toEqual({ delivered: true, timedOut: false, dropped: {} })
-      const { stats, drops } = await waitUntilSettled(app.url, collector)
-      expectAcceptedOnce(collector, ids)
-      expect(stats).toMatchObject({ sent: 200, dropped: 0 })
-      expect(drops).toEqual([])
+      await checkAnsweredBeforeDelivery(app.url, collector, async () => {
+        // flush() over HTTP: the batch timers would send it too, a debounce later.
+        const flushed = await fetch(`${app.url}/tracker/flush?timeoutMs=30000`, { method: 'POST' })
+        expect(await flushed.json()).toEqual({ delivered: true, timedOut: false, dropped: {} })
+      })
     })
 
     it('retries through a sink outage and then delivers every activity once', async () => {
       const app = await start({ collectorUrl: collector.url, tracker: { retryBaseDelayMs: 100, retryMaxDelayMs: 500, debounceTime: 50 } })
-      collector.setMode({ kind: 'fail', status: 503 })
-      const ids = await trackMany(app.url, 200)
-      await collector.waitFor('three refused batches', () => collector.refused >= 3)
-      collector.setMode({ kind: 'accept' })
-      const { stats, drops } = await waitUntilSettled(app.url, collector)
-      expectAcceptedOnce(collector, ids)
-      expect(stats.retried).toBeGreaterThan(0)
-      expect(stats).toMatchObject({ sent: 200, dropped: 0 })
-      expect(drops).toEqual([])
+      await checkOutageRecovered(app.url, collector)
     })
   })
 

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { bundle, fixtures, runtimesRoot, type BundleOptions } from './bundle'
-import { checkActivityApi, expectAcceptedOnce, trackerState, trackMany, waitUntilSettled } from './checks'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { bundle, fixtures, removeBundles, runtimesRoot, type BundleOptions } from './bundle'
+import { checkActivityApi, checkAnsweredBeforeDelivery, checkOutageRecovered, trackerState, trackMany, waitUntilSettled } from './checks'
 import { startCollector, type Collector } from './collector'
 import { createSchema, databaseAvailable, databaseUrl } from './database'
 import type { AppConfig } from './fixtures/app'
@@ -34,19 +34,12 @@ describe.skipIf(!workerd)(`on workerd (${workerd?.version}, through miniflare)`,
     await Promise.all(running.splice(0).map((server) => server.stop()))
     await collector.close()
   })
+  afterAll(removeBundles)
 
   describe('a tracker at module scope, each request’s ctx.waitUntil lent to it', () => {
     it('answers 200 requests at once, before any delivery, and then delivers every activity once', async () => {
       const app = await worker(edgeWorker, { collectorUrl: collector.url, waitUntil: true })
-      // The collector answers nothing until released: a request that waited for delivery would never answer.
-      collector.setMode({ kind: 'hold' })
-      const ids = await trackMany(app.url, 200)
-      expect(collector.accepted.size).toBe(0)
-      collector.release()
-      const { stats, drops } = await waitUntilSettled(app.url, collector)
-      expectAcceptedOnce(collector, ids)
-      expect(stats).toMatchObject({ sent: 200, dropped: 0, queued: 0 })
-      expect(drops).toEqual([])
+      await checkAnsweredBeforeDelivery(app.url, collector)
     })
 
     it('retries through a sink outage within the waitUntil budget and delivers every activity once', async () => {
@@ -56,15 +49,7 @@ describe.skipIf(!workerd)(`on workerd (${workerd?.version}, through miniflare)`,
         // The docs' Workers setting: give up on a batch well inside Cloudflare's 30 s waitUntil budget.
         tracker: { maxRetryTimeMs: 20_000, retryBaseDelayMs: 100, retryMaxDelayMs: 500 },
       })
-      collector.setMode({ kind: 'fail', status: 503 })
-      const ids = await trackMany(app.url, 200)
-      await collector.waitFor('three refused batches', () => collector.refused >= 3)
-      collector.setMode({ kind: 'accept' })
-      const { stats, drops } = await waitUntilSettled(app.url, collector)
-      expectAcceptedOnce(collector, ids)
-      expect(stats.retried).toBeGreaterThan(0)
-      expect(stats).toMatchObject({ sent: 200, dropped: 0 })
-      expect(drops).toEqual([])
+      await checkOutageRecovered(app.url, collector)
     })
 
     it('reports what an outage past the budget leaves undelivered as dropped, with the reason', async () => {

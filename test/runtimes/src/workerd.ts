@@ -1,15 +1,9 @@
 import type { Readable } from 'node:stream'
 import { Miniflare } from 'miniflare'
+import type { RuntimeServer } from './runtime'
 
-/** A Worker running on workerd (miniflare starts it as a child process, listening on 127.0.0.1). */
-export interface WorkerServer {
-  /** `http://127.0.0.1:<port>`. */
-  url: string
-  /** What the Worker printed (console.log / console.error) so far. */
-  output(): string
-  /** Ends workerd. */
-  stop(): Promise<void>
-}
+/** A Worker running on workerd (miniflare starts it as a child process, listening on 127.0.0.1); `output()` is what the Worker printed. */
+export type WorkerServer = RuntimeServer
 
 /** Options of {@link startWorker}. */
 export interface StartWorkerOptions {
