@@ -1,56 +1,26 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { uniqueSchema } from '../../../packages/postgres/test/database'
+import { runExample, type RunningExample } from '../../test/run-example'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const EVENTS_TOKEN = 'events-backend-token-0123456789'
 const METRICS_TOKEN = 'metrics-scrape-token-0123456789'
+const LISTENING = /Event log on (http:\/\/[\d.]+:\d+)/
 
-interface Started {
-  child: ChildProcess
-  url: string
-  output: () => string
-}
-
-let started: Started | undefined
-afterEach(() => {
-  if (started?.child.exitCode === null) started.child.kill('SIGKILL')
-  started = undefined
+let running: RunningExample | undefined
+afterEach(async () => {
+  if (running?.child.exitCode === null) running.child.kill('SIGKILL')
+  running = undefined
 })
-
-/** `pnpm start` as a user runs it (tsx from source), on a free port; resolves once it listens. */
-function startMain(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@usertracking/source', 'src/main.ts'], {
-    cwd: root,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8')
-      const url = /Event log on (http:\/\/[\d.]+:\d+)/.exec(output)?.[1]
-      if (url) resolve((started = { child, url, output: () => output }))
-    }
-    child.stdout.on('data', onData)
-    child.stderr.on('data', onData)
-    child.once('error', reject)
-    child.once('exit', (code) => reject(new Error(`src/main.ts exited with ${code} before listening:\n${output}`)))
-  })
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', resolve))
-}
 
 describe('pnpm start (src/main.ts)', () => {
   it(`serves the event log from ${process.env.DATABASE_URL ? 'the PostgreSQL server at DATABASE_URL' : 'PGlite'} and stops cleanly on SIGTERM`, async () => {
     const schema = uniqueSchema('event_log_main')
-    const app = await startMain({ EVENTS_TOKEN, METRICS_TOKEN, DATABASE_SCHEMA: schema })
     try {
+      const app = (running = await runExample(root, { EVENTS_TOKEN, METRICS_TOKEN, DATABASE_SCHEMA: schema }, LISTENING))
       const headers = { authorization: `Bearer ${EVENTS_TOKEN}`, 'content-type': 'application/json' }
       const event = { user_id: 6, event_action_timestamp: '2025-10-10T18:30:00Z', action: 'deleted', metadata: { device: 'iPhone 14' } }
       expect((await fetch(`${app.url}/api/event`, { method: 'POST', headers, body: JSON.stringify(event) })).status).toBe(201)
@@ -58,8 +28,7 @@ describe('pnpm start (src/main.ts)', () => {
       expect(found).toEqual([{ ...event, event_action_timestamp: '2025-10-10T18:30:00.000Z' }])
       const metrics = await (await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()
       expect(metrics).toContain('user_activity_tracking_api_requests_total{route="/api/event",method="POST",status="201"} 1')
-      app.child.kill('SIGTERM')
-      expect(await exited(app.child)).toBe(0)
+      expect(await app.stop()).toBe(0)
       expect(app.output()).toContain('Event log stopped.')
     } finally {
       if (process.env.DATABASE_URL) {
@@ -72,6 +41,6 @@ describe('pnpm start (src/main.ts)', () => {
   })
 
   it('refuses to start without the tokens, saying which variables to set', async () => {
-    await expect(startMain({ EVENTS_TOKEN: '', METRICS_TOKEN })).rejects.toThrow(/exited with 1[\s\S]*EVENTS_TOKEN and METRICS_TOKEN/)
+    await expect(runExample(root, { EVENTS_TOKEN: '', METRICS_TOKEN }, LISTENING)).rejects.toThrow(/exited with 1[\s\S]*EVENTS_TOKEN and METRICS_TOKEN/)
   })
 })
