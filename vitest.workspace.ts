@@ -21,6 +21,9 @@ export const projects = [
   project({ name: 'browser', root: './packages/browser', environment: 'happy-dom', include: ['src/**/*.test.ts'] }),
   // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
   project({ name: 'browser-e2e', root: './packages/browser', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false }),
+  // Against the real server handler over the memory store and the Postgres store on PGlite.
+  project({ name: 'client', root: './packages/client', hookTimeout: 60_000 }),
+  project({ name: 'react', root: './packages/react', environment: 'happy-dom', testTimeout: 30_000, hookTimeout: 60_000 }),
   project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
   // Story 2's event log, on the PostgreSQL server at DATABASE_URL when set, on PGlite otherwise.
   project({ name: 'event-log', root: './examples/event-log', testTimeout: 90_000, hookTimeout: 90_000 }),
