@@ -27,6 +27,8 @@ export const projects = [
   project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
   // Story 2's event log, on the PostgreSQL server at DATABASE_URL when set, on PGlite otherwise.
   project({ name: 'event-log', root: './examples/event-log', testTimeout: 90_000, hookTimeout: 90_000 }),
+  // Story 5's gateway into its own activity table, on the PostgreSQL server at DATABASE_URL when set, on PGlite otherwise.
+  project({ name: 'llm-gateway', root: './examples/llm-gateway', testTimeout: 90_000, hookTimeout: 90_000 }),
   // Story 4's site in real Chromium, serving the browser package's built script (its globalSetup builds it when missing).
   project({
     name: 'flask-style-site',
