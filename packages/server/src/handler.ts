@@ -1,4 +1,4 @@
-import type { NormalizeOptions, Store } from '@usertracking/core'
+import type { NormalizeOptions, Sink, Store } from '@usertracking/core'
 import { createAccess, type Authenticate } from './auth'
 import { discardBody, type BodyLimits } from './body'
 import type { TrustProxy } from './client-ip'
@@ -119,7 +119,15 @@ export interface ActivityHandlerOptions {
   cors?: boolean | CorsOptions
   /** The Prometheus route, its guard and metric names; `false` turns the route off. @default {} (at `/metrics`, answering 401 until `metrics.authenticate` is set) */
   metrics?: false | MetricsOptions
-  /** The live stream's backlog, polling and heartbeat. */
+  /**
+   * Where the ingest routes write. `sink` replaces `store.sink` for ingest only (reads still go to
+   * the store): `redisStreamSink` from `@usertracking/redis` answers 2xx once Redis holds the
+   * activities, and a worker drains them into the store, so a store stall no longer holds requests.
+   * The sink's writes get the same time limit (`storeTimeoutMs`) and answers as the store's.
+   * @default {} (ingest writes to `store.sink`)
+   */
+  ingest?: { sink?: Sink }
+  /** The live stream's bus to other instances, backlog, polling and heartbeat. */
   live?: LiveFeedOptions & {
     /** Comment lines sent this often keep proxies from closing a quiet stream, in ms. @default 15000 */
     heartbeatMs?: number
@@ -212,11 +220,14 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
   const cors = createCors(options.cors)
   const metrics = new HandlerMetrics(metricsOptions)
   const access = createAccess(options)
-  const storeCaller = createStoreCaller(store.name, positiveOption(options, 'storeTimeoutMs', 10_000), onError)
+  const storeTimeoutMs = positiveOption(options, 'storeTimeoutMs', 10_000)
+  const storeCaller = createStoreCaller(store.name, storeTimeoutMs, onError)
+  const ingestSink = options.ingest?.sink ?? store.sink
+  if (typeof ingestSink?.write !== 'function') throw new TypeError('[usertracking] [server] options.ingest.sink must be a Sink (an object with a write method).')
   const query = queryOptions(options)
   const feed = new LiveFeed(store, options.live ?? {}, storeCaller, onError)
   const ingest = createIngestRoute({
-    store,
+    sink: ingestSink,
     access,
     body,
     maxBatchSize: positiveOption(options, 'maxBatchSize', 1000),
@@ -226,7 +237,7 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     rateLimiter: options.rateLimit ? createRateLimiter(options.rateLimit, now) : undefined,
     metrics,
     feed,
-    storeCaller,
+    storeCaller: ingestSink === store.sink ? storeCaller : createStoreCaller(ingestSink.name, storeTimeoutMs, onError),
     onError,
     now,
   })

@@ -1,4 +1,4 @@
-import { isPlainObject, parseActivity, type Activity, type NormalizeOptions, type SinkResult, type Store } from '@usertracking/core'
+import { isPlainObject, parseActivity, type Activity, type NormalizeOptions, type Sink, type SinkResult } from '@usertracking/core'
 import type { Access } from './auth'
 import { readJsonBody, type BodyLimits } from './body'
 import { anonymizeIp, clientIp, type TrustProxy } from './client-ip'
@@ -10,7 +10,8 @@ import type { StoreCaller } from './store-call'
 
 /** What an ingest route needs from its handler. */
 export interface IngestDependencies {
-  store: Store
+  /** `store.sink`, or `ingest.sink` (a buffer in front of the store). */
+  sink: Sink
   access: Access
   body: BodyLimits
   maxBatchSize: number
@@ -65,7 +66,7 @@ function unpack(value: unknown): { inputs: unknown[]; prefix: (index: number) =>
  * within the store time limit.
  */
 export function createIngestRoute(deps: IngestDependencies): (request: Request, remoteAddress: string | undefined, status: 200 | 201) => Promise<Response> {
-  const { store, access, metrics } = deps
+  const { sink, access, metrics } = deps
   return async (request, remoteAddress, status) => {
     const started = deps.now()
     const startedMark = elapsedMs()
@@ -115,7 +116,7 @@ export function createIngestRoute(deps: IngestDependencies): (request: Request, 
     }
     let result: SinkResult
     try {
-      result = await deps.storeCaller.run((signal) => store.sink.write(activities, { signal }), { signal: request.signal })
+      result = await deps.storeCaller.run((signal) => sink.write(activities, { signal }), { signal: request.signal })
     } catch (error) {
       // A timed-out write may still land: the client retries with the same ids and the store's
       // id dedupe absorbs the repeat.
@@ -127,11 +128,11 @@ export function createIngestRoute(deps: IngestDependencies): (request: Request, 
       metrics.rejected('store_failure', activities.length)
       throw deps.storeCaller.unavailable(Number(retryAfterSeconds(result.retryInMs ?? 1000)))
     }
-    if (result.type === 'too_large') throw new HttpError(413, `The ${store.name} store refused a batch this large.`)
+    if (result.type === 'too_large') throw new HttpError(413, `The ${sink.name} store refused a batch this large.`)
     if (result.type === 'failure') {
       deps.onError(result.error)
       metrics.rejected('store_failure', activities.length)
-      throw new HttpError(422, `The ${store.name} store refused these activities.`)
+      throw new HttpError(422, `The ${sink.name} store refused these activities.`)
     }
     const refused = new Set((result.rejected ?? []).map((entry) => entry.id))
     const stored = refused.size === 0 ? activities : activities.filter((activity) => !refused.has(activity.id))
