@@ -9,7 +9,7 @@ import { keyPrefixOf } from './keys'
 export interface RedisLiveBusOptions {
   /**
    * The app's ioredis client (`Redis` or `Cluster`). Publishes go out on it; the bus opens one
-   * connection of its own (`client.duplicate()`) to subscribe, while the handler has streams open.
+   * connection of its own (`client.duplicate()`) to subscribe, from its creation to `close()`.
    */
   client: RedisClient
   /** The pub/sub channel, after the prefix; every instance of one app must use the same. @default 'live' */
@@ -24,6 +24,11 @@ export interface RedisLiveBusOptions {
 
 /** A {@link LiveBus} over Redis pub/sub; `close()` ends its own connection. */
 export interface RedisLiveBus extends LiveBus {
+  /**
+   * Resolves once the subscription is in place (or the bus closed first); never rejects. Messages
+   * published before it are not received: pub/sub delivers to those listening at that moment.
+   */
+  readonly ready: Promise<void>
   /** Ends the subscription connection; the app's client stays open. Safe to call twice. */
   close(): Promise<void>
 }
@@ -54,9 +59,9 @@ function readMessage(text: string): { from: string; activities: Activity[] } | u
  * instance's streams carry what any of them ingested (each once, still filtered per user, still
  * resumable with `Last-Event-ID` on the instance that numbered them).
  *
- * Pub/sub delivers to whoever listens at that moment, no more: an instance that is not subscribed
- * (no open stream) or cut off from Redis misses those activities, which are in the store all the
- * same. While Redis is unreachable, publishes answer `local_only` at once (each instance's streams
+ * Pub/sub delivers to whoever listens at that moment, no more: an instance cut off from Redis
+ * misses what others publish meanwhile (it is in the store all the same), so create the bus at
+ * start-up: it subscribes at once and stays subscribed until `close()`. While Redis is unreachable, publishes answer `local_only` at once (each instance's streams
  * keep getting its own ingest), a warning says so once, and the bus recovers by itself when Redis
  * answers again (ioredis reconnects and resubscribes). On a Redis Cluster, messages on the channel
  * reach every node (classic pub/sub), so any node can serve the subscription.
@@ -71,7 +76,6 @@ export function redisLiveBus(options: RedisLiveBusOptions): RedisLiveBus {
   const log = options.logger ? createLogger(options.logger) : createLogger(true)
   const self = randomBytes(8).toString('hex')
   const listeners = new Set<(activities: Activity[]) => void>()
-  let subscriber: RedisClient | undefined
   let publishing: 'up' | 'down' = 'up'
   let closed = false
 
@@ -96,31 +100,31 @@ export function redisLiveBus(options: RedisLiveBusOptions): RedisLiveBus {
     }
   }
 
-  function openSubscriber(): RedisClient {
-    const connection = duplicateClient(client, false)
-    let lost = false
-    connection.on('error', (error: unknown) => {
-      if (!lost) log.warn(`[redis] The live bus subscription lost Redis; other instances' activities pause until it is back.`, error)
-      lost = true
-    })
-    connection.on('ready', () => {
-      if (lost) log.warn('[redis] The live bus subscription is back.')
-      lost = false
-    })
-    connection.on('message', onMessage)
-    // ioredis subscribes again by itself after every reconnect; this first call only has to be attempted.
-    connection.subscribe(channel).catch((error: unknown) => log.warn(`[redis] Subscribing to ${channel} failed; ioredis retries on reconnect.`, error))
-    return connection
+  const subscriber = duplicateClient(client, false)
+  let lost = false
+  const lose = () => {
+    if (!lost && !closed) log.warn(`[redis] The live bus subscription lost Redis; other instances' activities pause until it is back.`)
+    lost = true
   }
-
-  function closeSubscriber(): void {
-    const connection = subscriber
-    subscriber = undefined
-    connection?.disconnect()
-  }
+  // 'close' for a connection that dropped, 'error' for one that cannot be made; ioredis retries both.
+  subscriber.on('close', lose)
+  subscriber.on('error', lose)
+  subscriber.on('ready', () => {
+    if (lost) log.warn('[redis] The live bus subscription is back.')
+    lost = false
+  })
+  subscriber.on('message', onMessage)
+  // ioredis subscribes again by itself after every reconnect; this first call only has to be attempted.
+  const ready = subscriber.subscribe(channel).then(
+    () => undefined,
+    (error: unknown) => {
+      if (!closed) log.warn(`[redis] Subscribing to ${channel} failed; ioredis subscribes again once it reconnects.`, error)
+    },
+  )
 
   return {
     name: 'redis',
+    ready,
     async publish(activities) {
       if (closed) return { type: 'local_only', error: new Error('[usertracking] [redis] The live bus is closed.') }
       if (activities.length === 0) return { type: 'sent' }
@@ -135,17 +139,18 @@ export function redisLiveBus(options: RedisLiveBusOptions): RedisLiveBus {
     },
     subscribe(onActivities) {
       if (closed) return () => {}
-      listeners.add(onActivities)
-      subscriber ??= openSubscriber()
+      // A wrapper per call, so subscribing the same function twice gives two independent subscriptions.
+      const listener = (activities: Activity[]) => onActivities(activities)
+      listeners.add(listener)
       return () => {
-        listeners.delete(onActivities)
-        if (listeners.size === 0) closeSubscriber()
+        listeners.delete(listener)
       }
     },
     async close() {
+      if (closed) return
       closed = true
       listeners.clear()
-      closeSubscriber()
+      subscriber.disconnect()
     },
   }
 }

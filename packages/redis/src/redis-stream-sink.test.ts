@@ -1,6 +1,7 @@
 import { createTracker, uuidv7, type Activity } from '@usertracking/core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { closeClients, createClient, deletePrefix, redisModes, uniquePrefix } from '../test/clients'
+import { closeClients, createClient, deletePrefix, uniquePrefix } from '../test/clients'
+import { redisModes } from '../test/modes'
 import { streamKeys } from './keys'
 import { redisStreamSink } from './redis-stream-sink'
 import { freePort } from '../test/redis-servers'

@@ -1,6 +1,7 @@
 import { memoryStore, uuidv7, type Activity, type SinkResult, type Store } from '@usertracking/core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { closeClients, createClient, deletePrefix, redisModes, uniquePrefix } from '../test/clients'
+import { closeClients, createClient, deletePrefix, uniquePrefix } from '../test/clients'
+import { redisModes } from '../test/modes'
 import { openTable, postgresAvailable } from '../test/postgres'
 import type { RedisClient } from './client'
 import { streamKeys } from './keys'

@@ -1,7 +1,6 @@
 import { Cluster, Redis } from 'ioredis'
-import { inject } from 'vitest'
 import type { RedisClient } from '../src/client'
-import { SHARED_REDIS, type RedisAddress } from './redis-servers'
+import type { RedisAddress } from './redis-servers'
 
 /** One Redis server, or the nodes of a Cluster: what the suites run against, in each mode. */
 export type RedisTarget = { mode: 'standalone'; server: RedisAddress } | { mode: 'cluster'; nodes: RedisAddress[] }
@@ -51,11 +50,3 @@ export async function deletePrefix(client: RedisClient, prefix: string): Promise
   }
 }
 
-/** The modes every Redis suite runs in: the shared server, and the Cluster the global setup started. */
-export function redisModes(): { name: string; target: RedisTarget | undefined }[] {
-  const nodes = inject('redisCluster')
-  return [
-    { name: 'one Redis server', target: inject('sharedRedis') ? { mode: 'standalone', server: SHARED_REDIS } : undefined },
-    { name: 'a 3-node Redis Cluster', target: nodes ? { mode: 'cluster', nodes } : undefined },
-  ]
-}
