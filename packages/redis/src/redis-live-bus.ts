@@ -63,8 +63,10 @@ function readMessage(text: string): { from: string; activities: Activity[] } | u
  * misses what others publish meanwhile (it is in the store all the same), so create the bus at
  * start-up: it subscribes at once and stays subscribed until `close()`. While Redis is unreachable, publishes answer `local_only` at once (each instance's streams
  * keep getting its own ingest), a warning says so once, and the bus recovers by itself when Redis
- * answers again (ioredis reconnects and resubscribes). On a Redis Cluster, messages on the channel
- * reach every node (classic pub/sub), so any node can serve the subscription.
+ * answers again (ioredis reconnects and resubscribes). On a Redis Cluster the channel is classic
+ * pub/sub: a message published on any node reaches subscribers on every node, and ioredis sends
+ * each publish to any node, so one instance's activities may arrive out of order (each carries its
+ * `timestamp`).
  *
  * @param options - the client and the channel; see {@link RedisLiveBusOptions}.
  * @throws TypeError naming the option when an option is invalid.
