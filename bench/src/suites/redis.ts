@@ -178,8 +178,8 @@ interface Sample {
 }
 
 interface LoadRun {
-  /** autocannon's result (not for a steady load). */
-  result: autocannon.Result
+  /** autocannon's result; none for a steady load. */
+  result?: autocannon.Result
   samples: Sample[]
   /** Activities the handler answered as accepted (`accepted` of each 2xx body): what a client may forget. */
   accepted: number
@@ -257,7 +257,7 @@ async function steadyLoad(port: number, seconds: number, rate: number): Promise<
   }
   await Promise.all(inFlight)
   agent.destroy()
-  return { result: undefined as never, samples, accepted }
+  return { samples, accepted }
 }
 
 function percentile(values: number[], p: number): number {
@@ -317,7 +317,7 @@ async function runCase(mode: Mode, proxyChild: Child, schema: string, count: () 
       // The buffered worker catches up before the next phase, so the phases do not colour each other.
       await settled()
     }
-    const ok = measured?.result['2xx'] ?? 0
+    const ok = measured?.result?.['2xx'] ?? 0
     const rate = stallRate ?? Math.max(1, Math.round(ok / MEASURE_SECONDS / 2))
     const stallLoad = steadyLoad(server.port, (BEFORE_STALL_MS + STALL_MS + AFTER_STALL_MS) / 1000, rate)
     await new Promise((resolve) => setTimeout(resolve, BEFORE_STALL_MS))
@@ -347,7 +347,7 @@ async function runCase(mode: Mode, proxyChild: Child, schema: string, count: () 
       mode,
       requestsPerSecond: ok / MEASURE_SECONDS,
       activitiesPerSecond: (ok * BATCH) / MEASURE_SECONDS,
-      p99Ms: measured?.result.latency.p99 ?? Number.NaN,
+      p99Ms: measured?.result?.latency.p99 ?? Number.NaN,
       stallRate: rate,
       stallRequests: during.length,
       stallP99Ms: percentile(during.map((sample) => sample.latencyMs), 99),

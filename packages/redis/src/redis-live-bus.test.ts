@@ -78,7 +78,7 @@ describe.each(redisModes())('redisLiveBus on $name', ({ target }) => {
 })
 
 describe('redisLiveBus beside a store that pushes', () => {
-  const [{ target }] = redisModes()
+  const { target } = redisModes()[0]!
   it.skipIf(!target)('sends an activity that reaches an instance by both paths once', async () => {
     // One memory store for both instances: its subscribe pushes each write to both, as LISTEN / NOTIFY would.
     const store = memoryStore()

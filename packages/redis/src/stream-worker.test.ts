@@ -113,7 +113,7 @@ describe.each(redisModes())('createStreamWorker on $name', ({ target }) => {
     const [orphan] = activities(1)
     const orphanId = (await client.xadd(keys.stream, '*', 'activity', JSON.stringify(orphan)))!
     await client.xreadgroup('GROUP', 'usertracking', 'crashed-1', 'COUNT', 1, 'STREAMS', keys.stream, '>')
-    for (let delivery = 2; delivery <= 6; delivery++) await client.xclaim(keys.stream, 'usertracking', `crashed-${delivery}`, 0, orphanId)
+    for (let delivery = 2; delivery <= 6; delivery++) await client.call('XCLAIM', keys.stream, 'usertracking', `crashed-${delivery}`, 0, orphanId)
     await redisStreamSink({ client, keyPrefix }).write(batch, { signal })
     await client.xadd(keys.stream, '*', 'activity', '{not json')
 
