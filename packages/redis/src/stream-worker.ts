@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import { backoffDelay, createLogger, unref, type Logger, type SinkResult, type Store } from '@usertracking/core'
+import { backoffDelay, createLogger, unref, type Activity, type Logger, type SinkResult, type Store } from '@usertracking/core'
 import { positiveOption, requireOption } from './check-option'
 import { command, duplicateClient, replyCode, whenReady, withTimeout, type RedisClient } from './client'
 import { streamKeys, type StreamKeyOptions } from './keys'
@@ -228,16 +228,20 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorker {
     return () => clearInterval(timer)
   }
 
+  /** The batch's activities, each id once: a client that retried an append may have put an activity in the stream twice. */
+  function uniqueActivities(entries: StreamEntry[]): Activity[] {
+    const byId = new Map<string, Activity>()
+    for (const entry of entries) byId.set(entry.activity!.id, entry.activity!)
+    return [...byId.values()]
+  }
+
   async function writeOnce(entries: StreamEntry[]): Promise<SinkResult> {
     const controller = new AbortController()
     const onAbandon = () => controller.abort(abandon.signal.reason)
     abandon.signal.addEventListener('abort', onAbandon)
     const timer = unref(setTimeout(() => controller.abort(new Error(`The ${store.name} store did not answer within ${storeTimeoutMs} ms.`)), storeTimeoutMs))
     try {
-      const write = store.sink.write(
-        entries.map((entry) => entry.activity!),
-        { signal: controller.signal },
-      )
+      const write = store.sink.write(uniqueActivities(entries), { signal: controller.signal })
       const aborted = new Promise<SinkResult>((resolve) =>
         controller.signal.addEventListener('abort', () => resolve({ type: 'retryable', error: controller.signal.reason }), { once: true }),
       )
@@ -261,11 +265,12 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorker {
           if (storeFailing) log.warn(`${label}: the ${store.name} store takes writes again.`)
           storeFailing = false
           const refused = new Map((result.rejected ?? []).map((item) => [item.id, item.error]))
-          if (refused.size > 0) {
-            counts.rejected += entries.filter((entry) => refused.has(entry.activity!.id)).length
-            log.warn(`${label}: the ${store.name} store refused ${refused.size} activities: ${[...new Set(refused.values())].join('; ')}`)
+          const dropped = entries.filter((entry) => refused.has(entry.activity!.id)).length
+          if (dropped > 0) {
+            counts.rejected += dropped
+            log.warn(`${label}: the ${store.name} store refused ${dropped} activities: ${[...new Set(refused.values())].join('; ')}`)
           }
-          counts.stored += entries.length - refused.size
+          counts.stored += entries.length - dropped
           await acknowledge(entries)
           return
         }

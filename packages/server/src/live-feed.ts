@@ -89,14 +89,16 @@ export class LiveFeed {
 
   /** Fans out activities this instance ingested: to its own streams, and to the other instances through the bus. */
   publish(activities: readonly Activity[]): void {
-    const fresh = this.deliver(activities)
-    if (!this.bus || fresh.length === 0) return
+    this.deliver(activities)
+    // All of them, even ids this instance has seen: a store that pushes may have shown them here
+    // first, and the other instances drop what they have seen themselves.
+    if (!this.bus || activities.length === 0) return
     // The bus answers `local_only` instead of rejecting; a bus that breaks that promise is reported, not fatal.
-    this.bus.publish(fresh.map((event) => event.activity)).catch(this.onError)
+    this.bus.publish(activities).catch(this.onError)
   }
 
-  /** Numbers and fans out activities not seen before, to this instance's streams only; returns their events. */
-  private deliver(activities: readonly Activity[]): LiveEvent[] {
+  /** Numbers and fans out activities not seen before, to this instance's streams only. */
+  private deliver(activities: readonly Activity[]): void {
     const events: LiveEvent[] = []
     for (const activity of activities) {
       if (!this.remember(activity.id)) continue
@@ -104,11 +106,10 @@ export class LiveFeed {
       this.buffer.push(event)
       events.push(event)
     }
-    if (events.length === 0) return events
+    if (events.length === 0) return
     // Trimmed in bulk once it holds twice its size, so each publish stays O(batch), not O(buffer).
     if (this.buffer.length >= this.bufferSize * 2) this.buffer.splice(0, this.buffer.length - this.bufferSize)
     for (const listener of this.listeners) listener(events)
-    return events
   }
 
   /** The wire id of an event: epoch and sequence number. */
@@ -177,7 +178,7 @@ export class LiveFeed {
 
   /** Starts every source of activities from elsewhere; returns the function that stops them. */
   private startSource(): () => void {
-    const receive = (activities: Activity[]) => void this.deliver(activities)
+    const receive = (activities: Activity[]) => this.deliver(activities)
     const stops: (() => void)[] = []
     try {
       if (this.bus) stops.push(this.bus.subscribe(receive))

@@ -221,15 +221,16 @@ describe('live stream', () => {
   })
 
   it("streams what another handler ingested through the bus, once, and its own while the bus is down", async () => {
-    // Separate stores that cannot push: only the bus links the two handlers.
-    const storeWithoutPush = (): Store => {
-      const { subscribe: _subscribe, ...rest } = memoryStore()
-      return rest
-    }
+    // Separate stores: only the bus links the two handlers. Each store pushes its writes to its own
+    // handler before that handler publishes them, which must not keep them off the bus.
     const bus = sharedBus()
-    server = await startServer({ store: storeWithoutPush(), live: { bus: bus.join() } })
-    const other = await startServer({ store: storeWithoutPush(), live: { bus: bus.join() } })
+    server = await startServer({ store: memoryStore(), live: { bus: bus.join() } })
+    const other = await startServer({ store: memoryStore(), live: { bus: bus.join() } })
     others.push(other)
+    // A stream open on the other handler too: its feed listens to its store from then on.
+    const watching = new AbortController()
+    const otherStream = await fetch(`${other.url}/api/activities/stream`, { headers: ADMIN, signal: watching.signal })
+    expect(otherStream.status).toBe(200)
     const stream = await connect('/api/activities/stream')
     const postTo = async (target: TestServer, body: unknown) => {
       const response = await fetch(`${target.url}/api/activity`, { method: 'POST', headers: { 'content-type': 'application/json', ...ADMIN }, body: JSON.stringify(body) })
@@ -249,6 +250,7 @@ describe('live stream', () => {
     expect(activityOf(next!).id).toBe(after[0])
     expect(new Set(stream.events.map((event) => activityOf(event).id)).size).toBe(stream.events.length)
     stream.close()
+    watching.abort()
   })
 
   it('reports a bus that throws instead of answering, and keeps streaming', async () => {
