@@ -12,9 +12,11 @@ import type { Cluster, Redis } from 'ioredis'
  */
 export type RedisClient = Redis | Cluster
 
-/** A failed or timed-out Redis command, naming it. */
+/** A failed or timed-out Redis command, naming it; the reply error, if any, is its `cause`. */
 export class RedisCommandError extends UserTrackingError {
-  override name = 'RedisCommandError'
+  static override readonly kind: string = 'RedisCommandError'
+  /** Whether `value` is a `RedisCommandError`, from any copy of this package. */
+  declare static isInstance: (value: unknown) => value is RedisCommandError
 }
 
 /** Connection states in which a command would only sit in ioredis's offline queue until Redis is back. */
@@ -53,7 +55,9 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, name: str
       },
       (error: unknown) => {
         clearTimeout(timer)
-        reject(error instanceof Error && !(error instanceof UserTrackingError) ? new RedisCommandError(`[usertracking] [redis] ${name} failed: ${error.message}`, { cause: error }) : error)
+        // A reply or connection error from ioredis gets the command's name; an error of ours passes as is.
+        if (UserTrackingError.isInstance(error) || !(error instanceof Error)) reject(error)
+        else reject(new RedisCommandError(`[usertracking] [redis] ${name} failed: ${error.message}`, { cause: error }))
       },
     )
   })

@@ -2,6 +2,7 @@ import { createTracker, uuidv7, type Activity } from '@usertracking/core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { closeClients, createClient, deletePrefix, uniquePrefix } from '../test/clients'
 import { redisModes } from '../test/modes'
+import { RedisCommandError } from './client'
 import { streamKeys } from './keys'
 import { redisStreamSink } from './redis-stream-sink'
 import { freePort } from '../test/redis-servers'
@@ -60,7 +61,11 @@ describe('redisStreamSink without Redis', () => {
     const sink = redisStreamSink({ client, commandTimeoutMs: 200 })
     const result = await sink.write([activity(1)], { signal })
     expect(result.type).toBe('retryable')
-    expect(String((result as { error: Error }).error.message)).toMatch(/Appending 1 activities to usertracking:\{activities\} failed/)
+    const error = (result as { error: Error }).error
+    expect(error.message).toMatch(/Appending 1 activities to usertracking:\{activities\} failed/)
+    // The cause names the command: sent to a Redis that refuses connections, or not sent at all once ioredis knows it is away.
+    expect(RedisCommandError.isInstance(error.cause)).toBe(true)
+    expect((error.cause as Error).message).toMatch(/^\[usertracking\] \[redis\] (EVALSHA failed|EVALSHA did not answer within 200 ms|EVALSHA not sent: the connection to Redis is)/)
   })
 
   it('names the option it cannot use', () => {
