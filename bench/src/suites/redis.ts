@@ -13,7 +13,11 @@
  * itself sets. All on 127.0.0.1, each
  * phase bounded in time.
  *
- * Targets (issue 14): buffered p99 during the stall < 50 ms; drain rate ≥ 80 % of the direct write rate.
+ * Last, the live bus: one activity at a time ingested by one instance, timed until another
+ * instance's SSE stream sends it.
+ *
+ * Targets (issue 14): buffered p99 during the stall < 50 ms; drain rate ≥ 80 % of the direct write
+ * rate; the bus delivers to another instance's streams within 100 ms on loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -26,7 +30,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { memoryStore } from '@usertracking/core'
 import { postgresStore } from '@usertracking/postgres'
-import { createStreamWorker, redisStreamSink } from '@usertracking/redis'
+import { createStreamWorker, redisLiveBus, redisStreamSink } from '@usertracking/redis'
 import { createActivityHandler, toNodeListener } from '@usertracking/server'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -42,6 +46,8 @@ const AFTER_STALL_MS = 2000
 /** Buffered: seconds of load into the buffer while the database stalls, to build the backlog whose drain is timed. */
 const DRAIN_FILL_SECONDS = 5
 const DRAIN_LIMIT_MS = 120_000
+/** Activities timed across the live bus, one at a time. */
+const LIVE_SAMPLES = 200
 
 /** `memory`: the handler over the memory store, no database at all: the floor this machine sets for the latencies. */
 type Mode = 'direct' | 'buffered' | 'memory'
@@ -107,6 +113,21 @@ async function serve(mode: Mode, proxyPort: number, schema: string, keyPrefix: s
   }
   const server = createServer(listener)
   server.keepAliveTimeout = 60_000
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  process.stdin.on('end', () => process.exit(0))
+  process.stdin.resume()
+  process.stdout.write(`port ${(server.address() as AddressInfo).port}\n`)
+}
+
+/** Child process: the handler over a memory store that cannot push, sharing live activities through the Redis bus; prints its port once subscribed. */
+async function serveLive(): Promise<void> {
+  const { subscribe: _subscribe, ...store } = memoryStore()
+  const client = new Redis(REDIS_URL)
+  client.on('error', () => {})
+  const bus = redisLiveBus({ client, keyPrefix: `usertracking-bench-${process.ppid}:` })
+  await bus.ready
+  const handler = createActivityHandler({ store, live: { bus }, authenticate: () => ({ userId: 'bench', admin: true }), onError: () => {} })
+  const server = createServer(toNodeListener(handler))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   process.stdin.on('end', () => process.exit(0))
   process.stdin.resume()
@@ -365,6 +386,49 @@ async function runCase(mode: Mode, proxyChild: Child, schema: string, count: () 
   }
 }
 
+/**
+ * The live bus: one activity at a time posted to instance B, timed until instance A's SSE stream
+ * sends it (each process its own; A learns of it only through Redis pub/sub).
+ */
+async function liveLatency(): Promise<number[]> {
+  const [a, b] = await Promise.all([startChild(['live']), startChild(['live'])])
+  const controller = new AbortController()
+  try {
+    const response = await fetch(`http://127.0.0.1:${a.port}/api/activities/stream`, { signal: controller.signal })
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+    const sentAt = new Map<string, number>()
+    const latencies: number[] = []
+    let waiting: (() => void) | undefined
+    void (async () => {
+      let buffer = ''
+      for (;;) {
+        const { done, value } = await reader.read().catch(() => ({ done: true, value: '' }))
+        if (done) return
+        buffer += value
+        for (const match of buffer.matchAll(/^data: (\{.*\})$/gm)) {
+          const id = (JSON.parse(match[1]!) as { id: string }).id
+          const started = sentAt.get(id)
+          if (started !== undefined) latencies.push(performance.now() - started)
+          waiting?.()
+        }
+        buffer = buffer.slice(buffer.lastIndexOf('\n') + 1)
+      }
+    })()
+    for (let index = 0; index < LIVE_SAMPLES; index++) {
+      const id = crypto.randomUUID()
+      const arrived = new Promise<void>((resolve) => (waiting = resolve))
+      sentAt.set(id, performance.now())
+      await fetch(`http://127.0.0.1:${b.port}/api/activity`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, activityType: 'page_view' }) })
+      await Promise.race([arrived, new Promise((resolve) => setTimeout(resolve, 2000))])
+    }
+    return latencies
+  } finally {
+    controller.abort()
+    stop(a)
+    stop(b)
+  }
+}
+
 async function main(): Promise<void> {
   const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 })
   const proxyChild = await startChild(['proxy'])
@@ -385,6 +449,7 @@ async function main(): Promise<void> {
     stop(proxyChild)
     await pool.end()
   }
+  const live = await liveLatency()
 
   const [direct, buffered, memory] = results as [CaseResult, CaseResult, CaseResult]
   console.log(
@@ -406,11 +471,15 @@ async function main(): Promise<void> {
     `| buffered p99 during the stall | ${buffered.stallP99Ms.toFixed(0)} ms (direct: ${direct.stallP99Ms.toFixed(0)} ms; no database at all: ${memory.stallP99Ms.toFixed(0)} ms) | < 50 ms ${buffered.stallP99Ms < 50 ? '✓' : '✗'} |`,
   )
   console.log(
+    `| live bus: ingest on one instance → its SSE event on another (${live.length} of ${LIVE_SAMPLES} arrived) | p50 ${percentile(live, 50).toFixed(1)} ms, p99 ${percentile(live, 99).toFixed(1)} ms | < 100 ms ${percentile(live, 99) < 100 ? '✓' : '✗'} |`,
+  )
+  console.log(
     `| worker drain rate ÷ direct write rate | ${drain.perSecond.toFixed(0)} ÷ ${direct.activitiesPerSecond.toFixed(0)} activities / s = ${(drainRatio * 100).toFixed(0)} % (a backlog of ${drain.backlog}) | ≥ 80 % ${drainRatio >= 0.8 ? '✓' : '✗'} |`,
   )
 }
 
 if (process.argv[2] === 'proxy') await proxy()
+else if (process.argv[2] === 'live') await serveLive()
 else if (process.argv[2] === 'work') await work(Number(process.argv[3]), process.argv[4]!, process.argv[5]!)
 else if (process.argv[2] === 'serve') await serve(process.argv[3] as Mode, Number(process.argv[4]), process.argv[5]!, process.argv[6]!)
 else await main()
