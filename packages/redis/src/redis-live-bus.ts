@@ -61,9 +61,10 @@ function readMessage(text: string): { from: string; activities: Activity[] } | u
  *
  * Pub/sub delivers to whoever listens at that moment, no more: an instance cut off from Redis
  * misses what others publish meanwhile (it is in the store all the same), so create the bus at
- * start-up: it subscribes at once and stays subscribed until `close()`. While Redis is unreachable, publishes answer `local_only` at once (each instance's streams
- * keep getting its own ingest), a warning says so once, and the bus recovers by itself when Redis
- * answers again (ioredis reconnects and resubscribes). On a Redis Cluster the channel is classic
+ * start-up: it subscribes at once and stays subscribed until `close()`. While Redis is
+ * unreachable, publishes answer `local_only` at once (each instance's streams keep getting its own
+ * ingest), a warning says so once, and the bus recovers by itself when Redis answers again
+ * (ioredis reconnects and resubscribes). On a Redis Cluster the channel is classic
  * pub/sub: a message published on any node reaches subscribers on every node, and ioredis sends
  * each publish to any node, so one instance's activities may arrive out of order (each carries its
  * `timestamp`).
