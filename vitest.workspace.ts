@@ -18,6 +18,8 @@ export const projects = [
   project({ name: 'pricing', root: './packages/pricing', testTimeout: 30_000 }),
   // Against the server at DATABASE_URL when set, against PGlite otherwise.
   project({ name: 'postgres', root: './packages/postgres', testTimeout: 60_000, hookTimeout: 60_000 }),
+  // The shared Redis at 127.0.0.1:6379, a 3-node Redis Cluster and redis-servers the tests start themselves, and the real PostgreSQL server.
+  project({ name: 'redis', root: './packages/redis', testTimeout: 120_000, hookTimeout: 120_000, globalSetup: ['./test/global-setup.ts'], fileParallelism: false }),
   project({ name: 'browser', root: './packages/browser', environment: 'happy-dom', include: ['src/**/*.test.ts'] }),
   // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
   project({ name: 'browser-e2e', root: './packages/browser', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false }),
@@ -25,6 +27,19 @@ export const projects = [
   project({ name: 'client', root: './packages/client', hookTimeout: 60_000 }),
   project({ name: 'react', root: './packages/react', environment: 'happy-dom', testTimeout: 30_000, hookTimeout: 60_000 }),
   project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
+  // Story 2's event log, on the PostgreSQL server at DATABASE_URL when set, on PGlite otherwise.
+  project({ name: 'event-log', root: './examples/event-log', testTimeout: 90_000, hookTimeout: 90_000 }),
+  // Story 5's gateway into its own activity table, on the PostgreSQL server at DATABASE_URL when set, on PGlite otherwise.
+  project({ name: 'llm-gateway', root: './examples/llm-gateway', testTimeout: 90_000, hookTimeout: 90_000 }),
+  // Story 4's site in real Chromium, serving the browser package's built script (its globalSetup builds it when missing).
+  project({
+    name: 'flask-style-site',
+    root: './examples/flask-style-site',
+    globalSetup: ['./test/browser-script.ts'],
+    testTimeout: 90_000,
+    hookTimeout: 90_000,
+    fileParallelism: false,
+  }),
   // Google's Firestore emulator (a Java jar), started once for the project by its globalSetup.
   project({ name: 'firestore', root: './packages/firestore', globalSetup: ['./test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
   // workerd (through miniflare), Deno and Bun from their npm packages, each a child process on 127.0.0.1.
