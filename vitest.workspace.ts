@@ -24,7 +24,10 @@ export const projects = [
   // Against the real server handler over the memory store and the Postgres store on PGlite.
   project({ name: 'client', root: './packages/client', hookTimeout: 60_000 }),
   project({ name: 'react', root: './packages/react', environment: 'happy-dom', testTimeout: 30_000, hookTimeout: 60_000 }),
-  project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
+  // The demo's server in-process and `pnpm start` as a child process, each on its own temporary data folder.
+  project({ name: 'demo', root: './examples/demo', include: ['src/*.test.ts'], testTimeout: 120_000, hookTimeout: 180_000 }),
+  // The product tour in real Chromium (playwright-core); run alone with `vitest run --project demo-e2e`.
+  project({ name: 'demo-e2e', root: './examples/demo', include: ['src/e2e/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 180_000, fileParallelism: false }),
   // Google's Firestore emulator (a Java jar), started once for the project by its globalSetup.
   project({ name: 'firestore', root: './packages/firestore', globalSetup: ['./test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
   project({ name: 'firestore-activity', root: './examples/firestore-activity', globalSetup: ['../../packages/firestore/test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
