@@ -1,17 +1,14 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Activity, ActivityStats } from '@usertracking/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startDemoProcess } from './e2e/demo-process'
 import { startDemo, type Demo } from './server/demo-server'
 import type { TailorEvent } from './server/tailor'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 // The model answers at once here: these tests are about the demo's wiring, not the model's pace.
 const FAST_MODEL = { firstTokenDelayMs: 20, tokenIntervalMs: 1 }
 const JOB = {
@@ -147,7 +144,8 @@ describe('the demo server', () => {
     expect(done.cost!.total).toBeGreaterThan(0)
 
     const live = await arriving
-    expect(live).toMatchObject({ userId: 'chen', status: 'success', tokenUsage: done.tokenUsage, cost: done.cost, metadata: { company: 'Shopify', jobTitle: 'Site Reliability Engineer' } })
+    expect(live).toMatchObject({ userId: 'chen', status: 'success', tokenUsage: done.tokenUsage, cost: done.cost, metadata: { company: 'Shopify', jobTitle: 'Site Reliability Engineer' }, context: { page: '/' } })
+    expect(live.context?.requestId).toMatch(/^[\da-f-]{36}$/)
     expect(live.durationMs).toBeGreaterThan(0)
     const stored = await list(demo, cookie, 'limit=5&activityType=resume_generation')
     expect(stored[0]!.id).toBe(live.id)
@@ -199,36 +197,23 @@ function signInAs(demo: Demo, userId: string): Promise<Response> {
 describe('pnpm start, as a process', () => {
   it('prints its URLs, and on Ctrl-C flushes the tracker, closes the database and exits 0', async () => {
     const dataDir = await dataFolder()
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@usertracking/source', 'src/main.ts', '--port', '0', '--data', dataDir], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk))
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk))
-    const exited = once(child, 'exit')
+    const child = await startDemoProcess(dataDir)
     try {
-      const deadline = Date.now() + 90_000
-      while (!/ready at (http:\/\/127\.0\.0\.1:\d+)/.test(output)) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`The demo did not start:\n${output}`)
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
-      const url = /ready at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!
-      expect(output).toContain(`My Activities     ${url}/activities`)
-      expect(output).toContain(`Admin dashboard   ${url}/admin`)
-      const demo = { url } as Demo
-      const cookie = await signIn(demo, 'chen')
-      const { events } = await tailor(demo, cookie)
+      expect(child.output()).toContain(`My Activities     ${child.url}/activities`)
+      expect(child.output()).toContain(`Admin dashboard   ${child.url}/admin`)
+      const demo = { url: child.url } as Demo
+      const { events } = await tailor(demo, await signIn(demo, 'chen'))
       expect(events.at(-1)).toMatchObject({ done: true })
-      // Stopped at once: the tailoring is still in the tracker's batch, unless the flush on Ctrl-C stores it.
-      child.kill('SIGINT')
-      const [code] = await exited
-      expect(output).toContain('Stopped: activities flushed, database closed.')
-      expect(code).toBe(0)
+      // Stopped at once: the tailoring may still sit in the tracker's batch; the flush on Ctrl-C stores it.
+      expect(await child.stop()).toBe(0)
+      expect(child.output()).toContain('Stopped: activities flushed, database closed.')
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL')
+      await child.stop()
     }
     const reopened = await startDemo({ port: 0, dataDir, model: FAST_MODEL, log: quiet })
     try {
       const stored = await list(reopened, await signIn(reopened, 'chen'), 'limit=5&activityType=resume_generation')
-      expect(stored[0]).toMatchObject({ description: 'Tailored resume for Shopify job', userId: 'chen' })
+      expect(stored[0]).toMatchObject({ description: 'Tailored resume for Shopify job', userId: 'chen', context: { page: '/' } })
       expect(Date.parse(stored[0]!.timestamp)).toBeGreaterThan(Date.now() - 120_000)
     } finally {
       await reopened.close()

@@ -47,12 +47,14 @@ export function tailoredResume(prompt: string): string {
   const company = field(prompt, 'Company') || 'the company'
   const description = field(prompt, 'Job description', true)
   const resume = field(prompt, 'Resume', true)
-  const keywords = [...new Set(description.toLowerCase().match(/[a-z][a-z+#.-]{5,}/g) ?? [])].filter((word) => !STOP_WORDS.has(word)).slice(0, 4)
+  const ownWords = new Set(job.toLowerCase().split(/\s+/))
+  const keywords = [...new Set(description.toLowerCase().match(/[a-z][a-z+#-]{5,}/g) ?? [])].filter((word) => !STOP_WORDS.has(word) && !ownWords.has(word)).slice(0, 4)
   const lines = resume
     .split('\n')
     .map((line) => line.replace(/^[-•*]\s*/, '').trim())
-    .filter((line) => line.length > 12)
-  const name = lines.length > 0 && lines[0]!.split(/\s+/).length <= 4 ? lines.shift()! : 'Candidate'
+    .filter(Boolean)
+  // A short first line without a bullet is the candidate's name, as resumes start.
+  const name = lines.length > 1 && lines[0]!.split(/\s+/).length <= 4 ? lines.shift()! : 'Candidate'
   const focus = (index: number) => keywords[index % Math.max(1, keywords.length)] ?? 'the team’s goals'
   const highlights = (lines.length > 0 ? lines.slice(0, 4) : ['Delivered projects end to end with measurable results']).map(
     (line, index) => `• ${line.replace(/\.$/, '')}, the experience ${company} asks for in ${focus(index)}.`,

@@ -72,7 +72,7 @@ const LLM_FEATURES = [
  * handful of anonymous visitors (page views, clicks, forms, focus, time on page, sign-ins), and
  * the users' LLM features (`resume_generation`, `job_match`, `cover_letter`) on several models,
  * with tokens, durations and the odd failure. Every activity lies between `now - days` and `now`,
- * and the last visits fall in the last hour, so "today" is never empty.
+ * and each user's last visit falls in the last hour, so "today" is never empty.
  */
 export function seedActivities(options: SeedOptions): ActivityInput[] {
   const { now } = options
@@ -91,8 +91,8 @@ export function seedActivities(options: SeedOptions): ActivityInput[] {
     const userAgent = pick(USER_AGENTS)
     const visits = Math.round(person.visitsPerDay * days)
     for (let visit = 0; visit < visits; visit++) {
-      // The last visit of each person is in the last hour; the others spread over the period.
-      let at = visit === visits - 1 ? now - between(5 * 60_000, HOUR_MS) : now - between(HOUR_MS, days * DAY_MS)
+      // Each user's last visit is in the last hour; the rest spread over the period.
+      let at = person.userId && visit === visits - 1 ? now - between(5 * 60_000, HOUR_MS) : now - between(HOUR_MS, days * DAY_MS)
       const sessionId = `seed-${person.anonymousId}-${visit}`
       const base = { userId: person.userId, anonymousId: person.anonymousId, sessionId }
       const context = (page: string) => ({ page, host: '127.0.0.1', url: `http://127.0.0.1${page}`, userAgent })

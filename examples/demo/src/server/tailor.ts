@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import { extractUsage, withActivity, type ActivityCost, type Tracker, type TokenUsage } from '@usertracking/core'
+import { runWithContext } from '@usertracking/node'
 import type { Pricing } from '@usertracking/pricing'
 import type OpenAI from 'openai'
 import type { DemoUser } from './demo-users'
@@ -68,7 +70,7 @@ export function createTailor(tracker: Pick<Tracker, 'track'>, openai: OpenAI, mo
  * aborts the model call (the activity is then recorded with what arrived).
  */
 export function createTailorRoute(options: { tailor: ReturnType<typeof createTailor>; pricing: Pricing; userOf: (request: Request) => DemoUser | undefined; onError: (error: unknown) => void }) {
-  return async (request: Request): Promise<Response> => {
+  async function route(request: Request): Promise<Response> {
     if (request.method !== 'POST') return json(405, { error: 'Use POST.' }, { allow: 'POST' })
     const user = options.userOf(request)
     if (!user) return json(401, { error: 'Sign in (the switcher at the top) to tailor a resume.' })
@@ -76,6 +78,12 @@ export function createTailorRoute(options: { tailor: ReturnType<typeof createTai
     if ('error' in read) return read.error
     const input = checkInput(read.body)
     if (typeof input === 'string') return json(400, { error: input })
+    // Everything tracked while this request runs (the tailoring, when its stream ends) says where it happened.
+    const where = { requestId: randomUUID(), context: { page: '/', userAgent: request.headers.get('user-agent') ?? undefined } }
+    return runWithContext(where, () => respond(user, input, request))
+  }
+
+  async function respond(user: DemoUser, input: TailorInput, request: Request): Promise<Response> {
     const started = performance.now()
     let stream: Awaited<ReturnType<typeof options.tailor>>
     try {
@@ -114,4 +122,5 @@ export function createTailorRoute(options: { tailor: ReturnType<typeof createTai
       { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } },
     )
   }
+  return route
 }
