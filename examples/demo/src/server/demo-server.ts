@@ -105,14 +105,11 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   try {
     const folder: DataFolder = await openDataFolder(options.dataDir ?? DEFAULT_DATA_DIR, { reset: options.reset })
     cleanup.push(folder.release)
-    // The build (CPU) and the database (its own start-up) in parallel; both are needed before the first page.
-    const building = ensureAppBuilt({ dir: options.buildDir, force: options.rebuild })
-    building.catch(() => {})
+    const app = await ensureAppBuilt({ dir: options.buildDir, force: options.rebuild })
+    if (app.built) log(`Built the app in ${(app.durationMs / 1000).toFixed(1)} s.`)
     const database = await openDatabase(folder.databaseDir)
     cleanup.push(database.close)
     const seeded = await seedIfEmpty(database, log)
-    const app = await building
-    if (app.built) log(`Built the app in ${(app.durationMs / 1000).toFixed(1)} s.`)
 
     const model: FakeModel = await startFakeModel(options.model)
     cleanup.push(model.close)
