@@ -81,6 +81,8 @@ export async function ensureAppBuilt(options: { dir?: string; force?: boolean } 
       },
     })
     await writeFile(join(temporary, STAMP), JSON.stringify({ hash, builtAt: new Date().toISOString() }))
+    // Another demo process (a test beside this one) finished the same build meanwhile and may be serving it: keep theirs.
+    if ((await stampOf(dir)) === hash) return { dir, built: true, durationMs: performance.now() - started }
     await rm(dir, { recursive: true, force: true })
     await rename(temporary, dir).catch(async (error: unknown) => {
       // Another demo process finished the same build first: theirs is as good.

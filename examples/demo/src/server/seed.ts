@@ -1,4 +1,6 @@
 import type { ActivityInput } from '@usertracking/core'
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64'
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus'
 import { DEMO_USERS } from './demo-users'
 
 /** How much history {@link seedActivities} makes. */
@@ -13,18 +15,6 @@ export interface SeedOptions {
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
-
-/** mulberry32: a tiny seeded generator, so a reset makes the same history. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let value = state
-    value = Math.imul(value ^ (value >>> 15), value | 1)
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61)
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 const JOBS = [
   { jobTitle: 'Data Engineer', company: 'Amazon' },
@@ -77,7 +67,9 @@ const LLM_FEATURES = [
 export function seedActivities(options: SeedOptions): ActivityInput[] {
   const { now } = options
   const days = options.days ?? 14
-  const next = random(options.seed ?? 17)
+  // Seeded, so that a reset makes the same history (relative to `now`).
+  const generator = xoroshiro128plus(options.seed ?? 17)
+  const next = () => uniformFloat64(generator)
   const between = (low: number, high: number) => low + next() * (high - low)
   const whole = (low: number, high: number) => Math.round(between(low, high))
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!
