@@ -151,6 +151,29 @@ describe('the demo server', () => {
     expect(stored[0]!.id).toBe(live.id)
   })
 
+  it('aborts the model call when the page goes away mid-answer, and records the call with what arrived', async () => {
+    // Its own demo, with a model slow enough that the answer is still streaming when the page leaves.
+    const slow = await startDemo({ port: 0, dataDir: await dataFolder(), model: { firstTokenDelayMs: 20, tokenIntervalMs: 200 }, log: quiet })
+    try {
+      const cookie = await signIn(slow, 'dana')
+      const leaving = new AbortController()
+      const since = new Date().toISOString()
+      const response = await fetch(`${slow.url}/demo/tailor`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ ...JOB, company: 'Gone' }), signal: leaving.signal })
+      const reader = response.body!.getReader()
+      expect(new TextDecoder().decode((await reader.read()).value)).toContain('"delta"')
+      leaving.abort()
+      let recorded: Activity | undefined
+      for (const deadline = Date.now() + 30_000; !recorded && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+        recorded = (await list(slow, cookie, `limit=1&activityType=resume_generation&from=${since}`))[0]
+      }
+      // Abandoned, not failed; OpenAI sends usage last, so a stream left early has no token count.
+      expect(recorded).toMatchObject({ description: 'Tailored resume for Gone job', status: 'success' })
+      expect(recorded!.tokenUsage).toBeUndefined()
+    } finally {
+      await slow.close()
+    }
+  })
+
   it('refuses a bad tailoring request with a message naming what is wrong', async () => {
     const cookie = await signIn(demo, 'dana')
     expect(await tailor(demo, cookie, { ...JOB, company: '' })).toMatchObject({ status: 400, error: 'company must be a non-empty string.' })

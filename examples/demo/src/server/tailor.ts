@@ -93,29 +93,33 @@ export function createTailorRoute(options: { tailor: ReturnType<typeof createTai
       return json(502, { error: 'The model did not answer. Try again.' })
     }
     const encoder = new TextEncoder()
-    const line = (event: TailorEvent) => encoder.encode(`${JSON.stringify(event)}\n`)
+    // Set when the page went away: nothing more may be written, and the model call is aborted.
+    let cancelled = false
     return new Response(
       new ReadableStream<Uint8Array>({
         async start(controller) {
+          const send = (event: TailorEvent) => {
+            if (!cancelled) controller.enqueue(encoder.encode(`${JSON.stringify(event)}\n`))
+          }
           let tokenUsage: TokenUsage | undefined
           try {
             for await (const chunk of stream) {
               const delta = chunk.choices[0]?.delta?.content
-              if (delta) controller.enqueue(line({ delta }))
+              if (delta) send({ delta })
               const usage = extractUsage(chunk)
               if (usage) tokenUsage = { ...usage, total: usage.total ?? (usage.input ?? 0) + (usage.output ?? 0) }
             }
             const cost = tokenUsage ? options.pricing.price(tokenUsage) : undefined
-            controller.enqueue(line({ done: true, tokenUsage, cost, durationMs: Math.round(performance.now() - started) }))
+            send({ done: true, tokenUsage, cost, durationMs: Math.round(performance.now() - started) })
           } catch (error) {
-            if (!request.signal.aborted) {
-              options.onError(error)
-              controller.enqueue(line({ error: 'The model stopped answering. Try again.' }))
-            }
+            if (cancelled) return
+            options.onError(error)
+            send({ error: 'The model stopped answering. Try again.' })
           }
-          controller.close()
+          if (!cancelled) controller.close()
         },
         cancel() {
+          cancelled = true
           stream.controller.abort()
         },
       }),
