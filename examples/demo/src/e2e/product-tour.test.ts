@@ -115,8 +115,9 @@ describe.skipIf(!executablePath && !inCi)('the product tour in Chromium (pnpm st
         expect(overflow, 'no horizontal scrolling').toBeLessThanOrEqual(0)
       }
       const switchUser = async (page: Page, user: { id: string; name: string }) => {
+        const signedIn = page.waitForResponse((response) => response.url().endsWith('/demo/session') && response.request().method() === 'POST')
         await page.locator('#user-switcher').selectOption(user.id)
-        await expect.poll(() => page.locator('#user-switcher').inputValue()).toBe(user.id)
+        expect((await signedIn).status()).toBe(200)
         await expect.poll(() => page.locator('#user-switcher').isEnabled()).toBe(true)
       }
 
