@@ -1,0 +1,52 @@
+/**
+ * The measures' constants and what a measuring child process (`child.ts`) and the delivery suite
+ * say to each other over IPC.
+ */
+
+/** Epoch milliseconds with the sub-millisecond precision of `performance.now()`, comparable across processes. */
+export const epochMs = (): number => performance.timeOrigin + performance.now()
+
+/** The three measures: `track()` cost, a burst, and tracking through a collector outage. */
+export type Measure = 'per-call' | 'burst' | 'outage'
+
+/** `track()` calls per timed round of the per-call measure. */
+export const ROUND_CALLS = 10_000
+/** Timed rounds of the per-call measure (the median is reported), after one untimed warm-up round. */
+export const ROUNDS = 5
+/** How long the collector's outage lasts, in milliseconds: the events are tracked over this time. */
+export const OUTAGE_MS = 5000
+/** Equal slices the outage's events are tracked in, one every `OUTAGE_MS / OUTAGE_SLICES`. */
+export const OUTAGE_SLICES = 50
+/** The longest an SDK's flush may take after a burst or an outage, in milliseconds. */
+export const DRAIN_TIMEOUT_MS = 60_000
+/** The longest an SDK's close may take after its flush, in milliseconds. */
+export const CLOSE_TIMEOUT_MS = 10_000
+/** How often peak RSS is sampled while delivering, in milliseconds. */
+export const RSS_SAMPLE_MS = 10
+
+/** What the per-call measure reports. */
+export interface PerCallResult {
+  /** Median over the rounds of the synchronous `track()` call, in nanoseconds. */
+  callNs: number
+  /** The same plus the promise jobs the calls queued (run before the next event-loop turn), in nanoseconds. */
+  callWithMicrotasksNs: number
+}
+
+/** What the burst and outage measures report; the collector's counts complete them. */
+export interface DeliveryResult {
+  /** Epoch milliseconds of the first `track()`. */
+  startedAt: number
+  /** Epoch milliseconds when the last `track()` returned. */
+  trackedAt: number
+  /** Largest RSS seen minus RSS before the first `track()`, in bytes. */
+  rssGrowthBytes: number
+  /** Worst event-loop delay from the last `track()` until the SDK was closed, in milliseconds. */
+  maxLoopDelayMs: number
+}
+
+/** A message from the child to the suite. */
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'tracked' }
+  | { type: 'result'; result: PerCallResult | DeliveryResult }
+  | { type: 'error'; message: string }

@@ -1,0 +1,201 @@
+/**
+ * The delivery suite's tables: one per measure (defaults rows first, then tuned), then the ratios
+ * of usertracking against the best peer measured in the same run, defaults against defaults and
+ * tuned against tuned.
+ */
+import { format, megabytes, table } from '../report/markdown'
+import type { Outcome } from './run-measure'
+import { OUTAGE_MS, OUTAGE_SLICES, ROUND_CALLS, ROUNDS, type DeliveryResult, type PerCallResult } from './protocol'
+import { EVENTS, type Scenario } from './scenarios'
+
+/** Every measure's outcome for one scenario (a measure left out by the command line is absent). */
+export interface ScenarioOutcomes {
+  scenario: Scenario
+  perCall?: Outcome
+  burst?: Outcome
+  outage?: Outcome
+}
+
+const perCall = (row: ScenarioOutcomes) => row.perCall?.result as PerCallResult | undefined
+const delivery = (outcome: Outcome | undefined) => outcome?.result as DeliveryResult | undefined
+
+/** Events delivered per second, from the first `track()` to the last new event at the collector. */
+function deliveredPerSecond(outcome: Outcome): number {
+  const result = delivery(outcome)!
+  const { delivered, lastDeliveryAt } = outcome.counts
+  return delivered === 0 ? 0 : delivered / ((lastDeliveryAt - result.startedAt) / 1000)
+}
+
+const lost = (outcome: Outcome) => EVENTS - outcome.counts.delivered
+const sdkCell = (row: ScenarioOutcomes) => (row.scenario.ours ? `**${row.scenario.sdk}**` : row.scenario.sdk)
+const failed = (outcome: Outcome | undefined) => `failed: ${outcome?.error?.split('\n')[0] ?? 'not run'}`
+
+function perCallTable(rows: ScenarioOutcomes[]): string {
+  return table(
+    [{ header: 'SDK' }, { header: 'settings' }, { header: 'track() (ns)', numeric: true }, { header: 'with its promise jobs (ns)', numeric: true }],
+    rows.map((row) => {
+      const result = perCall(row)
+      return [sdkCell(row), row.scenario.settings, ...(result ? [format(result.callNs), format(result.callWithMicrotasksNs)] : [failed(row.perCall), ''])]
+    }),
+  )
+}
+
+function burstTable(rows: ScenarioOutcomes[]): string {
+  return table(
+    [
+      { header: 'SDK' },
+      { header: 'settings' },
+      { header: 'delivered', numeric: true },
+      { header: 'lost', numeric: true },
+      { header: 'duplicates', numeric: true },
+      { header: 'delivered / s', numeric: true },
+      { header: 'peak RSS growth', numeric: true },
+      { header: 'worst event-loop delay', numeric: true },
+    ],
+    rows.map((row) => {
+      const outcome = row.burst
+      const result = delivery(outcome)
+      if (!outcome || !result) return [sdkCell(row), row.scenario.settings, failed(outcome), '', '', '', '', '']
+      return [
+        sdkCell(row),
+        row.scenario.settings,
+        format(outcome.counts.delivered),
+        format(lost(outcome)),
+        format(outcome.counts.duplicates),
+        format(deliveredPerSecond(outcome)),
+        megabytes(result.rssGrowthBytes),
+        `${format(result.maxLoopDelayMs)} ms`,
+      ]
+    }),
+  )
+}
+
+function outageTable(rows: ScenarioOutcomes[]): string {
+  return table(
+    [
+      { header: 'SDK' },
+      { header: 'settings' },
+      { header: 'delivered', numeric: true },
+      { header: 'lost', numeric: true },
+      { header: 'duplicates', numeric: true },
+      { header: 'peak RSS growth', numeric: true },
+      { header: 'last delivery after the outage', numeric: true },
+    ],
+    rows.map((row) => {
+      const outcome = row.outage
+      const result = delivery(outcome)
+      if (!outcome || !result) return [sdkCell(row), row.scenario.settings, failed(outcome), '', '', '', '']
+      const after = outcome.counts.lastDeliveryAt - result.trackedAt
+      return [
+        sdkCell(row),
+        row.scenario.settings,
+        format(outcome.counts.delivered),
+        format(lost(outcome)),
+        format(outcome.counts.duplicates),
+        megabytes(result.rssGrowthBytes),
+        outcome.counts.delivered === 0 ? '—' : `${format(after / 1000, 1)} s`,
+      ]
+    }),
+  )
+}
+
+/** One quantity compared in the ratio tables. */
+interface Quantity {
+  name: string
+  /** The value of a row, or undefined when that row's measure failed or did not run. */
+  value: (row: ScenarioOutcomes) => number | undefined
+  lowerIsBetter: boolean
+  show: (value: number) => string
+  /**
+   * Compare only with peers that lost nothing in that measure (when any did): a peer that dropped
+   * most of the burst has little left to deliver or hold in memory.
+   */
+  losslessPeersOnly?: 'burst' | 'outage'
+  /** Counts (events lost) compare as a difference, since the best is often 0. */
+  difference?: boolean
+}
+
+const withResult = <T>(outcome: Outcome | undefined, pick: (outcome: Outcome, result: DeliveryResult) => T) => {
+  const result = delivery(outcome)
+  return outcome && result ? pick(outcome, result) : undefined
+}
+
+const QUANTITIES: Quantity[] = [
+  { name: 'track() (ns)', value: (row) => perCall(row)?.callNs, lowerIsBetter: true, show: (value) => `${format(value)} ns` },
+  { name: 'track() with its promise jobs (ns)', value: (row) => perCall(row)?.callWithMicrotasksNs, lowerIsBetter: true, show: (value) => `${format(value)} ns` },
+  { name: 'burst: lost', value: (row) => withResult(row.burst, lost), lowerIsBetter: true, show: format, difference: true },
+  { name: 'burst: delivered / s', value: (row) => withResult(row.burst, deliveredPerSecond), lowerIsBetter: false, show: format, losslessPeersOnly: 'burst' },
+  { name: 'burst: peak RSS growth', value: (row) => withResult(row.burst, (_, result) => result.rssGrowthBytes), lowerIsBetter: true, show: megabytes, losslessPeersOnly: 'burst' },
+  { name: 'burst: worst event-loop delay', value: (row) => withResult(row.burst, (_, result) => result.maxLoopDelayMs), lowerIsBetter: true, show: (value) => `${format(value)} ms`, losslessPeersOnly: 'burst' },
+  { name: 'outage: lost', value: (row) => withResult(row.outage, lost), lowerIsBetter: true, show: format, difference: true },
+  { name: 'outage: peak RSS growth', value: (row) => withResult(row.outage, (_, result) => result.rssGrowthBytes), lowerIsBetter: true, show: megabytes, losslessPeersOnly: 'outage' },
+]
+
+function compare(quantity: Quantity, ours: number | undefined, best: number): string {
+  if (ours === undefined) return '—'
+  if (quantity.difference) return ours === best ? 'same' : `${ours > best ? '+' : '−'}${format(Math.abs(ours - best))}`
+  return best === 0 ? '—' : `${format(ours / best, 2)}×`
+}
+
+function ratioTable(rows: ScenarioOutcomes[]): string {
+  const ours = rows.filter((row) => row.scenario.ours)
+  const peers = rows.filter((row) => !row.scenario.ours)
+  const lines: string[][] = []
+  for (const quantity of QUANTITIES) {
+    const measured = peers.filter((row) => quantity.value(row) !== undefined)
+    const lossless = quantity.losslessPeersOnly
+      ? measured.filter((row) => (quantity.losslessPeersOnly === 'burst' ? row.burst : row.outage)!.counts.delivered === EVENTS)
+      : []
+    const candidates = lossless.length > 0 ? lossless : measured
+    if (candidates.length === 0 || ours.length === 0) continue
+    const pick = quantity.lowerIsBetter ? Math.min : Math.max
+    const best = pick(...candidates.map((row) => quantity.value(row)!))
+    const bestRow = candidates.find((row) => quantity.value(row) === best)!
+    const note = quantity.losslessPeersOnly && lossless.length === 0 ? ' (every peer lost events)' : ''
+    lines.push([
+      quantity.name,
+      `${bestRow.scenario.sdk}${note}: ${quantity.show(best)}`,
+      ...ours.flatMap((row) => {
+        const value = quantity.value(row)
+        return [value === undefined ? '—' : quantity.show(value), compare(quantity, value, best)]
+      }),
+    ])
+  }
+  return table(
+    [
+      { header: 'quantity' },
+      { header: 'best peer' },
+      ...ours.flatMap((row) => [{ header: row.scenario.sdk, numeric: true }, { header: '÷ best peer', numeric: true }]),
+    ],
+    lines,
+  )
+}
+
+/** Every table of the run, as Markdown, with what each measure did. */
+export function deliveryReport(rows: ScenarioOutcomes[], machine: string): string {
+  const sections = [
+    `Measured on ${machine}; every SDK in its own child process, sending to a node:http collector on 127.0.0.1 in the parent that parses each SDK's real payload and counts distinct events.`,
+  ]
+  const ordered = [...rows.filter((row) => !row.scenario.tuned), ...rows.filter((row) => row.scenario.tuned)]
+  if (rows.some((row) => row.perCall)) {
+    sections.push(
+      `### track() per call\n\nMedian of ${ROUNDS} rounds of ${format(ROUND_CALLS)} calls (after one warm-up round), each round delivered before the next. "With its promise jobs" adds the work the calls queued for right after them (PostHog prepares each event in a promise).\n\n${perCallTable(ordered.filter((row) => row.perCall))}`,
+    )
+  }
+  if (rows.some((row) => row.burst)) {
+    sections.push(
+      `### A burst of ${format(EVENTS)} events\n\n${format(EVENTS)} \`track()\` calls in one synchronous loop, then the SDK's own flush and close (each bounded). Delivered / s runs from the first call to the last new event at the collector; peak RSS growth from just before the first call; the event-loop delay is the worst while delivering, after the loop returned.\n\n${burstTable(ordered.filter((row) => row.burst))}`,
+    )
+  }
+  if (rows.some((row) => row.outage)) {
+    sections.push(
+      `### ${format(EVENTS)} events during a ${OUTAGE_MS / 1000} s collector outage\n\nThe collector answers 503 (no Retry-After) from the first \`track()\` until the last, ${OUTAGE_MS / 1000} s later (the events tracked in equal slices every ${OUTAGE_MS / OUTAGE_SLICES} ms); then it recovers, and the SDK's own retries, flush and close deliver what it kept.\n\n${outageTable(ordered.filter((row) => row.outage))}`,
+    )
+  }
+  const defaults = rows.filter((row) => !row.scenario.tuned)
+  const tuned = rows.filter((row) => row.scenario.tuned)
+  sections.push(
+    `### Ratios against the best peer in this run\n\nusertracking ÷ the best of OpenTelemetry, Amplitude, PostHog and Segment at the same kind of settings: below 1× is better for costs, above 1× for delivered / s; lost events compare as a difference. For delivered / s, RSS and loop delay the best peer is chosen among those that lost nothing in that measure, when one did.\n\n#### Default settings\n\n${ratioTable(defaults)}\n\n#### Tuned\n\n${ratioTable(tuned)}`,
+  )
+  return sections.join('\n\n')
+}
