@@ -21,10 +21,34 @@ export interface TokenUsage {
   model?: string
 }
 
+/**
+ * What an activity's LLM tokens cost, computed at track time from a price table (see the pricing
+ * package). A model with no known price is marked `unpriced` and has no `total`: never a `0` that
+ * would read as free.
+ */
+export interface ActivityCost {
+  /** Total cost in `currency`, cache reads and writes included; absent when `unpriced`. */
+  total?: number
+  /** Cost of the input tokens (cache reads and writes included). */
+  input?: number
+  /** Cost of the output tokens. */
+  output?: number
+  /** Always `'USD'`: every price source is in US dollars. */
+  currency: 'USD'
+  /** Where the prices came from, e.g. `genai-prices@0.0.40` or `custom`. */
+  source: string
+  /** `true` when no price was known for the model; `total` is then absent. */
+  unpriced?: boolean
+}
+
 /** Where an activity happened. Free-form beyond the named fields, but always JSON. */
 export interface ActivityContext {
   /** URL or path of the page. */
   page?: string
+  /** Host name of the page (`example.com`), so that one store can tell many sites apart. */
+  host?: string
+  /** Full URL of the page, with query parameters stripped except an allow-list (such as `utm_*`). */
+  url?: string
   /** Document title of the page. */
   title?: string
   /** Referrer of the page. */
@@ -66,6 +90,8 @@ export interface Activity {
   durationMs?: number
   /** LLM tokens spent. */
   tokenUsage?: TokenUsage
+  /** What the tokens cost, when pricing is configured. */
+  cost?: ActivityCost
   /** Whether it succeeded. */
   status?: ActivityStatus
   /** The error message when `status` is `error`. */

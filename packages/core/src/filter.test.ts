@@ -32,3 +32,22 @@ describe('activityMatcher', () => {
     expect(matchesFilter(base, { activityType: 'click' })).toBe(false)
   })
 })
+
+describe('activityMatcher, visitor and received-time fields', () => {
+  it('matches the anonymous id and the session exactly', () => {
+    const visitor = { ...base, anonymousId: 'anon-1', sessionId: 's-1' }
+    expect(matchesFilter(visitor, { anonymousId: 'anon-1', sessionId: 's-1' })).toBe(true)
+    expect(matchesFilter(visitor, { anonymousId: 'anon-2' })).toBe(false)
+    expect(matchesFilter(base, { sessionId: 's-1' })).toBe(false)
+  })
+
+  it('bounds receivedAt like timestamp, and leaves out activities not received yet', () => {
+    const received = { ...base, receivedAt: '2025-07-06T12:00:00.000Z' }
+    expect(matchesFilter(received, { receivedFrom: '2025-07-06T12:00:00.000Z' })).toBe(true)
+    expect(matchesFilter(received, { receivedTo: '2025-07-06T12:00:00.000Z' })).toBe(false)
+    expect(matchesFilter(received, { receivedTo: new Date(Date.UTC(2025, 6, 6, 12, 0, 0, 1)) })).toBe(true)
+    expect(matchesFilter(base, { receivedFrom: '2000-01-01T00:00:00.000Z' })).toBe(false)
+    // `from` / `to` still read the time the user acted, not the time it was received.
+    expect(matchesFilter(received, { to: '2025-07-06T11:00:00.000Z' })).toBe(true)
+  })
+})

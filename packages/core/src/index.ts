@@ -9,6 +9,7 @@
 export type {
   Activity,
   ActivityContext,
+  ActivityCost,
   ActivityInput,
   ActivityStatus,
   JsonObject,
@@ -27,16 +28,26 @@ export { memoryStorage } from './storage'
 export { memoryStore, type MemoryStoreOptions } from './memory-store'
 export { activityMatcher, matchesFilter } from './filter'
 export type { Storage } from './storage'
+export { MAX_LIST_OFFSET } from './store'
 export type {
   ActivityFilter,
   ActivitySortKey,
   ActivityStats,
+  CostTotals,
+  DeletionResult,
+  DeletionSubject,
   ExportQuery,
+  IdentifyResult,
+  IdentityLink,
   ListQuery,
   ListResult,
+  StatsBucket,
+  StatsGroupBy,
+  StatsGroupKey,
   StatsQuery,
   Store,
 } from './store'
+export { checkGroupBy, checkOffset, computeStats, statsGroupKey } from './stats'
 export { createTracker, createCanonicalTracker } from './tracker'
 export type { Tracker, TrackerEvents, TrackerStats, ShutdownOptions } from './tracker'
 export { TRACKER_DEFAULTS } from './options'

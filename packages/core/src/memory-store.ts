@@ -1,10 +1,15 @@
 import type { Activity } from './activity'
 import { activityMatcher as matcher } from './filter'
-import type { SinkResult } from './sink'
+import type { RejectedActivity, SinkResult } from './sink'
+import { checkOffset, computeStats } from './stats'
 import type {
   ActivitySortKey,
   ActivityStats,
+  DeletionResult,
+  DeletionSubject,
   ExportQuery,
+  IdentifyResult,
+  IdentityLink,
   ListQuery,
   ListResult,
   StatsQuery,
@@ -17,6 +22,18 @@ export interface MemoryStoreOptions {
   name?: string
   /** The clock that stamps `receivedAt`, in Unix milliseconds. @default Date.now */
   now?: () => number
+  /**
+   * How long after `deleteActivities` the store refuses activities of that person tracked before the
+   * deletion (a queued or retried delivery arriving late), in milliseconds; activities tracked after
+   * it are stored as usual. @default 2592000000 (30 days, longer than any tracker's retry window)
+   */
+  tombstoneMs?: number
+}
+
+/** A person deleted by `deleteActivities`, remembered so late deliveries cannot bring them back. */
+interface Tombstone {
+  /** When the deletion ran, in Unix milliseconds: activities with an earlier `timestamp` are refused. */
+  deletedAt: number
 }
 
 const DEFAULT_LIMIT = 50
@@ -76,14 +93,6 @@ function decodeCursor(text: string, sort: ActivitySortKey, descending: boolean):
   return { sort, descending, value: number, id }
 }
 
-/** Linear interpolation between the closest ranks, as PostgreSQL's `percentile_cont`. */
-function percentile(sorted: number[], fraction: number): number {
-  const rank = fraction * (sorted.length - 1)
-  const low = Math.floor(rank)
-  const high = Math.ceil(rank)
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (rank - low)
-}
-
 function clone(activity: Activity): Activity {
   return JSON.parse(JSON.stringify(activity)) as Activity
 }
@@ -96,7 +105,8 @@ interface Subscription {
 /**
  * A {@link Store} held in memory, for development, tests and demos: the same `list`, `stats` and
  * `export` semantics as the database stores (it passes the same conformance suite), plus
- * `subscribe`. Its sink is idempotent by id and stamps `receivedAt` on activities that lack it.
+ * `subscribe`, `identify` and `deleteActivities`. Its sink is idempotent by id and stamps `receivedAt`
+ * on activities that lack it.
  * Nothing survives a restart, and every row is kept: bound it yourself in long-running processes.
  *
  * @param options - name and clock; see {@link MemoryStoreOptions}.
@@ -104,12 +114,33 @@ interface Subscription {
 export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonly size: number } {
   const name = options.name ?? 'memory'
   const now = options.now ?? Date.now
+  const tombstoneMs = options.tombstoneMs ?? 2_592_000_000
   const rows = new Map<string, Activity>()
   const subscriptions = new Set<Subscription>()
+  /** Anonymous id → the user it was linked to by `identify`. */
+  const links = new Map<string, string>()
+  const deletedUsers = new Map<string, Tombstone>()
+  const deletedVisitors = new Map<string, Tombstone>()
+
+  /** Why a late delivery of a deleted person's activity is refused, or undefined to store it. */
+  function tombstoned(activity: Activity, at: number): string | undefined {
+    for (const [subject, tombstones] of [
+      [activity.userId, deletedUsers],
+      [activity.anonymousId, deletedVisitors],
+    ] as const) {
+      if (subject === undefined) continue
+      const tombstone = tombstones.get(subject)
+      if (!tombstone) continue
+      if (at - tombstone.deletedAt > tombstoneMs) tombstones.delete(subject)
+      else if (Date.parse(activity.timestamp) <= tombstone.deletedAt) return 'The person was deleted after this activity was tracked.'
+    }
+    return undefined
+  }
 
   function select(query: ListQuery, limit: number): { items: Activity[]; nextCursor?: string } {
     const sort = query.sort ?? 'timestamp'
     const descending = (query.order ?? 'desc') === 'desc'
+    const offset = checkOffset(query, name)
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, sort, descending)
     const matches = matcher(query)
     const keyed: { value: SortValue; activity: Activity }[] = []
@@ -120,10 +151,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonl
       keyed.push({ value, activity })
     }
     keyed.sort((a, b) => compareKeys(a.value, a.activity.id, b.value, b.activity.id, descending))
-    const page = keyed.slice(0, limit)
+    const page = keyed.slice(offset, offset + limit)
     const last = page[page.length - 1]
     const result: { items: Activity[]; nextCursor?: string } = { items: page.map((entry) => clone(entry.activity)) }
-    if (last && keyed.length > limit) {
+    if (last && keyed.length > offset + limit) {
       result.nextCursor = encodeCursor({ sort, descending, value: last.value, id: last.activity.id })
     }
     return result
@@ -150,17 +181,28 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonl
       name,
       async write(batch, { signal }): Promise<SinkResult> {
         if (signal?.aborted) return { type: 'retryable', error: signal.reason }
-        const receivedAt = new Date(now()).toISOString()
+        const at = now()
+        const receivedAt = new Date(at).toISOString()
         const written: Activity[] = []
+        const rejected: RejectedActivity[] = []
         for (const activity of batch) {
           if (rows.has(activity.id)) continue
+          const refusal = tombstoned(activity, at)
+          if (refusal) {
+            rejected.push({ id: activity.id, error: refusal })
+            continue
+          }
           const stored = clone(activity)
           stored.receivedAt ??= receivedAt
+          if (stored.userId === undefined && stored.anonymousId !== undefined) {
+            const linked = links.get(stored.anonymousId)
+            if (linked !== undefined) stored.userId = linked
+          }
           rows.set(stored.id, stored)
           written.push(stored)
         }
         if (written.length > 0) notify(written)
-        return { type: 'success' }
+        return rejected.length > 0 ? { type: 'success', rejected } : { type: 'success' }
       },
     },
     async list(query: ListQuery = {}): Promise<ListResult> {
@@ -175,65 +217,50 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonl
       return result
     },
     async stats(query: StatsQuery = {}): Promise<ActivityStats> {
-      const matches = matcher(query)
-      const users = new Set<string>()
-      const tokens = { input: 0, output: 0, total: 0 }
-      const durations: number[] = []
-      const types = new Map<string, { count: number; tokens: number }>()
-      const buckets = new Map<string, { start: number; key?: string; count: number }>()
-      const interval = query.groupBy?.intervalMs
-      if (interval !== undefined && !(Number.isFinite(interval) && interval > 0)) {
-        throw new RangeError('[usertracking] [memory] groupBy.intervalMs must be a positive number of milliseconds.')
+      return computeStats(rows.values(), query, name)
+    },
+    async identify({ userId, anonymousId }: IdentityLink): Promise<IdentifyResult> {
+      if (typeof userId !== 'string' || userId === '' || typeof anonymousId !== 'string' || anonymousId === '') {
+        throw new TypeError(`[usertracking] [${name}] identify() needs a non-empty userId and anonymousId.`)
       }
-      let total = 0
+      links.set(anonymousId, userId)
+      let linked = 0
       for (const activity of rows.values()) {
-        if (!matches(activity)) continue
-        total++
-        if (activity.userId !== undefined) users.add(activity.userId)
-        const usage = activity.tokenUsage
-        if (usage) {
-          tokens.input += usage.input ?? 0
-          tokens.output += usage.output ?? 0
-          tokens.total += usage.total
-        }
-        if (activity.durationMs !== undefined) durations.push(activity.durationMs)
-        const type = types.get(activity.activityType) ?? { count: 0, tokens: 0 }
-        type.count++
-        type.tokens += usage?.total ?? 0
-        types.set(activity.activityType, type)
-        if (interval !== undefined) {
-          const start = Math.floor(Date.parse(activity.timestamp) / interval) * interval
-          const per = query.groupBy?.per
-          const key = per === 'user' ? activity.userId : per === 'activityType' ? activity.activityType : undefined
-          const id = `${start}\u0000${key ?? ''}\u0000${key === undefined ? 0 : 1}`
-          const bucket = buckets.get(id) ?? (key === undefined ? { start, count: 0 } : { start, key, count: 0 })
-          bucket.count++
-          buckets.set(id, bucket)
+        if (activity.anonymousId === anonymousId && activity.userId === undefined) {
+          activity.userId = userId
+          linked++
         }
       }
-      durations.sort((a, b) => a - b)
-      const stats: ActivityStats = {
-        total,
-        uniqueUsers: users.size,
-        tokens,
-        duration:
-          durations.length === 0
-            ? { avgMs: null, p50Ms: null, p95Ms: null }
-            : {
-                avgMs: durations.reduce((sum, value) => sum + value, 0) / durations.length,
-                p50Ms: percentile(durations, 0.5),
-                p95Ms: percentile(durations, 0.95),
-              },
-        byType: [...types]
-          .map(([activityType, entry]) => ({ activityType, count: entry.count, tokens: entry.tokens }))
-          .sort((a, b) => b.count - a.count || (a.activityType < b.activityType ? -1 : a.activityType > b.activityType ? 1 : 0)),
+      return { linked }
+    },
+    async deleteActivities(subject: DeletionSubject): Promise<DeletionResult> {
+      const { userId, anonymousId } = subject as { userId?: unknown; anonymousId?: unknown }
+      const byUser = typeof userId === 'string' && userId !== '' && anonymousId === undefined
+      const byVisitor = typeof anonymousId === 'string' && anonymousId !== '' && userId === undefined
+      if (!byUser && !byVisitor) {
+        throw new TypeError(`[usertracking] [${name}] deleteActivities() needs exactly one of a non-empty userId or anonymousId.`)
       }
-      if (interval !== undefined) {
-        stats.buckets = [...buckets.values()]
-          .sort((a, b) => a.start - b.start || ((a.key ?? '') < (b.key ?? '') ? -1 : (a.key ?? '') > (b.key ?? '') ? 1 : 0))
-          .map((bucket) => ({ ...bucket, start: new Date(bucket.start).toISOString() }))
+      const deletedAt = now()
+      let deleted = 0
+      for (const [id, activity] of rows) {
+        if (byUser ? activity.userId === userId : activity.anonymousId === anonymousId) {
+          rows.delete(id)
+          deleted++
+        }
       }
-      return stats
+      if (byUser) {
+        // Its linked anonymous ids go too: a late delivery under one of them is still this person's.
+        for (const [anonymous, linked] of links) {
+          if (linked !== userId) continue
+          links.delete(anonymous)
+          deletedVisitors.set(anonymous, { deletedAt })
+        }
+        deletedUsers.set(userId as string, { deletedAt })
+      } else {
+        links.delete(anonymousId as string)
+        deletedVisitors.set(anonymousId as string, { deletedAt })
+      }
+      return { deleted }
     },
     async *export(query: ExportQuery = {}): AsyncIterable<Activity> {
       const pageSize = Math.max(1, Math.floor(query.pageSize ?? DEFAULT_EXPORT_PAGE_SIZE))

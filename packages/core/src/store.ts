@@ -5,12 +5,20 @@ import type { Sink } from './sink'
 export interface ActivityFilter {
   /** Only this user's activities. */
   userId?: string
+  /** Only this anonymous visitor's activities (by `anonymousId`, whether or not a user was linked to them). */
+  anonymousId?: string
+  /** Only activities of this session. */
+  sessionId?: string
   /** Only activities of this type, or of any of these types. */
   activityType?: string | string[]
-  /** Only activities whose `timestamp` is at or after this instant (ISO 8601 string or Date). */
+  /** Only activities whose `timestamp` (when the user acted) is at or after this instant (ISO 8601 string or Date). */
   from?: string | Date
   /** Only activities whose `timestamp` is before this instant (exclusive). */
   to?: string | Date
+  /** Only activities whose `receivedAt` (when the store recorded them) is at or after this instant. */
+  receivedFrom?: string | Date
+  /** Only activities whose `receivedAt` is before this instant (exclusive). */
+  receivedTo?: string | Date
   /** Only activities with at least this many total tokens (activities without token usage are excluded). */
   minTokens?: number
   /** Only activities with at most this many total tokens (activities without token usage are excluded). */
@@ -34,7 +42,17 @@ export interface ListQuery extends ActivityFilter {
   cursor?: string
   /** Also count every matching activity into `total` (one more query on database stores). @default false */
   includeTotal?: boolean
+  /**
+   * Skip this many matching rows first: page-number pagination (`offset = (page - 1) * limit`) for
+   * admin tables that show page numbers. Not combined with `cursor`; at most {@link MAX_LIST_OFFSET},
+   * since a deep offset costs the database a scan of every skipped row (use `cursor` to walk far).
+   * @default 0
+   */
+  offset?: number
 }
+
+/** The largest {@link ListQuery.offset} a store accepts; beyond it, walk with `cursor`. */
+export const MAX_LIST_OFFSET = 100_000
 
 /** One page of activities. */
 export interface ListResult {
@@ -45,13 +63,54 @@ export interface ListResult {
   total?: number
 }
 
-/** An aggregate request: the filter, plus optional time buckets. */
-export interface StatsQuery extends ActivityFilter {
+/** What a stats bucket is keyed by, besides time; see {@link StatsGroupBy.per}. */
+export type StatsGroupKey = 'user' | 'visitor' | 'activityType' | 'page' | 'host'
+
+/** How {@link StatsQuery} splits its activities into buckets. */
+export interface StatsGroupBy {
   /**
-   * Count activities per time bucket of `intervalMs` (buckets aligned to the Unix epoch, so 4 h
-   * buckets start at 00:00, 04:00, … UTC), optionally per user or per activity type.
+   * Bucket width in milliseconds; buckets are aligned to the Unix epoch, so 4 h buckets start at
+   * 00:00, 04:00, … UTC. Omit it (with `per` set) for one bucket per key over the whole filter.
    */
-  groupBy?: { intervalMs: number; per?: 'user' | 'activityType' }
+  intervalMs?: number
+  /**
+   * Also split by: `user` (`userId`; activities without one are not bucketed), `visitor` (`userId`,
+   * else `anonymousId`), `activityType`, `page` (`context.page`) or `host` (`context.host`).
+   * Activities lacking the key are left out of the buckets (still counted in the totals).
+   */
+  per?: StatsGroupKey
+  /** Which time the buckets use: when the user acted, or when the store received it. @default 'timestamp' */
+  on?: 'timestamp' | 'receivedAt'
+}
+
+/** An aggregate request: the filter, plus optional buckets. */
+export interface StatsQuery extends ActivityFilter {
+  /** Buckets by time, by a key, or both. At least one of `intervalMs` and `per` must be set. */
+  groupBy?: StatsGroupBy
+}
+
+/** Cost sums of {@link ActivityStats}. */
+export interface CostTotals {
+  /** Sum of `cost.total` over priced activities, in `currency`. */
+  total: number
+  /** Always `'USD'`: every price source is in US dollars. */
+  currency: 'USD'
+  /** Activities with token usage whose cost is unknown (`cost.unpriced`): the sum leaves them out. */
+  unpriced: number
+}
+
+/** One bucket of {@link ActivityStats.buckets}. */
+export interface StatsBucket {
+  /** Start of the bucket (ISO 8601) when `groupBy.intervalMs` was set. */
+  start?: string
+  /** The user id, visitor id, type, page or host, when `groupBy.per` was set. */
+  key?: string
+  /** Activities in the bucket. */
+  count: number
+  /** Sum of `tokenUsage.total` in the bucket. */
+  tokens: number
+  /** Sum of `cost.total` in the bucket, in USD. */
+  cost: number
 }
 
 /** Aggregates over the activities a {@link StatsQuery} selects. */
@@ -60,14 +119,23 @@ export interface ActivityStats {
   total: number
   /** How many distinct `userId`s among them (activities without a user are not counted). */
   uniqueUsers: number
+  /** How many distinct people: a `userId`, or the `anonymousId` of an activity without one. */
+  uniqueVisitors: number
+  /** How many distinct `sessionId`s among them (activities without a session are not counted). */
+  sessions: number
   /** Token sums over activities that carry token usage. */
   tokens: { input: number; output: number; total: number }
+  /** Cost sums over activities that carry a cost. */
+  cost: CostTotals
   /** Duration aggregates over activities that carry `durationMs`; `null` when none do. */
   duration: { avgMs: number | null; p50Ms: number | null; p95Ms: number | null }
-  /** Counts and token totals per activity type, most frequent first (ties by type name). */
-  byType: { activityType: string; count: number; tokens: number }[]
-  /** Per-bucket counts, oldest first, when `groupBy` was asked for. `key` is the user id or type with `per`. */
-  buckets?: { start: string; key?: string; count: number }[]
+  /** Counts, token and cost totals per activity type, most frequent first (ties by type name). */
+  byType: { activityType: string; count: number; tokens: number; cost: number }[]
+  /**
+   * Buckets, when `groupBy` was asked for: with `intervalMs`, oldest first (then by key); without
+   * it, most activities first (ties by key). Buckets with no activities are omitted.
+   */
+  buckets?: StatsBucket[]
 }
 
 /** What `export` takes: a filter and an order; the store pages through everything that matches. */
@@ -100,8 +168,46 @@ export interface Store {
    * Only where the backend can push (Firestore, the memory store); servers poll the others.
    */
   subscribe?(filter: ActivityFilter, onActivities: (activities: Activity[]) => void): () => void
+  /**
+   * Attributes an anonymous visitor's activities to the user they signed in as, so that reads by
+   * `userId` and `uniqueVisitors` count the person once, including what they did before signing
+   * in: activities with this `anonymousId` and no `userId` get `userId`, those already stored and
+   * those written later. Only call it for a `userId` the caller has authenticated. Every built-in
+   * store implements it.
+   */
+  identify?(link: IdentityLink): Promise<IdentifyResult>
+  /**
+   * Deletes every activity of one person (by `userId`, or by `anonymousId`), and whatever the store
+   * keeps about them (identity links); activities of that person written later but tracked before
+   * the deletion are refused for a bounded time (see each store's docs). Every built-in store
+   * implements it.
+   */
+  deleteActivities?(subject: DeletionSubject): Promise<DeletionResult>
   /** Creates tables or indexes the store needs; safe to call more than once. */
   migrate?(): Promise<void>
   /** Releases connections the store opened itself. */
   close?(): Promise<void>
+}
+
+/** An anonymous visitor who signed in, for {@link Store.identify}. */
+export interface IdentityLink {
+  /** The authenticated user. */
+  userId: string
+  /** The anonymous id the visitor had before signing in. */
+  anonymousId: string
+}
+
+/** What {@link Store.identify} did. */
+export interface IdentifyResult {
+  /** Stored activities that were attributed to the user by this call. */
+  linked: number
+}
+
+/** Whose activities {@link Store.deleteActivities} deletes: one user, or one anonymous visitor. */
+export type DeletionSubject = { userId: string; anonymousId?: never } | { anonymousId: string; userId?: never }
+
+/** What {@link Store.deleteActivities} did. */
+export interface DeletionResult {
+  /** Activities deleted. */
+  deleted: number
 }

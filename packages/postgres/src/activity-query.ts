@@ -1,4 +1,4 @@
-import type { ActivityFilter, ActivitySortKey } from '@usertracking/core'
+import type { ActivityFilter, ActivitySortKey, StatsGroupKey } from '@usertracking/core'
 import type { CursorPosition } from './cursor'
 import { invalidQuery } from './errors'
 import { escapeText } from './nul-escape'
@@ -26,6 +26,8 @@ function finiteNumber(value: unknown, field: string): number {
 export function filterConditions(filter: ActivityFilter, params: Params): string[] {
   const conditions: string[] = []
   if (filter.userId !== undefined) conditions.push(`user_id = ${params.add(escapeText(filter.userId))}`)
+  if (filter.anonymousId !== undefined) conditions.push(`anonymous_id = ${params.add(escapeText(filter.anonymousId))}`)
+  if (filter.sessionId !== undefined) conditions.push(`session_id = ${params.add(escapeText(filter.sessionId))}`)
   if (filter.activityType !== undefined) {
     const types = Array.isArray(filter.activityType) ? filter.activityType : [filter.activityType]
     conditions.push(
@@ -38,6 +40,12 @@ export function filterConditions(filter: ActivityFilter, params: Params): string
   if (filter.to !== undefined) {
     conditions.push(`"timestamp" < ${params.add(toTimestampText(toMs(filter.to, 'to')))}::timestamptz`)
   }
+  if (filter.receivedFrom !== undefined) {
+    conditions.push(`received_at >= ${params.add(toTimestampText(toMs(filter.receivedFrom, 'receivedFrom')))}::timestamptz`)
+  }
+  if (filter.receivedTo !== undefined) {
+    conditions.push(`received_at < ${params.add(toTimestampText(toMs(filter.receivedTo, 'receivedTo')))}::timestamptz`)
+  }
   if (filter.minTokens !== undefined) {
     conditions.push(`total_tokens >= ${params.add(finiteNumber(filter.minTokens, 'minTokens'))}::float8`)
   }
@@ -46,6 +54,20 @@ export function filterConditions(filter: ActivityFilter, params: Params): string
   }
   if (filter.status !== undefined) conditions.push(`status = ${params.add(escapeText(filter.status))}`)
   return conditions
+}
+
+/** A JSON string field of `context`, or NULL when it is absent or not a string. */
+function contextText(field: string): string {
+  return `CASE WHEN jsonb_typeof(context -> '${field}') = 'string' THEN context ->> '${field}' END`
+}
+
+/** The SQL expression of a stats grouping key (NULL for rows without one, left out of the buckets). */
+export const GROUP_KEY_SQL: Record<StatsGroupKey, string> = {
+  user: 'user_id',
+  visitor: 'coalesce(user_id, anonymous_id)',
+  activityType: 'activity_type',
+  page: contextText('page'),
+  host: contextText('host'),
 }
 
 /** `WHERE …`, or nothing. */

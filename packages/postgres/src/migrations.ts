@@ -17,7 +17,7 @@ function migrationsTableStatement(names: SqlNames): string {
 
 /**
  * The migrations, in order; version N is `MIGRATIONS[N - 1]`. Each is a list of statements that
- * may run again harmlessly (IF NOT EXISTS), for teams that apply sql/001_init.sql by hand first.
+ * may run again harmlessly (IF NOT EXISTS), for teams that apply sql/schema.sql by hand first.
  */
 const MIGRATIONS: ((names: SqlNames) => string[])[] = [
   (names) => [
@@ -45,6 +45,26 @@ const MIGRATIONS: ((names: SqlNames) => string[])[] = [
     `CREATE INDEX IF NOT EXISTS ${names.userTimeIndex} ON ${names.qualifiedTable} (user_id, "timestamp", id)`,
     // Every user's page (admin listing), export and stats over a time range.
     `CREATE INDEX IF NOT EXISTS ${names.timeIndex} ON ${names.qualifiedTable} ("timestamp", id)`,
+  ],
+  (names) => [
+    // A nullable column without a default: added without rewriting the table.
+    `ALTER TABLE ${names.qualifiedTable} ADD COLUMN IF NOT EXISTS cost jsonb`,
+    // Reads and counts by when a record was received (receivedFrom / receivedTo, groupBy on receivedAt).
+    `CREATE INDEX IF NOT EXISTS ${names.receivedIndex} ON ${names.qualifiedTable} (received_at, id)`,
+    // One anonymous visitor's activities: their page, identify's back-fill, their deletion.
+    `CREATE INDEX IF NOT EXISTS ${names.anonymousIndex} ON ${names.qualifiedTable} (anonymous_id, "timestamp", id) WHERE anonymous_id IS NOT NULL`,
+    `CREATE TABLE IF NOT EXISTS ${names.identitiesTable} (
+  anonymous_id text PRIMARY KEY,
+  user_id text NOT NULL,
+  linked_at timestamptz NOT NULL DEFAULT now()
+)`,
+    `CREATE INDEX IF NOT EXISTS ${names.identitiesUserIndex} ON ${names.identitiesTable} (user_id)`,
+    `CREATE TABLE IF NOT EXISTS ${names.deletionsTable} (
+  subject_kind text NOT NULL CHECK (subject_kind IN ('user', 'anonymous')),
+  subject text NOT NULL,
+  deleted_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (subject_kind, subject)
+)`,
   ],
 ]
 
@@ -84,7 +104,7 @@ export async function runMigrations(adapter: PostgresAdapter, names: SqlNames): 
 }
 
 /**
- * The whole schema as one SQL script, for teams that run their own migrations; sql/001_init.sql is
+ * The whole schema as one SQL script, for teams that run their own migrations; sql/schema.sql is
  * this script for the default names. Running it and then `migrate()` is safe.
  *
  * @param schema - the schema to create the table in. @default 'public'

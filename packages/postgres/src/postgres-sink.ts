@@ -11,6 +11,7 @@ import {
   WRITE_COLUMNS,
   type PreparedRow,
 } from './rows'
+import { screenBatch } from './identity'
 import type { SqlNames } from './sql-names'
 
 // Dropped at COMMIT (or ROLLBACK), so one name serves every batch on every connection; qualified so
@@ -19,7 +20,7 @@ const STAGING = 'pg_temp.usertracking_staging'
 const STAGING_TABLE = `CREATE TEMP TABLE ${STAGING} (
   id uuid, user_id text, anonymous_id text, session_id text, activity_type text, description text,
   "timestamp" timestamptz, end_time timestamptz, duration_ms double precision, status text, error text,
-  token_usage jsonb, context jsonb, metadata jsonb, received_at timestamptz
+  token_usage jsonb, context jsonb, metadata jsonb, cost jsonb, received_at timestamptz
 ) ON COMMIT DROP`
 
 class WriteFailure {
@@ -43,7 +44,7 @@ class WriteFailure {
  * A data error (SQLSTATE classes 22, 23, 54) splits the batch in halves until the refused rows are
  * alone; those are reported as `rejected` and everything else is stored.
  */
-export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames): Sink {
+export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, options: { tombstoneMs: number }): Sink {
   const stagedColumns = WRITE_COLUMNS.replace(/received_at$/, RECEIVED_AT_OR_NOW)
   const insertStaged = `INSERT INTO ${names.qualifiedTable} (${WRITE_COLUMNS}) SELECT ${stagedColumns} FROM ${STAGING} ON CONFLICT (id) DO NOTHING`
   const insertUnnest = unnestInsertSql(names.qualifiedTable)
@@ -109,10 +110,12 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames): S
 
   return {
     name: 'postgres',
-    async write(batch: Activity[], options?: SinkWriteOptions): Promise<SinkResult> {
-      const signal = options?.signal
+    async write(incoming: Activity[], writeOptions?: SinkWriteOptions): Promise<SinkResult> {
+      const signal = writeOptions?.signal
       if (signal?.aborted) return { type: 'retryable', error: signal.reason }
       try {
+        const screened = await screenBatch(adapter, names, incoming, options.tombstoneMs)
+        const { batch } = screened
         // Activities are prepared as the COPY consumes them, so this process prepares and encodes
         // the next rows while PostgreSQL stores the first ones.
         const preparation = new BatchPreparation(batch)
@@ -127,7 +130,7 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames): S
         }
         // Whatever the COPY did not consume (it failed early, or there was none) is prepared now.
         preparation.complete()
-        const rejected = [...preparation.refused]
+        const rejected = [...screened.rejected, ...preparation.refused]
         const { prepared } = preparation
         if ((failure !== undefined || !adapter.copyFrom || !uniform) && prepared.length > 0) {
           rejected.push(...(await writeRows(prepared, signal, failure)))
@@ -136,7 +139,7 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames): S
       } catch (caught) {
         const failure = caught instanceof WriteFailure ? caught : new WriteFailure('retryable', caught)
         const error = new PostgresStoreError(
-          `Writing ${batch?.length ?? 0} activities to ${names.qualifiedTable} through ${adapter.driver} failed: ${describeError(failure.cause)}`,
+          `Writing ${incoming?.length ?? 0} activities to ${names.qualifiedTable} through ${adapter.driver} failed: ${describeError(failure.cause)}`,
           { cause: failure.cause },
         )
         return failure.kind === 'retryable' ? { type: 'retryable', error } : { type: 'failure', error }

@@ -103,7 +103,7 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
       expect(found.items.map((item) => item.id)).toEqual([row.id])
     }
     const stats = await store.stats({ userId: rows[1]!.userId! })
-    expect(stats.byType).toEqual([{ activityType: rows[1]!.activityType, count: 1, tokens: 1420 }])
+    expect(stats.byType).toEqual([{ activityType: rows[1]!.activityType, count: 1, tokens: 1420, cost: 0 }])
   })
 
   it('stores JSON as JSON objects that SQL can query, not as strings', async () => {
@@ -152,11 +152,11 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
       )
       await Promise.all([...stores, ...others].map((each) => each.migrate()))
       await stores[0]!.migrate()
-      const versions = await db.query(`SELECT table_name, version FROM "${fresh}".usertracking_migrations ORDER BY 1`)
+      const versions = await db.query(`SELECT table_name, max(version)::int4 AS version FROM "${fresh}".usertracking_migrations GROUP BY 1 ORDER BY 1`)
       expect(versions).toEqual([
-        { table_name: 'events', version: 1 },
-        { table_name: 'other_0', version: 1 },
-        { table_name: 'other_1', version: 1 },
+        { table_name: 'events', version: 2 },
+        { table_name: 'other_0', version: 2 },
+        { table_name: 'other_1', version: 2 },
       ])
       const row = activity()
       expect(await stores[1]!.sink.write([row], { signal })).toEqual({ type: 'success' })
@@ -166,8 +166,8 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     }
   })
 
-  it('ships sql/001_init.sql as exactly what migrate() applies, and the two mix', async () => {
-    const file = await readFile(new URL('../sql/001_init.sql', import.meta.url), 'utf8')
+  it('ships sql/schema.sql as exactly what migrate() applies, and the two mix', async () => {
+    const file = await readFile(new URL('../sql/schema.sql', import.meta.url), 'utf8')
     const withoutComments = file
       .split('\n')
       .filter((line) => !line.startsWith('--'))
@@ -181,7 +181,7 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
       const row = activity()
       await mine.sink.write([row], { signal })
       expect((await mine.list()).items.map(withoutReceivedAt)).toEqual([row])
-      expect(await db.query(`SELECT version FROM "${fresh}".usertracking_migrations`)).toEqual([{ version: 1 }])
+      expect(await db.query(`SELECT version FROM "${fresh}".usertracking_migrations ORDER BY version`)).toEqual([{ version: 1 }, { version: 2 }])
     } finally {
       await db.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`)
     }
@@ -253,10 +253,10 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     )
     const stats = await store.stats({ from: '2025-10-10T00:00:00Z', to: '2025-10-11T00:00:00Z', groupBy: { intervalMs: 4 * 3_600_000, per: 'user' } })
     expect(stats.buckets).toEqual([
-      { start: '2025-10-10T00:00:00.000Z', key: '6', count: 2 },
-      { start: '2025-10-10T04:00:00.000Z', key: '6', count: 1 },
-      { start: '2025-10-10T16:00:00.000Z', key: '6', count: 1 },
-      { start: '2025-10-10T16:00:00.000Z', key: '7', count: 1 },
+      { start: '2025-10-10T00:00:00.000Z', key: '6', count: 2, tokens: 0, cost: 0 },
+      { start: '2025-10-10T04:00:00.000Z', key: '6', count: 1, tokens: 0, cost: 0 },
+      { start: '2025-10-10T16:00:00.000Z', key: '6', count: 1, tokens: 0, cost: 0 },
+      { start: '2025-10-10T16:00:00.000Z', key: '7', count: 1, tokens: 0, cost: 0 },
     ])
     expect(stats.uniqueUsers).toBe(2)
   })

@@ -1,18 +1,21 @@
-import type {
-  Activity,
-  ActivitySortKey,
-  ActivityStats,
-  ExportQuery,
-  ListQuery,
-  ListResult,
-  Sink,
-  StatsQuery,
-  Store,
+import {
+  checkGroupBy,
+  checkOffset,
+  type Activity,
+  type ActivitySortKey,
+  type ActivityStats,
+  type ExportQuery,
+  type ListQuery,
+  type ListResult,
+  type Sink,
+  type StatsBucket,
+  type StatsQuery,
+  type Store,
 } from '@usertracking/core'
-import { checkSort, filterConditions, keysetCondition, orderSql, Params, whereSql } from './activity-query'
+import { checkSort, filterConditions, GROUP_KEY_SQL, keysetCondition, orderSql, Params, whereSql } from './activity-query'
 import { toAdapter, type PostgresClient, type Row } from './client-adapter'
 import { decodeCursor, encodeCursor, type CursorPosition } from './cursor'
-import { invalidQuery } from './errors'
+import { deleteSubject, linkIdentity } from './identity'
 import { DEFAULT_SCHEMA, DEFAULT_TABLE, runMigrations } from './migrations'
 import { unescapeText } from './nul-escape'
 import { createPostgresSink } from './postgres-sink'
@@ -30,14 +33,22 @@ export interface PostgresStoreOptions {
   table?: string
   /** The schema of that table, created by `migrate()` when missing. @default 'public' */
   schema?: string
+  /**
+   * How long after `deleteActivities` the sink refuses activities of that person tracked before the
+   * deletion (a queued or retried delivery arriving late), in milliseconds. @default 2592000000
+   * (30 days, longer than any tracker's retry window)
+   */
+  tombstoneMs?: number
 }
 
 /** A `Store` (from `@usertracking/core`) over PostgreSQL, with the migration that creates its table. */
 export interface PostgresStore extends Store {
   readonly sink: Sink
+  identify: NonNullable<Store['identify']>
+  deleteActivities: NonNullable<Store['deleteActivities']>
   /**
    * Creates (or upgrades) the schema, the table and its indexes. Idempotent, and safe to run from
-   * several processes at once; call it at start-up, or apply sql/001_init.sql yourself instead.
+   * several processes at once; call it at start-up, or apply sql/schema.sql yourself instead.
    */
   migrate(): Promise<void>
 }
@@ -52,6 +63,10 @@ const MAX_EXPORT_PAGE = 10_000
 function clamp(value: number | undefined, fallback: number, max: number): number {
   if (value === undefined || !Number.isFinite(value)) return fallback
   return Math.min(max, Math.max(1, Math.floor(value)))
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 function toNumber(value: unknown): number {
@@ -81,6 +96,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const adapter = toAdapter(options.client)
   const names = sqlNames(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE)
   const table = names.qualifiedTable
+  const tombstoneMs = options.tombstoneMs ?? 2_592_000_000
 
   async function page(
     query: ListQuery,
@@ -88,13 +104,14 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     order: 'asc' | 'desc',
     limit: number,
   ): Promise<{ items: Activity[]; nextCursor?: string }> {
+    const offset = checkOffset(query, 'postgres')
     const params = new Params()
     const conditions = filterConditions(query, params)
     if (query.cursor !== undefined) {
       conditions.push(keysetCondition(sort, order, decodeCursor(query.cursor, sort, order), params))
     }
     const rows = await adapter.query(
-      `SELECT ${READ_COLUMNS} FROM ${table} ${whereSql(conditions)} ${orderSql(sort, order)} LIMIT ${limit + 1}`,
+      `SELECT ${READ_COLUMNS} FROM ${table} ${whereSql(conditions)} ${orderSql(sort, order)} LIMIT ${limit + 1}${offset > 0 ? ` OFFSET ${offset}` : ''}`,
       params.values,
     )
     const items = rows.slice(0, limit).map(rowToActivity)
@@ -117,7 +134,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
   return {
     name: 'postgres',
-    sink: createPostgresSink(adapter, names),
+    sink: createPostgresSink(adapter, names, { tombstoneMs }),
 
     migrate: () => runMigrations(adapter, names),
 
@@ -134,41 +151,47 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     },
 
     async stats(query: StatsQuery = {}): Promise<ActivityStats> {
+      checkGroupBy(query.groupBy, 'postgres')
       const params = new Params()
       const where = whereSql(filterConditions(query, params))
       const numericToken = (field: string) =>
         `CASE WHEN jsonb_typeof(token_usage -> '${field}') = 'number' THEN (token_usage ->> '${field}')::float8 END`
+      const costTotal = `CASE WHEN jsonb_typeof(cost -> 'total') = 'number' THEN (cost ->> 'total')::float8 END`
       const totals = adapter.query(
         `SELECT count(*)::float8 AS total, count(DISTINCT user_id)::float8 AS users,
+  count(DISTINCT coalesce(user_id, anonymous_id))::float8 AS visitors, count(DISTINCT session_id)::float8 AS sessions,
   coalesce(sum(${numericToken('input')}), 0)::float8 AS input, coalesce(sum(${numericToken('output')}), 0)::float8 AS output,
-  coalesce(sum(total_tokens), 0)::float8 AS tokens, avg(duration_ms)::float8 AS average,
+  coalesce(sum(total_tokens), 0)::float8 AS tokens, coalesce(sum(${costTotal}), 0)::float8 AS cost,
+  count(*) FILTER (WHERE cost -> 'unpriced' = 'true'::jsonb)::float8 AS unpriced, avg(duration_ms)::float8 AS average,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)::float8 AS median,
   percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)::float8 AS p95
 FROM ${table} ${where}`,
         params.values,
       )
       const byType = adapter.query(
-        `SELECT activity_type AS type, count(*)::float8 AS count, coalesce(sum(total_tokens), 0)::float8 AS tokens
+        `SELECT activity_type AS type, count(*)::float8 AS count, coalesce(sum(total_tokens), 0)::float8 AS tokens,
+  coalesce(sum(${costTotal}), 0)::float8 AS cost
 FROM ${table} ${where} GROUP BY activity_type`,
         params.values,
       )
       const groupBy = query.groupBy
       let buckets: Promise<Row[]> | undefined
       if (groupBy !== undefined) {
-        const intervalMs = groupBy.intervalMs
-        if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs <= 0) {
-          throw invalidQuery('groupBy.intervalMs must be a positive number of milliseconds.')
-        }
-        const key = groupBy.per === 'user' ? 'user_id' : groupBy.per === 'activityType' ? 'activity_type' : 'NULL::text'
         const bucketParams = new Params()
-        const bucketWhere = whereSql(filterConditions(query, bucketParams))
-        const interval = bucketParams.add(intervalMs)
+        const conditions = filterConditions(query, bucketParams)
+        const key = groupBy.per === undefined ? 'NULL::text' : GROUP_KEY_SQL[groupBy.per]
+        if (groupBy.per !== undefined) conditions.push(`${key} IS NOT NULL`)
+        const timeColumn = groupBy.on === 'receivedAt' ? 'received_at' : '"timestamp"'
         // Numeric arithmetic on epoch milliseconds: buckets start at multiples of the interval from
         // the Unix epoch, exactly, for any interval (not only those date_bin or date_trunc know).
+        const bucket =
+          groupBy.intervalMs === undefined
+            ? 'NULL::float8'
+            : `floor(extract(epoch from ${timeColumn}) * 1000 / ${bucketParams.add(groupBy.intervalMs)}::numeric)::float8`
         buckets = adapter.query(
-          `SELECT floor(extract(epoch from "timestamp") * 1000 / ${interval}::numeric)::float8 AS bucket,
-  ${key} AS key, count(*)::float8 AS count
-FROM ${table} ${bucketWhere} GROUP BY 1, 2`,
+          `SELECT ${bucket} AS bucket, ${key} AS key, count(*)::float8 AS count,
+  coalesce(sum(total_tokens), 0)::float8 AS tokens, coalesce(sum(${costTotal}), 0)::float8 AS cost
+FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
           bucketParams.values,
         )
       }
@@ -176,32 +199,51 @@ FROM ${table} ${bucketWhere} GROUP BY 1, 2`,
       const result: ActivityStats = {
         total: toNumber(aggregate?.total),
         uniqueUsers: toNumber(aggregate?.users),
+        uniqueVisitors: toNumber(aggregate?.visitors),
+        sessions: toNumber(aggregate?.sessions),
         tokens: { input: toNumber(aggregate?.input), output: toNumber(aggregate?.output), total: toNumber(aggregate?.tokens) },
+        cost: { total: toNumber(aggregate?.cost), currency: 'USD', unpriced: toNumber(aggregate?.unpriced) },
         duration: {
           avgMs: nullableNumber(aggregate?.average),
           p50Ms: nullableNumber(aggregate?.median),
           p95Ms: nullableNumber(aggregate?.p95),
         },
         byType: typeRows
-          .map((row) => ({ activityType: unescapeText(String(row.type)), count: toNumber(row.count), tokens: toNumber(row.tokens) }))
-          .sort((a, b) => b.count - a.count || (a.activityType < b.activityType ? -1 : a.activityType > b.activityType ? 1 : 0)),
+          .map((row) => ({
+            activityType: unescapeText(String(row.type)),
+            count: toNumber(row.count),
+            tokens: toNumber(row.tokens),
+            cost: toNumber(row.cost),
+          }))
+          .sort((a, b) => b.count - a.count || compareText(a.activityType, b.activityType)),
       }
       if (bucketRows !== undefined && groupBy !== undefined) {
+        const { intervalMs } = groupBy
         result.buckets = bucketRows
           .map((row) => {
-            const bucket: { start: string; key?: string; count: number; index: number } = {
+            const bucket: StatsBucket & { index: number } = {
               index: Number(row.bucket),
-              start: new Date(Number(row.bucket) * groupBy.intervalMs).toISOString(),
               count: toNumber(row.count),
+              tokens: toNumber(row.tokens),
+              cost: toNumber(row.cost),
             }
+            if (intervalMs !== undefined) bucket.start = new Date(bucket.index * intervalMs).toISOString()
             if (row.key !== null && row.key !== undefined) bucket.key = unescapeText(String(row.key))
             return bucket
           })
-          .sort((a, b) => a.index - b.index || ((a.key ?? '') < (b.key ?? '') ? -1 : (a.key ?? '') > (b.key ?? '') ? 1 : 0))
-          .map(({ start, key, count }) => (key === undefined ? { start, count } : { start, key, count }))
+          .sort(
+            intervalMs === undefined
+              ? (a, b) => b.count - a.count || compareText(a.key ?? '', b.key ?? '')
+              : (a, b) => a.index - b.index || compareText(a.key ?? '', b.key ?? ''),
+          )
+          .map(({ index: _index, ...bucket }) => bucket)
       }
       return result
     },
+
+    identify: (link) => linkIdentity(adapter, names, link),
+
+    deleteActivities: (subject) => deleteSubject(adapter, names, subject, tombstoneMs),
 
     async *export(query: ExportQuery = {}): AsyncGenerator<Activity> {
       const sort = query.sort ?? 'timestamp'

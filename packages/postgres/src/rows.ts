@@ -6,7 +6,7 @@ import { epochMicrosSql, microsToIso, toTimestampText } from './time'
 
 /** The columns a write fills but `received_at`, in the order of {@link PreparedRow} and of the COPY data. */
 const ACTIVITY_COLUMNS =
-  'id, user_id, anonymous_id, session_id, activity_type, description, "timestamp", end_time, duration_ms, status, error, token_usage, context, metadata'
+  'id, user_id, anonymous_id, session_id, activity_type, description, "timestamp", end_time, duration_ms, status, error, token_usage, context, metadata, cost'
 
 /** Every column a write fills. */
 export const WRITE_COLUMNS = `${ACTIVITY_COLUMNS}, received_at`
@@ -22,7 +22,7 @@ export function copyColumns(withReceivedAt: boolean): string {
 /** What an INSERT … SELECT from staged rows (or `unnest`) puts in `received_at`. */
 export const RECEIVED_AT_OR_NOW = 'coalesce(received_at, now())'
 
-const FIELD_COUNT = 15
+const FIELD_COUNT = 16
 
 /** One activity made ready for the database: strings escaped, JSON stringified, times in milliseconds. */
 export interface PreparedRow {
@@ -40,6 +40,7 @@ export interface PreparedRow {
   tokenUsage: string | null
   context: string | null
   metadata: string | null
+  cost: string | null
   /** As given to the sink (the ingest handler stamps it); null when the database should stamp it. */
   receivedAtMs: number | null
 }
@@ -93,6 +94,7 @@ export function prepareRow(activity: Activity): PreparedRow | { refused: string 
       tokenUsage: optionalJson(activity.tokenUsage),
       context: optionalJson(activity.context),
       metadata: optionalJson(activity.metadata),
+      cost: optionalJson(activity.cost),
       receivedAtMs: activity.receivedAt == null ? null : timeMs(activity.receivedAt, 'receivedAt'),
     }
   } catch (error) {
@@ -161,6 +163,7 @@ export function* encodeCopy(rows: Iterable<PreparedRow>, withReceivedAt: boolean
       .jsonb(row.tokenUsage)
       .jsonb(row.context)
       .jsonb(row.metadata)
+      .jsonb(row.cost)
     if (withReceivedAt) writer.timestamptz(row.receivedAtMs)
     if (++count === FIRST_CHUNK_ROWS || count % ROWS_PER_CHUNK === 0) yield writer.take()
   }
@@ -177,15 +180,15 @@ export function unnestInsertSql(qualifiedTable: string): string {
   return `INSERT INTO ${qualifiedTable} (${WRITE_COLUMNS})
 SELECT id::uuid, user_id, anonymous_id, session_id, activity_type, description, ts::timestamptz,
   end_time::timestamptz, duration_ms, status, error, token_usage::jsonb, context::jsonb, metadata::jsonb,
-  coalesce(received_at::timestamptz, now())
+  cost::jsonb, coalesce(received_at::timestamptz, now())
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-  $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+  $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
   AS u(id, user_id, anonymous_id, session_id, activity_type, description, ts, end_time, duration_ms, status,
-  error, token_usage, context, metadata, received_at)
+  error, token_usage, context, metadata, cost, received_at)
 ON CONFLICT (id) DO NOTHING`
 }
 
-/** The fifteen column arrays {@link unnestInsertSql} takes. */
+/** The sixteen column arrays {@link unnestInsertSql} takes. */
 export function unnestParams(rows: readonly PreparedRow[]): unknown[][] {
   const columns: unknown[][] = Array.from({ length: FIELD_COUNT }, () => new Array(rows.length))
   rows.forEach((row, index) => {
@@ -203,7 +206,8 @@ export function unnestParams(rows: readonly PreparedRow[]): unknown[][] {
     columns[11]![index] = row.tokenUsage
     columns[12]![index] = row.context
     columns[13]![index] = row.metadata
-    columns[14]![index] = row.receivedAtMs === null ? null : toTimestampText(row.receivedAtMs)
+    columns[14]![index] = row.cost
+    columns[15]![index] = row.receivedAtMs === null ? null : toTimestampText(row.receivedAtMs)
   })
   return columns
 }
@@ -218,7 +222,7 @@ export function unnestParams(rows: readonly PreparedRow[]): unknown[][] {
 export const READ_COLUMNS = `id::text AS activityid, user_id AS userid, anonymous_id AS anonymousid, session_id AS sessionid,
   activity_type AS activitytype, description, ${epochMicrosSql('"timestamp"')} AS timestampus,
   ${epochMicrosSql('end_time')} AS endtimeus, duration_ms AS durationms, status, error,
-  token_usage::text AS tokenusage, context::text AS context, metadata::text AS metadata,
+  token_usage::text AS tokenusage, context::text AS context, metadata::text AS metadata, cost::text AS cost,
   ${epochMicrosSql('received_at')} AS receivedatus, total_tokens AS totaltokens`
 
 function text(value: unknown): string | undefined {
@@ -257,6 +261,8 @@ export function rowToActivity(row: Row): Activity {
   if (context !== undefined) activity.context = context as Activity['context']
   const metadata = json(row.metadata)
   if (metadata !== undefined) activity.metadata = metadata as Activity['metadata']
+  const cost = json(row.cost)
+  if (cost !== undefined) activity.cost = cost as Activity['cost']
   activity.receivedAt = microsToIso(String(row.receivedatus))
   return activity
 }

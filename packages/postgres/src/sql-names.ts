@@ -20,6 +20,13 @@ export interface SqlNames {
   migrationsTable: string
   userTimeIndex: string
   timeIndex: string
+  receivedIndex: string
+  anonymousIndex: string
+  /** `"schema"."table_identities"`: anonymous ids linked to the users they signed in as. */
+  identitiesTable: string
+  identitiesUserIndex: string
+  /** `"schema"."table_deletions"`: people deleted, so that late deliveries of theirs are refused. */
+  deletionsTable: string
 }
 
 /** Checks and quotes the schema and table names of a store. */
@@ -44,5 +51,10 @@ export function sqlNames(schema: string, table: string): SqlNames {
     migrationsTable: `${quotedSchema}.${quoteIdentifier('usertracking_migrations')}`,
     userTimeIndex: quoteIdentifier(`${table}_user_time_idx`),
     timeIndex: quoteIdentifier(`${table}_time_idx`),
+    receivedIndex: quoteIdentifier(`${table}_received_idx`),
+    anonymousIndex: quoteIdentifier(`${table}_anonymous_idx`),
+    identitiesTable: `${quotedSchema}.${quoteIdentifier(`${table}_identities`)}`,
+    identitiesUserIndex: quoteIdentifier(`${table}_ident_user_idx`),
+    deletionsTable: `${quotedSchema}.${quoteIdentifier(`${table}_deletions`)}`,
   }
 }

@@ -54,7 +54,7 @@ describe('ingest: the five apps', () => {
     expect(items[0]).toMatchObject({ userId: '6', activityType: 'deleted', timestamp: '2025-10-10T18:30:00.000Z', metadata: { device: 'iPhone 14' } })
     expect(items[0]!.receivedAt).not.toBe(items[0]!.timestamp)
     const stats = await (await fetch(`${server.url}/api/activities/stats?interval=4h&per=user`)).json()
-    expect(stats.buckets).toEqual([{ start: '2025-10-10T16:00:00.000Z', key: '6', count: 1 }])
+    expect(stats.buckets).toEqual([{ start: '2025-10-10T16:00:00.000Z', key: '6', count: 1, tokens: 0, cost: 0 }])
   })
 
   it('web analytics: accepts a beacon batch sent as text/plain', async () => {

@@ -128,14 +128,14 @@ describe('list and stats', () => {
     ])
     const stats = await (await fetch(`${server.url}/api/activities/stats?interval=4h&recent=1h`)).json()
     expect(stats.buckets).toEqual([
-      { start: '2025-07-06T00:00:00.000Z', count: 2 },
-      { start: '2025-07-06T04:00:00.000Z', count: 1 },
-      { start: '2025-07-06T08:00:00.000Z', count: 1 },
+      { start: '2025-07-06T00:00:00.000Z', count: 2, tokens: 0, cost: 0 },
+      { start: '2025-07-06T04:00:00.000Z', count: 1, tokens: 0, cost: 0 },
+      { start: '2025-07-06T08:00:00.000Z', count: 1, tokens: 0, cost: 0 },
     ])
     expect(stats.recent).toMatchObject({ from: '2025-07-06T11:00:00.000Z', total: 1, uniqueUsers: 1 })
     expect(stats.byType).toEqual([
-      { activityType: 'job_match', count: 2, tokens: 0 },
-      { activityType: 'login', count: 2, tokens: 0 },
+      { activityType: 'job_match', count: 2, tokens: 0, cost: 0 },
+      { activityType: 'login', count: 2, tokens: 0, cost: 0 },
     ])
   })
 })

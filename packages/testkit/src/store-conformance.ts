@@ -7,16 +7,24 @@
  * written. Where the contract leaves an order open (rows that tie on the sort key, byType entries
  * with equal counts), any order is accepted; everything else is exact. Semantics it pins down:
  *
- * - `from` is inclusive and `to` exclusive; `minTokens` / `maxTokens` exclude rows without token usage.
+ * - Filters select exactly what core's `activityMatcher` selects, and stats are exactly core's
+ *   `computeStats` over the selected rows (the one definition of the contract; both have unit tests
+ *   of their own in core): `from` / `receivedFrom` inclusive, `to` / `receivedTo` exclusive,
+ *   `minTokens` / `maxTokens` excluding rows without token usage.
  * - Rows missing the sort value (`durationMs`, `tokens`) come last, whether the order is asc or desc.
  * - Paging with `nextCursor` visits every matching row exactly once, also while rows are inserted.
  * - A cursor the store did not issue is refused with a `RangeError` (the server answers it with 400).
  * - `duration.p50Ms` / `p95Ms` interpolate linearly between ranks, as PostgreSQL's `percentile_cont`.
- * - `buckets` start at multiples of `intervalMs` since the epoch; buckets with no rows may be omitted.
+ * - `buckets` start at multiples of `intervalMs` since the epoch (on `timestamp` or `receivedAt`);
+ *   buckets with no rows may be omitted; without `intervalMs` there is one bucket per key.
+ * - `offset` pages visit every matching row once, in order; it is refused with a `RangeError` beyond
+ *   `MAX_LIST_OFFSET` or together with a cursor.
+ * - `identify` attributes an anonymous visitor's stored and later activities to the user;
+ *   `deleteActivities` removes a person's rows and refuses late deliveries of what they did before.
  * - Strings round-trip byte for byte, NUL characters included.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { activityMatcher } from '@usertracking/core'
+import { activityMatcher, computeStats, MAX_LIST_OFFSET } from '@usertracking/core'
 import type {
   Activity,
   ActivityFilter,
@@ -42,6 +50,8 @@ const USERS = ['u1', 'u2', 'u3', 'u4', 'u5']
 const TYPES = ['resume_generation', 'job_match', 'page_view', 'click', 'deleted']
 const DURATIONS = [0, 100, 250, 1000, 3200]
 const TOKEN_TOTALS = [0, 150, 500, 800, 1420]
+const HOSTS = ['app.example.com', 'shop.example.org', 'blog.example.net']
+const PAGES = ['/', '/pricing', '/jobs/42', '/résumé?draft=1']
 
 /** Strings that break naive SQL, JSON, CSV or UTF-16 handling; each must come back unchanged. */
 export const HOSTILE_STRINGS: readonly string[] = [
@@ -82,13 +92,24 @@ function dataset(count: number, seed: number): Activity[] {
       timestamp: new Date(BASE_MS + hour * HOUR + offset).toISOString(),
       metadata: { index, tags: ['a', index % 3], nested: { ok: index % 2 === 0 } },
     }
+    // Anonymous visitors come back: a small pool of ids, some of them also seen with a user.
     if (random() > 0.1) activity.userId = pick(USERS)
-    else activity.anonymousId = `anon-${index}`
+    else activity.anonymousId = `anon-${index % 7}`
+    if (activity.userId !== undefined && random() < 0.1) activity.anonymousId = `anon-${index % 7}`
+    // Received between a second and six hours after the user acted (a batch that waited offline).
+    activity.receivedAt = new Date(Date.parse(activity.timestamp) + 1000 + Math.floor(random() * 6 * HOUR)).toISOString()
     if (random() > 0.3) activity.durationMs = random() < 0.7 ? pick(DURATIONS) : Math.round(random() * 10_000_000) / 1000
     if (random() > 0.4) {
       const total = random() < 0.7 ? pick(TOKEN_TOTALS) : Math.floor(random() * 3000)
       activity.tokenUsage = random() < 0.5 ? { total } : { input: Math.floor(total / 3), output: total - Math.floor(total / 3), total }
+      const priced = random()
+      if (priced < 0.6) {
+        const input = Math.round(total * 1.25) / 1e6
+        activity.cost = { total: input + total / 5e5, input, output: total / 5e5, currency: 'USD', source: 'conformance' }
+      } else if (priced < 0.8) activity.cost = { unpriced: true, currency: 'USD', source: 'conformance' }
     }
+    if (random() < 0.5) activity.context = { page: pick(PAGES), host: pick(HOSTS) }
+    else if (random() < 0.2) activity.context = { page: pick(PAGES) }
     const status = random()
     if (status < 0.3) activity.status = 'success'
     else if (status < 0.45) {
@@ -144,58 +165,19 @@ async function listAll(store: Store, query: ListQuery, maxPages = 10_000): Promi
   return { items, pages }
 }
 
-function percentileCont(sorted: number[], fraction: number): number {
-  const rank = fraction * (sorted.length - 1)
-  const low = Math.floor(rank)
-  const high = Math.ceil(rank)
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (rank - low)
-}
-
 function referenceStats(rows: readonly Activity[], query: StatsQuery): ActivityStats {
-  const selected = referenceFilter(rows, query)
-  const durations = selected.flatMap((row) => (row.durationMs === undefined ? [] : [row.durationMs])).sort((a, b) => a - b)
-  const byType = new Map<string, { count: number; tokens: number }>()
-  for (const row of selected) {
-    const entry = byType.get(row.activityType) ?? { count: 0, tokens: 0 }
-    entry.count += 1
-    entry.tokens += row.tokenUsage?.total ?? 0
-    byType.set(row.activityType, entry)
-  }
-  const stats: ActivityStats = {
-    total: selected.length,
-    uniqueUsers: new Set(selected.flatMap((row) => (row.userId === undefined ? [] : [row.userId]))).size,
-    tokens: {
-      input: selected.reduce((sum, row) => sum + (row.tokenUsage?.input ?? 0), 0),
-      output: selected.reduce((sum, row) => sum + (row.tokenUsage?.output ?? 0), 0),
-      total: selected.reduce((sum, row) => sum + (row.tokenUsage?.total ?? 0), 0),
-    },
-    duration: {
-      avgMs: durations.length ? durations.reduce((sum, value) => sum + value, 0) / durations.length : null,
-      p50Ms: durations.length ? percentileCont(durations, 0.5) : null,
-      p95Ms: durations.length ? percentileCont(durations, 0.95) : null,
-    },
-    byType: [...byType].map(([activityType, entry]) => ({ activityType, ...entry })).sort((a, b) => b.count - a.count),
-  }
-  if (query.groupBy) {
-    const { intervalMs, per } = query.groupBy
-    const buckets = new Map<string, { start: string; key?: string; count: number }>()
-    for (const row of selected) {
-      const start = new Date(Math.floor(Date.parse(row.timestamp) / intervalMs) * intervalMs).toISOString()
-      const key = per === 'user' ? row.userId : per === 'activityType' ? row.activityType : undefined
-      const id = JSON.stringify([start, key ?? null])
-      const bucket = buckets.get(id) ?? { start, ...(key === undefined ? {} : { key }), count: 0 }
-      bucket.count += 1
-      buckets.set(id, bucket)
-    }
-    stats.buckets = [...buckets.values()]
-  }
-  return stats
+  return computeStats(rows, query, 'reference')
 }
 
 function expectSameStats(actual: ActivityStats, expected: ActivityStats, label: string): void {
   expect(actual.total, `${label}: total`).toBe(expected.total)
   expect(actual.uniqueUsers, `${label}: uniqueUsers`).toBe(expected.uniqueUsers)
+  expect(actual.uniqueVisitors, `${label}: uniqueVisitors`).toBe(expected.uniqueVisitors)
+  expect(actual.sessions, `${label}: sessions`).toBe(expected.sessions)
   expect(actual.tokens, `${label}: tokens`).toEqual(expected.tokens)
+  expect(actual.cost.currency, `${label}: cost.currency`).toBe('USD')
+  expect(actual.cost.unpriced, `${label}: cost.unpriced`).toBe(expected.cost.unpriced)
+  expect(actual.cost.total, `${label}: cost.total`).toBeCloseTo(expected.cost.total, 9)
   for (const field of ['avgMs', 'p50Ms', 'p95Ms'] as const) {
     const value = expected.duration[field]
     if (value === null) expect(actual.duration[field], `${label}: duration.${field}`).toBeNull()
@@ -205,20 +187,36 @@ function expectSameStats(actual: ActivityStats, expected: ActivityStats, label: 
   expect(counts, `${label}: byType is most frequent first`).toEqual([...counts].sort((a, b) => b - a))
   const byName = (a: { activityType: string }, b: { activityType: string }) =>
     a.activityType < b.activityType ? -1 : a.activityType > b.activityType ? 1 : 0
-  expect([...actual.byType].sort(byName), `${label}: byType`).toEqual([...expected.byType].sort(byName))
+  const withoutCost = (entries: ActivityStats['byType']) => [...entries].sort(byName).map(({ cost: _cost, ...rest }) => rest)
+  expect(withoutCost(actual.byType), `${label}: byType`).toEqual(withoutCost(expected.byType))
+  const expectedTypes = [...expected.byType].sort(byName)
+  ;[...actual.byType].sort(byName).forEach((entry, index) => {
+    expect(entry.cost, `${label}: byType ${entry.activityType} cost`).toBeCloseTo(expectedTypes[index]!.cost, 9)
+  })
   if (!expected.buckets) return
   expect(actual.buckets, `${label}: buckets`).toBeDefined()
-  const normalise = (buckets: NonNullable<ActivityStats['buckets']>) =>
+  type Row = readonly [number, string, number, number, number]
+  const normalise = (buckets: NonNullable<ActivityStats['buckets']>): Row[] =>
     buckets
       .filter((bucket) => bucket.count > 0)
-      .map((bucket) => [Date.parse(bucket.start), bucket.key ?? null, bucket.count] as const)
-  const starts = normalise(actual.buckets!).map(([start]) => start)
-  expect(starts, `${label}: buckets are oldest first`).toEqual([...starts].sort((a, b) => a - b))
-  const byStartAndKey = (a: readonly [number, string | null, number], b: readonly [number, string | null, number]) =>
-    a[0] - b[0] || String(a[1]).localeCompare(String(b[1]))
-  expect(normalise(actual.buckets!).sort(byStartAndKey), `${label}: buckets`).toEqual(
-    normalise(expected.buckets).sort(byStartAndKey),
+      .map((bucket) => [bucket.start === undefined ? NaN : Date.parse(bucket.start), bucket.key ?? '', bucket.count, bucket.tokens, bucket.cost] as const)
+  const actualRows = normalise(actual.buckets!)
+  if (expected.buckets.some((bucket) => bucket.start !== undefined)) {
+    const starts = actualRows.map(([start]) => start)
+    expect(starts, `${label}: buckets are oldest first`).toEqual([...starts].sort((a, b) => a - b))
+  } else {
+    const bucketCounts = actualRows.map(([, , count]) => count)
+    expect(bucketCounts, `${label}: buckets are largest first`).toEqual([...bucketCounts].sort((a, b) => b - a))
+  }
+  const byStartAndKey = (a: Row, b: Row) => (a[0] - b[0] || 0) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)
+  const sortedActual = [...actualRows].sort(byStartAndKey)
+  const sortedExpected = normalise(expected.buckets).sort(byStartAndKey)
+  expect(sortedActual.map(([start, key, count, tokens]) => [start, key, count, tokens]), `${label}: buckets`).toEqual(
+    sortedExpected.map(([start, key, count, tokens]) => [start, key, count, tokens]),
   )
+  sortedActual.forEach(([, key, , , cost], index) => {
+    expect(cost, `${label}: bucket ${key} cost`).toBeCloseTo(sortedExpected[index]![4], 9)
+  })
 }
 
 async function write(store: Store, rows: readonly Activity[], batchSize = 100): Promise<void> {
@@ -260,6 +258,11 @@ export function describeStoreConformance(name: string, createStore: () => Promis
         { label: 'minTokens 0 drops rows without tokens', filter: { minTokens: 0 } },
         { label: 'token range', filter: { minTokens: 150, maxTokens: 800 } },
         { label: 'status', filter: { status: 'error' } },
+        { label: 'anonymousId', filter: { anonymousId: 'anon-3' } },
+        { label: 'sessionId', filter: { sessionId: 's-4' } },
+        { label: 'receivedFrom (inclusive)', filter: { receivedFrom: at(30) } },
+        { label: 'receivedTo (exclusive, ISO string)', filter: { receivedTo: at(30).toISOString() } },
+        { label: 'received and acted windows together', filter: { from: at(10), to: at(40), receivedFrom: at(14), receivedTo: at(41) } },
         {
           label: 'everything at once',
           filter: { userId: 'u2', activityType: ['job_match', 'resume_generation', 'click'], from: at(6), to: at(66), minTokens: 100 },
@@ -277,8 +280,7 @@ export function describeStoreConformance(name: string, createStore: () => Promis
       it('reads back every field it was given', async () => {
         const { items } = await listAll(fixture.store, { limit: 1000 })
         const byId = new Map(items.map((row) => [row.id, row]))
-        for (const row of rows) expect(withoutReceivedAt(byId.get(row.id)!)).toEqual(row)
-        for (const row of items) expect(Number.isNaN(Date.parse(row.receivedAt!)), 'receivedAt is set').toBe(false)
+        for (const row of rows) expect(byId.get(row.id)).toEqual(row)
       })
 
       it('defaults to the newest 50, by timestamp', async () => {
@@ -322,29 +324,74 @@ export function describeStoreConformance(name: string, createStore: () => Promis
         })
       }
 
-      for (const per of [undefined, 'user', 'activityType'] as const) {
-        it(`counts 4-hour buckets${per ? ` per ${per}` : ''}, aligned to the epoch`, async () => {
+      for (const per of [undefined, 'user', 'visitor', 'activityType', 'page', 'host'] as const) {
+        it(`counts 4-hour buckets${per ? ` per ${per}` : ''}, aligned to the epoch, on either time axis`, async () => {
           const queries: StatsQuery[] = [
             { groupBy: { intervalMs: 4 * HOUR, ...(per ? { per } : {}) } },
             { from: at(7), to: at(50), activityType: ['click', 'job_match'], groupBy: { intervalMs: 4 * HOUR, ...(per ? { per } : {}) } },
             { groupBy: { intervalMs: 7 * 60_000, ...(per ? { per } : {}) } },
+            { receivedFrom: at(20), groupBy: { intervalMs: 4 * HOUR, on: 'receivedAt', ...(per ? { per } : {}) } },
           ]
           for (const query of queries) {
             const stats = await fixture.store.stats(query)
             expectSameStats(stats, referenceStats(rows, query), JSON.stringify(query))
             for (const bucket of stats.buckets ?? []) {
-              expect(Date.parse(bucket.start) % query.groupBy!.intervalMs).toBe(0)
+              expect(Date.parse(bucket.start!) % query.groupBy!.intervalMs!).toBe(0)
             }
           }
         })
+        if (per) {
+          it(`counts one bucket per ${per} without an interval, largest first`, async () => {
+            for (const query of [{ groupBy: { per } }, { userId: 'u2', from: at(12), groupBy: { per } }] as StatsQuery[]) {
+              const stats = await fixture.store.stats(query)
+              expectSameStats(stats, referenceStats(rows, query), JSON.stringify(query))
+              for (const bucket of stats.buckets ?? []) expect(bucket.start, 'no start without an interval').toBeUndefined()
+            }
+          })
+        }
       }
+
+      it('refuses a groupBy without an interval or a key, with a RangeError', async () => {
+        await expect(fixture.store.stats({ groupBy: {} })).rejects.toBeInstanceOf(RangeError)
+        await expect(fixture.store.stats({ groupBy: { intervalMs: 0 } })).rejects.toBeInstanceOf(RangeError)
+      })
+
+      it('pages by offset through every row once, in order, with the total', async () => {
+        const filter = { activityType: ['click', 'page_view', 'job_match'] }
+        const selected = referenceFilter(rows, filter)
+        for (const sort of ['timestamp', 'tokens'] as const) {
+          for (const order of ['asc', 'desc'] as const) {
+            const items: Activity[] = []
+            for (let offset = 0; ; offset += 11) {
+              const page = await fixture.store.list({ ...filter, sort, order, limit: 11, offset, includeTotal: true })
+              expect(page.total, `${sort} ${order}: total at offset ${offset}`).toBe(selected.length)
+              items.push(...page.items)
+              if (page.items.length < 11) break
+            }
+            expectSameOrder(items, referenceSort(selected, sort, order), sort, `offset pages, ${sort} ${order}`)
+          }
+        }
+        const past = await fixture.store.list({ offset: rows.length + 5 })
+        expect(past.items).toEqual([])
+        expect(past.nextCursor).toBeUndefined()
+      })
+
+      it('refuses an offset beyond MAX_LIST_OFFSET, a negative one, or one with a cursor, with a RangeError', async () => {
+        const first = await fixture.store.list({ limit: 5 })
+        for (const query of [{ offset: MAX_LIST_OFFSET + 1 }, { offset: -1 }, { offset: 1.5 }, { offset: 5, cursor: first.nextCursor! }]) {
+          await expect(fixture.store.list(query), JSON.stringify(query)).rejects.toBeInstanceOf(RangeError)
+        }
+      })
 
       it('answers stats over nothing with zeros and nulls', async () => {
         const stats = await fixture.store.stats({ userId: 'nobody', groupBy: { intervalMs: HOUR } })
         expect(stats).toMatchObject({
           total: 0,
           uniqueUsers: 0,
+          uniqueVisitors: 0,
+          sessions: 0,
           tokens: { input: 0, output: 0, total: 0 },
+          cost: { total: 0, currency: 'USD', unpriced: 0 },
           duration: { avgMs: null, p50Ms: null, p95Ms: null },
           byType: [],
         })
@@ -431,7 +478,7 @@ export function describeStoreConformance(name: string, createStore: () => Promis
         }
         expect(({} as Record<string, unknown>).polluted).toBeUndefined()
         const stats = await fixture.store.stats({ userId: HOSTILE_STRINGS[0]! })
-        expect(stats.byType).toEqual([{ activityType: HOSTILE_STRINGS[0], count: 1, tokens: 3 }])
+        expect(stats.byType).toEqual([{ activityType: HOSTILE_STRINGS[0], count: 1, tokens: 3, cost: 0 }])
       })
 
       it('keeps a cursor stable while rows are inserted', async () => {
@@ -466,15 +513,107 @@ export function describeStoreConformance(name: string, createStore: () => Promis
       it('pushes new matching activities to subscribers, when it can', async () => {
         if (!fixture.store.subscribe) return
         const received: Activity[] = []
+        const control: Activity[] = []
         const unsubscribe = fixture.store.subscribe({ userId: 'subscriber' }, (activities) => received.push(...activities))
+        const stopControl = fixture.store.subscribe({ userId: 'subscriber' }, (activities) => control.push(...activities))
         const [mine, other, again] = dataset(3, 5)
         await write(fixture.store, [{ ...mine!, userId: 'subscriber' }, { ...other!, userId: 'someone else' }])
         await expect.poll(() => received.map((row) => row.id)).toEqual([mine!.id])
         await write(fixture.store, [{ ...mine!, userId: 'subscriber' }])
         unsubscribe()
         await write(fixture.store, [{ ...again!, userId: 'subscriber' }])
-        await new Promise((resolve) => setTimeout(resolve, 50))
+        // The subscriber still listening hears `again`: by then the one that left would have too.
+        await expect.poll(() => control.map((row) => row.id)).toEqual([mine!.id, again!.id])
+        stopControl()
         expect(received.map((row) => row.id)).toEqual([mine!.id])
+      })
+    })
+
+    describe('identity and deletion', () => {
+      let fixture: StoreFixture
+      beforeAll(async () => {
+        fixture = await createStore()
+      })
+      afterAll(async () => {
+        await fixture?.cleanup()
+      })
+      const activity = (fields: Partial<Activity>, hoursAgo = 2): Activity => ({
+        id: crypto.randomUUID(),
+        activityType: 'page_visit',
+        timestamp: new Date(Date.now() - hoursAgo * HOUR).toISOString(),
+        ...fields,
+      })
+      const ids = (items: Activity[]) => items.map((row) => row.id).sort()
+
+      it('implements identify and deleteActivities', () => {
+        expect(typeof fixture.store.identify, 'identify').toBe('function')
+        expect(typeof fixture.store.deleteActivities, 'deleteActivities').toBe('function')
+      })
+
+      it('attributes what an anonymous visitor did before signing in, and after, to the user', async () => {
+        const before = [activity({ anonymousId: 'visitor-a' }, 3), activity({ anonymousId: 'visitor-a', sessionId: 'sa' }, 2)]
+        const stranger = activity({ anonymousId: 'visitor-b' })
+        const signedIn = activity({ anonymousId: 'visitor-a', userId: 'person-a' }, 1)
+        await write(fixture.store, [...before, stranger, signedIn])
+        expect(await fixture.store.identify!({ userId: 'person-a', anonymousId: 'visitor-a' })).toEqual({ linked: 2 })
+        expect(await fixture.store.identify!({ userId: 'person-a', anonymousId: 'visitor-a' }), 'a second call links nothing new').toEqual({ linked: 0 })
+        const later = activity({ anonymousId: 'visitor-a' }, 0.5)
+        await write(fixture.store, [later])
+        const mine = await fixture.store.list({ userId: 'person-a', limit: 100 })
+        expect(ids(mine.items)).toEqual(ids([...before, signedIn, later]))
+        for (const row of mine.items) expect(row.anonymousId, 'the anonymous id is kept').toBe('visitor-a')
+        const byVisitor = await fixture.store.list({ anonymousId: 'visitor-a', limit: 100 })
+        expect(ids(byVisitor.items)).toEqual(ids([...before, signedIn, later]))
+        const stats = await fixture.store.stats({ anonymousId: 'visitor-a' })
+        expect(stats).toMatchObject({ total: 4, uniqueUsers: 1, uniqueVisitors: 1 })
+        const strangers = await fixture.store.list({ anonymousId: 'visitor-b' })
+        expect(strangers.items.map((row) => row.userId)).toEqual([undefined])
+      })
+
+      it('deletes one user, their linked visitor id, and nobody else', async () => {
+        const kept = activity({ userId: 'person-keep' })
+        const gone = [activity({ userId: 'person-gone' }), activity({ userId: 'person-gone', tokenUsage: { total: 5 } }), activity({ anonymousId: 'visitor-gone' })]
+        await write(fixture.store, [kept, ...gone])
+        await fixture.store.identify!({ userId: 'person-gone', anonymousId: 'visitor-gone' })
+        expect(await fixture.store.deleteActivities!({ userId: 'person-gone' })).toEqual({ deleted: 3 })
+        expect((await fixture.store.list({ userId: 'person-gone' })).items).toEqual([])
+        expect((await fixture.store.list({ anonymousId: 'visitor-gone' })).items).toEqual([])
+        expect((await fixture.store.stats({ userId: 'person-gone' })).total).toBe(0)
+        const exported: Activity[] = []
+        for await (const row of fixture.store.export({})) exported.push(row)
+        expect(exported.some((row) => row.userId === 'person-gone' || row.anonymousId === 'visitor-gone')).toBe(false)
+        expect(ids((await fixture.store.list({ userId: 'person-keep' })).items)).toEqual([kept.id])
+        expect(await fixture.store.deleteActivities!({ userId: 'person-gone' }), 'deleting again finds nothing').toEqual({ deleted: 0 })
+      })
+
+      it('refuses a late delivery of what a deleted person did before the deletion, and stores what they do after', async () => {
+        await write(fixture.store, [activity({ userId: 'person-late' })])
+        await fixture.store.identify!({ userId: 'person-late', anonymousId: 'visitor-late' })
+        await fixture.store.deleteActivities!({ userId: 'person-late' })
+        const queued = activity({ userId: 'person-late' }, 1)
+        const queuedAnonymously = activity({ anonymousId: 'visitor-late' }, 1)
+        const afterwards = activity({ userId: 'person-late' }, -0.1)
+        const result = await fixture.store.sink.write([queued, queuedAnonymously, afterwards], { signal: new AbortController().signal })
+        expect(result.type).toBe('success')
+        const rejected = result.type === 'success' ? (result.rejected ?? []).map((item) => item.id).sort() : []
+        expect(rejected).toEqual([queued.id, queuedAnonymously.id].sort())
+        expect(ids((await fixture.store.list({ userId: 'person-late' })).items)).toEqual([afterwards.id])
+        expect((await fixture.store.list({ anonymousId: 'visitor-late' })).items).toEqual([])
+      })
+
+      it('deletes one anonymous visitor', async () => {
+        const rows = [activity({ anonymousId: 'visitor-c' }), activity({ anonymousId: 'visitor-c', sessionId: 's' }), activity({ anonymousId: 'visitor-d' })]
+        await write(fixture.store, rows)
+        expect(await fixture.store.deleteActivities!({ anonymousId: 'visitor-c' })).toEqual({ deleted: 2 })
+        expect((await fixture.store.list({ anonymousId: 'visitor-c' })).items).toEqual([])
+        expect((await fixture.store.list({ anonymousId: 'visitor-d' })).items).toHaveLength(1)
+      })
+
+      it('refuses a subject that is not exactly one non-empty id, with a TypeError', async () => {
+        for (const subject of [{}, { userId: '' }, { anonymousId: '' }, { userId: 'a', anonymousId: 'b' }]) {
+          await expect(fixture.store.deleteActivities!(subject as never), JSON.stringify(subject)).rejects.toBeInstanceOf(TypeError)
+        }
+        await expect(fixture.store.identify!({ userId: '', anonymousId: 'x' })).rejects.toBeInstanceOf(TypeError)
       })
     })
   })

@@ -1,6 +1,6 @@
--- @usertracking/postgres schema, version 1: the table postgresStore() reads and writes, for teams
--- that run their own migrations. It is exactly what `await store.migrate()` applies for the default
--- names (schema "public", table "user_activities"); for other names, print
+-- @usertracking/postgres schema, every version: the tables postgresStore() reads and writes, for
+-- teams that run their own migrations. It is exactly what `await store.migrate()` applies for the
+-- default names (schema "public", table "user_activities"); for other names, print
 -- schemaSql('your_schema', 'your_table') from the package. Running this and migrate() both is safe.
 BEGIN;
 
@@ -39,5 +39,28 @@ CREATE INDEX IF NOT EXISTS "user_activities_user_time_idx" ON "public"."user_act
 CREATE INDEX IF NOT EXISTS "user_activities_time_idx" ON "public"."user_activities" ("timestamp", id);
 
 INSERT INTO "public"."usertracking_migrations" (table_name, version) VALUES ('user_activities', 1) ON CONFLICT DO NOTHING;
+
+ALTER TABLE "public"."user_activities" ADD COLUMN IF NOT EXISTS cost jsonb;
+
+CREATE INDEX IF NOT EXISTS "user_activities_received_idx" ON "public"."user_activities" (received_at, id);
+
+CREATE INDEX IF NOT EXISTS "user_activities_anonymous_idx" ON "public"."user_activities" (anonymous_id, "timestamp", id) WHERE anonymous_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS "public"."user_activities_identities" (
+  anonymous_id text PRIMARY KEY,
+  user_id text NOT NULL,
+  linked_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX IF NOT EXISTS "user_activities_ident_user_idx" ON "public"."user_activities_identities" (user_id);
+
+CREATE TABLE IF NOT EXISTS "public"."user_activities_deletions" (
+  subject_kind text NOT NULL CHECK (subject_kind IN ('user', 'anonymous')),
+  subject text NOT NULL,
+  deleted_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (subject_kind, subject)
+);
+
+INSERT INTO "public"."usertracking_migrations" (table_name, version) VALUES ('user_activities', 2) ON CONFLICT DO NOTHING;
 
 COMMIT;

@@ -1,0 +1,160 @@
+import type { Activity, DeletionResult, DeletionSubject, IdentifyResult, IdentityLink, RejectedActivity } from '@usertracking/core'
+import type { PostgresAdapter } from './client-adapter'
+import { escapeText, unescapeText } from './nul-escape'
+import type { SqlNames } from './sql-names'
+
+/** Rows deleted per statement: a large user's deletion never holds many row locks at once. */
+const DELETE_BATCH = 5000
+
+function nonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0
+}
+
+/**
+ * Links an anonymous id to a user: remembered in the identities table (so later writes under that
+ * anonymous id get the user too) and back-filled into the rows already stored without a user.
+ */
+export async function linkIdentity(adapter: PostgresAdapter, names: SqlNames, link: IdentityLink): Promise<IdentifyResult> {
+  const { userId, anonymousId } = link ?? ({} as IdentityLink)
+  if (!nonEmpty(userId) || !nonEmpty(anonymousId)) {
+    throw new TypeError('[usertracking] [postgres] identify() needs a non-empty userId and anonymousId.')
+  }
+  const user = escapeText(userId)
+  const anonymous = escapeText(anonymousId)
+  return adapter.transaction(async (connection) => {
+    // A device shared by two people links to whoever signed in last; rows keep who they were linked to.
+    await connection.query(
+      `INSERT INTO ${names.identitiesTable} (anonymous_id, user_id) VALUES ($1, $2)
+ON CONFLICT (anonymous_id) DO UPDATE SET user_id = EXCLUDED.user_id, linked_at = now()`,
+      [anonymous, user],
+    )
+    const rows = await connection.query(
+      `WITH linked AS (UPDATE ${names.qualifiedTable} SET user_id = $2 WHERE anonymous_id = $1 AND user_id IS NULL RETURNING 1)
+SELECT count(*)::float8 AS linked FROM linked`,
+      [anonymous, user],
+    )
+    return { linked: Number(rows[0]?.linked ?? 0) }
+  })
+}
+
+async function deleteWhere(adapter: PostgresAdapter, names: SqlNames, condition: string, params: unknown[]): Promise<number> {
+  let deleted = 0
+  for (;;) {
+    const rows = await adapter.query(
+      `WITH gone AS (DELETE FROM ${names.qualifiedTable} WHERE id IN (SELECT id FROM ${names.qualifiedTable} WHERE ${condition} LIMIT ${DELETE_BATCH}) RETURNING 1)
+SELECT count(*)::float8 AS deleted FROM gone`,
+      params,
+    )
+    const count = Number(rows[0]?.deleted ?? 0)
+    deleted += count
+    if (count < DELETE_BATCH) return deleted
+  }
+}
+
+/**
+ * Deletes one person: first the tombstones (so a delivery racing the deletion is refused), and the
+ * identity links, in one transaction; then their rows, {@link DELETE_BATCH} at a time, each
+ * statement its own short transaction.
+ */
+export async function deleteSubject(
+  adapter: PostgresAdapter,
+  names: SqlNames,
+  subject: DeletionSubject,
+  tombstoneMs: number,
+): Promise<DeletionResult> {
+  const { userId, anonymousId } = (subject ?? {}) as { userId?: unknown; anonymousId?: unknown }
+  const byUser = nonEmpty(userId) && anonymousId === undefined
+  const byVisitor = nonEmpty(anonymousId) && userId === undefined
+  if (!byUser && !byVisitor) {
+    throw new TypeError('[usertracking] [postgres] deleteActivities() needs exactly one of a non-empty userId or anonymousId.')
+  }
+  const tombstone = `INSERT INTO ${names.deletionsTable} (subject_kind, subject) VALUES ($1, $2)
+ON CONFLICT (subject_kind, subject) DO UPDATE SET deleted_at = now()`
+  if (byVisitor) {
+    const anonymous = escapeText(anonymousId as string)
+    await adapter.transaction(async (connection) => {
+      await connection.query(tombstone, ['anonymous', anonymous])
+      await connection.query(`DELETE FROM ${names.identitiesTable} WHERE anonymous_id = $1`, [anonymous])
+    })
+    return { deleted: await deleteWhere(adapter, names, 'anonymous_id = $1', [anonymous]) }
+  }
+  const user = escapeText(userId as string)
+  const linked = await adapter.transaction(async (connection) => {
+    await connection.query(`DELETE FROM ${names.deletionsTable} WHERE deleted_at < now() - $1::float8 * interval '1 millisecond'`, [tombstoneMs])
+    await connection.query(tombstone, ['user', user])
+    const links = await connection.query(`DELETE FROM ${names.identitiesTable} WHERE user_id = $1 RETURNING anonymous_id`, [user])
+    // A late delivery under one of the person's anonymous ids is still theirs.
+    for (const link of links) await connection.query(tombstone, ['anonymous', link.anonymous_id])
+    return links.map((link) => String(link.anonymous_id))
+  })
+  let deleted = await deleteWhere(adapter, names, 'user_id = $1', [user])
+  if (linked.length > 0) {
+    deleted += await deleteWhere(adapter, names, 'user_id IS NULL AND anonymous_id = ANY($1::text[])', [linked])
+  }
+  return { deleted }
+}
+
+/** A batch after {@link screenBatch}: what to store, and what a deletion refuses. */
+export interface ScreenedBatch {
+  batch: Activity[]
+  rejected: RejectedActivity[]
+}
+
+/**
+ * Applies what `identify` and `deleteActivities` left behind to a batch about to be written, in one
+ * query: activities of a deleted person tracked before the deletion are refused, and an anonymous
+ * visitor's activities without a user get the user they were linked to. The activities passed in
+ * are not changed (a linked one is copied).
+ */
+export async function screenBatch(
+  adapter: PostgresAdapter,
+  names: SqlNames,
+  batch: Activity[],
+  tombstoneMs: number,
+): Promise<ScreenedBatch> {
+  const users = new Set<string>()
+  const anonymous = new Set<string>()
+  const unlinked = new Set<string>()
+  for (const activity of batch) {
+    if (typeof activity?.userId === 'string') users.add(escapeText(activity.userId))
+    if (typeof activity?.anonymousId === 'string') {
+      anonymous.add(escapeText(activity.anonymousId))
+      if (activity.userId === undefined) unlinked.add(escapeText(activity.anonymousId))
+    }
+  }
+  if (users.size === 0 && anonymous.size === 0) return { batch, rejected: [] }
+  const rows = await adapter.query(
+    `SELECT subject_kind AS kind, subject, (extract(epoch from deleted_at) * 1000)::float8 AS at, NULL::text AS linked
+FROM ${names.deletionsTable}
+WHERE deleted_at > now() - $4::float8 * interval '1 millisecond'
+  AND ((subject_kind = 'user' AND subject = ANY($1::text[])) OR (subject_kind = 'anonymous' AND subject = ANY($2::text[])))
+UNION ALL
+SELECT 'link', anonymous_id, NULL, user_id FROM ${names.identitiesTable} WHERE anonymous_id = ANY($3::text[])`,
+    [[...users], [...anonymous], [...unlinked], tombstoneMs],
+  )
+  if (rows.length === 0) return { batch, rejected: [] }
+  const deletedUsers = new Map<string, number>()
+  const deletedVisitors = new Map<string, number>()
+  const links = new Map<string, string>()
+  for (const row of rows) {
+    const subject = unescapeText(String(row.subject))
+    if (row.kind === 'link') links.set(subject, unescapeText(String(row.linked)))
+    else (row.kind === 'user' ? deletedUsers : deletedVisitors).set(subject, Number(row.at))
+  }
+  const screened: Activity[] = []
+  const rejected: RejectedActivity[] = []
+  for (const activity of batch) {
+    const at = Date.parse(activity?.timestamp)
+    const deletedAt = Math.max(
+      (activity?.userId !== undefined && deletedUsers.get(activity.userId)) || -Infinity,
+      (activity?.anonymousId !== undefined && deletedVisitors.get(activity.anonymousId)) || -Infinity,
+    )
+    if (at <= deletedAt) {
+      rejected.push({ id: activity.id, error: 'The person was deleted after this activity was tracked.' })
+      continue
+    }
+    const linked = activity?.userId === undefined && activity?.anonymousId !== undefined ? links.get(activity.anonymousId) : undefined
+    screened.push(linked === undefined ? activity : { ...activity, userId: linked })
+  }
+  return { batch: screened, rejected }
+}
