@@ -20,4 +20,6 @@ export const projects = [
   // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
   project({ name: 'browser-e2e', root: './packages/browser', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false }),
   project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
+  // The benchmark harness's own parts (the collector against each real peer SDK), not the benchmarks.
+  project({ name: 'bench', root: './bench', testTimeout: 60_000 }),
 ]

@@ -113,6 +113,8 @@ interface Quantity {
   losslessPeersOnly?: 'burst' | 'outage'
   /** Counts (events lost) compare as a difference, since the best is often 0. */
   difference?: boolean
+  /** Issue 10's target for usertracking at default settings. */
+  target: string
 }
 
 const withResult = <T>(outcome: Outcome | undefined, pick: (outcome: Outcome, result: DeliveryResult) => T) => {
@@ -121,14 +123,14 @@ const withResult = <T>(outcome: Outcome | undefined, pick: (outcome: Outcome, re
 }
 
 const QUANTITIES: Quantity[] = [
-  { name: 'track() (ns)', value: (row) => perCall(row)?.callNs, lowerIsBetter: true, show: (value) => `${format(value)} ns` },
-  { name: 'track() with its promise jobs (ns)', value: (row) => perCall(row)?.callWithMicrotasksNs, lowerIsBetter: true, show: (value) => `${format(value)} ns` },
-  { name: 'burst: lost', value: (row) => withResult(row.burst, lost), lowerIsBetter: true, show: format, difference: true },
-  { name: 'burst: delivered / s', value: (row) => withResult(row.burst, deliveredPerSecond), lowerIsBetter: false, show: format, losslessPeersOnly: 'burst' },
-  { name: 'burst: peak RSS growth', value: (row) => withResult(row.burst, (_, result) => result.rssGrowthBytes), lowerIsBetter: true, show: megabytes, losslessPeersOnly: 'burst' },
-  { name: 'burst: worst event-loop delay', value: (row) => withResult(row.burst, (_, result) => result.maxLoopDelayMs), lowerIsBetter: true, show: (value) => `${format(value)} ms`, losslessPeersOnly: 'burst' },
-  { name: 'outage: lost', value: (row) => withResult(row.outage, lost), lowerIsBetter: true, show: format, difference: true },
-  { name: 'outage: peak RSS growth', value: (row) => withResult(row.outage, (_, result) => result.rssGrowthBytes), lowerIsBetter: true, show: megabytes, losslessPeersOnly: 'outage' },
+  { name: 'track() (ns)', value: (row) => perCall(row)?.callNs, lowerIsBetter: true, show: (value) => `${format(value)} ns`, target: '≤ 1,000 ns and below OpenTelemetry' },
+  { name: 'track() with its promise jobs (ns)', value: (row) => perCall(row)?.callWithMicrotasksNs, lowerIsBetter: true, show: (value) => `${format(value)} ns`, target: '' },
+  { name: 'burst: lost', value: (row) => withResult(row.burst, lost), lowerIsBetter: true, show: format, difference: true, target: '0' },
+  { name: 'burst: delivered / s', value: (row) => withResult(row.burst, deliveredPerSecond), lowerIsBetter: false, show: format, losslessPeersOnly: 'burst', target: '≥ 100,000' },
+  { name: 'burst: peak RSS growth', value: (row) => withResult(row.burst, (_, result) => result.rssGrowthBytes), lowerIsBetter: true, show: megabytes, losslessPeersOnly: 'burst', target: '≤ 50 MB' },
+  { name: 'burst: worst event-loop delay', value: (row) => withResult(row.burst, (_, result) => result.maxLoopDelayMs), lowerIsBetter: true, show: (value) => `${format(value)} ms`, losslessPeersOnly: 'burst', target: '≤ 20 ms' },
+  { name: 'outage: lost', value: (row) => withResult(row.outage, lost), lowerIsBetter: true, show: format, difference: true, target: '0' },
+  { name: 'outage: peak RSS growth', value: (row) => withResult(row.outage, (_, result) => result.rssGrowthBytes), lowerIsBetter: true, show: megabytes, losslessPeersOnly: 'outage', target: '≤ 50 MB' },
 ]
 
 function compare(quantity: Quantity, ours: number | undefined, best: number): string {
@@ -137,7 +139,7 @@ function compare(quantity: Quantity, ours: number | undefined, best: number): st
   return best === 0 ? '—' : `${format(ours / best, 2)}×`
 }
 
-function ratioTable(rows: ScenarioOutcomes[]): string {
+function ratioTable(rows: ScenarioOutcomes[], withTargets: boolean): string {
   const ours = rows.filter((row) => row.scenario.ours)
   const peers = rows.filter((row) => !row.scenario.ours)
   const lines: string[][] = []
@@ -147,7 +149,7 @@ function ratioTable(rows: ScenarioOutcomes[]): string {
       ? measured.filter((row) => (quantity.losslessPeersOnly === 'burst' ? row.burst : row.outage)!.counts.delivered === EVENTS)
       : []
     const candidates = lossless.length > 0 ? lossless : measured
-    if (candidates.length === 0 || ours.length === 0) continue
+    if (candidates.length === 0) continue
     const pick = quantity.lowerIsBetter ? Math.min : Math.max
     const best = pick(...candidates.map((row) => quantity.value(row)!))
     const bestRow = candidates.find((row) => quantity.value(row) === best)!
@@ -159,6 +161,7 @@ function ratioTable(rows: ScenarioOutcomes[]): string {
         const value = quantity.value(row)
         return [value === undefined ? '—' : quantity.show(value), compare(quantity, value, best)]
       }),
+      ...(withTargets ? [quantity.target] : []),
     ])
   }
   return table(
@@ -166,6 +169,7 @@ function ratioTable(rows: ScenarioOutcomes[]): string {
       { header: 'quantity' },
       { header: 'best peer' },
       ...ours.flatMap((row) => [{ header: row.scenario.sdk, numeric: true }, { header: '÷ best peer', numeric: true }]),
+      ...(withTargets ? [{ header: 'target (issue 10)', numeric: true }] : []),
     ],
     lines,
   )
@@ -192,10 +196,15 @@ export function deliveryReport(rows: ScenarioOutcomes[], machine: string): strin
       `### ${format(EVENTS)} events during a ${OUTAGE_MS / 1000} s collector outage\n\nThe collector answers 503 (no Retry-After) from the first \`track()\` until the last, ${OUTAGE_MS / 1000} s later (the events tracked in equal slices every ${OUTAGE_MS / OUTAGE_SLICES} ms); then it recovers, and the SDK's own retries, flush and close deliver what it kept.\n\n${outageTable(ordered.filter((row) => row.outage))}`,
     )
   }
-  const defaults = rows.filter((row) => !row.scenario.tuned)
-  const tuned = rows.filter((row) => row.scenario.tuned)
-  sections.push(
-    `### Ratios against the best peer in this run\n\nusertracking ÷ the best of OpenTelemetry, Amplitude, PostHog and Segment at the same kind of settings: below 1× is better for costs, above 1× for delivered / s; lost events compare as a difference. For delivered / s, RSS and loop delay the best peer is chosen among those that lost nothing in that measure, when one did.\n\n#### Default settings\n\n${ratioTable(defaults)}\n\n#### Tuned\n\n${ratioTable(tuned)}`,
-  )
+  const groups = [
+    { title: 'Default settings', rows: rows.filter((row) => !row.scenario.tuned), withTargets: true },
+    { title: 'Tuned', rows: rows.filter((row) => row.scenario.tuned), withTargets: false },
+  ].filter((group) => group.rows.some((row) => row.scenario.ours) && group.rows.some((row) => !row.scenario.ours))
+  if (groups.length > 0) {
+    sections.push(
+      `### Ratios against the best peer in this run\n\nusertracking ÷ the best of OpenTelemetry, Amplitude, PostHog and Segment at the same kind of settings: below 1× is better for costs, above 1× for delivered / s; lost events compare as a difference. For delivered / s, RSS and loop delay the best peer is chosen among those that lost nothing in that measure, when one did. The targets are issue 10's, for usertracking at default settings.`,
+      ...groups.map((group) => `#### ${group.title}\n\n${ratioTable(group.rows, group.withTargets)}`),
+    )
+  }
   return sections.join('\n\n')
 }
