@@ -90,12 +90,14 @@ async function delivery(client: BenchClient, measure: 'burst' | 'outage'): Promi
   await send({ type: 'tracked' })
   const loopDelay = monitorEventLoopDelay({ resolution: 1 })
   loopDelay.enable()
+  const flushStart = epochMs()
   await client.flush(DRAIN_TIMEOUT_MS)
+  const flushCutOff = epochMs() - flushStart >= DRAIN_TIMEOUT_MS
   await client.close(CLOSE_TIMEOUT_MS)
   loopDelay.disable()
   clearInterval(sampler)
   sample()
-  return { startedAt, trackedAt, rssGrowthBytes: peak - baseline, maxLoopDelayMs: loopDelay.max / 1e6 }
+  return { startedAt, trackedAt, rssGrowthBytes: peak - baseline, maxLoopDelayMs: loopDelay.max / 1e6, flushCutOff }
 }
 
 async function main(): Promise<void> {

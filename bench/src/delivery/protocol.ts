@@ -17,8 +17,11 @@ export const ROUNDS = 5
 export const OUTAGE_MS = 5000
 /** Equal slices the outage's events are tracked in, one every `OUTAGE_MS / OUTAGE_SLICES`. */
 export const OUTAGE_SLICES = 50
-/** The longest an SDK's flush may take after a burst or an outage, in milliseconds. */
-export const DRAIN_TIMEOUT_MS = 60_000
+/**
+ * The longest an SDK's flush may take after a burst or an outage, in milliseconds: what it has not
+ * delivered by then is lost (the tables say when a flush was cut off).
+ */
+export const DRAIN_TIMEOUT_MS = 120_000
 /** The longest an SDK's close may take after its flush, in milliseconds. */
 export const CLOSE_TIMEOUT_MS = 10_000
 /** How often peak RSS is sampled while delivering, in milliseconds. */
@@ -42,6 +45,8 @@ export interface DeliveryResult {
   rssGrowthBytes: number
   /** Worst event-loop delay from the last `track()` until the SDK was closed, in milliseconds. */
   maxLoopDelayMs: number
+  /** Whether the SDK's flush was still running at `DRAIN_TIMEOUT_MS`. */
+  flushCutOff: boolean
 }
 
 /** A message from the child to the suite. */

@@ -5,7 +5,7 @@
  */
 import { format, megabytes, table } from '../report/markdown'
 import type { Outcome } from './run-measure'
-import { OUTAGE_MS, OUTAGE_SLICES, ROUND_CALLS, ROUNDS, type DeliveryResult, type PerCallResult } from './protocol'
+import { DRAIN_TIMEOUT_MS, OUTAGE_MS, OUTAGE_SLICES, ROUND_CALLS, ROUNDS, type DeliveryResult, type PerCallResult } from './protocol'
 import { EVENTS, type Scenario } from './scenarios'
 
 /** Every measure's outcome for one scenario (a measure left out by the command line is absent). */
@@ -40,64 +40,44 @@ function perCallTable(rows: ScenarioOutcomes[]): string {
   )
 }
 
-function burstTable(rows: ScenarioOutcomes[]): string {
+/** A column of one delivery measure's own, after those every delivery measure shares. */
+interface DeliveryColumn {
+  header: string
+  cell: (outcome: Outcome, result: DeliveryResult) => string
+}
+
+/** SDK, settings, delivered, lost and duplicates, then `columns`; one row per scenario. */
+function deliveryTable(rows: ScenarioOutcomes[], outcomeOf: (row: ScenarioOutcomes) => Outcome | undefined, columns: DeliveryColumn[]): string {
+  const shared = ['delivered', 'lost', 'duplicates']
   return table(
-    [
-      { header: 'SDK' },
-      { header: 'settings' },
-      { header: 'delivered', numeric: true },
-      { header: 'lost', numeric: true },
-      { header: 'duplicates', numeric: true },
-      { header: 'delivered / s', numeric: true },
-      { header: 'peak RSS growth', numeric: true },
-      { header: 'worst event-loop delay', numeric: true },
-    ],
+    [{ header: 'SDK' }, { header: 'settings' }, ...[...shared, ...columns.map((column) => column.header)].map((header) => ({ header, numeric: true }))],
     rows.map((row) => {
-      const outcome = row.burst
+      const outcome = outcomeOf(row)
       const result = delivery(outcome)
-      if (!outcome || !result) return [sdkCell(row), row.scenario.settings, failed(outcome), '', '', '', '', '']
-      return [
-        sdkCell(row),
-        row.scenario.settings,
-        format(outcome.counts.delivered),
-        format(lost(outcome)),
-        format(outcome.counts.duplicates),
-        format(deliveredPerSecond(outcome)),
-        megabytes(result.rssGrowthBytes),
-        `${format(result.maxLoopDelayMs)} ms`,
-      ]
+      const lead = [sdkCell(row), row.scenario.settings]
+      if (!outcome || !result) return [...lead, failed(outcome), ...Array<string>(shared.length - 1 + columns.length).fill('')]
+      const { delivered, duplicates } = outcome.counts
+      const lostCell = `${format(lost(outcome))}${result.flushCutOff ? ` (flush cut off at ${DRAIN_TIMEOUT_MS / 1000} s)` : ''}`
+      return [...lead, format(delivered), lostCell, format(duplicates), ...columns.map((column) => column.cell(outcome, result))]
     }),
   )
 }
 
-function outageTable(rows: ScenarioOutcomes[]): string {
-  return table(
-    [
-      { header: 'SDK' },
-      { header: 'settings' },
-      { header: 'delivered', numeric: true },
-      { header: 'lost', numeric: true },
-      { header: 'duplicates', numeric: true },
-      { header: 'peak RSS growth', numeric: true },
-      { header: 'last delivery after the outage', numeric: true },
-    ],
-    rows.map((row) => {
-      const outcome = row.outage
-      const result = delivery(outcome)
-      if (!outcome || !result) return [sdkCell(row), row.scenario.settings, failed(outcome), '', '', '', '']
-      const after = outcome.counts.lastDeliveryAt - result.trackedAt
-      return [
-        sdkCell(row),
-        row.scenario.settings,
-        format(outcome.counts.delivered),
-        format(lost(outcome)),
-        format(outcome.counts.duplicates),
-        megabytes(result.rssGrowthBytes),
-        outcome.counts.delivered === 0 ? '—' : `${format(after / 1000, 1)} s`,
-      ]
-    }),
-  )
-}
+const burstTable = (rows: ScenarioOutcomes[]) =>
+  deliveryTable(rows, (row) => row.burst, [
+    { header: 'delivered / s', cell: (outcome) => format(deliveredPerSecond(outcome)) },
+    { header: 'peak RSS growth', cell: (_, result) => megabytes(result.rssGrowthBytes) },
+    { header: 'worst event-loop delay', cell: (_, result) => `${format(result.maxLoopDelayMs)} ms` },
+  ])
+
+const outageTable = (rows: ScenarioOutcomes[]) =>
+  deliveryTable(rows, (row) => row.outage, [
+    { header: 'peak RSS growth', cell: (_, result) => megabytes(result.rssGrowthBytes) },
+    {
+      header: 'last delivery after the outage',
+      cell: (outcome, result) => (outcome.counts.delivered === 0 ? '—' : `${format((outcome.counts.lastDeliveryAt - result.trackedAt) / 1000, 1)} s`),
+    },
+  ])
 
 /** One quantity compared in the ratio tables. */
 interface Quantity {
