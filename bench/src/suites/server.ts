@@ -21,7 +21,7 @@ import autocannon from 'autocannon'
 import pg from 'pg'
 import { memoryStore, type Store } from '@usertracking/core'
 import { postgresStore } from '@usertracking/postgres'
-import { createActivityHandler, toNodeListener, type Principal } from '@usertracking/server'
+import { createActivityHandler, toNodeListener } from '@usertracking/server'
 import { writeDocsRequested, writeDocsSection } from '../report/docs-page'
 import { describeMachine } from '../report/machine'
 import { format, table } from '../report/markdown'
@@ -105,16 +105,13 @@ function naiveListener(pool: pg.Pool, table: string) {
 }
 
 /**
- * The signed-in user of every request, writing as themselves (the handler's secure default refuses
- * a `userId` from a request nobody signed in for); a lookup as cheap as a session cache hit.
+ * Child process: serves one mode on 127.0.0.1 and prints the port. The handler trusts the `userId`
+ * a request sends (`trustClientUserIds`), as the naive route does, so both do the same work.
  */
-const authenticate = (): Principal => ({ userId: ACTIVITY.userId })
-
-/** Child process: serves one mode on 127.0.0.1 and prints the port. */
 async function serve(mode: Mode, schema: string): Promise<void> {
   let listener: (request: IncomingMessage, response: ServerResponse) => void
   if (mode === 'memory') {
-    listener = toNodeListener(createActivityHandler({ store: recycledMemoryStore(), authenticate, onError: () => {} }))
+    listener = toNodeListener(createActivityHandler({ store: recycledMemoryStore(), trustClientUserIds: true, onError: () => {} }))
   } else {
     const pool = new pg.Pool({ connectionString: DATABASE_URL, max: POOL_SIZE })
     if (mode === 'naive') {
@@ -122,7 +119,7 @@ async function serve(mode: Mode, schema: string): Promise<void> {
     } else {
       const store = postgresStore({ client: pool, schema, table: 'activity' })
       await store.migrate()
-      listener = toNodeListener(createActivityHandler({ store, authenticate, onError: (error) => console.error(error) }))
+      listener = toNodeListener(createActivityHandler({ store, trustClientUserIds: true, onError: (error) => console.error(error) }))
     }
   }
   const server = createServer(listener)

@@ -16,8 +16,9 @@ import { openStore } from './store'
 const { store, label, close: closeStore } = await openStore()
 const handler = createActivityHandler({
   store,
-  // Demo only: every request is the admin. A real app returns the signed-in user here.
-  authenticate: () => ({ userId: 'demo-admin', admin: true }),
+  // Demo only: without `authenticate`, this lets anyone read everything and write as any user.
+  // A real app passes `authenticate: (request) => ({ userId, admin? }) | null` instead.
+  insecureDevelopmentMode: true,
 })
 const server = createServer(toNodeListener(handler))
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -1,56 +1,109 @@
-import {
-  parseActivity,
-  type Activity,
-  type ActivityFilter,
-  type NormalizeOptions,
-  type Store,
-} from '@usertracking/core'
-import { readJsonBody } from './body'
-import { anonymizeIp, clientIp, type TrustProxy } from './client-ip'
-import { csvHeader, csvRow } from './csv'
-import { eventStream } from './event-stream'
+import type { NormalizeOptions, Store } from '@usertracking/core'
+import { createAccess, type Authenticate } from './auth'
+import { discardBody, type BodyLimits } from './body'
+import type { TrustProxy } from './client-ip'
+import { createCors, type CorsOptions } from './cors'
+import { errorResponse, HttpError, jsonResponse } from './errors'
+import { createExportRoute } from './export-stream'
+import { createIngestRoute } from './ingest'
 import { LiveFeed, type LiveFeedOptions } from './live-feed'
-import { HandlerMetrics } from './metrics'
-import { parseExportQuery, parseListQuery, parseStatsQuery, parseStreamQuery, type QueryIssue } from './query'
+import { createLiveStreamRoute } from './live-stream'
+import { HandlerMetrics, metricsRoute, type MetricsOptions } from './metrics'
+import type { Pagination, QueryOptions, TimeAxis } from './query'
+import { createRateLimiter, type RateLimitOptions } from './rate-limit'
+import { createReadRoutes, type Presenters } from './reads'
+import { buildRouteTable, trimPath, type MatchedRoute, type RouteTable } from './routes'
+import { createStoreCaller } from './store-call'
 
-/** Who is making a request, as `authenticate` says. */
-export interface Principal {
-  /** The signed-in user; a non-admin reads only this user's activities and writes only as this user. */
-  userId: string
-  /** Reads every user's activities and writes on anyone's behalf. @default false */
-  admin?: boolean
-}
-
-/** Cross-origin access for browsers on other origins (a script tag on a customer's site). */
-export interface CorsOptions {
-  /** Origins allowed: one, a list, or a predicate. @default '*' */
-  origin?: string | string[] | ((origin: string) => boolean)
-  /** Allow cookies and `Authorization` across origins (requires an origin other than `*`). @default false */
-  credentials?: boolean
-  /** How long browsers may cache a preflight answer, in seconds. @default 600 */
-  maxAgeSeconds?: number
-}
-
-/** Options of {@link createActivityHandler}. */
+/** Options of {@link createActivityHandler}. Every default is the secure choice; each insecure one is named as such. */
 export interface ActivityHandlerOptions {
   /** Where activities are written and read. */
   store: Store
-  /** Prefix of every route but `/metrics`. @default '/api' */
+  /** Prefix of every route but the metrics route. @default '/api' */
   basePath?: string
   /**
-   * Says who sent a request: a {@link Principal}, `null` for nobody, or a `Response` to answer
-   * with as is (a 401 with `WWW-Authenticate`, a 403). Without it, every request is treated as an
-   * admin's: fine for local development, never for a deployment.
+   * Where each route answers, under `basePath`: `{ ingest: '/track', list: ['/admin/activities'] }`.
+   * A route named here answers at these paths only; `false` turns it off; routes left out keep
+   * their defaults (see {@link RouteTable}).
+   * @default {}
    */
-  authenticate?: (request: Request) => Principal | Response | null | undefined | Promise<Principal | Response | null | undefined>
+  routes?: RouteTable
+  /** Reshape the list and stats answers into the JSON an existing front end expects. @default {} */
+  present?: Presenters
+  /**
+   * Which time the read routes' `from` / `to` filter on, and stats buckets use unless `on` says:
+   * `'timestamp'` (when the user acted) or `'receivedAt'` (when the server recorded it, as an
+   * event log that searches by arrival does). `receivedFrom` / `receivedTo` always filter on
+   * `receivedAt`.
+   * @default 'timestamp'
+   */
+  timeAxis?: TimeAxis
+  /**
+   * Query parameter names an existing front end sends, mapped to the handler's own:
+   * `{ user_id: 'anonymousId' }` makes `?user_id=` filter by anonymous id instead of the built-in
+   * `user_id` → `userId`. Issues about a renamed parameter name it as the client sent it.
+   * @default {}
+   */
+  queryAliases?: Record<string, string>
+  /**
+   * How the list route pages when the query does not say: `'cursor'` answers
+   * `{ items, nextCursor }`; `'page'` answers `{ items, total, page, perPage, pages }` (page 1 of
+   * 50 unless `page` / `per_page` say otherwise). `page` or `per_page` in a query always select
+   * page numbers.
+   * @default 'cursor'
+   */
+  pagination?: Pagination
+  /**
+   * Says who sent a request: a principal `{ userId, admin? }`, `null` for nobody, or a `Response`
+   * to answer with as is. Without it every request is anonymous: ingest still works (without
+   * user ids), reads answer 401.
+   */
+  authenticate?: Authenticate
   /**
    * Accept activities from requests `authenticate` answers `null` for: anonymous visitors on a
-   * website. Their activities are stored as sent. Reads always need a principal.
+   * website, who may send `anonymousId` and `sessionId` but not `userId`.
    * @default true
    */
   allowAnonymousIngest?: boolean
-  /** Largest request body, in bytes; larger ones get 413 without being read. @default 1048576 (1 MB) */
+  /**
+   * Store the `userId` an anonymous request names. Off, such a request is refused with 403, since
+   * anyone could otherwise write into any user's activity log. Turn it on only where no one but
+   * trusted clients can reach the ingest routes (a backend on a private network).
+   * @default false
+   */
+  trustClientUserIds?: boolean
+  /**
+   * Development only: treat every request `authenticate` does not identify as an admin's (read
+   * everything, write as anyone) and serve the metrics without a guard. Logs a warning at start.
+   * Never set it on a server others can reach.
+   * @default false
+   */
+  insecureDevelopmentMode?: boolean
+  /**
+   * A token bucket per client IP for anonymous ingest, answering 429 with `Retry-After`. Off by
+   * default: behind a proxy, without `trustProxy`, every client shares the proxy's address and one
+   * bucket. Memory is bounded by `maxClients`.
+   * @default false
+   */
+  rateLimit?: false | RateLimitOptions
+  /** Largest request body, in bytes; larger ones get 413. @default 1048576 (1 MiB) */
   maxBodyBytes?: number
+  /**
+   * Bytes of a refused body (413, 415, 401 …) read and thrown away before answering, so a client
+   * still sending it can read the answer instead of seeing a reset (RFC 9112 §9.6); past this the
+   * connection is cut.
+   * @default 16777216 (16 MiB: a large batch the core `httpSink` will halve)
+   */
+  maxDrainBytes?: number
+  /** Time allowed to receive a request body, in ms; a slower client gets 408. @default 30000 (a 1 MiB body at 35 KB/s) */
+  bodyTimeoutMs?: number
+  /**
+   * Time limit of one store call, in ms: a stalled store answers 503 with `Retry-After: 5`
+   * instead of holding requests open. A write that completes later is kept (the client's retry
+   * is absorbed by the id dedupe).
+   * @default 10000
+   */
+  storeTimeoutMs?: number
   /** Most activities in one request; more get 413, which the core `httpSink` answers by halving its batch. @default 1000 */
   maxBatchSize?: number
   /**
@@ -62,10 +115,10 @@ export interface ActivityHandlerOptions {
   trustProxy?: TrustProxy
   /** Store IPs truncated to their /24 (IPv4) or /48 (IPv6) network, as GDPR guidance suggests. @default false */
   anonymizeIp?: boolean
-  /** CORS headers and preflight answers; `true` allows any origin. @default false */
+  /** CORS headers and preflight answers; `true` allows any origin without credentials. @default false */
   cors?: boolean | CorsOptions
-  /** Path of the Prometheus metrics route, outside `basePath`; `false` turns the route off. @default '/metrics' */
-  metricsPath?: string | false
+  /** The Prometheus route, its guard and metric names; `false` turns the route off. @default {} (at `/metrics`, answering 401 until `metrics.authenticate` is set) */
+  metrics?: false | MetricsOptions
   /** The live stream's backlog, polling and heartbeat. */
   live?: LiveFeedOptions & {
     /** Comment lines sent this often keep proxies from closing a quiet stream, in ms. @default 15000 */
@@ -95,347 +148,118 @@ export interface ActivityHandler {
   close(): void
 }
 
-interface Issue {
-  path: (string | number)[]
-  message: string
-}
-
-/** An answer other than success; `message` reads as a sentence and is prefixed with the package. */
-class HttpError {
-  readonly message: string
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly issues?: Issue[],
-    readonly headers?: Record<string, string>,
-  ) {
-    this.message = `[usertracking] [server] ${message}`
+function positiveOption(options: ActivityHandlerOptions, name: 'maxBodyBytes' | 'maxDrainBytes' | 'bodyTimeoutMs' | 'storeTimeoutMs' | 'maxBatchSize' | 'recentWindowMs', fallback: number): number {
+  const value = options[name]
+  if (value === undefined) return fallback
+  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+    throw new TypeError(`[usertracking] [server] options.${name} must be a positive number; got ${String(value)}.`)
   }
+  return value
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
-
-function json(status: number, body: unknown, headers?: Record<string, string>): Response {
-  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } })
+function queryOptions(options: ActivityHandlerOptions): QueryOptions {
+  const timeAxis = options.timeAxis ?? 'timestamp'
+  if (timeAxis !== 'timestamp' && timeAxis !== 'receivedAt') {
+    throw new TypeError(`[usertracking] [server] options.timeAxis must be 'timestamp' or 'receivedAt'; got ${JSON.stringify(timeAxis)}.`)
+  }
+  const aliases = options.queryAliases ?? {}
+  for (const [name, target] of Object.entries(aliases)) {
+    if (typeof target !== 'string' || !/^\w+$/.test(target)) {
+      throw new TypeError(`[usertracking] [server] options.queryAliases.${name} must name a query parameter of the handler (such as 'anonymousId').`)
+    }
+  }
+  return { timeAxis, aliases }
 }
-
-function queryError(issues: QueryIssue[]): HttpError {
-  return new HttpError(400, 'The query parameters are invalid; each issue names its parameter.', issues)
-}
-
-/** A monotonic clock where the runtime has one (every target does; the fallback is for odd hosts). */
-function elapsedMs(): number {
-  return typeof performance === 'undefined' ? Date.now() : performance.now()
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function retryAfterSeconds(retryInMs: number | undefined): string {
-  return String(Math.max(1, Math.ceil((retryInMs ?? 1000) / 1000)))
-}
-
-type Route = 'ingest' | 'event' | 'list' | 'stats' | 'export' | 'stream' | 'metrics'
 
 /**
  * The activity backend as one web-standard handler: it mounts as is in Next.js route handlers,
  * Hono, Bun and Deno, and on node:http or Express through {@link toNodeListener}.
  *
- * Routes, under `basePath`:
+ * Routes, under `basePath` (each movable with `routes`):
  * - `POST /activity` (200) and `POST /event` (201): one activity, an array, or `{ activities }`;
  *   answers `{ accepted, ids }`.
- * - `GET /activities` (alias `/events`): the store's `list`, filters and paging as query parameters.
- * - `GET /activities/stats`: aggregates, `interval=4h` buckets (`per=user|activityType`), `recent` counts.
+ * - `GET /activities` (alias `/events`): the store's `list`, filters and paging (cursor or page
+ *   numbers) as query parameters.
+ * - `GET /activities/stats`: aggregates, buckets by `interval=4h` and / or
+ *   `per=user|visitor|activityType|page|host`, `recent` counts.
  * - `GET /activities/export?format=csv|json|ndjson`: every matching activity, streamed.
  * - `GET /activities/stream`: Server-Sent Events of new activities, resumable with `Last-Event-ID`.
- * - `GET /metrics` (outside `basePath`): Prometheus text format.
+ * - `GET /metrics` (outside `basePath`): Prometheus text format, behind `metrics.authenticate`.
  *
  * @param options - the store, authentication and limits; see {@link ActivityHandlerOptions}.
+ * @throws TypeError naming the option when an option is invalid (an unsafe CORS setup, a route
+ * path used twice, a metric prefix Prometheus cannot read, a limit that is not positive).
  */
 export function createActivityHandler(options: ActivityHandlerOptions): ActivityHandler {
   const { store } = options
-  const basePath = (options.basePath ?? '/api').replace(/\/+$/, '')
-  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
-  const maxBatchSize = options.maxBatchSize ?? 1000
-  const trustProxy = options.trustProxy ?? false
-  const metricsPath = options.metricsPath === undefined ? '/metrics' : options.metricsPath
-  const recentWindowMs = options.recentWindowMs ?? 86_400_000
-  const heartbeatMs = options.live?.heartbeatMs ?? 15_000
   const now = options.now ?? Date.now
   const onError =
     options.onError ??
     ((error: unknown) => {
       console.error(`[usertracking] [server] ${error instanceof Error ? error.message : String(error)}`, error)
     })
-  const cors = options.cors === true ? {} : options.cors || undefined
-  const metrics = new HandlerMetrics()
-  const feed = new LiveFeed(store, options.live ?? {}, onError)
-  const streams = new Set<AbortController>()
-
-  const routes = new Map<string, { route: Route; method: 'GET' | 'POST' }>([
-    [`${basePath}/activity`, { route: 'ingest', method: 'POST' }],
-    [`${basePath}/event`, { route: 'event', method: 'POST' }],
-    [`${basePath}/activities`, { route: 'list', method: 'GET' }],
-    [`${basePath}/events`, { route: 'list', method: 'GET' }],
-    [`${basePath}/activities/stats`, { route: 'stats', method: 'GET' }],
-    [`${basePath}/activities/export`, { route: 'export', method: 'GET' }],
-    [`${basePath}/activities/stream`, { route: 'stream', method: 'GET' }],
-  ])
-  if (metricsPath !== false) routes.set(metricsPath, { route: 'metrics', method: 'GET' })
-
-  async function principalOf(request: Request): Promise<Principal | null> {
-    if (!options.authenticate) return { userId: '', admin: true }
-    const answer = await options.authenticate(request)
-    if (answer instanceof Response) throw answer
-    return answer ?? null
+  const development = options.insecureDevelopmentMode === true
+  if (development) {
+    console.warn('[usertracking] [server] insecureDevelopmentMode is on: anyone can read every activity, write as any user and read the metrics. Never deploy it.')
   }
-
-  async function reader(request: Request): Promise<Principal> {
-    const principal = await principalOf(request)
-    if (!principal) throw new HttpError(401, 'Sign in to read activities.')
-    return principal
+  const body: BodyLimits = {
+    maxBytes: positiveOption(options, 'maxBodyBytes', 1024 * 1024),
+    maxDrainBytes: positiveOption(options, 'maxDrainBytes', 16 * 1024 * 1024),
+    timeoutMs: positiveOption(options, 'bodyTimeoutMs', 30_000),
   }
+  const metricsOptions = options.metrics === false ? undefined : (options.metrics ?? {})
+  const routes = buildRouteTable(trimPath(options.basePath ?? '/api').replace(/^\/$/, ''), options.routes ?? {}, metricsOptions ? (metricsOptions.path ?? '/metrics') : undefined)
+  const cors = createCors(options.cors)
+  const metrics = new HandlerMetrics(metricsOptions)
+  const access = createAccess(options)
+  const storeCaller = createStoreCaller(store.name, positiveOption(options, 'storeTimeoutMs', 10_000), onError)
+  const query = queryOptions(options)
+  const feed = new LiveFeed(store, options.live ?? {}, storeCaller, onError)
+  const ingest = createIngestRoute({
+    store,
+    access,
+    body,
+    maxBatchSize: positiveOption(options, 'maxBatchSize', 1000),
+    normalize: options.normalize,
+    trustProxy: options.trustProxy ?? false,
+    anonymizeIp: options.anonymizeIp === true,
+    rateLimiter: options.rateLimit ? createRateLimiter(options.rateLimit, now) : undefined,
+    metrics,
+    feed,
+    storeCaller,
+    onError,
+    now,
+  })
+  const reads = createReadRoutes({
+    store,
+    access,
+    storeCaller,
+    present: options.present ?? {},
+    query,
+    pagination: options.pagination ?? 'cursor',
+    recentWindowMs: positiveOption(options, 'recentWindowMs', 86_400_000),
+    now,
+  })
+  const exportRoute = createExportRoute({ store, access, storeCaller, query, onError })
+  const live = createLiveStreamRoute({ access, feed, metrics, query, heartbeatMs: options.live?.heartbeatMs ?? 15_000 })
 
-  /** A non-admin reads their own rows, whatever `userId` the query names. */
-  function scope<T extends ActivityFilter>(query: T, principal: Principal): T {
-    return principal.admin ? query : { ...query, userId: principal.userId }
-  }
-
-  async function ingest(request: Request, context: HandlerContext | undefined, status: 200 | 201): Promise<Response> {
-    const started = now()
-    const startedMark = elapsedMs()
-    const principal = await principalOf(request)
-    if (!principal && options.allowAnonymousIngest === false) throw new HttpError(401, 'Sign in to send activities.')
-    const body = await readJsonBody(request, maxBodyBytes)
-    if (!body.ok) throw new HttpError(body.status, body.message)
-    const value = body.value
-    let inputs: unknown[]
-    let prefix: (index: number) => (string | number)[]
-    if (Array.isArray(value)) {
-      inputs = value
-      prefix = (index) => [index]
-    } else if (isObject(value) && Array.isArray(value.activities)) {
-      inputs = value.activities
-      prefix = (index) => ['activities', index]
-    } else {
-      inputs = [value]
-      prefix = () => []
+  function serve(match: MatchedRoute, request: Request, url: URL, context: HandlerContext | undefined): Promise<Response> {
+    switch (match.name) {
+      case 'ingest':
+        return ingest(request, context?.remoteAddress, 200)
+      case 'event':
+        return ingest(request, context?.remoteAddress, 201)
+      case 'list':
+        return reads.list(request, url, match.path)
+      case 'stats':
+        return reads.stats(request, url, match.path)
+      case 'export':
+        return exportRoute(request, url)
+      case 'stream':
+        return live.route(request, url)
+      case 'metrics':
+        return metricsRoute(request, metrics, metricsOptions?.authenticate, development)
     }
-    if (inputs.length === 0) throw new HttpError(400, 'The request holds no activities.')
-    if (inputs.length > maxBatchSize) {
-      throw new HttpError(413, `At most ${maxBatchSize} activities fit in one request.`)
-    }
-    const activities: Activity[] = []
-    const issues: Issue[] = []
-    inputs.forEach((input, index) => {
-      const parsed = parseActivity(input, options.normalize)
-      if (!parsed.success) {
-        for (const issue of parsed.error.issues) {
-          issues.push({ path: [...prefix(index), ...(issue.path as (string | number)[])], message: issue.message })
-        }
-      } else activities.push(parsed.data)
-    })
-    if (issues.length > 0) {
-      metrics.rejected('invalid', inputs.length)
-      throw new HttpError(400, 'The activity data is invalid; each issue names its field.', issues)
-    }
-    const receivedAt = new Date(started).toISOString()
-    const rawIp = clientIp(request.headers, context?.remoteAddress, trustProxy)
-    const ip = rawIp && options.anonymizeIp ? anonymizeIp(rawIp) : rawIp
-    const userAgent = request.headers.get('user-agent') ?? undefined
-    for (const activity of activities) {
-      if (principal && !principal.admin) {
-        if (activity.userId === undefined) activity.userId = principal.userId
-        else if (activity.userId !== principal.userId) {
-          metrics.rejected('forbidden', activities.length)
-          throw new HttpError(403, 'You can only send activities as yourself.')
-        }
-      }
-      activity.receivedAt = receivedAt
-      // The IP is the server's to say: a client's claim is dropped even when the server has none.
-      if (activity.context) delete activity.context.ip
-      if (ip !== undefined) (activity.context ??= {}).ip = ip
-      if (userAgent !== undefined) (activity.context ??= {}).userAgent ??= userAgent
-    }
-    let result
-    try {
-      result = await store.sink.write(activities, { signal: request.signal })
-    } catch (error) {
-      onError(error)
-      throw new HttpError(503, `The ${store.name} store is unavailable; try again.`, undefined, { 'retry-after': '1' })
-    }
-    if (result.type === 'retryable') {
-      if (result.error !== undefined) onError(result.error)
-      throw new HttpError(503, `The ${store.name} store is unavailable; try again.`, undefined, {
-        'retry-after': retryAfterSeconds(result.retryInMs),
-      })
-    }
-    if (result.type === 'too_large') throw new HttpError(413, `The ${store.name} store refused a batch this large.`)
-    if (result.type === 'failure') {
-      onError(result.error)
-      metrics.rejected('store_failure', activities.length)
-      throw new HttpError(422, `The ${store.name} store refused these activities.`)
-    }
-    const refused = new Set((result.rejected ?? []).map((entry) => entry.id))
-    const stored = refused.size === 0 ? activities : activities.filter((activity) => !refused.has(activity.id))
-    if (refused.size > 0) metrics.rejected('store_rejected', refused.size)
-    feed.publish(stored)
-    metrics.ingest(stored.length, (elapsedMs() - startedMark) / 1000)
-    const answer: { accepted: number; ids: string[]; rejected?: { id: string; error: string }[] } = {
-      accepted: stored.length,
-      ids: stored.map((activity) => activity.id),
-    }
-    if (result.rejected?.length) answer.rejected = result.rejected
-    return json(status, answer)
-  }
-
-  async function list(request: Request, url: URL): Promise<Response> {
-    const principal = await reader(request)
-    const parsed = parseListQuery(url.searchParams)
-    if (!parsed.ok) throw queryError(parsed.issues)
-    try {
-      return json(200, await store.list(scope(parsed.query, principal)))
-    } catch (error) {
-      // The Store contract refuses a cursor it did not issue with a RangeError.
-      if (error instanceof RangeError) throw new HttpError(400, 'The query parameters are invalid; each issue names its parameter.', [{ path: ['query', 'cursor'], message: error.message }])
-      throw storeError(error)
-    }
-  }
-
-  function storeError(error: unknown): HttpError {
-    onError(error)
-    return new HttpError(503, `The ${store.name} store is unavailable; try again.`, undefined, { 'retry-after': '1' })
-  }
-
-  async function stats(request: Request, url: URL): Promise<Response> {
-    const principal = await reader(request)
-    const parsed = parseStatsQuery(url.searchParams, recentWindowMs)
-    if (!parsed.ok) throw queryError(parsed.issues)
-    const query = scope(parsed.query.stats, principal)
-    const recentFrom = new Date(now() - parsed.query.recentMs)
-    const from = query.from !== undefined && Date.parse(String(query.from)) > recentFrom.getTime() ? query.from : recentFrom.toISOString()
-    const { groupBy: _groupBy, ...filter } = query
-    try {
-      const [all, recent] = await Promise.all([store.stats(query), store.stats({ ...filter, from })])
-      return json(200, { ...all, recent: { from, total: recent.total, uniqueUsers: recent.uniqueUsers, byType: recent.byType } })
-    } catch (error) {
-      throw storeError(error)
-    }
-  }
-
-  async function exportRows(request: Request, url: URL): Promise<Response> {
-    const principal = await reader(request)
-    const parsed = parseExportQuery(url.searchParams)
-    if (!parsed.ok) throw queryError(parsed.issues)
-    const { format } = parsed.query
-    const iterator = store.export(scope(parsed.query.export, principal))[Symbol.asyncIterator]()
-    let first: IteratorResult<Activity>
-    try {
-      // Reading the first row before answering turns an unreachable store into a 503, not a cut-off 200.
-      first = await iterator.next()
-    } catch (error) {
-      throw storeError(error)
-    }
-    const encoder = new TextEncoder()
-    const row = format === 'csv' ? csvRow : format === 'ndjson' ? (activity: Activity) => `${JSON.stringify(activity)}\n` : undefined
-    let pending: IteratorResult<Activity> | undefined = first
-    let started = false
-    let count = 0
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        let text = ''
-        if (!started) {
-          started = true
-          text = format === 'csv' ? csvHeader() : format === 'json' ? '[' : ''
-        }
-        try {
-          // Rows go out in chunks of about 64 KB: one enqueue per row would cost more than the row.
-          while (text.length < 65_536) {
-            const next: IteratorResult<Activity> = pending ?? (await iterator.next())
-            pending = undefined
-            if (next.done) {
-              if (format === 'json') text += count === 0 ? ']\n' : '\n]\n'
-              if (text) controller.enqueue(encoder.encode(text))
-              controller.close()
-              return
-            }
-            text += row ? row(next.value) : `${count === 0 ? '\n' : ',\n'}${JSON.stringify(next.value)}`
-            count++
-          }
-        } catch (error) {
-          onError(error)
-          controller.error(error)
-          return
-        }
-        controller.enqueue(encoder.encode(text))
-      },
-      async cancel() {
-        await iterator.return?.()
-      },
-    })
-    const type = format === 'csv' ? 'text/csv; charset=utf-8; header=present' : format === 'ndjson' ? 'application/x-ndjson' : 'application/json; charset=utf-8'
-    return new Response(body, {
-      headers: {
-        'content-type': type,
-        'content-disposition': `attachment; filename="activities.${format === 'ndjson' ? 'ndjson' : format}"`,
-        'cache-control': 'no-store',
-      },
-    })
-  }
-
-  async function stream(request: Request, url: URL): Promise<Response> {
-    const principal = await reader(request)
-    const parsed = parseStreamQuery(url.searchParams)
-    if (!parsed.ok) throw queryError(parsed.issues)
-    const controller = new AbortController()
-    const abort = () => controller.abort()
-    request.signal.addEventListener('abort', abort)
-    streams.add(controller)
-    const lastEventId = request.headers.get('last-event-id') ?? url.searchParams.get('lastEventId') ?? undefined
-    const body = eventStream({
-      feed,
-      filter: scope(parsed.query, principal),
-      lastEventId: lastEventId || undefined,
-      signal: controller.signal,
-      heartbeatMs,
-      maxQueuedEvents: 10_000,
-      onOpen: () => metrics.streamOpened(1),
-      onClose: () => {
-        streams.delete(controller)
-        request.signal.removeEventListener('abort', abort)
-        metrics.streamOpened(-1)
-      },
-    })
-    return new Response(body, {
-      headers: {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        // nginx buffers proxied responses unless told otherwise, which would hold events back.
-        'x-accel-buffering': 'no',
-      },
-    })
-  }
-
-  function allowedOrigin(request: Request): string | undefined {
-    if (!cors) return undefined
-    const origin = request.headers.get('origin')
-    const allowed = cors.origin ?? '*'
-    if (allowed === '*') return cors.credentials && origin ? origin : '*'
-    if (!origin) return undefined
-    if (typeof allowed === 'string') return allowed === origin ? origin : undefined
-    if (Array.isArray(allowed)) return allowed.includes(origin) ? origin : undefined
-    return allowed(origin) ? origin : undefined
-  }
-
-  function withCors(request: Request, response: Response): Response {
-    const origin = allowedOrigin(request)
-    if (!origin) return response
-    response.headers.set('access-control-allow-origin', origin)
-    response.headers.append('vary', 'Origin')
-    response.headers.set('access-control-expose-headers', 'Retry-After')
-    if (cors?.credentials) response.headers.set('access-control-allow-credentials', 'true')
-    return response
   }
 
   async function dispatch(request: Request, context: HandlerContext | undefined): Promise<{ response: Response; route: string }> {
@@ -443,52 +267,26 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     try {
       url = new URL(request.url)
     } catch {
-      return { response: json(400, { error: 'The request URL is invalid.' }), route: 'unmatched' }
+      return { response: jsonResponse(400, { error: '[usertracking] [server] The request URL is invalid.' }), route: 'unmatched' }
     }
-    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname
+    const path = trimPath(url.pathname)
     const match = routes.get(path)
-    if (!match) return { response: json(404, { error: `[usertracking] [server] No route ${path}.` }), route: 'unmatched' }
-    const route = path
-    if (request.method === 'OPTIONS' && cors) {
-      const headers: Record<string, string> = {
-        'access-control-allow-methods': `${match.method}, OPTIONS`,
-        'access-control-allow-headers': request.headers.get('access-control-request-headers') ?? 'content-type, authorization, last-event-id',
-        'access-control-max-age': String(cors.maxAgeSeconds ?? 600),
-      }
-      return { response: new Response(null, { status: 204, headers }), route }
-    }
-    if (request.method !== match.method) {
-      await request.body?.cancel().catch(() => {})
-      return { response: json(405, { error: `[usertracking] [server] Use ${match.method} for ${path}.` }, { allow: match.method }), route }
-    }
     try {
-      switch (match.route) {
-        case 'ingest':
-          return { response: await ingest(request, context, 200), route }
-        case 'event':
-          return { response: await ingest(request, context, 201), route }
-        case 'list':
-          return { response: await list(request, url), route }
-        case 'stats':
-          return { response: await stats(request, url), route }
-        case 'export':
-          return { response: await exportRows(request, url), route }
-        case 'stream':
-          return { response: await stream(request, url), route }
-        case 'metrics':
-          return {
-            response: new Response(metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } }),
-            route,
-          }
-      }
+      if (!match) throw new HttpError(404, `No route ${path}.`)
+      if (request.method === 'OPTIONS' && cors) return { response: cors.preflight(request, match.method), route: match.path }
+      if (request.method !== match.method) throw new HttpError(405, `Use ${match.method} for ${path}.`, { headers: { allow: match.method } })
+      return { response: await serve(match, request, url, context), route: match.path }
     } catch (error) {
-      if (error instanceof Response) return { response: error, route }
-      if (error instanceof HttpError) {
-        // A refused body may not have been read; dropping it lets the connection close cleanly.
-        await request.body?.cancel().catch(() => {})
-        const body: { error: string; issues?: Issue[] } = { error: error.message }
-        if (error.issues) body.issues = error.issues
-        return { response: json(error.status, body, error.headers), route }
+      const route = match?.path ?? 'unmatched'
+      if (error instanceof Response) {
+        await discardBody(request, body)
+        // Copied so CORS headers can be added even to a Response with immutable headers (Response.redirect).
+        return { response: new Response(error.body, error), route }
+      }
+      if (HttpError.isInstance(error)) {
+        // Read to the end (within bounds) so a client still sending can read the answer.
+        await discardBody(request, body)
+        return { response: errorResponse(error), route }
       }
       throw error
     }
@@ -501,15 +299,14 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
       ;({ response, route } = await dispatch(request, context))
     } catch (error) {
       onError(error)
-      response = json(500, { error: 'Something went wrong on the server.' })
+      response = jsonResponse(500, { error: '[usertracking] [server] Something went wrong on the server.' })
     }
     metrics.request(route, request.method, response.status)
-    return withCors(request, response)
+    return cors ? cors.apply(request, response) : response
   }
   return Object.assign(handler, {
     close() {
-      for (const controller of streams) controller.abort()
-      streams.clear()
+      live.close()
       feed.close()
     },
   })

@@ -1,5 +1,25 @@
+/**
+ * The server half of usertracking: one web-standard handler (`createActivityHandler`) serving
+ * ingest, list, stats, export, a live stream and Prometheus metrics over any `Store`, secure by
+ * default, with `toNodeListener` for node:http and Express.
+ *
+ * @packageDocumentation
+ * @module @usertracking/server
+ */
 export { createActivityHandler } from './handler'
-export type { ActivityHandler, ActivityHandlerOptions, CorsOptions, HandlerContext, Principal } from './handler'
+export type { ActivityHandler, ActivityHandlerOptions, HandlerContext } from './handler'
+export type { Authenticate, AuthenticateResult, Principal } from './auth'
+export type { CorsOptions } from './cors'
+export { HttpError } from './errors'
+export type { HttpErrorOptions, HttpIssue } from './errors'
+export { DEFAULT_ROUTES } from './routes'
+export type { RouteName, RoutePaths, RouteTable } from './routes'
+export type { ListAnswer, PresentContext, Presenters, StatsAnswer } from './reads'
+export { userIdAsSent } from './user-id'
+export type { Pagination } from './query'
+export type { RateLimitOptions } from './rate-limit'
+export { bearerToken } from './bearer-token'
+export type { MetricsAuthenticate, MetricsOptions } from './metrics'
 export { toNodeListener } from './node-listener'
 export type { NodeListener, WebHandler } from './node-listener'
 export { anonymizeIp, clientIp } from './client-ip'

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import { memoryStore, type Activity, type Store } from '@usertracking/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startServer, type TestServer } from '../test/test-server'
+import { ADMIN, as, startServer, type TestServer } from '../test/test-server'
 
 let server: TestServer | undefined
 afterEach(async () => {
@@ -23,6 +23,7 @@ describe('ingest: the five apps', () => {
     const response = await post(
       '/api/activity',
       '{"userId":"abc123","activityType":"resume_generation","description":"Tailored resume for Amazon job","timestamp":"2025-07-06T10:05:00Z","tokenUsage":1420,"timeTaken":3.2,"metadata":{"jobTitle":"Data Engineer","resumeLength":"2 pages"}}',
+      as('abc123'),
     )
     expect(response.status).toBe(200)
     const body = (await response.json()) as { accepted: number; ids: string[] }
@@ -43,17 +44,19 @@ describe('ingest: the five apps', () => {
 
   it('backend events: answers 201, keeps the action time and the receive time, and lists by user_id', async () => {
     server = await startServer()
+    // The events backend signs its requests in as a service principal allowed to write for any user.
     const response = await post(
       '/api/event',
       '{"user_id":6,"event_action_timestamp":"2025-10-10T18:30:00Z","action":"deleted","metadata":{"ip":"192.168.1.10","device":"iPhone 14","location":"Kyiv, Ukraine"}}',
+      ADMIN,
     )
     expect(response.status).toBe(201)
-    const list = await fetch(`${server.url}/api/events?user_id=6&from=2025-10-10T00:00:00Z&to=2025-10-11T00:00:00Z`)
+    const list = await fetch(`${server.url}/api/events?user_id=6&from=2025-10-10T00:00:00Z&to=2025-10-11T00:00:00Z`, { headers: ADMIN })
     const { items } = (await list.json()) as { items: Activity[] }
     expect(items).toHaveLength(1)
     expect(items[0]).toMatchObject({ userId: '6', activityType: 'deleted', timestamp: '2025-10-10T18:30:00.000Z', metadata: { device: 'iPhone 14' } })
     expect(items[0]!.receivedAt).not.toBe(items[0]!.timestamp)
-    const stats = await (await fetch(`${server.url}/api/activities/stats?interval=4h&per=user`)).json()
+    const stats = await (await fetch(`${server.url}/api/activities/stats?interval=4h&per=user`, { headers: ADMIN })).json()
     expect(stats.buckets).toEqual([{ start: '2025-10-10T16:00:00.000Z', key: '6', count: 1, tokens: 0, cost: 0 }])
   })
 
@@ -70,7 +73,7 @@ describe('ingest: the five apps', () => {
     const response = await post('/api/activity', JSON.stringify(beacon), { 'content-type': 'text/plain;charset=UTF-8' })
     expect(response.status).toBe(200)
     expect(((await response.json()) as { accepted: number }).accepted).toBe(3)
-    const stats = await (await fetch(`${server.url}/api/activities/stats`)).json()
+    const stats = await (await fetch(`${server.url}/api/activities/stats`, { headers: ADMIN })).json()
     expect(stats).toMatchObject({ total: 3, uniqueUsers: 0, recent: { total: 3 } })
   })
 
@@ -109,11 +112,12 @@ describe('ingest: the five apps', () => {
         },
         { user_id: 42, action: 'message_sent', session_id: 'sess-1' },
       ]),
+      as('42'),
     )
     expect(response.status).toBe(200)
-    const stats = await (await fetch(`${server.url}/api/activities/stats?user_id=42`)).json()
+    const stats = await (await fetch(`${server.url}/api/activities/stats`, { headers: as('42') })).json()
     expect(stats).toMatchObject({ total: 3, uniqueUsers: 1, tokens: { input: 812, output: 230, total: 1042 }, duration: { avgMs: 1840 } })
-    const completions = await (await fetch(`${server.url}/api/activities?activityType=chat_completion`)).json()
+    const completions = await (await fetch(`${server.url}/api/activities?activityType=chat_completion`, { headers: as('42') })).json()
     expect(completions.items[0]).toMatchObject({ sessionId: 'sess-1', metadata: { model: 'gpt-4o', temperature: 0.2 } })
   })
 })

@@ -1,4 +1,6 @@
 import { unref, type Activity, type Store } from '@usertracking/core'
+import { HttpError } from './errors'
+import type { StoreCaller } from './store-call'
 
 /** One activity as the live feed numbered it. */
 export interface LiveEvent {
@@ -62,6 +64,8 @@ export class LiveFeed {
   constructor(
     private readonly store: Store,
     options: LiveFeedOptions,
+    /** Polls run under the store time limit, so a stalled store delays polling instead of ending it. */
+    private readonly storeCaller: StoreCaller,
     private readonly onError: (error: unknown) => void,
   ) {
     this.bufferSize = options.bufferSize ?? 1000
@@ -156,7 +160,9 @@ export class LiveFeed {
     let baseline = true
     const poll = async () => {
       try {
-        const page = await this.store.list({ from: new Date(Date.now() - this.pollWindowMs), sort: 'timestamp', order: 'desc', limit: 1000 })
+        const page = await this.storeCaller.run(() =>
+          this.store.list({ from: new Date(Date.now() - this.pollWindowMs), sort: 'timestamp', order: 'desc', limit: 1000 }),
+        )
         if (stopped) return
         const fresh = page.items.reverse()
         // The first poll only learns what is already there: those rows are history, not news.
@@ -164,7 +170,8 @@ export class LiveFeed {
         else this.publish(fresh)
         baseline = false
       } catch (error) {
-        this.onError(error)
+        // The store caller has reported its own failures and time-outs already.
+        if (!HttpError.isInstance(error)) this.onError(error)
       }
       if (stopped) return
       timer = setTimeout(poll, this.pollIntervalMs)

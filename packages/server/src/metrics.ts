@@ -1,121 +1,143 @@
+import { HttpError } from './errors'
+import { Counter, Histogram, type Labels } from './prometheus'
+
 /**
- * A small Prometheus text-format (version 0.0.4) registry. prom-client needs Node's `process`,
- * `perf_hooks` and `cluster`, which edge runtimes lack; these three series types are all the
- * handlers need, and the exposition format is a stable, documented text format.
- * https://prometheus.io/docs/instrumenting/exposition_formats/
+ * Says whether a request may read the metrics: `true` to serve it, `false` for a 401 (with
+ * `WWW-Authenticate: Bearer`), or a `Response` to answer with as is.
  */
+export type MetricsAuthenticate = (request: Request) => boolean | Response | Promise<boolean | Response>
 
-type Labels = Record<string, string>
-
-function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
-}
-
-function formatLabels(labels: Labels): string {
-  const entries = Object.entries(labels)
-  if (entries.length === 0) return ''
-  return `{${entries.map(([key, value]) => `${key}="${escapeLabelValue(value)}"`).join(',')}}`
-}
-
-function formatNumber(value: number): string {
-  if (value === Number.POSITIVE_INFINITY) return '+Inf'
-  if (value === Number.NEGATIVE_INFINITY) return '-Inf'
-  return String(value)
-}
-
-interface Series {
-  render(): string
-}
-
-class Counter implements Series {
-  private readonly values = new Map<string, { labels: Labels; value: number }>()
-  constructor(
-    private readonly name: string,
-    private readonly help: string,
-    private readonly type: 'counter' | 'gauge' = 'counter',
-  ) {}
-
-  add(labels: Labels, by: number): void {
-    const key = formatLabels(labels)
-    const entry = this.values.get(key)
-    if (entry) entry.value += by
-    else this.values.set(key, { labels, value: by })
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`]
-    for (const [key, entry] of this.values) lines.push(`${this.name}${key} ${formatNumber(entry.value)}`)
-    return lines.join('\n')
-  }
-}
-
-class Histogram implements Series {
-  private readonly counts: number[]
-  private sum = 0
-  private count = 0
-  constructor(
-    private readonly name: string,
-    private readonly help: string,
-    private readonly bounds: readonly number[],
-  ) {
-    this.counts = bounds.map(() => 0)
-  }
-
-  observe(value: number): void {
-    this.sum += value
-    this.count++
-    for (let index = 0; index < this.bounds.length; index++) if (value <= this.bounds[index]!) this.counts[index]!++
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
-    this.bounds.forEach((bound, index) => lines.push(`${this.name}_bucket{le="${formatNumber(bound)}"} ${this.counts[index]}`))
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`)
-    return lines.join('\n')
-  }
+/** The Prometheus route; see `ActivityHandlerOptions.metrics`. */
+export interface MetricsOptions {
+  /** Path of the route, outside `basePath`. @default '/metrics' */
+  path?: string
+  /**
+   * Who may scrape. Without it the route answers 401 (unless `insecureDevelopmentMode` is set):
+   * metrics name routes and volumes, which are nobody else's business. Use
+   * {@link bearerToken} for Prometheus' `authorization` / `bearer_token_file`, or `() => true` on a
+   * network only Prometheus reaches.
+   */
+  authenticate?: MetricsAuthenticate
+  /**
+   * Put in front of every metric name, so names fit a dashboard that already exists
+   * (`user_activity_tracking_api_` gives `user_activity_tracking_api_requests_total`).
+   * @default 'usertracking_'
+   */
+  prefix?: string
+  /** Labels every sample carries, such as `{ service: 'events' }`; names may not clash with the handler's own. @default {} */
+  labels?: Record<string, string>
 }
 
 /** Seconds; from a memory store's sub-millisecond writes to a database under strain. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-/** The handler's counters, rendered at `GET /metrics`. */
-export class HandlerMetrics {
-  private readonly requests = new Counter('usertracking_http_requests_total', 'HTTP requests answered, by route, method and status.')
-  private readonly errors = new Counter('usertracking_http_errors_total', 'HTTP requests answered with a 4xx or 5xx status, by route and status.')
-  private readonly ingested = new Counter('usertracking_activities_ingested_total', 'Activities accepted and stored by the ingest routes.')
-  private readonly invalid = new Counter('usertracking_activities_rejected_total', 'Activities refused by the ingest routes, by reason.')
-  private readonly latency = new Histogram(
-    'usertracking_ingest_duration_seconds',
-    'Time from receiving an ingest request to answering it, in seconds.',
-    LATENCY_BUCKETS,
-  )
-  private readonly streams = new Counter('usertracking_live_streams', 'Live activity streams open now.', 'gauge')
+/**
+ * Methods that get their own `method` label value; any other becomes `OTHER`, so clients cannot
+ * create series at will by sending made-up methods.
+ */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 
-  constructor() {
+/** Labels the handler sets itself; constant labels may not use these names. */
+const OWN_LABELS = new Set(['route', 'method', 'status', 'reason', 'le'])
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+
+function checkedLabels(labels: Record<string, string> | undefined): Labels {
+  const checked: Labels = {}
+  for (const [name, value] of Object.entries(labels ?? {})) {
+    if (!LABEL_NAME.test(name) || name.startsWith('__') || OWN_LABELS.has(name)) {
+      throw new TypeError(
+        `[usertracking] [server] options.metrics.labels.${name} is not a label name this handler can use (letters, digits and _, not starting with __, not one of ${[...OWN_LABELS].join(', ')}).`,
+      )
+    }
+    if (typeof value !== 'string') throw new TypeError(`[usertracking] [server] options.metrics.labels.${name} must be a string.`)
+    checked[name] = value
+  }
+  return checked
+}
+
+/** The `method` label of a request: its method when it is a standard one, else `OTHER`. */
+export function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : 'OTHER'
+}
+
+/** The handler's counters, rendered at the metrics route. */
+export class HandlerMetrics {
+  private readonly requests: Counter
+  private readonly errors: Counter
+  private readonly ingested: Counter
+  private readonly rejectedActivities: Counter
+  private readonly latency: Histogram
+  private readonly streams: Counter
+
+  /** @throws TypeError naming the option when the prefix or a label is not valid Prometheus. */
+  constructor(options: Pick<MetricsOptions, 'prefix' | 'labels'> = {}) {
+    const prefix = options.prefix ?? 'usertracking_'
+    if (typeof prefix !== 'string' || !METRIC_NAME.test(`${prefix}x`)) {
+      throw new TypeError(`[usertracking] [server] options.metrics.prefix must be letters, digits, _ and : (not starting with a digit); got ${JSON.stringify(prefix)}.`)
+    }
+    const labels = checkedLabels(options.labels)
+    const name = (suffix: string) => `${prefix}${suffix}`
+    this.requests = new Counter(name('requests_total'), 'HTTP requests answered, by route, method and status.', labels)
+    this.errors = new Counter(name('requests_errors_total'), 'HTTP requests answered with a 4xx or 5xx status, by route, method and status.', labels)
+    this.ingested = new Counter(name('activities_ingested_total'), 'Activities accepted and stored by the ingest routes.', labels)
+    this.rejectedActivities = new Counter(name('activities_rejected_total'), 'Activities refused by the ingest routes, by reason.', labels)
+    this.latency = new Histogram(name('ingest_duration_seconds'), 'Time from receiving an ingest request to answering it, in seconds.', labels, LATENCY_BUCKETS)
+    this.streams = new Counter(name('live_streams'), 'Live activity streams open now.', labels, 'gauge')
     this.streams.add({}, 0)
     this.ingested.add({}, 0)
   }
 
+  /**
+   * Counts one answer. `route` is a path of the route table or `unmatched`, and `method` comes
+   * from a fixed set, so the number of series stays bounded whatever clients send.
+   */
   request(route: string, method: string, status: number): void {
-    this.requests.add({ route, method, status: String(status) }, 1)
-    if (status >= 400) this.errors.add({ route, status: String(status) }, 1)
+    const labels = { route, method: methodLabel(method), status: String(status) }
+    this.requests.add(labels, 1)
+    if (status >= 400) this.errors.add(labels, 1)
   }
 
+  /** Counts activities stored by one ingest request, and the time it took. */
   ingest(accepted: number, seconds: number): void {
     if (accepted > 0) this.ingested.add({}, accepted)
     this.latency.observe(seconds)
   }
 
-  rejected(reason: string, count: number): void {
-    this.invalid.add({ reason }, count)
+  /** Counts activities refused, by a reason from the handler's own fixed set. */
+  rejected(reason: 'invalid' | 'forbidden' | 'store_failure' | 'store_rejected', count: number): void {
+    this.rejectedActivities.add({ reason }, count)
   }
 
+  /** Moves the open-streams gauge. */
   streamOpened(by: 1 | -1): void {
     this.streams.add({}, by)
   }
 
   /** The exposition text. */
   render(): string {
-    return [this.requests, this.errors, this.ingested, this.invalid, this.latency, this.streams].map((series) => series.render()).join('\n') + '\n'
+    return [this.requests, this.errors, this.ingested, this.rejectedActivities, this.latency, this.streams].map((series) => series.render()).join('\n') + '\n'
   }
+}
+
+/**
+ * The metrics route: refused unless `authenticate` (or development mode) lets the request in.
+ *
+ * @param metrics - what to render.
+ * @param authenticate - the guard of `options.metrics`.
+ * @param open - serve without a guard (`insecureDevelopmentMode`).
+ */
+export async function metricsRoute(request: Request, metrics: HandlerMetrics, authenticate: MetricsAuthenticate | undefined, open: boolean): Promise<Response> {
+  if (!open) {
+    if (!authenticate) {
+      throw new HttpError(401, 'The metrics route needs `metrics.authenticate` (for example `bearerToken(process.env.METRICS_TOKEN)`) before it answers.', {
+        headers: { 'www-authenticate': 'Bearer realm="metrics"' },
+      })
+    }
+    const answer = await authenticate(request)
+    if (answer instanceof Response) throw answer
+    if (answer !== true) throw new HttpError(401, 'Send the metrics token as `Authorization: Bearer <token>`.', { headers: { 'www-authenticate': 'Bearer realm="metrics"' } })
+  }
+  return new Response(metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } })
 }

@@ -60,7 +60,7 @@ describe('toNodeListener', () => {
 describe('createActivityHandler without a server', () => {
   it('answers web-standard requests directly, as in a Next.js route handler or on an edge runtime', async () => {
     const store = memoryStore()
-    const handler = createActivityHandler({ store })
+    const handler = createActivityHandler({ store, authenticate: () => ({ userId: 'edge-user' }) })
     const posted = await handler(
       new Request('https://example.com/api/activity', {
         method: 'POST',

@@ -1,10 +1,9 @@
 import { parse } from 'csv-parse/sync'
-import { type Activity, type ActivityStats } from '@usertracking/core'
+import type { Activity } from '@usertracking/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HOSTILE_STRINGS } from '@usertracking/testkit'
 import { CSV_COLUMNS } from './csv'
-import type { Principal } from './handler'
-import { startServer, type TestServer } from '../test/test-server'
+import { ADMIN, startServer, type TestServer } from '../test/test-server'
 
 let server: TestServer | undefined
 afterEach(async () => {
@@ -12,15 +11,9 @@ afterEach(async () => {
   server = undefined
 })
 
-/** `Authorization: Bearer <userId>`, and `admin` as the admin's token. */
-function authenticate(request: Request): Principal | null {
-  const token = request.headers.get('authorization')?.replace(/^Bearer /, '')
-  if (!token) return null
-  return token === 'admin' ? { userId: 'admin', admin: true } : { userId: token }
-}
-
-function as(userId: string): { authorization: string } {
-  return { authorization: `Bearer ${userId}` }
+/** An admin's GET. */
+function get(path: string): Promise<Response> {
+  return fetch(`${server!.url}${path}`, { headers: ADMIN })
 }
 
 async function seed(rows: Partial<Activity>[]): Promise<void> {
@@ -33,59 +26,6 @@ async function seed(rows: Partial<Activity>[]): Promise<void> {
   await server!.store.sink.write(activities, { signal: new AbortController().signal })
 }
 
-describe('authorization', () => {
-  it('shows a user only their own rows, whatever userId the query names', async () => {
-    server = await startServer({ authenticate })
-    await seed([{ userId: 'alice' }, { userId: 'alice' }, { userId: 'bob' }])
-    for (const path of ['/api/activities', '/api/activities?userId=bob', '/api/events?user_id=bob']) {
-      const { items } = (await (await fetch(`${server.url}${path}`, { headers: as('alice') })).json()) as { items: Activity[] }
-      expect(items.map((item) => item.userId), path).toEqual(['alice', 'alice'])
-    }
-    const stats = (await (await fetch(`${server.url}/api/activities/stats?userId=bob`, { headers: as('alice') })).json()) as ActivityStats
-    expect(stats.total).toBe(2)
-    const exported = (await (await fetch(`${server.url}/api/activities/export?userId=bob`, { headers: as('alice') })).json()) as Activity[]
-    expect(exported.map((item) => item.userId)).toEqual(['alice', 'alice'])
-    const admin = (await (await fetch(`${server.url}/api/activities?userId=bob`, { headers: as('admin') })).json()) as { items: Activity[] }
-    expect(admin.items.map((item) => item.userId)).toEqual(['bob'])
-  })
-
-  it('answers 401 to reads without a principal, and passes through a Response from authenticate', async () => {
-    server = await startServer({
-      authenticate: (request) =>
-        request.headers.get('authorization') === 'Bearer banned' ? new Response('banned', { status: 403 }) : authenticate(request),
-    })
-    for (const path of ['/api/activities', '/api/activities/stats', '/api/activities/export', '/api/activities/stream']) {
-      expect((await fetch(`${server.url}${path}`)).status, path).toBe(401)
-    }
-    expect((await fetch(`${server.url}/api/activities`, { headers: as('banned') })).status).toBe(403)
-  })
-
-  it('writes as the signed-in user, and refuses writing as someone else with 403', async () => {
-    server = await startServer({ authenticate })
-    const mine = await fetch(`${server.url}/api/activity`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...as('alice') },
-      body: '{"activityType":"x"}',
-    })
-    expect(mine.status).toBe(200)
-    const theirs = await fetch(`${server.url}/api/activity`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...as('alice') },
-      body: '[{"activityType":"x"},{"activityType":"x","userId":"bob"}]',
-    })
-    expect(theirs.status).toBe(403)
-    const { items } = await server.store.list()
-    expect(items.map((item) => item.userId)).toEqual(['alice'])
-  })
-
-  it('refuses anonymous ingest with 401 when told to', async () => {
-    server = await startServer({ authenticate, allowAnonymousIngest: false })
-    const response = await fetch(`${server.url}/api/activity`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"activityType":"x"}' })
-    expect(response.status).toBe(401)
-    expect(server.store.size).toBe(0)
-  })
-})
-
 describe('list and stats', () => {
   it('pages with the cursor, sorts, and filters by query parameters', async () => {
     server = await startServer()
@@ -93,7 +33,7 @@ describe('list and stats', () => {
     const seen: Activity[] = []
     let cursor = ''
     do {
-      const page = (await (await fetch(`${server.url}/api/activities?sort=tokens&order=asc&limit=10&minTokens=30${cursor}`)).json()) as {
+      const page = (await (await get(`/api/activities?sort=tokens&order=asc&limit=10&minTokens=30${cursor}`)).json()) as {
         items: Activity[]
         nextCursor?: string
       }
@@ -101,19 +41,19 @@ describe('list and stats', () => {
       cursor = page.nextCursor ? `&cursor=${encodeURIComponent(page.nextCursor)}` : ''
     } while (cursor)
     expect(seen.map((item) => item.tokenUsage!.total)).toEqual(Array.from({ length: 22 }, (_, index) => (index + 3) * 10))
-    const total = await (await fetch(`${server.url}/api/activities?includeTotal=true&limit=1&to=2025-07-06T10:05:00Z`)).json()
+    const total = await (await get(`/api/activities?includeTotal=true&limit=1&to=2025-07-06T10:05:00Z`)).json()
     expect(total.total).toBe(5)
   })
 
   it('answers bad query parameters and a forged cursor with 400 and the parameter names', async () => {
     server = await startServer()
-    const response = await fetch(`${server.url}/api/activities?limit=0&sort=name&from=yesterday&minTokens=-1&status=meh`)
+    const response = await get(`/api/activities?limit=0&sort=name&from=yesterday&minTokens=-1&status=meh`)
     expect(response.status).toBe(400)
     const { issues } = (await response.json()) as { issues: { path: string[] }[] }
     expect(issues.map((issue) => issue.path[1]).sort()).toEqual(['from', 'limit', 'minTokens', 'sort', 'status'])
-    const forged = await fetch(`${server.url}/api/activities?cursor=${encodeURIComponent("'; DROP TABLE activities; --")}`)
+    const forged = await get(`/api/activities?cursor=${encodeURIComponent("'; DROP TABLE activities; --")}`)
     expect(forged.status).toBe(400)
-    const stats = await fetch(`${server.url}/api/activities/stats?interval=1ms`)
+    const stats = await get(`/api/activities/stats?interval=1ms`)
     expect(stats.status).toBe(400)
   })
 
@@ -126,7 +66,7 @@ describe('list and stats', () => {
       { timestamp: '2025-07-06T04:00:00.000Z', userId: 'a', activityType: 'login' },
       { timestamp: '2025-07-06T11:30:00.000Z', userId: 'c', activityType: 'login' },
     ])
-    const stats = await (await fetch(`${server.url}/api/activities/stats?interval=4h&recent=1h`)).json()
+    const stats = await (await get(`/api/activities/stats?interval=4h&recent=1h`)).json()
     expect(stats.buckets).toEqual([
       { start: '2025-07-06T00:00:00.000Z', count: 2, tokens: 0, cost: 0 },
       { start: '2025-07-06T04:00:00.000Z', count: 1, tokens: 0, cost: 0 },
@@ -137,6 +77,124 @@ describe('list and stats', () => {
       { activityType: 'job_match', count: 2, tokens: 0, cost: 0 },
       { activityType: 'login', count: 2, tokens: 0, cost: 0 },
     ])
+  })
+})
+
+describe('page-number pagination', () => {
+  it('answers { items, total, page, perPage, pages } for page and per_page, through the store offset', async () => {
+    server = await startServer()
+    await seed(Array.from({ length: 23 }, (_, index) => ({ userId: `u${index}` })))
+    const second = await (await get('/api/activities?page=2&per_page=10&order=asc')).json()
+    expect(second).toMatchObject({ total: 23, page: 2, perPage: 10, pages: 3 })
+    expect(second.items.map((item: Activity) => item.userId)).toEqual(Array.from({ length: 10 }, (_, index) => `u${index + 10}`))
+    const last = await (await get('/api/activities?page=3&perPage=10&order=asc')).json()
+    expect(last.items.map((item: Activity) => item.userId)).toEqual(['u20', 'u21', 'u22'])
+    expect(last.nextCursor).toBeUndefined()
+    const beyond = await (await get('/api/activities?page=9&per_page=10')).json()
+    expect(beyond).toEqual({ items: [], total: 23, page: 9, perPage: 10, pages: 3 })
+  })
+
+  it('pages by number without page parameters when pagination is page, 50 a page', async () => {
+    server = await startServer({ pagination: 'page' })
+    await seed(Array.from({ length: 60 }, () => ({})))
+    const first = await (await get('/api/activities')).json()
+    expect(first).toMatchObject({ total: 60, page: 1, perPage: 50, pages: 2 })
+    expect(first.items).toHaveLength(50)
+  })
+
+  it('refuses cursors, limits and pages past the offset bound in page mode, naming each', async () => {
+    server = await startServer()
+    const response = await get('/api/activities?page=0&per_page=5000&cursor=x&limit=3')
+    expect(response.status).toBe(400)
+    const { issues } = (await response.json()) as { issues: { path: string[] }[] }
+    expect(issues.map((issue) => issue.path[1]).sort()).toEqual(['cursor', 'limit', 'page', 'per_page'])
+    // An offset of at most 100,000 rows (MAX_LIST_OFFSET): page 2001 of 50 starts at row 100,000.
+    expect((await get('/api/activities?page=2002&per_page=50')).status).toBe(400)
+    expect((await get('/api/activities?page=2001&per_page=50')).status).toBe(200)
+  })
+})
+
+describe('visitor, session and received-time filters, and buckets', () => {
+  it('filters by anonymousId, sessionId and receivedFrom / receivedTo', async () => {
+    server = await startServer()
+    await seed([
+      { anonymousId: 'v1', sessionId: 's1', receivedAt: '2025-07-07T00:00:00.000Z' },
+      { anonymousId: 'v1', sessionId: 's2', receivedAt: '2025-07-08T00:00:00.000Z' },
+      { anonymousId: 'v2', sessionId: 's3', receivedAt: '2025-07-09T00:00:00.000Z' },
+    ])
+    const ids = async (query: string) => ((await (await get(`/api/activities?${query}`)).json()).items as Activity[]).map((item) => item.sessionId).sort()
+    expect(await ids('anonymousId=v1')).toEqual(['s1', 's2'])
+    expect(await ids('sessionId=s2')).toEqual(['s2'])
+    expect(await ids('session_id=s3')).toEqual(['s3'])
+    expect(await ids('receivedFrom=2025-07-08T00:00:00Z&receivedTo=2025-07-09T00:00:00Z')).toEqual(['s2'])
+    const stats = await (await get('/api/activities/stats?anonymousId=v1')).json()
+    expect(stats).toMatchObject({ total: 2, uniqueVisitors: 1, sessions: 2 })
+  })
+
+  it('buckets per visitor, page or host without an interval, and on received time', async () => {
+    server = await startServer()
+    await seed([
+      { anonymousId: 'v1', context: { page: '/pricing', host: 'a.example' }, receivedAt: '2025-07-07T01:00:00.000Z' },
+      { userId: 'u1', context: { page: '/pricing', host: 'b.example' }, receivedAt: '2025-07-07T05:00:00.000Z' },
+      { anonymousId: 'v1', context: { page: '/', host: 'a.example' }, receivedAt: '2025-07-07T05:30:00.000Z' },
+    ])
+    const buckets = async (query: string) => (await (await get(`/api/activities/stats?${query}`)).json()).buckets as { start?: string; key: string; count: number }[]
+    expect((await buckets('per=visitor')).map(({ key, count }) => [key, count])).toEqual([['v1', 2], ['u1', 1]])
+    expect((await buckets('per=page')).map(({ key, count }) => [key, count])).toEqual([['/pricing', 2], ['/', 1]])
+    expect((await buckets('per=host')).map(({ key, count }) => [key, count])).toEqual([['a.example', 2], ['b.example', 1]])
+    expect((await buckets('interval=4h&on=receivedAt')).map(({ start, count }) => [start, count])).toEqual([
+      ['2025-07-07T00:00:00.000Z', 1],
+      ['2025-07-07T04:00:00.000Z', 2],
+    ])
+    expect((await get('/api/activities/stats?on=receivedAt')).status).toBe(400)
+    expect((await get('/api/activities/stats?per=referrer')).status).toBe(400)
+  })
+
+  it('reads from / to, buckets and the recent window on receivedAt when timeAxis says so', async () => {
+    const now = Date.UTC(2025, 6, 7, 12)
+    server = await startServer({ timeAxis: 'receivedAt', now: () => now })
+    await seed([
+      // Acted long ago, received in the window: an offline client's backlog.
+      { timestamp: '2025-01-01T00:00:00.000Z', receivedAt: '2025-07-07T11:30:00.000Z', userId: 'late' },
+      { timestamp: '2025-07-07T09:00:00.000Z', receivedAt: '2025-07-07T09:00:01.000Z', userId: 'early' },
+    ])
+    const list = await (await get('/api/activities?from=2025-07-07T10:00:00Z&to=2025-07-07T12:00:00Z')).json()
+    expect(list.items.map((item: Activity) => item.userId)).toEqual(['late'])
+    const stats = await (await get('/api/activities/stats?interval=4h&per=user&recent=1h')).json()
+    expect(stats.buckets.map(({ start, key }: { start: string; key: string }) => [start, key])).toEqual([
+      ['2025-07-07T08:00:00.000Z', 'early'],
+      ['2025-07-07T08:00:00.000Z', 'late'],
+    ])
+    expect(stats.recent).toMatchObject({ from: '2025-07-07T11:00:00.000Z', total: 1, uniqueUsers: 1 })
+    const both = await get('/api/activities?from=2025-07-07T10:00:00Z&receivedFrom=2025-07-07T10:00:00Z')
+    expect(both.status).toBe(400)
+  })
+
+  it('renames the query parameters an existing front end sends, and names them as sent in issues', async () => {
+    server = await startServer({ queryAliases: { user_id: 'anonymousId', per_page: 'perPage' } })
+    await seed([{ anonymousId: 'ut_9c1' }, { userId: 'ut_9c1' }])
+    const page = await (await get('/api/activities?user_id=ut_9c1&per_page=5')).json()
+    expect(page.items.map((item: Activity) => item.anonymousId)).toEqual(['ut_9c1'])
+    const bad = (await (await get('/api/activities?user_id=ut_9c1&per_page=0')).json()) as { issues: { path: string[] }[] }
+    expect(bad.issues.map((issue) => issue.path)).toEqual([['query', 'per_page']])
+  })
+})
+
+describe('presenters', () => {
+  it('reshape list and stats answers, and may answer with a Response of their own', async () => {
+    server = await startServer({
+      present: {
+        list: (answer, context) => (context.path.endsWith('/events') ? answer.items.map((item) => item.activityType) : answer),
+        stats: (answer, context) =>
+          new Response(JSON.stringify({ total: answer.total }), { headers: { 'content-type': 'application/json', 'x-principal': context.principal.userId } }),
+      },
+    })
+    await seed([{ activityType: 'a' }, { activityType: 'b' }])
+    expect(await (await get('/api/events?order=asc')).json()).toEqual(['a', 'b'])
+    expect((await (await get('/api/activities')).json()).items).toHaveLength(2)
+    const stats = await get('/api/activities/stats')
+    expect(stats.headers.get('x-principal')).toBe('admin')
+    expect(await stats.json()).toEqual({ total: 2 })
   })
 })
 
@@ -153,7 +211,7 @@ describe('export', () => {
     }))
     rows.push({ description: '+1 555 0100', metadata: { '@': '-2' } }, { description: '@SUM(A1:A2)' }, { description: '-10' })
     await seed(rows)
-    const response = await fetch(`${server.url}/api/activities/export?format=csv`)
+    const response = await get(`/api/activities/export?format=csv`)
     expect(response.headers.get('content-type')).toContain('text/csv')
     expect(response.headers.get('content-disposition')).toContain('activities.csv')
     const text = await response.text()
@@ -179,72 +237,15 @@ describe('export', () => {
     for (let batch = 0; batch < 5; batch++) {
       await seed(Array.from({ length: 1000 }, (_, index) => ({ userId: `u${index % 7}`, timestamp: new Date(Date.UTC(2025, 0, 1) + batch * 1000 + index).toISOString() })))
     }
-    const json = (await (await fetch(`${server.url}/api/activities/export?format=json`)).json()) as Activity[]
+    const json = (await (await get(`/api/activities/export?format=json`)).json()) as Activity[]
     expect(json).toHaveLength(5000)
     const times = json.map((row) => Date.parse(row.timestamp))
     expect(times).toEqual([...times].sort((a, b) => a - b))
-    const ndjson = await (await fetch(`${server.url}/api/activities/export?format=ndjson&userId=u3&order=desc`)).text()
+    const ndjson = await (await get(`/api/activities/export?format=ndjson&userId=u3&order=desc`)).text()
     const lines = ndjson.trim().split('\n').map((line) => JSON.parse(line) as Activity)
     expect(lines.length).toBe(json.filter((row) => row.userId === 'u3').length)
     expect(lines.every((row) => row.userId === 'u3')).toBe(true)
-    const empty = await (await fetch(`${server.url}/api/activities/export?userId=nobody`)).json()
+    const empty = await (await get(`/api/activities/export?userId=nobody`)).json()
     expect(empty).toEqual([])
-  })
-})
-
-describe('routing, CORS and metrics', () => {
-  it('answers unknown routes with 404 and wrong methods with 405', async () => {
-    server = await startServer()
-    expect((await fetch(`${server.url}/api/nope`)).status).toBe(404)
-    const wrong = await fetch(`${server.url}/api/activity`)
-    expect(wrong.status).toBe(405)
-    expect(wrong.headers.get('allow')).toBe('POST')
-    expect((await fetch(`${server.url}/api/activities`, { method: 'DELETE' })).status).toBe(405)
-  })
-
-  it('mounts under another base path', async () => {
-    server = await startServer({ basePath: '/track/' })
-    expect((await fetch(`${server.url}/track/activities`)).status).toBe(200)
-    expect((await fetch(`${server.url}/api/activities`)).status).toBe(404)
-  })
-
-  it('answers preflights and adds CORS headers for allowed origins only', async () => {
-    server = await startServer({ cors: { origin: ['https://app.example'], credentials: true } })
-    const preflight = await fetch(`${server.url}/api/activity`, {
-      method: 'OPTIONS',
-      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
-    })
-    expect(preflight.status).toBe(204)
-    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example')
-    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST')
-    const allowed = await fetch(`${server.url}/api/activities`, { headers: { origin: 'https://app.example' } })
-    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example')
-    expect(allowed.headers.get('access-control-allow-credentials')).toBe('true')
-    const other = await fetch(`${server.url}/api/activities`, { headers: { origin: 'https://evil.example' } })
-    expect(other.headers.get('access-control-allow-origin')).toBeNull()
-  })
-
-  it('counts requests, errors, ingested activities and ingest latency in Prometheus text format', async () => {
-    server = await startServer()
-    const post = (body: string) => fetch(`${server!.url}/api/activity`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-    await post('[{"activityType":"a"},{"activityType":"b"}]')
-    await post('{"activityType":"c"}')
-    await post('{not json')
-    await fetch(`${server.url}/api/activities`)
-    await fetch(`${server.url}/nowhere`)
-    const response = await fetch(`${server.url}/metrics`)
-    expect(response.headers.get('content-type')).toContain('text/plain; version=0.0.4')
-    const text = await response.text()
-    expect(text).toContain('usertracking_http_requests_total{route="/api/activity",method="POST",status="200"} 2')
-    expect(text).toContain('usertracking_http_requests_total{route="/api/activity",method="POST",status="400"} 1')
-    expect(text).toContain('usertracking_http_requests_total{route="/api/activities",method="GET",status="200"} 1')
-    expect(text).toContain('usertracking_http_errors_total{route="unmatched",status="404"} 1')
-    expect(text).toContain('usertracking_activities_ingested_total 3')
-    expect(text).toContain('usertracking_ingest_duration_seconds_count 2')
-    expect(text).toContain('usertracking_ingest_duration_seconds_bucket{le="+Inf"} 2')
-    // Every sample line is `name{labels} value`, every family announced by HELP and TYPE.
-    for (const line of text.trim().split('\n')) {
-      expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+]+|\w+\{le="\+Inf"\} \d+)$/)
-    }
   })
 })

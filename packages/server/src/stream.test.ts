@@ -1,7 +1,7 @@
 import { memoryStore, type Activity, type Store } from '@usertracking/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Principal } from './handler'
-import { startServer, type TestServer } from '../test/test-server'
+import type { Principal } from './auth'
+import { ADMIN, startServer, type TestServer } from '../test/test-server'
 
 let server: TestServer | undefined
 afterEach(async () => {
@@ -16,7 +16,7 @@ interface ServerSentEvent {
 }
 
 /** A minimal EventSource over fetch (Node 20 has none): frames split per the SSE spec, comments kept. */
-async function connect(path: string, headers: Record<string, string> = {}) {
+async function connect(path: string, headers: Record<string, string> = ADMIN) {
   const controller = new AbortController()
   const response = await fetch(`${server!.url}${path}`, { headers, signal: controller.signal })
   expect(response.status).toBe(200)
@@ -96,7 +96,7 @@ describe('live stream', () => {
     server = await startServer()
     await post({ activityType: 'before' })
     const stream = await connect('/api/activities/stream')
-    const [id] = await post({ activityType: 'after', userId: 'u1', tokenUsage: 10 })
+    const [id] = await post({ activityType: 'after', userId: 'u1', tokenUsage: 10 }, ADMIN)
     const [event] = await stream.take(1)
     expect(event!.event).toBe('activity')
     expect(activityOf(event!)).toMatchObject({ id, activityType: 'after', userId: 'u1', tokenUsage: { total: 10 } })
@@ -110,7 +110,7 @@ describe('live stream', () => {
     const [seen] = await first.take(1)
     first.close()
     const missed = await post([{ activityType: 'b' }, { activityType: 'c' }])
-    const second = await connect('/api/activities/stream', { 'last-event-id': seen!.id! })
+    const second = await connect('/api/activities/stream', { ...ADMIN, 'last-event-id': seen!.id! })
     const [d] = await post({ activityType: 'd' })
     const events = await second.take(3)
     expect(events.map((event) => activityOf(event).id)).toEqual([...missed, d])
@@ -122,7 +122,7 @@ describe('live stream', () => {
 
   it('tells a client whose Last-Event-ID it cannot serve to reload', async () => {
     server = await startServer()
-    const stream = await connect('/api/activities/stream', { 'last-event-id': 'from-another-server-17' })
+    const stream = await connect('/api/activities/stream', { ...ADMIN, 'last-event-id': 'from-another-server-17' })
     const [event] = await stream.take(1)
     expect(event!.event).toBe('reset')
     stream.close()
@@ -135,7 +135,7 @@ describe('live stream', () => {
     const [seen] = await first.take(1)
     first.close()
     await post(Array.from({ length: 12 }, () => ({ activityType: 'missed' })))
-    const second = await connect('/api/activities/stream', { 'last-event-id': seen!.id! })
+    const second = await connect('/api/activities/stream', { ...ADMIN, 'last-event-id': seen!.id! })
     const [event] = await second.take(1)
     expect(event!.event).toBe('reset')
     second.close()
@@ -190,7 +190,7 @@ describe('live stream', () => {
   })
 
   it('counts open streams in the metrics, and forgets them when clients leave', async () => {
-    server = await startServer()
+    server = await startServer({ metrics: { authenticate: () => true } })
     const gauge = async () => /usertracking_live_streams (\d+)/.exec(await (await fetch(`${server!.url}/metrics`)).text())![1]
     const one = await connect('/api/activities/stream')
     const two = await connect('/api/activities/stream')

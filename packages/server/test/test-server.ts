@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { memoryStore, type Store } from '@usertracking/core'
+import type { Principal } from '../src/auth'
 import { createActivityHandler, type ActivityHandler, type ActivityHandlerOptions } from '../src/handler'
 import { toNodeListener } from '../src/node-listener'
 
@@ -12,9 +13,28 @@ export interface TestServer {
   close(): Promise<void>
 }
 
+/**
+ * The tests' `authenticate`: `Authorization: Bearer <userId>` signs in as that user, and the token
+ * `admin` as an admin; no header is anonymous.
+ */
+export function bearerAuthenticate(request: Request): Principal | null {
+  const token = request.headers.get('authorization')?.replace(/^Bearer /, '')
+  if (!token) return null
+  return token === 'admin' ? { userId: 'admin', admin: true } : { userId: token }
+}
+
+/** Headers that sign a request in as `userId` under {@link bearerAuthenticate}. */
+export function as(userId: string): { authorization: string } {
+  return { authorization: `Bearer ${userId}` }
+}
+
+/** Headers of an admin's request under {@link bearerAuthenticate}. */
+export const ADMIN = as('admin')
+
+/** Starts the handler on 127.0.0.1 with {@link bearerAuthenticate} unless the options say otherwise. */
 export async function startServer(options: Partial<ActivityHandlerOptions> = {}): Promise<TestServer> {
   const store = options.store ?? memoryStore()
-  const handler = createActivityHandler({ onError: () => {}, ...options, store })
+  const handler = createActivityHandler({ onError: () => {}, authenticate: bearerAuthenticate, ...options, store })
   const server: Server = createServer(toNodeListener(handler))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

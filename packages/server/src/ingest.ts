@@ -1,0 +1,145 @@
+import { isPlainObject, parseActivity, type Activity, type NormalizeOptions, type SinkResult, type Store } from '@usertracking/core'
+import type { Access } from './auth'
+import { readJsonBody, type BodyLimits } from './body'
+import { anonymizeIp, clientIp, type TrustProxy } from './client-ip'
+import { HttpError, jsonResponse, type HttpIssue } from './errors'
+import type { LiveFeed } from './live-feed'
+import type { HandlerMetrics } from './metrics'
+import type { RateLimiter } from './rate-limit'
+import type { StoreCaller } from './store-call'
+
+/** What an ingest route needs from its handler. */
+export interface IngestDependencies {
+  store: Store
+  access: Access
+  body: BodyLimits
+  maxBatchSize: number
+  normalize: NormalizeOptions | undefined
+  trustProxy: TrustProxy
+  anonymizeIp: boolean
+  rateLimiter: RateLimiter | undefined
+  metrics: HandlerMetrics
+  feed: LiveFeed
+  storeCaller: StoreCaller
+  onError: (error: unknown) => void
+  now: () => number
+}
+
+/** The answer of an ingest route. */
+interface IngestAnswer {
+  accepted: number
+  ids: string[]
+  rejected?: { id: string; error: string }[]
+}
+
+/** A monotonic clock where the runtime has one (every target does; the fallback is for odd hosts). */
+function elapsedMs(): number {
+  return typeof performance === 'undefined' ? Date.now() : performance.now()
+}
+
+function retryAfterSeconds(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)))
+}
+
+/**
+ * Whether the client sent the user id as a JSON number (`"user_id": 6`), which normalisation turns
+ * into the string `"6"`. Kept as `context.userIdType` so a presenter can answer with what was sent.
+ */
+function sentUserIdAsNumber(input: unknown): boolean {
+  if (!isPlainObject(input)) return false
+  const value = input.userId ?? input.user_id
+  return typeof value === 'number'
+}
+
+/** The activities of a body: one activity, an array, or `{ activities: [...] }`, with the path prefix of each. */
+function unpack(value: unknown): { inputs: unknown[]; prefix: (index: number) => (string | number)[] } {
+  if (Array.isArray(value)) return { inputs: value, prefix: (index) => [index] }
+  if (isPlainObject(value) && Array.isArray(value.activities)) return { inputs: value.activities, prefix: (index) => ['activities', index] }
+  return { inputs: [value], prefix: () => [] }
+}
+
+/**
+ * The ingest routes: who may send (anonymous requests are rate limited and may not name a user),
+ * the body read within its limits, every activity validated (a request is stored whole or not at
+ * all), the server's own facts set (`receivedAt`, the IP, the user agent), and one store write
+ * within the store time limit.
+ */
+export function createIngestRoute(deps: IngestDependencies): (request: Request, remoteAddress: string | undefined, status: 200 | 201) => Promise<Response> {
+  const { store, access, metrics } = deps
+  return async (request, remoteAddress, status) => {
+    const started = deps.now()
+    const startedMark = elapsedMs()
+    const principal = await access.writer(request)
+    const rawIp = clientIp(request.headers, remoteAddress, deps.trustProxy)
+    if (!principal && deps.rateLimiter) {
+      // Requests without a known address share one bucket rather than escaping the limit.
+      const waitMs = deps.rateLimiter.take(rawIp ?? 'unknown')
+      if (waitMs > 0) throw new HttpError(429, 'Too many requests from this address; slow down.', { headers: { 'retry-after': retryAfterSeconds(waitMs) } })
+    }
+    const body = await readJsonBody(request, deps.body)
+    if (!body.ok) throw new HttpError(body.status, body.message)
+    const { inputs, prefix } = unpack(body.value)
+    if (inputs.length === 0) throw new HttpError(400, 'The request holds no activities.')
+    if (inputs.length > deps.maxBatchSize) throw new HttpError(413, `At most ${deps.maxBatchSize} activities fit in one request.`)
+    const activities: Activity[] = []
+    const issues: HttpIssue[] = []
+    inputs.forEach((input, index) => {
+      const parsed = parseActivity(input, deps.normalize)
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) issues.push({ path: [...prefix(index), ...(issue.path as (string | number)[])], message: issue.message })
+        return
+      }
+      const activity = parsed.data
+      // The IP is the server's to say: a client's claim is dropped even when the server has none.
+      if (activity.context) delete activity.context.ip
+      if (sentUserIdAsNumber(input)) (activity.context ??= {}).userIdType = 'number'
+      activities.push(activity)
+    })
+    if (issues.length > 0) {
+      metrics.rejected('invalid', inputs.length)
+      throw new HttpError(400, 'The activity data is invalid; each issue names its field.', { issues })
+    }
+    try {
+      access.claim(activities, principal)
+    } catch (error) {
+      metrics.rejected('forbidden', activities.length)
+      throw error
+    }
+    const receivedAt = new Date(started).toISOString()
+    const ip = rawIp && deps.anonymizeIp ? anonymizeIp(rawIp) : rawIp
+    const userAgent = request.headers.get('user-agent') ?? undefined
+    for (const activity of activities) {
+      activity.receivedAt = receivedAt
+      if (ip !== undefined) (activity.context ??= {}).ip = ip
+      if (userAgent !== undefined) (activity.context ??= {}).userAgent ??= userAgent
+    }
+    let result: SinkResult
+    try {
+      result = await deps.storeCaller.run((signal) => store.sink.write(activities, { signal }), { signal: request.signal })
+    } catch (error) {
+      // A timed-out write may still land: the client retries with the same ids and the store's
+      // id dedupe absorbs the repeat.
+      metrics.rejected('store_failure', activities.length)
+      throw error
+    }
+    if (result.type === 'retryable') {
+      if (result.error !== undefined) deps.onError(result.error)
+      metrics.rejected('store_failure', activities.length)
+      throw deps.storeCaller.unavailable(Number(retryAfterSeconds(result.retryInMs ?? 1000)))
+    }
+    if (result.type === 'too_large') throw new HttpError(413, `The ${store.name} store refused a batch this large.`)
+    if (result.type === 'failure') {
+      deps.onError(result.error)
+      metrics.rejected('store_failure', activities.length)
+      throw new HttpError(422, `The ${store.name} store refused these activities.`)
+    }
+    const refused = new Set((result.rejected ?? []).map((entry) => entry.id))
+    const stored = refused.size === 0 ? activities : activities.filter((activity) => !refused.has(activity.id))
+    if (refused.size > 0) metrics.rejected('store_rejected', refused.size)
+    deps.feed.publish(stored)
+    metrics.ingest(stored.length, (elapsedMs() - startedMark) / 1000)
+    const answer: IngestAnswer = { accepted: stored.length, ids: stored.map((activity) => activity.id) }
+    if (result.rejected?.length) answer.rejected = result.rejected
+    return jsonResponse(status, answer)
+  }
+}

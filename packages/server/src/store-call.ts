@@ -1,0 +1,89 @@
+import { unref } from '@usertracking/core'
+import { HttpError } from './errors'
+
+/** How the handler calls its store: with a time limit, and store failures mapped to answers. */
+export interface StoreCaller {
+  /**
+   * Runs one store call. Resolves with its result; rejects with an `HttpError`: 503 with
+   * `Retry-After` when the store fails or takes longer than the time limit, 400 when the store
+   * refuses the query with a `RangeError` (a cursor it did not issue, an interval it cannot serve).
+   * The result of a call that came too late is dropped, and its failure reported, never left unhandled.
+   *
+   * @param call - starts the call; the signal aborts when the time limit passes or `options.signal` aborts.
+   * @param options - `parameter`: the query parameter a `RangeError` is about, for the 400's issue
+   *   path; `signal`: aborts the call too (the client went away).
+   */
+  run<T>(call: (signal: AbortSignal) => Promise<T>, options?: { parameter?: string; signal?: AbortSignal }): Promise<T>
+  /** The 503 answered when the store cannot serve. */
+  unavailable(retryAfterSeconds?: number): HttpError
+}
+
+/** Seconds a client is asked to wait after a store call timed out: a stalled database needs more than a blip. */
+const TIMEOUT_RETRY_AFTER_SECONDS = 5
+
+/**
+ * @param storeName - names the store in answers.
+ * @param timeoutMs - the time limit of one call, in ms.
+ * @param onError - receives store failures, late ones included.
+ */
+export function createStoreCaller(storeName: string, timeoutMs: number, onError: (error: unknown) => void): StoreCaller {
+  const unavailable = (retryAfterSeconds = 1) =>
+    new HttpError(503, `The ${storeName} store is unavailable; try again.`, { headers: { 'retry-after': String(retryAfterSeconds) } })
+
+  return {
+    unavailable,
+    run(call, options = {}) {
+      const controller = new AbortController()
+      const forward = () => controller.abort(options.signal?.reason)
+      if (options.signal?.aborted) forward()
+      else options.signal?.addEventListener('abort', forward, { once: true })
+      let settled = false
+      return new Promise((resolve, reject) => {
+        const timer = unref(
+          setTimeout(() => {
+            settled = true
+            const error = new HttpError(503, `The ${storeName} store did not answer within ${timeoutMs} ms; try again.`, {
+              headers: { 'retry-after': String(TIMEOUT_RETRY_AFTER_SECONDS) },
+            })
+            controller.abort(error)
+            onError(error)
+            reject(error)
+          }, timeoutMs),
+        )
+        let work: ReturnType<typeof call>
+        try {
+          work = call(controller.signal)
+        } catch (error) {
+          work = Promise.reject(error)
+        }
+        void work.finally(() => options.signal?.removeEventListener('abort', forward)).catch(() => {})
+        work.then(
+          (value) => {
+            if (settled) return
+            settled = true
+            clearTimeout(timer)
+            resolve(value)
+          },
+          (error: unknown) => {
+            if (settled) {
+              // The client already had its 503; the failure still belongs in the logs.
+              onError(error)
+              return
+            }
+            settled = true
+            clearTimeout(timer)
+            if (error instanceof RangeError) {
+              reject(new HttpError(400, 'The query parameters are invalid; each issue names its parameter.', {
+                issues: [{ path: options.parameter === undefined ? ['query'] : ['query', options.parameter], message: error.message }],
+                cause: error,
+              }))
+              return
+            }
+            onError(error)
+            reject(unavailable())
+          },
+        )
+      })
+    },
+  }
+}
