@@ -15,7 +15,6 @@ import {
   OUTAGE_MS,
   OUTAGE_SLICES,
   ROUND_CALLS,
-  ROUNDS,
   RSS_SAMPLE_MS,
   epochMs,
   type ChildMessage,
@@ -29,37 +28,27 @@ const nowNs = () => process.hrtime.bigint()
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 const sleepUntil = (epoch: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, epoch - epochMs())))
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]!
-}
-
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => process.send!(message, () => resolve()))
 }
 
+/** An untimed round that warms the JIT up, then the timed one; each delivered before the next. */
 async function perCall(client: BenchClient): Promise<PerCallResult> {
-  const calls: number[] = []
-  const withMicrotasks: number[] = []
-  for (let round = 0; round <= ROUNDS; round++) {
+  let result: PerCallResult | undefined
+  for (const base of [0, ROUND_CALLS]) {
     globalThis.gc?.()
-    const base = round * ROUND_CALLS
     const start = nowNs()
     for (let index = base; index < base + ROUND_CALLS; index++) client.track(index)
     const returned = nowNs()
     await nextTurn()
     const settled = nowNs()
-    // Round 0 warms the JIT up and is not counted.
-    if (round > 0) {
-      calls.push(Number(returned - start) / ROUND_CALLS)
-      withMicrotasks.push(Number(settled - start) / ROUND_CALLS)
-    }
-    // Deliver the round, so the next one starts from an empty queue and a quiet process.
+    result = { callNs: Number(returned - start) / ROUND_CALLS, callWithMicrotasksNs: Number(settled - start) / ROUND_CALLS }
+    // Deliver the round, so the timed one starts from an empty queue and a quiet process.
     await client.flush(DRAIN_TIMEOUT_MS)
   }
   await send({ type: 'tracked' })
   await client.close(CLOSE_TIMEOUT_MS)
-  return { callNs: median(calls), callWithMicrotasksNs: median(withMicrotasks) }
+  return result!
 }
 
 /**

@@ -9,9 +9,13 @@ export const epochMs = (): number => performance.timeOrigin + performance.now()
 /** The three measures: `track()` cost, a burst, and tracking through a collector outage. */
 export type Measure = 'per-call' | 'burst' | 'outage'
 
-/** `track()` calls per timed round of the per-call measure. */
+/** `track()` calls per round of the per-call measure. */
 export const ROUND_CALLS = 10_000
-/** Timed rounds of the per-call measure (the median is reported), after one untimed warm-up round. */
+/**
+ * Timed rounds of the per-call measure; the median is reported. Each round is a fresh process (an
+ * untimed warm-up round, then the timed one), and the SDKs take turns round by round, so a burst of
+ * load from a neighbour on a shared machine lands on one round of several SDKs, not on one SDK.
+ */
 export const ROUNDS = 5
 /** How long the collector's outage lasts, in milliseconds: the events are tracked over this time. */
 export const OUTAGE_MS = 5000
@@ -27,9 +31,9 @@ export const CLOSE_TIMEOUT_MS = 10_000
 /** How often peak RSS is sampled while delivering, in milliseconds. */
 export const RSS_SAMPLE_MS = 10
 
-/** What the per-call measure reports. */
+/** What one round of the per-call measure reports. */
 export interface PerCallResult {
-  /** Median over the rounds of the synchronous `track()` call, in nanoseconds. */
+  /** The synchronous `track()` call, in nanoseconds. */
   callNs: number
   /** The same plus the promise jobs the calls queued (run before the next event-loop turn), in nanoseconds. */
   callWithMicrotasksNs: number

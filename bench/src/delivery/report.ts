@@ -11,12 +11,23 @@ import { EVENTS, type Scenario } from './scenarios'
 /** Every measure's outcome for one scenario (a measure left out by the command line is absent). */
 export interface ScenarioOutcomes {
   scenario: Scenario
-  perCall?: Outcome
+  /** One outcome per round (`ROUNDS` of them). */
+  perCall?: Outcome[]
   burst?: Outcome
   outage?: Outcome
 }
 
-const perCall = (row: ScenarioOutcomes) => row.perCall?.result as PerCallResult | undefined
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]!
+}
+
+/** The medians over the rounds that produced a result; undefined when none did. */
+function perCall(row: ScenarioOutcomes): PerCallResult | undefined {
+  const rounds = (row.perCall ?? []).map((outcome) => outcome.result as PerCallResult | undefined).filter((result) => result !== undefined)
+  if (rounds.length === 0) return undefined
+  return { callNs: median(rounds.map((round) => round.callNs)), callWithMicrotasksNs: median(rounds.map((round) => round.callWithMicrotasksNs)) }
+}
 const delivery = (outcome: Outcome | undefined) => outcome?.result as DeliveryResult | undefined
 
 /** Events delivered per second, from the first `track()` to the last new event at the collector. */
@@ -35,7 +46,7 @@ function perCallTable(rows: ScenarioOutcomes[]): string {
     [{ header: 'SDK' }, { header: 'settings' }, { header: 'track() (ns)', numeric: true }, { header: 'with its promise jobs (ns)', numeric: true }],
     rows.map((row) => {
       const result = perCall(row)
-      return [sdkCell(row), row.scenario.settings, ...(result ? [format(result.callNs), format(result.callWithMicrotasksNs)] : [failed(row.perCall), ''])]
+      return [sdkCell(row), row.scenario.settings, ...(result ? [format(result.callNs), format(result.callWithMicrotasksNs)] : [failed(row.perCall?.[0]), ''])]
     }),
   )
 }
@@ -55,10 +66,12 @@ function deliveryTable(rows: ScenarioOutcomes[], outcomeOf: (row: ScenarioOutcom
       const outcome = outcomeOf(row)
       const result = delivery(outcome)
       const lead = [sdkCell(row), row.scenario.settings]
-      if (!outcome || !result) return [...lead, failed(outcome), ...Array<string>(shared.length - 1 + columns.length).fill('')]
+      if (!outcome) return [...lead, failed(outcome), ...Array<string>(shared.length - 1 + columns.length).fill('')]
       const { delivered, duplicates } = outcome.counts
-      const lostCell = `${format(lost(outcome))}${result.flushCutOff ? ` (flush cut off at ${DRAIN_TIMEOUT_MS / 1000} s)` : ''}`
-      return [...lead, format(delivered), lostCell, format(duplicates), ...columns.map((column) => column.cell(outcome, result))]
+      // A child that failed or missed its deadline still leaves what the collector received.
+      const why = !result ? ` (${failed(outcome)})` : result.flushCutOff ? ` (flush cut off at ${DRAIN_TIMEOUT_MS / 1000} s)` : ''
+      const own = result ? columns.map((column) => column.cell(outcome, result)) : columns.map(() => '—')
+      return [...lead, format(delivered), `${format(lost(outcome))}${why}`, format(duplicates), ...own]
     }),
   )
 }
@@ -163,7 +176,7 @@ export function deliveryReport(rows: ScenarioOutcomes[], machine: string): strin
   const ordered = [...rows.filter((row) => !row.scenario.tuned), ...rows.filter((row) => row.scenario.tuned)]
   if (rows.some((row) => row.perCall)) {
     sections.push(
-      `### track() per call\n\nMedian of ${ROUNDS} rounds of ${format(ROUND_CALLS)} calls (after one warm-up round), each round delivered before the next. "With its promise jobs" adds the work the calls queued for right after them (PostHog prepares each event in a promise).\n\n${perCallTable(ordered.filter((row) => row.perCall))}`,
+      `### track() per call\n\nMedian of ${ROUNDS} rounds of ${format(ROUND_CALLS)} calls, each in a fresh process after an untimed warm-up round, the SDKs taking turns round by round. "With its promise jobs" adds the work the calls queued for right after them (PostHog prepares each event in a promise).\n\n${perCallTable(ordered.filter((row) => row.perCall))}`,
     )
   }
   if (rows.some((row) => row.burst)) {

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startCollector, type CollectorCounts } from './collector'
-import { CLOSE_TIMEOUT_MS, DRAIN_TIMEOUT_MS, OUTAGE_MS, ROUNDS, type ChildMessage, type DeliveryResult, type Measure, type PerCallResult } from './protocol'
+import { CLOSE_TIMEOUT_MS, DRAIN_TIMEOUT_MS, OUTAGE_MS, type ChildMessage, type DeliveryResult, type Measure, type PerCallResult } from './protocol'
 import { EVENTS, type Scenario } from './scenarios'
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'child.ts')
@@ -23,7 +23,7 @@ const STDERR_TAIL = 4000
  */
 const SLACK_MS = 120_000
 const DEADLINE_MS: Record<Measure, number> = {
-  'per-call': (ROUNDS + 1) * DRAIN_TIMEOUT_MS + CLOSE_TIMEOUT_MS + SLACK_MS,
+  'per-call': 2 * DRAIN_TIMEOUT_MS + CLOSE_TIMEOUT_MS + SLACK_MS,
   burst: DRAIN_TIMEOUT_MS + CLOSE_TIMEOUT_MS + SLACK_MS,
   outage: OUTAGE_MS + DRAIN_TIMEOUT_MS + CLOSE_TIMEOUT_MS + SLACK_MS,
 }

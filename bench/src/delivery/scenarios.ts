@@ -53,7 +53,7 @@ const userId = (index: number) => `user-${index % 1000}`
 const properties = (index: number) => ({ i: index, jobTitle: 'Data Engineer' })
 
 /** Resolves when `promise` settles or after `timeoutMs`, whichever is first; never rejects. */
-export function settleWithin(promise: Promise<unknown>, timeoutMs: number): Promise<void> {
+function settleWithin(promise: Promise<unknown>, timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, timeoutMs)
     promise.then(

@@ -14,13 +14,12 @@
  */
 import { writeDocsRequested, writeDocsSection } from '../report/docs-page'
 import { describeMachine } from '../report/machine'
-import type { Measure } from '../delivery/protocol'
+import { ROUNDS, type Measure } from '../delivery/protocol'
 import { deliveryReport, type ScenarioOutcomes } from '../delivery/report'
-import { runMeasure } from '../delivery/run-measure'
+import { runMeasure, type Outcome } from '../delivery/run-measure'
 import { SCENARIOS } from '../delivery/scenarios'
 
 const MEASURES: Measure[] = ['per-call', 'burst', 'outage']
-const KEYS = { 'per-call': 'perCall', burst: 'burst', outage: 'outage' } as const
 
 function listOption(name: string): string[] | undefined {
   const index = process.argv.indexOf(name)
@@ -40,16 +39,23 @@ if (writeDocs && (only || measures.length !== MEASURES.length)) {
   throw new Error('[usertracking] [bench] --write-docs needs a full run: drop --only and --measures.')
 }
 
+async function measure(measure: Measure, row: ScenarioOutcomes): Promise<Outcome> {
+  const started = Date.now()
+  const outcome = await runMeasure(measure, row.scenario)
+  const status = outcome.error ? `failed: ${outcome.error}` : `delivered ${outcome.counts.delivered.toLocaleString('en-US')}`
+  console.error(`${measure} ${row.scenario.id}: ${status} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+  return outcome
+}
+
 const rows: ScenarioOutcomes[] = SCENARIOS.filter((scenario) => !only || only.includes(scenario.id)).map((scenario) => ({ scenario }))
-for (const measure of measures) {
-  for (const row of rows) {
-    const started = Date.now()
-    const outcome = await runMeasure(measure, row.scenario)
-    row[KEYS[measure]] = outcome
-    const status = outcome.error ? `failed: ${outcome.error}` : `delivered ${outcome.counts.delivered.toLocaleString('en-US')}`
-    console.error(`${measure} ${row.scenario.id}: ${status} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+if (measures.includes('per-call')) {
+  // Round by round, every SDK taking its turn in each (see ROUNDS).
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const row of rows) (row.perCall ??= []).push(await measure('per-call', row))
   }
 }
+for (const row of rows) if (measures.includes('burst')) row.burst = await measure('burst', row)
+for (const row of rows) if (measures.includes('outage')) row.outage = await measure('outage', row)
 
 const report = deliveryReport(rows, describeMachine())
 console.log(`\n${report}`)
