@@ -14,12 +14,17 @@ export const projects = [
   project({ name: 'core', root: './packages/core' }),
   project({ name: 'node', root: './packages/node', testTimeout: 60_000 }),
   project({ name: 'server', root: './packages/server' }),
+  // withActivity and pricing against the real openai, @anthropic-ai/sdk and ai clients on a loopback fake provider.
+  project({ name: 'pricing', root: './packages/pricing', testTimeout: 30_000 }),
   // Against the server at DATABASE_URL when set, against PGlite otherwise.
   project({ name: 'postgres', root: './packages/postgres', testTimeout: 60_000, hookTimeout: 60_000 }),
   project({ name: 'browser', root: './packages/browser', environment: 'happy-dom', include: ['src/**/*.test.ts'] }),
   // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
   project({ name: 'browser-e2e', root: './packages/browser', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false }),
   project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
+  // Google's Firestore emulator (a Java jar), started once for the project by its globalSetup.
+  project({ name: 'firestore', root: './packages/firestore', globalSetup: ['./test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
+  project({ name: 'firestore-activity', root: './examples/firestore-activity', globalSetup: ['../../packages/firestore/test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
   // The benchmark harness's own parts (the collector against each real peer SDK), not the benchmarks.
   project({ name: 'bench', root: './bench', testTimeout: 60_000 }),
 ]

@@ -18,6 +18,10 @@ const entries: { name: string; code: string }[] = [
     code: `import { UserTracking } from '@usertracking/browser'; UserTracking.config({ endpoint: '/api/activity' }); UserTracking.track('signup', 'cta', { plan: 'pro' })`,
   },
   {
+    name: '@usertracking/browser/lite',
+    code: `import { UserTracking } from '@usertracking/browser/lite'; UserTracking.config({ endpoint: '/api/activity' }); UserTracking.track('signup', 'cta', { plan: 'pro' })`,
+  },
+  {
     name: 'posthog-js',
     code: `import posthog from 'posthog-js'; posthog.init('phc_bench', { api_host: 'https://example.invalid' }); posthog.capture('signup', { plan: 'pro' })`,
   },

@@ -1,3 +1,5 @@
+import type { Listen } from './page-events'
+
 /** Receives one captured interaction. */
 export type CaptureHandler = (activityType: string, element: string | null | undefined, metadata: Record<string, unknown>) => void
 
@@ -10,10 +12,9 @@ const IGNORE = '[data-usertracking-ignore]'
 
 type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement
 
-function target(event: Event, selector: string): Element | null {
-  const element = event.target as Element | null
-  const found = element?.closest?.(selector) ?? null
-  return found && !found.closest(IGNORE) ? found : null
+function target(event: Event, selector: string): Element | null | undefined {
+  const found = (event.target as Element | null)?.closest?.(selector)
+  return found?.closest(IGNORE) ? null : found
 }
 
 function label(element: Element): string {
@@ -26,6 +27,30 @@ function fieldOf(event: Event): Field | undefined {
   return field && field.type !== 'password' ? field : undefined
 }
 
+const on = (listen: Listen, type: string, switchKey: CaptureSwitch, enabled: (key: CaptureSwitch) => boolean, handler: (event: Event) => void) =>
+  listen(document, type, (event) => enabled(switchKey) && handler(event))
+
+/**
+ * `button_click` for buttons, links, `[role=button]`, submit and button inputs, with `tag`, trimmed
+ * `text` (at most 100 characters) and a link's `href`; the part of {@link autocapture} the lite
+ * build has.
+ *
+ * @param capture - receives each click.
+ * @param enabled - reads the `trackButtonClicks` switch at event time.
+ * @param listen - adds a capturing listener on the document that the caller can remove.
+ */
+export function captureClicks(capture: CaptureHandler, enabled: (key: CaptureSwitch) => boolean, listen: Listen): void {
+  on(listen, 'click', 'trackButtonClicks', enabled, (event) => {
+    const element = target(event, CLICKABLE)
+    if (!element) return
+    capture('button_click', element.id, {
+      tag: element.localName,
+      text: label(element),
+      href: element.getAttribute('href') ?? undefined,
+    })
+  })
+}
+
 /**
  * Listens on the document (never on each element, so elements added later are covered and nothing
  * is left behind when they go) for clicks, form submissions, blocked submissions and field focus.
@@ -33,8 +58,7 @@ function fieldOf(event: Event): Field | undefined {
  * a few attributes, so they never slow the app's own handlers. Nothing inside
  * `[data-usertracking-ignore]` and no password field is ever captured, and no field value is read.
  *
- * - `button_click`: buttons, links, `[role=button]`, submit and button inputs, with
- *   `tag`, trimmed `text` (at most 100 characters) and a link's `href`.
+ * - `button_click`: see {@link captureClicks}.
  * - `form_submit`: with the form's `action` and `method`.
  * - `form_submit_error` with `reason: 'validation'` and the invalid `fields` (names or ids) when the
  *   browser's constraint validation blocks a submit. Other outcomes are known only to the app, which
@@ -44,23 +68,12 @@ function fieldOf(event: Event): Field | undefined {
  *
  * @param capture - receives each interaction.
  * @param enabled - reads a switch at event time.
- * @param signal - removes every listener when aborted.
+ * @param listen - adds a capturing listener on the document that the caller can remove.
  */
-export function autocapture(capture: CaptureHandler, enabled: (key: CaptureSwitch) => boolean, signal: AbortSignal): void {
+export function autocapture(capture: CaptureHandler, enabled: (key: CaptureSwitch) => boolean, listen: Listen): void {
   let invalid: string[] | undefined
-  const listen = (type: string, switchKey: CaptureSwitch, handler: (event: Event) => void) =>
-    document.addEventListener(type, (event) => enabled(switchKey) && handler(event), { capture: true, signal })
-
-  listen('click', 'trackButtonClicks', (event) => {
-    const element = target(event, CLICKABLE)
-    if (!element) return
-    capture('button_click', element.id, {
-      tag: element.tagName.toLowerCase(),
-      text: label(element),
-      href: element.getAttribute('href') ?? undefined,
-    })
-  })
-  listen('submit', 'trackFormSubmissions', (event) => {
+  captureClicks(capture, enabled, listen)
+  on(listen, 'submit', 'trackFormSubmissions', enabled, (event) => {
     const form = target(event, 'form') as HTMLFormElement | null
     if (!form) return
     capture('form_submit', form.id || form.getAttribute('name'), {
@@ -68,7 +81,7 @@ export function autocapture(capture: CaptureHandler, enabled: (key: CaptureSwitc
       method: form.method,
     })
   })
-  listen('invalid', 'trackFormSubmissions', (event) => {
+  on(listen, 'invalid', 'trackFormSubmissions', enabled, (event) => {
     const field = fieldOf(event)
     if (!field) return
     // One blocked submit fires `invalid` on every invalid field in one go: report them together.
@@ -82,13 +95,13 @@ export function autocapture(capture: CaptureHandler, enabled: (key: CaptureSwitc
     }
     invalid.push(field.name || field.id)
   })
-  listen('focusin', 'trackInputFocus', (event) => {
+  on(listen, 'focusin', 'trackInputFocus', enabled, (event) => {
     const field = fieldOf(event)
     if (!field) return
     capture('input_focus', field.id, {
       name: field.name || undefined,
       type: field.type,
-      tag: field.tagName.toLowerCase(),
+      tag: field.localName,
     })
   })
 }

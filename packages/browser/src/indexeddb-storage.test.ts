@@ -45,16 +45,58 @@ describe('indexedDbStorage', () => {
     expect(storage.pending()).toEqual([a, b])
   })
 
-  it('forgets activities sent by beacon, in IndexedDB and in a later add', async () => {
+  it('forgets activities sent by beacon as the page leaves, in IndexedDB and in a later add', async () => {
     const storage = indexedDbStorage({ name })
     await storage.load()
     const [a, b] = [activity('a'), activity('b')]
     await storage.add([a!])
     storage.hold(b!)
-    storage.forget([a!.id, b!.id])
+    storage.leave([a!.id, b!.id])
     await storage.add([b!])
     expect(storage.pending()).toEqual([])
     expect(await storedIds()).toEqual([])
+  })
+
+  it('keeps in localStorage, as the page leaves, what IndexedDB does not hold yet, and the next page stores and sends it', async () => {
+    const storage = indexedDbStorage({ name })
+    await storage.load()
+    const [stored, beaconed, unstored] = [activity('stored'), activity('beaconed'), activity('time_on_page')]
+    await storage.add([stored!])
+    // Tracked as the page closes: its IndexedDB write never starts (or never lands).
+    storage.hold(beaconed!)
+    storage.hold(unstored!)
+    storage.leave([beaconed!.id])
+    expect(Object.keys(localStorage).filter((key) => key.includes(`${name}:unstored:`))).toHaveLength(1)
+
+    const next = indexedDbStorage({ name })
+    expect(await next.load()).toEqual([stored, unstored])
+    expect((await storedIds()).sort()).toEqual([stored!.id, unstored!.id].sort())
+    expect(Object.keys(localStorage).filter((key) => key.includes(name))).toEqual([])
+  })
+
+  it('does not send again on the next page what was acknowledged just before the page closed', async () => {
+    const storage = indexedDbStorage({ name })
+    await storage.load()
+    const [acknowledged, owed] = [activity('acknowledged'), activity('owed')]
+    await storage.add([acknowledged!, owed!])
+    // The delete is under way when the page goes: the next page must not see the record as owed.
+    void storage.remove([acknowledged!.id])
+    storage.leave([])
+    expect(await indexedDbStorage({ name }).load()).toEqual([owed])
+  })
+
+  it('clear() deletes every stored activity and localStorage record, so the next page finds none', async () => {
+    const storage = indexedDbStorage({ name })
+    await storage.load()
+    const [a, b] = [activity('a'), activity('b')]
+    await storage.add([a!])
+    storage.hold(b!)
+    storage.leave([])
+    await storage.clear()
+    expect(storage.pending()).toEqual([])
+    expect(await storedIds()).toEqual([])
+    expect(Object.keys(localStorage).filter((key) => key.includes(name))).toEqual([])
+    expect(await indexedDbStorage({ name }).load()).toEqual([])
   })
 
   it('keeps activities in memory past maxBytes, and warns once', async () => {
@@ -74,17 +116,6 @@ describe('indexedDbStorage', () => {
     expect(await storedIds()).toEqual([next.id])
   })
 
-  it('waits for the previous tracker before loading, and then hands over what it left', async () => {
-    const storage = indexedDbStorage({ name })
-    await storage.load()
-    const left = activity('left')
-    let finish = () => {}
-    storage.after(new Promise<void>((resolve) => (finish = resolve)))
-    const loading = storage.load()
-    await storage.add([left])
-    finish()
-    expect(await loading).toEqual([left])
-  })
 })
 
 describe('indexedDbStorage when IndexedDB is full', () => {

@@ -5,7 +5,7 @@ import { localKeys, readLocal, writeLocal } from './local-storage'
 
 /** Options of {@link indexedDbStorage}. */
 export interface IndexedDbStorageOptions {
-  /** Name of the IndexedDB database (and prefix of the Web Locks it takes). @default 'usertracking' */
+  /** Name of the IndexedDB database (and prefix of the Web Locks and `localStorage` keys it uses). @default 'usertracking' */
   name?: string
   /**
    * Most pending activities kept in IndexedDB, in bytes of their JSON (UTF-16 code units, which is
@@ -18,18 +18,22 @@ export interface IndexedDbStorageOptions {
 }
 
 /**
- * The tracker's {@link Storage} in a page, plus what the page needs to hand pending activities to
- * a beacon when it is hidden.
+ * The tracker's {@link Storage} in a page, plus what the page needs when it is hidden or closed,
+ * and when the visitor withdraws consent.
  */
 export interface PageStorage extends Storage {
   /** Records an activity the tracker accepted but has not passed to `add` yet. */
   hold(activity: Activity): void
   /** Every activity this page still owes delivery of, oldest first. */
   pending(): Activity[]
-  /** Forgets activities delivered outside the tracker (by a beacon); a later `add` of them is ignored. */
-  forget(ids: string[]): void
-  /** Makes the next `load` wait for `previous` (the shutdown of the tracker this storage served before). */
-  after(previous: Promise<unknown>): void
+  /**
+   * The page is hidden or closing. Forgets `sent` (accepted by beacon: a later `add` of them is
+   * ignored) and keeps, synchronously in `localStorage`, every other pending activity whose
+   * IndexedDB write has not landed, so that the tab that takes over sends it.
+   */
+  leave(sent: string[]): void
+  /** Deletes every stored activity, this tab's and every other's, and the `localStorage` records; never rejects. */
+  clear(): Promise<void>
 }
 
 interface Row {
@@ -40,12 +44,16 @@ interface Row {
 }
 
 const byId = (left: Activity, right: Activity) => (left.id < right.id ? -1 : 1)
+/** Where a held activity is: accepted by the tracker, passed to `add`, or written to IndexedDB. */
+const FRESH = 0
+const ADDED = 1
+const STORED = 2
 const noop = () => {}
 
 /** Puts `rows` and deletes `ids` in one transaction. */
-const write = (store: UseStore, rows: [string, Row][], ids: string[] = []) =>
+const write = (store: UseStore, rows: Row[], ids: string[] = []) =>
   store('readwrite', (objects) => {
-    for (const [id, row] of rows) objects.put(row, id)
+    for (const row of rows) objects.put(row, row.a.id)
     for (const id of ids) objects.delete(id)
     return promisifyRequest(objects.transaction)
   })
@@ -60,9 +68,12 @@ const write = (store: UseStore, rows: [string, Row][], ids: string[] = []) =>
  * the same record. Without the Web Locks API (before Safari 15.4) every record is taken, so
  * delivery stays at-least-once.
  *
- * Activities that left by beacon as the page closed are forgotten at once; because IndexedDB drops
- * writes begun while a page is closing, their ids also go to `localStorage`, and the tab that takes
- * the records over deletes them instead of sending them again.
+ * A page being closed cannot finish an IndexedDB write, so two `localStorage` records, which are
+ * synchronous, stand in for it: the ids that were acknowledged or accepted by beacon until their
+ * delete lands (the tab that takes over deletes them instead of sending them again), and, from
+ * {@link PageStorage.leave}, the activities whose write had not landed (it stores and sends them).
+ * A keepalive request still in flight is neither: its activities stay owed, and are sent again
+ * by the next tab unless the page heard back.
  *
  * Without IndexedDB (some private modes), on a `QuotaExceededError` or any other failure, pending
  * activities are kept in memory and a warning goes to the logger, once.
@@ -74,14 +85,16 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
   const maxBytes = options.maxBytes ?? 5_000_000
   const tabLock = `${name}:tab:`
   const tab = uuidv7()
-  const beaconedKey = `${name}:beaconed:`
-  /** Activities added (or loaded) and not removed, with their bytes in IndexedDB (0 if only in memory). */
-  const held = new Map<string, [Activity, number]>()
-  /** Activities accepted by the tracker and not yet added. */
-  const fresh = new Map<string, Activity>()
+  const sentKey = `${name}:sent:`
+  const unstoredKey = `${name}:unstored:`
+  /**
+   * Every activity this page owes: with its bytes in IndexedDB (0 if only in memory) and whether
+   * it is accepted but not added yet (`FRESH`), added, or added and its write landed (`STORED`).
+   */
+  const held = new Map<string, [Activity, number, number]>()
+  /** Ids delivered (acknowledged, or accepted by beacon) whose IndexedDB delete may not have landed. */
   const forgotten = new Set<string>()
   let bytes = 0
-  let previous: Promise<unknown> = Promise.resolve()
   let opened = false
   let db: UseStore | undefined
   let warned = false
@@ -95,28 +108,27 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
     db = undefined
     warn('IndexedDB failed.', error)
   }
-  const keep = (activity: Activity, size: number) => {
-    held.set(activity.id, [activity, size])
-    bytes += size
+  const keep = (activity: Activity, size: number, state: number) => {
+    bytes += size - (held.get(activity.id)?.[1] ?? 0)
+    held.set(activity.id, [activity, size, state])
   }
   const drop = (ids: string[]) => {
     for (const id of ids) {
       bytes -= held.get(id)?.[1] ?? 0
       held.delete(id)
-      fresh.delete(id)
     }
   }
-  // IndexedDB does not finish a write started while the page is being closed, so what went by
-  // beacon is remembered in localStorage, which is synchronous, for the tab that takes over.
-  const rememberBeaconed = () => writeLocal(beaconedKey + tab, forgotten.size > 0 ? JSON.stringify([...forgotten]) : undefined)
-  const heldActivities = () => [...held.values()].map(([activity]) => activity)
+  const rememberSent = () => writeLocal(sentKey + tab, forgotten.size > 0 ? JSON.stringify([...forgotten]) : undefined)
+  const list = (keepIf: (state: number) => boolean) =>
+    [...held.values()].flatMap(([activity, , state]) => (keepIf(state) ? [activity] : [])).sort(byId)
   /** Forgets `ids` here, in the localStorage ledger at once, and in IndexedDB when the delete lands. */
   const forget = (ids: string[]) => {
     drop(ids)
     for (const id of ids) forgotten.add(id)
-    rememberBeaconed()
+    rememberSent()
     return db && write(db, [], ids).catch(fail)
   }
+  const parse = <T>(key: string): T[] => JSON.parse(readLocal(key) ?? '[]') as T[]
 
   async function open(): Promise<void> {
     opened = true
@@ -133,17 +145,18 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
     }
     const claim = async () => {
       const live = new Set(locks ? ((await locks.query()).held ?? []).map((lock) => lock.name) : [])
-      const beaconed = new Set<string>()
-      const ledgers = localKeys(beaconedKey).filter((key) => !live.has(tabLock + key.slice(beaconedKey.length)))
-      for (const key of ledgers) for (const id of JSON.parse(readLocal(key) ?? '[]') as string[]) beaconed.add(id)
+      const gone = (key: string, prefix: string) => key.startsWith(prefix) && !live.has(tabLock + key.slice(prefix.length))
+      const keys = localKeys(name + ':').filter((key) => gone(key, sentKey) || gone(key, unstoredKey))
+      const sent = new Set(keys.flatMap((key) => (key.startsWith(sentKey) ? parse<string>(key) : [])))
       const rows = await store('readonly', (objects) => promisifyRequest<Row[]>(objects.getAll()))
-      // Orphans: what went by beacon is deleted, the rest becomes this tab's.
-      const sent: string[] = []
-      const owed: [string, Row][] = []
-      for (const { a, o } of rows) if (!live.has(tabLock + o)) beaconed.has(a.id) ? sent.push(a.id) : owed.push([a.id, { a, o: tab }])
-      if (sent.length + owed.length > 0) await write(store, owed, sent)
-      for (const key of ledgers) writeLocal(key, undefined)
-      for (const [, row] of owed) keep(row.a, JSON.stringify(row.a).length)
+      // Orphans: what was delivered is deleted, the rest becomes this tab's.
+      const deleted: string[] = []
+      const owed = new Map<string, Row>()
+      for (const { a, o } of rows) if (!live.has(tabLock + o)) sent.has(a.id) ? deleted.push(a.id) : owed.set(a.id, { a, o: tab })
+      for (const key of keys) if (key.startsWith(unstoredKey)) for (const a of parse<Activity>(key)) if (!sent.has(a.id)) owed.set(a.id, { a, o: tab })
+      if (deleted.length + owed.size > 0) await write(store, [...owed.values()], deleted)
+      for (const key of keys) writeLocal(key, undefined)
+      for (const { a } of owed.values()) keep(a, JSON.stringify(a).length, STORED)
     }
     await (locks ? locks.request(`${name}:claim`, claim) : claim())
     db = store
@@ -151,43 +164,56 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
 
   return {
     async load() {
-      await previous
       if (!opened) await open().catch(fail)
-      return heldActivities().sort(byId)
+      // What the tracker accepted meanwhile is not loaded: it is already in the tracker's queue.
+      return list((state) => state !== FRESH)
     },
     async add(activities) {
-      const rows: [string, Row][] = []
+      const rows: Row[] = []
       for (const activity of activities) {
-        fresh.delete(activity.id)
         if (forgotten.has(activity.id)) continue
         const size = JSON.stringify(activity).length
-        const stored = db !== undefined && bytes + size <= maxBytes
-        if (db && !stored) warn(`Over maxBytes (${maxBytes}).`)
-        keep(activity, stored ? size : 0)
-        if (stored) rows.push([activity.id, { a: activity, o: tab }])
+        const fits = db !== undefined && bytes + size <= maxBytes
+        if (db && !fits) warn(`Over maxBytes (${maxBytes}).`)
+        keep(activity, fits ? size : 0, ADDED)
+        if (fits) rows.push({ a: activity, o: tab })
       }
-      if (db && rows.length > 0) await write(db, rows).catch(fail)
+      if (db && rows.length > 0) {
+        await write(db, rows).then(() => {
+          for (const { a } of rows) held.get(a.id)?.splice(2, 1, STORED)
+        }, fail)
+      }
     },
     async remove(ids) {
       // Delivered ids go to the ledger until their delete lands: a page closing right after an
       // acknowledgement loses the delete, and the next tab must not send them again.
       await forget(ids)
       for (const id of ids) forgotten.delete(id)
-      rememberBeaconed()
+      rememberSent()
     },
     hold(activity) {
-      fresh.set(activity.id, activity)
+      keep(activity, 0, FRESH)
     },
-    pending() {
-      return [...heldActivities(), ...fresh.values()].sort(byId)
-    },
-    forget(ids) {
+    pending: () => list(() => true),
+    leave(sent) {
       // Not awaited: this runs as the page goes away. When the page lives on it lands after the
-      // earlier writes; when it does not, the localStorage record does the job.
-      void forget(ids)
+      // earlier writes; when it does not, the localStorage records do the job.
+      void forget(sent)
+      const unstored = list((state) => state !== STORED)
+      writeLocal(unstoredKey + tab, unstored.length > 0 ? JSON.stringify(unstored) : undefined)
     },
-    after(promise) {
-      previous = promise.then(noop, noop)
+    async clear() {
+      drop([...held.keys()])
+      forgotten.clear()
+      for (const key of localKeys(name + ':')) writeLocal(key, undefined)
+      try {
+        await (db ?? createStore(name, 'activities'))('readwrite', (objects) => {
+          objects.clear()
+          return promisifyRequest(objects.transaction)
+        })
+      } catch (error) {
+        fail(error)
+      }
     },
   }
 }

@@ -1,13 +1,12 @@
 /** Prefix of every `localStorage` key this package writes. */
 export const PREFIX = 'usertracking:'
 
-/** Reads `usertracking:<key>`, or `null` when absent or when storage is blocked. */
-export function readLocal(key: string): string | null {
+/** Reads `usertracking:<key>`: `null` when absent, `undefined` when storage is blocked. */
+export function readLocal(key: string): string | null | undefined {
   try {
     return localStorage.getItem(PREFIX + key)
   } catch {
     // Storage disabled (blocked cookies, some private modes): callers fall back to memory.
-    return null
   }
 }
 

@@ -7,25 +7,32 @@ import { defaultStatusPolicy, parseRetryAfter } from '@usertracking/core'
  * same quota. What goes out per request stays under it with room for the page's own requests.
  */
 const KEEPALIVE_BYTES = 60_000
+/**
+ * Chromium frees a keepalive request's share of that quota a moment after its response, and the
+ * next batch goes out at once: a request takes keepalive only when two such fit in the quota.
+ */
+const KEEPALIVE_FETCH_BYTES = KEEPALIVE_BYTES / 2
 
+const noop = () => {}
 const serialize = (batch: Activity[]) => JSON.stringify({ activities: batch })
 const byteLength = (text: string) => new Blob([text]).size
 
 /** A {@link Sink} that also hands activities to `navigator.sendBeacon` when the page goes away. */
 export interface PageSink extends Sink {
   /**
-   * Sends `activities` by beacon, split into bodies under 60 KB, skipping those already beaconed or
-   * in a keepalive request still in flight. Returns the ids the browser now owes delivery of, as far
-   * as this page can tell: those it accepted by beacon (a later `write` of them succeeds without
-   * sending), and those of the keepalive request in flight, which the browser completes after the
-   * page is gone without the page hearing of it (a retry while the page lives still sends them).
+   * Sends `activities` by beacon, split into bodies under 60 KB, skipping those already beaconed and
+   * those of the keepalive request in flight (a second copy would cost the browser's keepalive
+   * budget, and the request may still be acknowledged). Returns the ids the browser accepted by
+   * beacon, which count as delivered: a later `write` of them succeeds without sending. The ids of
+   * the request in flight are not among them: unacknowledged, they stay owed, and the next visit
+   * sends them again if this page never hears back.
    */
   beacon(activities: Activity[]): string[]
 }
 
 /**
  * The browser's HTTP sink. A batch is POSTed as `{"activities": [...]}` with `fetch`, with
- * `keepalive` when it fits the browser's budget so that it survives the page closing mid-request.
+ * `keepalive` when the body is under 30 KB, so that it survives the page closing mid-request.
  * The body goes as `text/plain` (a string body's default), which keeps every request, beacons
  * included, a CORS-simple request: a beacon that would need a preflight is silently dropped.
  * Status codes map to results by core's `defaultStatusPolicy`, as in `httpSink`.
@@ -42,10 +49,12 @@ export function pageSink(endpoint: () => string): PageSink {
       let result: SinkResult = { type: 'success' }
       if (rest.length > 0) {
         const body = serialize(rest)
-        const keepalive = byteLength(body) <= KEEPALIVE_BYTES
+        const keepalive = byteLength(body) <= KEEPALIVE_FETCH_BYTES
         if (keepalive) keptAlive = rest.map((activity) => activity.id)
         try {
           const response = await fetch(endpoint(), { method: 'POST', body, keepalive, signal })
+          // Unread, the body would hold the connection and the keepalive quota until collected.
+          void response.body?.cancel().catch(noop)
           // core's status policy, whose names are SinkResult types; Retry-After is honoured when retryable.
           result = {
             type: defaultStatusPolicy(response.status),
@@ -84,7 +93,7 @@ export function pageSink(endpoint: () => string): PageSink {
         size += bytes
       }
       send()
-      return sent.concat(keptAlive)
+      return sent
     },
   }
 }

@@ -17,40 +17,44 @@ export interface PageViews {
  *
  * @param track - receives each activity.
  * @param enabled - reads the current switches, so `config()` can turn them off at run time.
+ * @param strip - removes what a URL must not carry (see `pageUrl`), for `referrer` and `context.url`.
  */
 export function pageViews(
   track: (input: ActivityInput) => void,
   enabled: (key: 'trackPageViews' | 'trackTimeOnPage') => boolean,
+  strip: (href: string) => string,
 ): PageViews {
   let href: string | undefined
   let path = ''
-  let engagedMs = 0
-  let visibleSince: number | undefined
+  let url = ''
+  let visibleSince = 0
 
   const show = () => {
-    if (document.visibilityState === 'visible') visibleSince ??= Date.now()
+    if (document.visibilityState === 'visible') visibleSince ||= Date.now()
   }
   const hide = () => {
-    if (visibleSince !== undefined) engagedMs += Date.now() - visibleSince
-    visibleSince = undefined
-    if (engagedMs > 0 && href && enabled('trackTimeOnPage')) {
-      track({ activityType: 'time_on_page', durationMs: engagedMs, context: { page: path } })
+    const visibleMs = visibleSince && Date.now() - visibleSince
+    visibleSince = 0
+    if (visibleMs > 0 && href && enabled('trackTimeOnPage')) {
+      // The page left, which on a single-page navigation is no longer the one in the address bar.
+      track({ activityType: 'time_on_page', durationMs: visibleMs, context: { page: path, url } })
     }
-    engagedMs = 0
   }
 
   return {
     visit() {
       if (location.href === href) return
-      const referrer = href ?? document.referrer
+      const referrer = strip(href ?? document.referrer)
       hide()
       href = location.href
       path = location.pathname
+      url = strip(href)
       show()
       if (enabled('trackPageViews')) {
         track({
           activityType: 'page_visit',
-          metadata: { path, title: document.title, referrer, hash: location.hash || undefined },
+          // A fragment holding parameters (`#access_token=…`, as sign-in redirects send) is left out.
+          metadata: { path, title: document.title, referrer, hash: location.hash.includes('=') ? undefined : location.hash || undefined },
         })
       }
     },

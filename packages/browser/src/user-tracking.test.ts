@@ -250,18 +250,7 @@ describe('track, identify, reset', () => {
     expect(action).toMatchObject({ userId: 'user-42', anonymousId: first!.anonymousId })
     expect(after?.userId).toBeUndefined()
     expect(after?.anonymousId).not.toBe(first!.anonymousId)
-  })
-
-  it('remembers an opt-out across visits, and an opt-in', async () => {
-    start({ trackPageViews: false })
-    tracking.optOut()
-    expect(tracking.track('while_out')).toBeUndefined()
-    await tracking.shutdown()
-    start({ trackPageViews: false })
-    expect(tracking.track('still_out')).toBeUndefined()
-    tracking.optIn()
-    tracking.track('back_in')
-    expect((await delivered()).map((activity) => activity.activityType)).toEqual(['back_in'])
+    expect(after?.sessionId).not.toBe(action!.sessionId)
   })
 
   it('tracks nothing with respectDoNotTrack when the browser sends Do Not Track', async () => {
@@ -286,6 +275,135 @@ describe('track, identify, reset', () => {
     tracking.track('after_change')
     open = true
     expect((await delivered()).map((activity) => activity.activityType)).toEqual(['before_change', 'after_change'])
+  })
+})
+
+describe('the site, the URL and properties', () => {
+  it('records the host and the URL without query parameters but utm_*, and without the fragment', async () => {
+    history.replaceState(null, '', '/start?utm_source=news&utm_medium=mail&token=s3cret&email=me%40example.com#access_token=abc')
+    start()
+    const [visit] = await delivered('page_visit')
+    expect(visit?.context).toMatchObject({
+      page: '/start',
+      host: 'localhost:3000',
+      url: 'http://localhost:3000/start?utm_source=news&utm_medium=mail',
+    })
+    expect(visit?.metadata?.hash).toBeUndefined()
+    expect(JSON.stringify(sink.activities)).not.toMatch(/s3cret|example\.com|access_token/)
+  })
+
+  it('keeps the query parameters keepQueryParameters names, and strips the referrer and the page left the same way', async () => {
+    history.replaceState(null, '', '/start?ref=home&q=shoes&session=abc')
+    start({ keepQueryParameters: ['q'] })
+    history.pushState(null, '', '/next?q=boots&session=def')
+    const visits = await delivered('page_visit')
+    expect(visits.map((visit) => visit.context?.url)).toEqual(['http://localhost:3000/start?q=shoes', 'http://localhost:3000/next?q=boots'])
+    expect(visits[1]?.metadata?.referrer).toBe('http://localhost:3000/start?q=shoes')
+    tracking.config({ keepQueryParameters: ['*'] })
+    tracking.track('everything_kept')
+    const [kept] = await delivered('everything_kept')
+    expect(kept?.context?.url).toBe('http://localhost:3000/next?q=boots&session=def')
+  })
+
+  it('reports time on page with the URL of the page left, not the one navigated to', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      start()
+      vi.setSystemTime(Date.now() + 5000)
+      history.pushState(null, '', '/next?utm_campaign=spring')
+      const [time] = await delivered('time_on_page')
+      expect(time?.context).toMatchObject({ page: '/start', url: 'http://localhost:3000/start' })
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('sends config properties and registered ones in every activity’s metadata, under the activity’s own keys', async () => {
+    start({ trackPageViews: false, properties: { site: 'shop-1', plan: 'free' } })
+    tracking.register({ plan: 'pro', locale: 'en' })
+    tracking.track('bought', 'buy', { plan: 'own', amount: 3 })
+    tracking.track('plain')
+    const [bought, plain] = await delivered()
+    expect(bought?.metadata).toEqual({ site: 'shop-1', plan: 'own', locale: 'en', amount: 3 })
+    expect(plain?.metadata).toEqual({ site: 'shop-1', plan: 'pro', locale: 'en' })
+  })
+})
+
+describe('consent', () => {
+  const set = (name: 'globalPrivacyControl' | 'doNotTrack', value: unknown) => Object.defineProperty(navigator, name, { value, configurable: true })
+  afterEach(() => {
+    set('globalPrivacyControl', undefined)
+    set('doNotTrack', 'unspecified')
+  })
+
+  it('with requireConsent, records and stores nothing until consent(true), then starts with the page view', async () => {
+    start({ requireConsent: true })
+    document.body.innerHTML = '<button id="b">B</button>'
+    click(document.querySelector('#b')!)
+    expect(tracking.track('before_consent')).toBeUndefined()
+    tracking.identify('user-1')
+    expect(tracking.stats()).toBeUndefined()
+    expect(Object.keys(localStorage)).toEqual([])
+
+    tracking.consent(true)
+    click(document.querySelector('#b')!)
+    const activities = await delivered()
+    expect(activities.map((activity) => activity.activityType)).toEqual(['page_visit', 'button_click'])
+    // A user named before consent is remembered once something may be stored.
+    expect(activities[0]?.userId).toBe('user-1')
+    expect(localStorage.getItem('usertracking:consent')).toBe('1')
+  })
+
+  it('remembers the choice across visits: granted tracks at once, refused tracks nothing', async () => {
+    start({ requireConsent: true, trackPageViews: false })
+    tracking.consent(true)
+    await tracking.shutdown()
+    start({ requireConsent: true, trackPageViews: false })
+    const id = tracking.track('next_visit')
+    expect(id).toBeTruthy()
+    expect((await delivered()).map((activity) => activity.id)).toEqual([id])
+    tracking.consent(false)
+    await tracking.shutdown()
+    start({ trackPageViews: false })
+    expect(tracking.track('refused_earlier')).toBeUndefined()
+    expect(localStorage.getItem('usertracking:consent')).toBe('0')
+  })
+
+  it('consent(false) discards what is pending, forgets the ids, and consent(true) starts afresh', async () => {
+    let open = false
+    sink = memorySink({ respond: () => (open ? undefined : { type: 'retryable', retryInMs: 5 }) })
+    start({ trackPageViews: false, maxRetries: 1000 })
+    tracking.track('pending_1')
+    tracking.track('pending_2')
+    const anonymousId = localStorage.getItem('usertracking:aid')
+    expect(anonymousId).toBeTruthy()
+    tracking.consent(false)
+    expect(tracking.track('after_refusal')).toBeUndefined()
+    expect(localStorage.getItem('usertracking:aid')).toBeNull()
+
+    open = true
+    tracking.consent(true)
+    tracking.track('after_consent')
+    const delivered = sink.activities
+    await tracking.flush()
+    expect(delivered.map((activity) => activity.activityType)).toEqual(['after_consent'])
+    expect(delivered[0]?.anonymousId).not.toBe(anonymousId)
+  })
+
+  it('honours Global Privacy Control when asked, unless the visitor granted consent on the site', async () => {
+    set('globalPrivacyControl', true)
+    start({ respectGlobalPrivacyControl: true, trackPageViews: false })
+    expect(tracking.track('with_gpc')).toBeUndefined()
+    expect(Object.keys(localStorage)).toEqual([])
+    tracking.consent(true)
+    expect(tracking.track('granted')).toBeTruthy()
+    expect((await delivered()).map((activity) => activity.activityType)).toEqual(['granted'])
+  })
+
+  it('ignores Global Privacy Control unless asked', async () => {
+    set('globalPrivacyControl', true)
+    start({ trackPageViews: false })
+    expect(tracking.track('tracked')).toBeTruthy()
   })
 })
 
@@ -327,17 +445,24 @@ describe('a page left while offline', () => {
     Object.defineProperty(navigator, 'onLine', { value: online, configurable: true })
     window.dispatchEvent(new Event(online ? 'online' : 'offline'))
   }
-  afterEach(() => setOnline(true))
+  afterEach(() => {
+    vi.useRealTimers()
+    setOnline(true)
+  })
 
   it('starts no delivery when it hears `online` after pagehide (the next tab owns its activities), until it is shown again', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
     start({ trackPageViews: false })
     setOnline(false)
     tracking.track('offline_click')
     window.dispatchEvent(new PageTransitionEvent('pagehide'))
     setOnline(true)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    expect(sink.activities.map((activity) => activity.activityType)).toEqual([])
+    // A minute passes: every batch, debounce and retry timer due in it runs, with the promises in
+    // between, so a delivery the page would start on hearing `online` has been made by now.
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(sink.activities).toEqual([])
     window.dispatchEvent(new PageTransitionEvent('pageshow'))
-    expect(await delivered('offline_click')).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(sink.activities.map((activity) => activity.activityType)).toEqual(['offline_click'])
   })
 })

@@ -7,7 +7,7 @@ export type JsonObject = { [key: string]: JsonValue }
 
 /** LLM token counts of one activity. `total` is always present once normalised. */
 export interface TokenUsage {
-  /** Prompt / input tokens. */
+  /** Prompt / input tokens, cache reads and writes included (as OpenAI and the AI SDK count them; `withActivity` adds Anthropic's). */
   input?: number
   /** Completion / output tokens. */
   output?: number
@@ -138,6 +138,7 @@ export interface ActivityInput {
   duration_ms?: number
   timeTaken?: number
   tokenUsage?: number | Partial<TokenUsage> | Record<string, unknown>
+  cost?: ActivityCost
   status?: ActivityStatus
   error?: unknown
   context?: Record<string, unknown>

@@ -1,4 +1,4 @@
-import type { Activity, ActivityContext, JsonObject, JsonValue, TokenUsage } from './activity'
+import type { Activity, ActivityContext, ActivityCost, JsonObject, JsonValue, TokenUsage } from './activity'
 import { toIsoString } from './time'
 import { isUuid, uuidv7 } from './uuid'
 
@@ -271,7 +271,7 @@ const ALIASES: Aliases = {
     cache_read_input_tokens: 'cacheRead',
     cache_creation_input_tokens: 'cacheWrite',
   },
-  read: readAliases,
+  read: readAliasesAndCost,
 }
 
 /** The canonical names, for input without aliases. */
@@ -368,7 +368,8 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
 
 /**
  * {@link normalizeActivity} without the aliases: only the canonical field names of {@link Activity}
- * are read, with the same checks, limits and defaults.
+ * are read, with the same checks, limits and defaults. `cost` is not read either: it is set on the
+ * server (see the pricing package), and leaving it out keeps the browser bundle small.
  */
 export function normalizeCanonicalActivity(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
   return normalize(input, options, undefined)
@@ -463,4 +464,39 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
 /** Formats issues as one sentence list, e.g. `metadata.items.3: A bigint is not JSON-serialisable.` */
 export function formatIssues(issues: readonly ValidationIssue[]): string {
   return issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(input)'}: ${issue.message}`).join(' ')
+}
+
+/** The largest `cost.total` (and `input`, `output`) accepted, in USD: far above any single LLM call. */
+const MAX_COST_USD = 1_000_000
+
+/**
+ * {@link readAliases}, then `cost`: only server-side code sets it (the pricing package, a Node
+ * client's batch at the ingest handler), so it is read with the aliases, which the browser's
+ * canonical bundle leaves out.
+ */
+function readAliasesAndCost(source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number): void {
+  readAliases(source, activity, issues, maxStringLength)
+  if (source.cost != null) set(activity, 'cost', toCost(source.cost, issues))
+}
+
+/** Checks an activity's `cost` (see {@link ActivityCost}), as the pricing package or a client sends it. */
+function toCost(value: unknown, issues: Issues): ActivityCost | undefined {
+  if (!isPlainObject(value)) return issues.add(['cost'], 'Expected an object.')
+  const before = issues.list.length
+  const cost: ActivityCost = { currency: 'USD', source: '' }
+  for (const key of ['total', 'input', 'output'] as const) {
+    if (value[key] == null) continue
+    const amount = toCount(value[key], ['cost', key], issues)
+    if (amount !== undefined && amount > MAX_COST_USD) issues.add(['cost', key], `Expected at most ${MAX_COST_USD}.`)
+    else if (amount !== undefined) cost[key] = amount
+  }
+  if (value.currency !== 'USD') issues.add(['cost', 'currency'], "Expected 'USD'.")
+  if (typeof value.source !== 'string' || value.source.length === 0 || value.source.length > MAX_TYPE_LENGTH) {
+    issues.add(['cost', 'source'], `Expected a non-empty string of at most ${MAX_TYPE_LENGTH} characters.`)
+  } else cost.source = value.source
+  if (value.unpriced != null) {
+    if (typeof value.unpriced !== 'boolean') issues.add(['cost', 'unpriced'], 'Expected a boolean.')
+    else if (value.unpriced) cost.unpriced = true
+  }
+  return issues.list.length === before ? cost : undefined
 }

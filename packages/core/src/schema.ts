@@ -33,6 +33,16 @@ function createActivitySchema() {
     context: z.record(z.string(), json).optional(),
     metadata: z.record(z.string(), json).optional(),
     receivedAt: isoTime.optional(),
+    cost: z
+      .object({
+        total: count.max(1_000_000).optional(),
+        input: count.max(1_000_000).optional(),
+        output: count.max(1_000_000).optional(),
+        currency: z.literal('USD'),
+        source: z.string().min(1).max(200),
+        unpriced: z.boolean().optional(),
+      })
+      .optional(),
   })
 }
 

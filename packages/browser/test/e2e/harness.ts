@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import type { Activity } from '@usertracking/core'
+import { memoryStore, type Activity, type Store } from '@usertracking/core'
+import { createActivityHandler } from '@usertracking/server'
 import { build } from 'esbuild'
 
 /** Where Debian's (or the CI's) Chromium is, or undefined. `CHROMIUM_PATH` wins. */
@@ -24,10 +25,10 @@ export function findChromium(): string | undefined {
 /** The flags a root container without a GPU or a display needs. */
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
 
-/** The script-tag build, bundled from source so the test never runs a stale `dist`. */
-export async function buildScript(): Promise<string> {
+/** A script-tag build (`script.ts` or `lite-script.ts`), bundled from source so the test never runs a stale `dist`. */
+export async function buildScript(entry = 'script.ts'): Promise<string> {
   const result = await build({
-    entryPoints: [fileURLToPath(new URL('../../src/script.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(new URL(`../../src/${entry}`, import.meta.url))],
     bundle: true,
     format: 'iife',
     conditions: ['@usertracking/source'],
@@ -40,21 +41,39 @@ export async function buildScript(): Promise<string> {
 /** One request the ingest received. */
 export interface Receipt {
   activities: Activity[]
+  /** The status it was answered with. */
+  status: number
   bytes: number
   contentType: string | undefined
   /** `no-cors` for a beacon with a text/plain body, `cors` for fetch. */
   fetchMode: string | undefined
 }
 
-/** A loopback web server: the test page, the script, and an ingest endpoint that records every request. */
+/** How the ingest answers while a test rehearses an outage. */
+export interface Outage {
+  /** The status every ingest request gets, e.g. 503. */
+  status: number
+  /** How long each request is held open before that answer, in milliseconds. @default 0 */
+  delayMs?: number
+}
+
+/**
+ * A loopback web server: the test pages, the script, and the server package's real ingest handler
+ * at `POST /api/activity` over core's `memoryStore`, which, like every store of this SDK, keeps an
+ * activity once however many times it arrives.
+ */
 export interface TestSite {
   url: string
-  /** Every ingest request, duplicates included. */
+  /** Every ingest request, duplicates and refused ones included, in arrival order. */
   receipts: Receipt[]
-  /** Every activity received, duplicates included, in arrival order. */
-  received(): Activity[]
-  /** The status the ingest answers with (200 unless a test is rehearsing an outage). */
-  status: number
+  /** Ingest requests that arrived and have not been answered yet. */
+  open: number
+  /** Set to refuse ingest requests (before the handler sees them); `undefined` heals the route. */
+  outage: Outage | undefined
+  /** Every activity in the store, oldest first. */
+  stored(): Promise<Activity[]>
+  /** Empties the store and the receipts, and heals the route. */
+  reset(): void
   close(): Promise<void>
 }
 
@@ -69,20 +88,21 @@ function readBody(request: IncomingMessage): Promise<string> {
 
 /**
  * The test page. The script tag sits in `<head>`, configured by its `data-*` attributes; `attributes`
- * (names without `data-`) adds or overrides some.
+ * (names without `data-`) adds or overrides some; `script` names the file served for the tag.
  */
-export function page(title: string, attributes: Record<string, string> = {}): string {
-  const data = { debug: 'true', endpoint: '/ingest', 'debounce-time': '50', 'flush-interval': '200', 'track-input-focus': 'true', ...attributes }
+export function page(title: string, attributes: Record<string, string> = {}, script = '/usertracking.js'): string {
+  const data = { debug: 'true', endpoint: '/api/activity', 'debounce-time': '50', 'flush-interval': '200', 'track-input-focus': 'true', ...attributes }
   const tag = Object.entries(data)
     .map(([name, value]) => `data-${name}="${value}"`)
     .join(' ')
   return `<!doctype html>
 <html><head><title>${title}</title>
-<script src="/usertracking.js" ${tag}></script>
+<script src="${script}" ${tag}></script>
 </head><body>
 <button id="buy">  Buy
    now </button>
 <a id="pricing" href="/pricing">Pricing</a>
+<a id="cached" href="/cached">Cached</a>
 <form id="signup" action="/signup"><input id="email" name="email" type="email" required><input id="pw" name="pw" type="password"><button id="send" type="submit">Sign up</button></form>
 <div data-usertracking-ignore><button id="private">Private</button></div>
 <script>
@@ -99,42 +119,72 @@ export function page(title: string, attributes: Record<string, string> = {}): st
 </body></html>`
 }
 
-/** Starts the site on 127.0.0.1; `pages` maps a path to its HTML. */
-export async function startSite(script: string, pages: Record<string, string>): Promise<TestSite> {
-  const receipts: Receipt[] = []
-  const site = { receipts, status: 200 } as TestSite
+/**
+ * Starts the site on 127.0.0.1. `pages` maps a path to its HTML; pages under `/cached` may be
+ * served from the browser's HTTP cache for an hour (so they open while offline), the rest never.
+ * `scripts` maps a script path to its code.
+ */
+export async function startSite(scripts: Record<string, string>, pages: Record<string, string>): Promise<TestSite> {
+  let store: Store = memoryStore()
+  let handler = createActivityHandler({ store })
+  const site = { receipts: [], open: 0, outage: undefined } as unknown as TestSite
   const server: Server = createServer(async (request, response) => {
-    const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname
-    if (request.method === 'POST' && path === '/ingest') {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1')
+    if (request.method === 'POST' && url.pathname === '/api/activity') {
+      site.open++
       const body = await readBody(request)
-      if (site.status === 200) {
-        const parsed = JSON.parse(body) as { activities: Activity[] }
-        receipts.push({
-          activities: parsed.activities,
-          bytes: Buffer.byteLength(body),
-          contentType: request.headers['content-type'],
-          fetchMode: request.headers['sec-fetch-mode'] as string | undefined,
-        })
+      const outage = site.outage
+      if (outage?.delayMs) await new Promise((resolve) => setTimeout(resolve, outage.delayMs))
+      const answer = outage
+        ? new Response('{}', { status: outage.status, headers: { 'content-type': 'application/json' } })
+        : await handler(new Request(url, { method: 'POST', headers: request.headers as Record<string, string>, body }))
+      let activities: Activity[] = []
+      try {
+        activities = (JSON.parse(body) as { activities: Activity[] }).activities
+      } catch {
+        // Recorded as an empty request; the handler answered it with 400.
       }
-      response.writeHead(site.status, { 'content-type': 'application/json' }).end('{}')
+      site.receipts.push({
+        activities,
+        status: answer.status,
+        bytes: Buffer.byteLength(body),
+        contentType: request.headers['content-type'],
+        fetchMode: request.headers['sec-fetch-mode'] as string | undefined,
+      })
+      site.open--
+      response.writeHead(answer.status, Object.fromEntries(answer.headers)).end(await answer.text())
       return
     }
-    if (path === '/usertracking.js') {
-      response.writeHead(200, { 'content-type': 'text/javascript' }).end(script)
+    const script = scripts[url.pathname]
+    if (script !== undefined) {
+      response.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'max-age=3600' }).end(script)
       return
     }
-    const html = pages[path]
+    const html = pages[url.pathname]
     if (html === undefined) {
       response.writeHead(404).end()
       return
     }
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html)
+    const cache = url.pathname.startsWith('/cached') ? 'max-age=3600' : 'no-store'
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': cache }).end(html)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   site.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  site.received = () => receipts.flatMap((receipt) => receipt.activities)
+  site.stored = async () => {
+    const all: Activity[] = []
+    for await (const activity of store.export({ order: 'asc' })) all.push(activity)
+    return all
+  }
+  site.reset = () => {
+    handler.close()
+    store = memoryStore()
+    handler = createActivityHandler({ store })
+    site.receipts.length = 0
+    site.outage = undefined
+  }
   site.close = () =>
     new Promise((resolve) => {
+      handler.close()
       server.closeAllConnections()
       server.close(() => resolve())
     })
@@ -142,17 +192,10 @@ export async function startSite(script: string, pages: Record<string, string>): 
 }
 
 /** Polls `check` until it returns true, failing with `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-}
-
-/** How many times each id arrived. */
-export function countById(activities: Activity[]): Map<string, number> {
-  const counts = new Map<string, number>()
-  for (const activity of activities) counts.set(activity.id, (counts.get(activity.id) ?? 0) + 1)
-  return counts
 }

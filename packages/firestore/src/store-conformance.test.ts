@@ -1,0 +1,18 @@
+import { afterAll, describe } from 'vitest'
+import { describeStoreConformance } from '@usertracking/testkit'
+import { adminDb, clearProject, closeClients, emulatorHost, uniqueProjectId, webDb } from '../test/emulator'
+import { firestoreStore } from './index'
+
+afterAll(closeClients)
+
+describe.runIf(emulatorHost)('on the Firestore emulator', () => {
+  describeStoreConformance('firestore (firebase-admin)', async () => {
+    const projectId = uniqueProjectId('conformance-admin')
+    return { store: firestoreStore({ db: adminDb(projectId) }), cleanup: () => clearProject(projectId) }
+  })
+
+  describeStoreConformance('firestore (web SDK)', async () => {
+    const projectId = uniqueProjectId('conformance-web')
+    return { store: firestoreStore({ db: webDb(projectId) }), cleanup: () => clearProject(projectId) }
+  })
+})
