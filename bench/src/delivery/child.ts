@@ -90,6 +90,8 @@ async function delivery(client: BenchClient, measure: 'burst' | 'outage'): Promi
 }
 
 async function main(): Promise<void> {
+  // Never outlive the suite that started this process.
+  process.on('disconnect', () => process.exit(1))
   const [measure, id, origin] = process.argv.slice(2) as [Measure, string, string]
   const scenario = SCENARIOS.find((candidate) => candidate.id === id)
   if (!scenario || !origin) throw new Error(`[usertracking] [bench] Unknown scenario ${id} or no collector origin.`)

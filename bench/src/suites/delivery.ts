@@ -39,7 +39,8 @@ if (writeDocs && (only || measures.length !== MEASURES.length)) {
   throw new Error('[usertracking] [bench] --write-docs needs a full run: drop --only and --measures.')
 }
 
-async function measure(measure: Measure, row: ScenarioOutcomes): Promise<Outcome> {
+/** Runs one measure of one row, logging its progress to stderr. */
+async function runLogged(measure: Measure, row: ScenarioOutcomes): Promise<Outcome> {
   const started = Date.now()
   const outcome = await runMeasure(measure, row.scenario)
   const status = outcome.error ? `failed: ${outcome.error}` : `delivered ${outcome.counts.delivered.toLocaleString('en-US')}`
@@ -51,11 +52,11 @@ const rows: ScenarioOutcomes[] = SCENARIOS.filter((scenario) => !only || only.in
 if (measures.includes('per-call')) {
   // Round by round, every SDK taking its turn in each (see ROUNDS).
   for (let round = 0; round < ROUNDS; round++) {
-    for (const row of rows) (row.perCall ??= []).push(await measure('per-call', row))
+    for (const row of rows) (row.perCall ??= []).push(await runLogged('per-call', row))
   }
 }
-for (const row of rows) if (measures.includes('burst')) row.burst = await measure('burst', row)
-for (const row of rows) if (measures.includes('outage')) row.outage = await measure('outage', row)
+for (const row of rows) if (measures.includes('burst')) row.burst = await runLogged('burst', row)
+for (const row of rows) if (measures.includes('outage')) row.outage = await runLogged('outage', row)
 
 const report = deliveryReport(rows, describeMachine())
 console.log(`\n${report}`)
