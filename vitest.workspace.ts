@@ -21,6 +21,9 @@ export const projects = [
   project({ name: 'browser', root: './packages/browser', environment: 'happy-dom', include: ['src/**/*.test.ts'] }),
   // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
   project({ name: 'browser-e2e', root: './packages/browser', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false }),
+  // Against the real server handler over the memory store and the Postgres store on PGlite.
+  project({ name: 'client', root: './packages/client', hookTimeout: 60_000 }),
+  project({ name: 'react', root: './packages/react', environment: 'happy-dom', testTimeout: 30_000, hookTimeout: 60_000 }),
   project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
   // Google's Firestore emulator (a Java jar), started once for the project by its globalSetup.
   project({ name: 'firestore', root: './packages/firestore', globalSetup: ['./test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),

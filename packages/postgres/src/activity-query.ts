@@ -1,7 +1,7 @@
-import type { ActivityFilter, ActivitySortKey, StatsGroupKey } from '@usertracking/core'
+import type { ActivityFilter, ActivitySortKey } from '@usertracking/core'
 import type { CursorPosition } from './cursor'
 import { invalidQuery } from './errors'
-import { escapeText } from './nul-escape'
+import { sortExpression, type EqualityField, type TableShape } from './table-shape'
 import { splitMicros, toMs, toTimestampText } from './time'
 
 /** Collects statement parameters and hands out their `$n` placeholders. */
@@ -22,52 +22,61 @@ function finiteNumber(value: unknown, field: string): number {
   return value
 }
 
+/** The expression behind a filter, sort or grouping, or a `RangeError` naming it when the table keeps none. */
+export function required(expression: string | undefined, what: string): string {
+  if (expression === undefined) {
+    throw invalidQuery(`${what} cannot be served: the table's mapping gives it no column or JSON key.`)
+  }
+  return expression
+}
+
+function text(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw invalidQuery(`${field} must be a string.`)
+  return value
+}
+
 /** The SQL conditions of a filter (joined with AND by the caller; none means every row). */
-export function filterConditions(filter: ActivityFilter, params: Params): string[] {
+export async function filterConditions(shape: TableShape, filter: ActivityFilter, params: Params): Promise<string[]> {
   const conditions: string[] = []
-  if (filter.userId !== undefined) conditions.push(`user_id = ${params.add(escapeText(filter.userId))}`)
-  if (filter.anonymousId !== undefined) conditions.push(`anonymous_id = ${params.add(escapeText(filter.anonymousId))}`)
-  if (filter.sessionId !== undefined) conditions.push(`session_id = ${params.add(escapeText(filter.sessionId))}`)
+  const equals = async (field: EqualityField, value: string) => {
+    const expression = required(shape.equality[field], `The ${field} filter`)
+    const param = await shape.equalityParam(field, text(value, field))
+    return `${expression} = ${params.add(param.value)}${param.cast}`
+  }
+  for (const field of ['userId', 'anonymousId', 'sessionId', 'status'] as const) {
+    if (filter[field] !== undefined) conditions.push(await equals(field, filter[field]))
+  }
   if (filter.activityType !== undefined) {
     const types = Array.isArray(filter.activityType) ? filter.activityType : [filter.activityType]
-    conditions.push(
-      types.length === 0 ? 'false' : `activity_type IN (${types.map((type) => params.add(escapeText(type))).join(', ')})`,
-    )
+    const expression = required(shape.equality.activityType, 'The activityType filter')
+    if (types.length === 0) conditions.push('false')
+    else if (types.length === 1) conditions.push(await equals('activityType', types[0]!))
+    else {
+      // One array parameter, however many types: a list of placeholders would hit the protocol's
+      // limit of 65,535 parameters.
+      const converted = await Promise.all(types.map((type) => shape.equalityParam('activityType', text(type, 'activityType'))))
+      const cast = converted[0]!.cast
+      conditions.push(`${expression} = ANY(${params.add(converted.map((param) => param.value))}${cast ? `${cast}[]` : '::text[]'})`)
+    }
   }
-  if (filter.from !== undefined) {
-    conditions.push(`"timestamp" >= ${params.add(toTimestampText(toMs(filter.from, 'from')))}::timestamptz`)
-  }
-  if (filter.to !== undefined) {
-    conditions.push(`"timestamp" < ${params.add(toTimestampText(toMs(filter.to, 'to')))}::timestamptz`)
-  }
+  const time = (value: string | Date, field: keyof ActivityFilter) => `${params.add(toTimestampText(toMs(value, field)))}::timestamptz`
+  if (filter.from !== undefined) conditions.push(`${shape.timestamp} >= ${time(filter.from, 'from')}`)
+  if (filter.to !== undefined) conditions.push(`${shape.timestamp} < ${time(filter.to, 'to')}`)
   if (filter.receivedFrom !== undefined) {
-    conditions.push(`received_at >= ${params.add(toTimestampText(toMs(filter.receivedFrom, 'receivedFrom')))}::timestamptz`)
+    conditions.push(`${required(shape.receivedAt, 'The receivedFrom filter')} >= ${time(filter.receivedFrom, 'receivedFrom')}`)
   }
   if (filter.receivedTo !== undefined) {
-    conditions.push(`received_at < ${params.add(toTimestampText(toMs(filter.receivedTo, 'receivedTo')))}::timestamptz`)
+    conditions.push(`${required(shape.receivedAt, 'The receivedTo filter')} < ${time(filter.receivedTo, 'receivedTo')}`)
   }
   if (filter.minTokens !== undefined) {
-    conditions.push(`total_tokens >= ${params.add(finiteNumber(filter.minTokens, 'minTokens'))}::float8`)
+    const tokens = required(shape.totalTokens, 'The minTokens filter')
+    conditions.push(`${tokens} >= ${params.add(finiteNumber(filter.minTokens, 'minTokens'))}::float8`)
   }
   if (filter.maxTokens !== undefined) {
-    conditions.push(`total_tokens <= ${params.add(finiteNumber(filter.maxTokens, 'maxTokens'))}::float8`)
+    const tokens = required(shape.totalTokens, 'The maxTokens filter')
+    conditions.push(`${tokens} <= ${params.add(finiteNumber(filter.maxTokens, 'maxTokens'))}::float8`)
   }
-  if (filter.status !== undefined) conditions.push(`status = ${params.add(escapeText(filter.status))}`)
   return conditions
-}
-
-/** A JSON string field of `context`, or NULL when it is absent or not a string. */
-function contextText(field: string): string {
-  return `CASE WHEN jsonb_typeof(context -> '${field}') = 'string' THEN context ->> '${field}' END`
-}
-
-/** The SQL expression of a stats grouping key (NULL for rows without one, left out of the buckets). */
-export const GROUP_KEY_SQL: Record<StatsGroupKey, string> = {
-  user: 'user_id',
-  visitor: 'coalesce(user_id, anonymous_id)',
-  activityType: 'activity_type',
-  page: contextText('page'),
-  host: contextText('host'),
 }
 
 /** `WHERE …`, or nothing. */
@@ -75,49 +84,46 @@ export function whereSql(conditions: readonly string[]): string {
   return conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''
 }
 
-const SORT_COLUMNS: Record<ActivitySortKey, string> = {
-  timestamp: '"timestamp"',
-  durationMs: 'duration_ms',
-  tokens: 'total_tokens',
-}
-
-/** Checks a sort key and order from the outside world. */
-export function checkSort(sort: unknown, order: unknown): void {
-  if (typeof sort !== 'string' || !Object.hasOwn(SORT_COLUMNS, sort)) {
+/** Checks a sort key and order from the outside world, and that the table can sort by it. */
+export function checkSort(shape: TableShape, sort: unknown, order: unknown): void {
+  if (sort !== 'timestamp' && sort !== 'durationMs' && sort !== 'tokens') {
     throw invalidQuery(`Cannot sort by ${String(sort)}; sort by timestamp, durationMs or tokens.`)
   }
+  required(sortExpression(shape, sort), `Sorting by ${sort}`)
   if (order !== 'asc' && order !== 'desc') {
     throw invalidQuery(`The order must be asc or desc, not ${String(order)}.`)
   }
 }
 
 /**
- * ORDER BY for a sort, with the id as tie-breaker so the order is total. `timestamp` is NOT NULL and
- * left without NULLS LAST so an index can serve either direction; the nullable keys keep activities
- * without a value last in both directions.
+ * ORDER BY for a sort, with the tie-breaker so the order is total. `timestamp` is left without
+ * NULLS LAST so an index can serve either direction; the nullable keys keep activities without a
+ * value last in both directions.
  */
-export function orderSql(sort: ActivitySortKey, order: 'asc' | 'desc'): string {
+export function orderSql(shape: TableShape, sort: ActivitySortKey, order: 'asc' | 'desc'): string {
   const direction = order === 'asc' ? 'ASC' : 'DESC'
   const nulls = sort === 'timestamp' ? '' : ' NULLS LAST'
-  return `ORDER BY ${SORT_COLUMNS[sort]} ${direction}${nulls}, id ${direction}`
+  return `ORDER BY ${sortExpression(shape, sort)} ${direction}${nulls}, ${shape.tieBreaker.sql} ${direction}`
 }
 
 /** The condition selecting the rows after `position` in that order (keyset pagination). */
 export function keysetCondition(
+  shape: TableShape,
   sort: ActivitySortKey,
   order: 'asc' | 'desc',
   position: CursorPosition,
   params: Params,
 ): string {
   const after = order === 'asc' ? '>' : '<'
-  const id = `${params.add(position.id)}::uuid`
+  const key = shape.tieBreaker.sql
+  const id = `${params.add(position.id)}${shape.tieBreaker.cast}`
   if (sort === 'timestamp') {
     const { ms, micros } = splitMicros(position.value as string)
     // A row comparison is what lets the (…, "timestamp", id) indexes seek straight to the page.
-    return `("timestamp", id) ${after} (${params.add(toTimestampText(ms, micros))}::timestamptz, ${id})`
+    return `(${shape.timestamp}, ${key}) ${after} (${params.add(toTimestampText(ms, micros))}::timestamptz, ${id})`
   }
-  const column = SORT_COLUMNS[sort]
-  if (position.value === null) return `(${column} IS NULL AND id ${after} ${id})`
+  const column = sortExpression(shape, sort)!
+  if (position.value === null) return `(${column} IS NULL AND ${key} ${after} ${id})`
   const value = `${params.add(position.value)}::float8`
-  return `(${column} ${after} ${value} OR (${column} = ${value} AND id ${after} ${id}) OR ${column} IS NULL)`
+  return `(${column} ${after} ${value} OR (${column} = ${value} AND ${key} ${after} ${id}) OR ${column} IS NULL)`
 }

@@ -91,6 +91,16 @@ for (const driver of drivers) {
       const stats = await store.stats({ userId: rows[0]!.userId })
       expect(stats).toMatchObject({ total: 1, tokens: { input: 1000, output: 420, total: 1420 }, duration: { avgMs: 3200.5 } })
     })
+
+    it('answers a column of another type as a permanent failure naming it', async () => {
+      const table = 'retyped'
+      const store = postgresStore({ client: opened.client, schema, table })
+      await store.migrate()
+      await opened.inspect(`ALTER TABLE "${schema}".${table} ALTER COLUMN user_id TYPE integer USING NULL`)
+      const result = await store.sink.write([activity({ userId: 'someone' }), activity({ userId: 'else' })], { signal })
+      expect(result.type).toBe('failure')
+      expect(result.type === 'failure' && (result.error as Error).message).toMatch(/user_id.*describe the table with options.mapping/)
+    })
   })
 }
 

@@ -1,7 +1,8 @@
-import { PostgresStoreError } from './errors'
-import { nodePostgresAdapter } from './node-postgres'
-import { pgliteAdapter } from './pglite'
-import { postgresJsAdapter } from './postgres-js'
+/**
+ * The contract between the store and a database driver. Each driver (`node-postgres.ts`,
+ * `postgres-js.ts`, `pglite.ts`) implements it importing only this file and small shared helpers;
+ * `detect-client.ts` is the one place that knows all three.
+ */
 
 /** A result row, keyed by column name. */
 export type Row = Record<string, unknown>
@@ -12,19 +13,49 @@ export interface PostgresConnection {
   query(text: string, params?: readonly unknown[]): Promise<Row[]>
   /**
    * Runs `COPY <target> FROM STDIN WITH (FORMAT binary)` with the concatenated `chunks` as its
-   * input (sent as they are produced, where the driver can), or the driver's equivalent. It may stop
-   * consuming `chunks` when it fails. Absent when the driver cannot report a failed COPY (then
-   * batches go through `unnest`).
+   * input (sent as they are produced, where the driver can), or the driver's equivalent, then
+   * `after` (statements without parameters) in the same implicit transaction: what the COPY stored
+   * and what `after` does commit together or not at all. It may stop consuming `chunks` when it
+   * fails. Absent when the driver cannot report a failed COPY (then batches go through `unnest`).
    */
-  copyFrom?(target: string, chunks: Iterable<Uint8Array<ArrayBuffer>>): Promise<void>
+  copyFrom?(target: string, chunks: Iterable<Uint8Array<ArrayBuffer>>, after?: string): Promise<void>
+}
+
+/** What a LISTEN tells the store. */
+export interface NotificationHandlers {
+  /** A notification on the channel, with its payload. */
+  notify(payload: string): void
+  /**
+   * LISTEN is in effect: the first time, and again after the driver reconnected (`again`), when
+   * notifications sent in between were missed.
+   */
+  listening(again: boolean): void
+  /** The listening connection failed; the driver retries by itself. */
+  lost(error: unknown): void
 }
 
 /** The one tiny interface the store talks to, whichever driver is behind it. */
 export interface PostgresAdapter extends PostgresConnection {
   /** The driver, for error messages and the benchmark. */
   readonly driver: 'node-postgres' | 'postgres.js' | 'pglite'
-  /** Runs `work` inside BEGIN … COMMIT on one connection, rolling back when it throws. */
-  transaction<T>(work: (connection: PostgresConnection) => Promise<T>): Promise<T>
+  /**
+   * Runs `work` inside BEGIN … COMMIT on one connection, rolling back when it throws. The whole
+   * transaction is bounded by `timeoutMs` (default: the adapter's query timeout).
+   */
+  transaction<T>(work: (connection: PostgresConnection) => Promise<T>, timeoutMs?: number): Promise<T>
+  /**
+   * LISTENs on `channel` (a name used as is, quoted) on a connection of its own, reconnecting by
+   * itself after a lost connection until the returned function is called.
+   */
+  listen(channel: string, handlers: NotificationHandlers): () => Promise<void>
+}
+
+/** What every driver adapter is built with. */
+export interface AdapterOptions {
+  /** Bound of every statement (and of every transaction), in milliseconds. */
+  queryTimeoutMs: number
+  /** Receives what the adapter did to keep the process alive (a listener it added, a reconnection). */
+  warn(message: string, cause?: unknown): void
 }
 
 /**
@@ -69,21 +100,3 @@ export interface PGliteClient {
 
 /** Any database client the store accepts; none of the three drivers is a dependency of this package. */
 export type PostgresClient = NodePostgresPool | NodePostgresClient | PostgresJsSql | PGliteClient
-
-function has(value: unknown, key: string): boolean {
-  return typeof (value as Record<string, unknown>)[key] === 'function'
-}
-
-/** Recognises the driver behind `client` and wraps it. */
-export function toAdapter(client: PostgresClient): PostgresAdapter {
-  if ((typeof client === 'function' || typeof client === 'object') && client !== null) {
-    if (has(client, 'unsafe') && has(client, 'begin')) return postgresJsAdapter(client as PostgresJsSql)
-    if (has(client, 'exec') && has(client, 'transaction') && has(client, 'query')) {
-      return pgliteAdapter(client as PGliteClient)
-    }
-    if (has(client, 'query') && has(client, 'connect')) return nodePostgresAdapter(client as NodePostgresClient)
-  }
-  throw new PostgresStoreError(
-    'The client must be a node-postgres Pool or Client, a postgres.js sql instance or a PGlite instance.',
-  )
-}

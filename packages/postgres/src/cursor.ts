@@ -1,10 +1,12 @@
 import type { ActivitySortKey } from '@usertracking/core'
 import { invalidQuery } from './errors'
+import { inTimestampRange, splitMicros } from './time'
 
-/** Where a page ended: the sort key's value in its last row (exact) and that row's id. */
+/** Where a page ended: the sort key's value in its last row (exact) and that row's tie-breaker. */
 export interface CursorPosition {
   /** Epoch microseconds as text for `timestamp`; the number (or null) for `durationMs` / `tokens`. */
   value: string | number | null
+  /** The row's id (or, in a mapped table, its primary key) as text. */
   id: string
 }
 
@@ -21,10 +23,11 @@ export function encodeCursor(sort: ActivitySortKey, order: 'asc' | 'desc', posit
   return toBase64Url(JSON.stringify([sort, order, position.value, position.id]))
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-
-/** Decodes a cursor of {@link encodeCursor}, refusing one issued for another sort or not issued here at all. */
-export function decodeCursor(cursor: string, sort: ActivitySortKey, order: 'asc' | 'desc'): CursorPosition {
+/**
+ * Decodes a cursor of {@link encodeCursor}, refusing one issued for another sort or not issued here
+ * at all; `acceptsId` checks the tie-breaker (a UUID, or a mapped table's primary key).
+ */
+export function decodeCursor(cursor: string, sort: ActivitySortKey, order: 'asc' | 'desc', acceptsId: (id: string) => boolean): CursorPosition {
   let decoded: unknown
   try {
     decoded = JSON.parse(fromBase64Url(cursor))
@@ -33,11 +36,13 @@ export function decodeCursor(cursor: string, sort: ActivitySortKey, order: 'asc'
   }
   if (Array.isArray(decoded) && decoded.length === 4) {
     const [cursorSort, cursorOrder, value, id] = decoded as unknown[]
+    // Well-formed is not enough: a position no row can have (a time PostgreSQL cannot hold, a number
+    // JSON turned into Infinity) would fail in the database instead of here.
     const valueFits =
       cursorSort === 'timestamp'
-        ? typeof value === 'string' && /^-?\d+$/.test(value)
-        : (cursorSort === 'durationMs' || cursorSort === 'tokens') && (value === null || typeof value === 'number')
-    if (typeof id === 'string' && UUID.test(id) && valueFits && (cursorOrder === 'asc' || cursorOrder === 'desc')) {
+        ? typeof value === 'string' && /^-?\d{1,20}$/.test(value) && inTimestampRange(splitMicros(value).ms)
+        : (cursorSort === 'durationMs' || cursorSort === 'tokens') && (value === null || (typeof value === 'number' && Number.isFinite(value)))
+    if (typeof id === 'string' && acceptsId(id) && valueFits && (cursorOrder === 'asc' || cursorOrder === 'desc')) {
       if (cursorSort !== sort || cursorOrder !== order) {
         throw invalidQuery(
           `The cursor belongs to a listing sorted by ${String(cursorSort)} ${String(cursorOrder)}, not by ${sort} ${order}.`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { classifyError } from './errors'
+import { classifyError, describeError } from './errors'
 
 const withCode = (code: string) => Object.assign(new Error(code), { code })
 
@@ -15,6 +15,14 @@ describe('classifyError', () => {
 
   it('splits on data errors and gives up on statements that can never work', () => {
     for (const code of ['22008', '22P02', '23505', '23514', '54000']) expect(classifyError(withCode(code)), code).toBe('data')
-    for (const code of ['42703', '42501', '0A000']) expect(classifyError(withCode(code)), code).toBe('permanent')
+    for (const code of ['42703', '42501', '0A000', '42804', '42P10', '22P03']) expect(classifyError(withCode(code)), code).toBe('permanent')
+  })
+
+  it('gives up on a binary COPY into a column of another type, naming the column', () => {
+    const shortValue = Object.assign(withCode('08P01'), { message: 'insufficient data left in message', where: 'COPY user_activities, line 1, column session_id' })
+    expect(classifyError(shortValue)).toBe('permanent')
+    expect(describeError(shortValue)).toMatch(/insufficient data left in message \(column session_id\) \(SQLSTATE 08P01\)\. The table does not have the columns/)
+    // A protocol violation outside a COPY is the connection's, and retried.
+    expect(classifyError(withCode('08P01'))).toBe('retryable')
   })
 })

@@ -10,38 +10,78 @@ function nonEmpty(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0
 }
 
+/** A value compared with (or set into) a column or expression, and the cast its parameter needs. */
+export interface StoredValue {
+  value: unknown
+  cast: string
+}
+
+/** Where `identify` and `deleteActivities` find a person's rows, in the SDK's table or a mapped one. */
+export interface IdentityTarget {
+  /** The table, without an alias (UPDATE and DELETE name it). */
+  table: string
+  /** A column (or the primary key) that identifies a row, for deleting in bounded batches. */
+  rowKey: string
+  /** The user id's expression and how a user id is stored; `undefined` when the table keeps none. */
+  user: { sql: string; store(userId: string): Promise<StoredValue> | StoredValue } | undefined
+  /** As `user`, for the anonymous id. */
+  anonymous: { sql: string; store(anonymousId: string): Promise<StoredValue> | StoredValue } | undefined
+  /**
+   * The user column to set when linking (a plain column, never a JSON key), or why linking cannot be
+   * done on this table.
+   */
+  linkColumn: string | { refused: string }
+}
+
+/** The SDK's own table, whose ids are text escaped for NUL characters. */
+export function ownIdentityTarget(names: SqlNames): IdentityTarget {
+  const store = (value: string): StoredValue => ({ value: escapeText(value), cast: '' })
+  return {
+    table: names.qualifiedTable,
+    rowKey: 'id',
+    user: { sql: 'user_id', store },
+    anonymous: { sql: 'anonymous_id', store },
+    linkColumn: 'user_id',
+  }
+}
+
 /**
  * Links an anonymous id to a user: remembered in the identities table (so later writes under that
  * anonymous id get the user too) and back-filled into the rows already stored without a user.
  */
-export async function linkIdentity(adapter: PostgresAdapter, names: SqlNames, link: IdentityLink): Promise<IdentifyResult> {
+export async function linkIdentity(adapter: PostgresAdapter, names: SqlNames, target: IdentityTarget, link: IdentityLink): Promise<IdentifyResult> {
   const { userId, anonymousId } = link ?? ({} as IdentityLink)
   if (!nonEmpty(userId) || !nonEmpty(anonymousId)) {
     throw new TypeError('[usertracking] [postgres] identify() needs a non-empty userId and anonymousId.')
   }
-  const user = escapeText(userId)
-  const anonymous = escapeText(anonymousId)
+  const { user, anonymous, linkColumn } = target
+  if (typeof linkColumn !== 'string' || !user || !anonymous) {
+    const why = typeof linkColumn !== 'string' ? linkColumn.refused : 'it keeps no anonymous id'
+    throw new TypeError(`[usertracking] [postgres] identify() cannot link on this table: ${why}.`)
+  }
+  const storedUser = await user.store(userId)
+  const storedAnonymous = await anonymous.store(anonymousId)
   return adapter.transaction(async (connection) => {
     // A device shared by two people links to whoever signed in last; rows keep who they were linked to.
     await connection.query(
       `INSERT INTO ${names.identitiesTable} (anonymous_id, user_id) VALUES ($1, $2)
 ON CONFLICT (anonymous_id) DO UPDATE SET user_id = EXCLUDED.user_id, linked_at = now()`,
-      [anonymous, user],
+      [escapeText(anonymousId), escapeText(userId)],
     )
     const rows = await connection.query(
-      `WITH linked AS (UPDATE ${names.qualifiedTable} SET user_id = $2 WHERE anonymous_id = $1 AND user_id IS NULL RETURNING 1)
+      `WITH linked AS (UPDATE ${target.table} SET ${linkColumn} = $2${storedUser.cast} WHERE ${anonymous.sql} = $1${storedAnonymous.cast} AND ${user.sql} IS NULL RETURNING 1)
 SELECT count(*)::float8 AS linked FROM linked`,
-      [anonymous, user],
+      [storedAnonymous.value, storedUser.value],
     )
     return { linked: Number(rows[0]?.linked ?? 0) }
   })
 }
 
-async function deleteWhere(adapter: PostgresAdapter, names: SqlNames, condition: string, params: unknown[]): Promise<number> {
+async function deleteWhere(adapter: PostgresAdapter, target: IdentityTarget, condition: string, params: unknown[]): Promise<number> {
   let deleted = 0
   for (;;) {
     const rows = await adapter.query(
-      `WITH gone AS (DELETE FROM ${names.qualifiedTable} WHERE id IN (SELECT id FROM ${names.qualifiedTable} WHERE ${condition} LIMIT ${DELETE_BATCH}) RETURNING 1)
+      `WITH gone AS (DELETE FROM ${target.table} WHERE ${target.rowKey} IN (SELECT ${target.rowKey} FROM ${target.table} WHERE ${condition} LIMIT ${DELETE_BATCH}) RETURNING 1)
 SELECT count(*)::float8 AS deleted FROM gone`,
       params,
     )
@@ -59,6 +99,7 @@ SELECT count(*)::float8 AS deleted FROM gone`,
 export async function deleteSubject(
   adapter: PostgresAdapter,
   names: SqlNames,
+  target: IdentityTarget,
   subject: DeletionSubject,
   tombstoneMs: number,
 ): Promise<DeletionResult> {
@@ -68,28 +109,38 @@ export async function deleteSubject(
   if (!byUser && !byVisitor) {
     throw new TypeError('[usertracking] [postgres] deleteActivities() needs exactly one of a non-empty userId or anonymousId.')
   }
+  const kept = byUser ? target.user : target.anonymous
+  if (kept === undefined) {
+    throw new TypeError(`[usertracking] [postgres] deleteActivities() cannot find activities by ${byUser ? 'userId' : 'anonymousId'}: the table's mapping gives it no column or JSON key.`)
+  }
   const tombstone = `INSERT INTO ${names.deletionsTable} (subject_kind, subject) VALUES ($1, $2)
 ON CONFLICT (subject_kind, subject) DO UPDATE SET deleted_at = now()`
   if (byVisitor) {
     const anonymous = escapeText(anonymousId as string)
+    const stored = await kept.store(anonymousId as string)
     await adapter.transaction(async (connection) => {
       await connection.query(tombstone, ['anonymous', anonymous])
       await connection.query(`DELETE FROM ${names.identitiesTable} WHERE anonymous_id = $1`, [anonymous])
     })
-    return { deleted: await deleteWhere(adapter, names, 'anonymous_id = $1', [anonymous]) }
+    return { deleted: await deleteWhere(adapter, target, `${kept.sql} = $1${stored.cast}`, [stored.value]) }
   }
   const user = escapeText(userId as string)
+  const stored = await kept.store(userId as string)
   const linked = await adapter.transaction(async (connection) => {
     await connection.query(`DELETE FROM ${names.deletionsTable} WHERE deleted_at < now() - $1::float8 * interval '1 millisecond'`, [tombstoneMs])
     await connection.query(tombstone, ['user', user])
     const links = await connection.query(`DELETE FROM ${names.identitiesTable} WHERE user_id = $1 RETURNING anonymous_id`, [user])
     // A late delivery under one of the person's anonymous ids is still theirs.
     for (const link of links) await connection.query(tombstone, ['anonymous', link.anonymous_id])
-    return links.map((link) => String(link.anonymous_id))
+    return links.map((link) => unescapeText(String(link.anonymous_id)))
   })
-  let deleted = await deleteWhere(adapter, names, 'user_id = $1', [user])
-  if (linked.length > 0) {
-    deleted += await deleteWhere(adapter, names, 'user_id IS NULL AND anonymous_id = ANY($1::text[])', [linked])
+  let deleted = await deleteWhere(adapter, target, `${kept.sql} = $1${stored.cast}`, [stored.value])
+  if (linked.length > 0 && target.anonymous) {
+    const anonymousIds = await Promise.all(linked.map((id) => target.anonymous!.store(id)))
+    const cast = anonymousIds[0]!.cast
+    deleted += await deleteWhere(adapter, target, `${kept.sql} IS NULL AND ${target.anonymous.sql} = ANY($1${cast ? `${cast}[]` : '::text[]'})`, [
+      anonymousIds.map((stored) => stored.value),
+    ])
   }
   return { deleted }
 }

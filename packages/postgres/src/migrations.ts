@@ -1,4 +1,4 @@
-import type { PostgresAdapter } from './client-adapter'
+import type { PostgresAdapter, PostgresConnection } from './client-adapter'
 import { sqlNames, type SqlNames } from './sql-names'
 
 /** The schema the store creates when none is given. */
@@ -13,6 +13,27 @@ function migrationsTableStatement(names: SqlNames): string {
   applied_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (table_name, version)
 )`
+}
+
+/**
+ * The store's own tables beside the activities: identity links and deletion tombstones. A mapped
+ * table gets them too (new tables; the app's table is never altered).
+ */
+export function sideTableStatements(names: SqlNames): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${names.identitiesTable} (
+  anonymous_id text PRIMARY KEY,
+  user_id text NOT NULL,
+  linked_at timestamptz NOT NULL DEFAULT now()
+)`,
+    `CREATE INDEX IF NOT EXISTS ${names.identitiesUserIndex} ON ${names.identitiesTable} (user_id)`,
+    `CREATE TABLE IF NOT EXISTS ${names.deletionsTable} (
+  subject_kind text NOT NULL CHECK (subject_kind IN ('user', 'anonymous')),
+  subject text NOT NULL,
+  deleted_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (subject_kind, subject)
+)`,
+  ]
 }
 
 /**
@@ -53,18 +74,7 @@ const MIGRATIONS: ((names: SqlNames) => string[])[] = [
     `CREATE INDEX IF NOT EXISTS ${names.receivedIndex} ON ${names.qualifiedTable} (received_at, id)`,
     // One anonymous visitor's activities: their page, identify's back-fill, their deletion.
     `CREATE INDEX IF NOT EXISTS ${names.anonymousIndex} ON ${names.qualifiedTable} (anonymous_id, "timestamp", id) WHERE anonymous_id IS NOT NULL`,
-    `CREATE TABLE IF NOT EXISTS ${names.identitiesTable} (
-  anonymous_id text PRIMARY KEY,
-  user_id text NOT NULL,
-  linked_at timestamptz NOT NULL DEFAULT now()
-)`,
-    `CREATE INDEX IF NOT EXISTS ${names.identitiesUserIndex} ON ${names.identitiesTable} (user_id)`,
-    `CREATE TABLE IF NOT EXISTS ${names.deletionsTable} (
-  subject_kind text NOT NULL CHECK (subject_kind IN ('user', 'anonymous')),
-  subject text NOT NULL,
-  deleted_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (subject_kind, subject)
-)`,
+    ...sideTableStatements(names),
   ],
 ]
 
@@ -72,17 +82,25 @@ const MIGRATIONS: ((names: SqlNames) => string[])[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length
 
 /**
+ * Starts a migration's transaction: quiet, and holding the schema's advisory lock, so two processes
+ * migrating at once take turns (CREATE … IF NOT EXISTS alone races on the catalogs).
+ */
+export async function lockForMigration(connection: PostgresConnection, names: SqlNames): Promise<void> {
+  // IF NOT EXISTS on an existing object raises a NOTICE, which postgres.js prints by default.
+  await connection.query(`SET LOCAL client_min_messages = warning`)
+  // Keyed by the schema, not the table: stores of two tables in a new schema would otherwise race
+  // to create the schema and its migrations table.
+  await connection.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`usertracking:${names.schema}`])
+}
+
+/**
  * Brings the table up to {@link SCHEMA_VERSION}. One transaction under an advisory lock keyed by the
  * schema, so two processes migrating at once take turns (CREATE … IF NOT EXISTS alone races on the
  * catalogs), and the second finds the work done.
  */
-export async function runMigrations(adapter: PostgresAdapter, names: SqlNames): Promise<void> {
+export async function runMigrations(adapter: PostgresAdapter, names: SqlNames, timeoutMs: number): Promise<void> {
   await adapter.transaction(async (connection) => {
-    // IF NOT EXISTS on an existing object raises a NOTICE, which postgres.js prints by default.
-    await connection.query(`SET LOCAL client_min_messages = warning`)
-    // Keyed by the schema, not the table: stores of two tables in a new schema would otherwise race
-    // to create the schema and its migrations table.
-    await connection.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`usertracking:${names.schema}`])
+    await lockForMigration(connection, names)
     // Checked first because CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
     // schema is already there.
     const existing = await connection.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [names.schema])
@@ -100,7 +118,7 @@ export async function runMigrations(adapter: PostgresAdapter, names: SqlNames): 
         version,
       ])
     }
-  })
+  }, timeoutMs)
 }
 
 /**

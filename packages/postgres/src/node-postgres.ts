@@ -1,104 +1,54 @@
-import type { NodePostgresClient, NodePostgresPool, PostgresAdapter, PostgresConnection, Row } from './client-adapter'
+import { backoffDelay, unref } from '@usertracking/core'
+import type {
+  AdapterOptions,
+  NodePostgresClient,
+  NodePostgresPool,
+  NotificationHandlers,
+  PostgresAdapter,
+  PostgresConnection,
+  Row,
+} from './client-adapter'
 import { sqlState } from './errors'
+import { copyOn, type CopyFromStdin } from './node-postgres-copy'
+import { quoteIdentifier } from './sql-names'
+import { withTimeout } from './timeout'
 
-interface PgConnection {
-  query(text: string): void
-  sendCopyFromChunk(chunk: Uint8Array): void
-  endCopyFrom(): void
-  sendCopyFail(message: string): void
+type Listener = (...args: never[]) => void
+
+interface PgEvents {
+  on(event: string, listener: Listener): unknown
+  removeListener(event: string, listener: Listener): unknown
 }
 
-interface PgClient {
+interface PgClient extends PgEvents {
   query(text: string, values?: readonly unknown[]): Promise<{ rows: Row[] }>
   query(submittable: CopyFromStdin): unknown
-  release?(error?: unknown): void
+  connect(): Promise<unknown>
+  end(): Promise<void>
+  release?(error?: Error): void
+  /** Lets the process exit while this client's socket is open. */
+  unref?(): void
+  /** pg ≥ 8.17: queries written without waiting for the previous answer; submittables are refused. */
+  readonly pipeline?: boolean
 }
 
-interface PgPool {
+interface PgPool extends PgEvents {
   connect(): Promise<PgClient>
-  query(text: string, values?: readonly unknown[]): Promise<{ rows: Row[] }>
+  listenerCount(event: string): number
+  /** The client class and options the pool connects with (pg-pool keeps both public). */
+  readonly Client?: new (options: unknown) => PgClient
+  readonly options?: { pipeline?: boolean }
 }
 
-// Larger chunks (one activity may be megabytes) go out in pieces, so no single message, and no
-// copy of it in the protocol writer, grows with the batch.
-const COPY_MESSAGE_BYTES = 1024 * 1024
-
-/**
- * node-postgres has no COPY of its own: pg-copy-streams adds it with a "submittable", an object
- * `client.query()` hands the connection to and then feeds the backend's messages. This is the same
- * protocol in a few lines, so no extra dependency is needed.
- */
-class CopyFromStdin {
-  private settled = false
-
-  constructor(
-    readonly text: string,
-    private readonly chunks: Iterable<Uint8Array<ArrayBuffer>>,
-    private readonly done: (error?: unknown) => void,
-  ) {}
-
-  private settle(error?: unknown): void {
-    if (this.settled) return
-    this.settled = true
-    this.done(error)
-  }
-
-  submit(connection: PgConnection): void {
-    connection.query(this.text)
-    // The data follows the statement without waiting for CopyInResponse, so the batch costs one
-    // round trip, and each chunk leaves as soon as it is encoded, so PostgreSQL works on the first
-    // rows while this process encodes the next. Safe even when the COPY fails before it starts: a
-    // backend outside copy mode ignores CopyData and CopyDone ("per protocol spec", postgres.c),
-    // which is what a client still streaming after a failed COPY looks like.
-    try {
-      for (const chunk of this.chunks) {
-        const { buffer, byteOffset, byteLength } = chunk
-        for (let offset = 0; offset < byteLength; offset += COPY_MESSAGE_BYTES) {
-          // The protocol writer copies each message with Buffer#copy, so it needs Buffer views.
-          const length = Math.min(COPY_MESSAGE_BYTES, byteLength - offset)
-          connection.sendCopyFromChunk(Buffer.from(buffer, byteOffset + offset, length))
-        }
-      }
-      connection.endCopyFrom()
-    } catch (error) {
-      // Leave copy mode with the statement failed, so the connection stays usable.
-      connection.sendCopyFail(error instanceof Error ? error.message : String(error))
-    }
-  }
-
-  handleCopyInResponse(): void {}
-
-  handleReadyForQuery(): void {
-    this.settle()
-  }
-
-  handleError(error: unknown): void {
-    this.settle(error)
-  }
-
-  handleCommandComplete(): void {}
-  handleRowDescription(): void {}
-  handleDataRow(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
-  handleCopyData(): void {}
+interface PgNotification {
+  channel: string
+  payload?: string
 }
 
-function copyOn(client: PgClient, target: string, chunks: Iterable<Uint8Array<ArrayBuffer>>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    client.query(
-      new CopyFromStdin(`COPY ${target} FROM STDIN WITH (FORMAT binary)`, chunks, (error) =>
-        error === undefined ? resolve() : reject(error),
-      ),
-    )
-  })
-}
+const noop = () => {}
 
-function connectionOf(client: PgClient): PostgresConnection {
-  return {
-    query: async (text, params) => (await client.query(text, params)).rows,
-    copyFrom: (target, chunks) => copyOn(client, target, chunks),
-  }
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value))
 }
 
 /** Whether the connection may be dead after `error`, so a pool must not hand it out again. */
@@ -107,55 +57,226 @@ function breaksConnection(error: unknown): boolean {
   return code === undefined || code.startsWith('08') || code.startsWith('57P')
 }
 
-async function inTransaction<T>(client: PgClient, work: (connection: PostgresConnection) => Promise<T>): Promise<T> {
-  await client.query('BEGIN')
-  try {
-    const result = await work(connectionOf(client))
-    await client.query('COMMIT')
-    return result
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined)
-    throw error
+/**
+ * A client checked out of the pool for one unit of work. While it is held it has an `'error'`
+ * listener: node-postgres emits a lost connection as an `'error'` event on the client, and a
+ * checked-out client has no other listener (the pool's is detached while it is out), so without
+ * this one a reset during a COPY or a terminated backend ends the process. Such a client, and
+ * one whose statement timed out, goes back to the pool as broken (`release(error)`), which
+ * destroys it.
+ */
+class HeldClient {
+  private broken: unknown
+  private released = false
+  private readonly onError = (error: unknown) => {
+    this.broken ??= error
+  }
+
+  constructor(
+    private readonly client: PgClient,
+    private readonly timeoutMs: number,
+  ) {
+    client.on('error', this.onError)
+  }
+
+  private run<T>(what: string, work: (client: PgClient) => Promise<T>): Promise<T> {
+    if (this.broken !== undefined) return Promise.reject(asError(this.broken))
+    return withTimeout(work(this.client), this.timeoutMs, what, (timeout) => this.release(timeout)).catch((error: unknown) => {
+      if (breaksConnection(error)) this.broken ??= error
+      throw error
+    })
+  }
+
+  readonly connection: PostgresConnection = {
+    query: async (text, params) => (await this.run('A statement', (client) => client.query(text, params))).rows,
+    copyFrom: (target, chunks, after) => this.run('A COPY', (client) => copyOn(client, target, chunks, after)),
+  }
+
+  async transaction<T>(work: (connection: PostgresConnection) => Promise<T>): Promise<T> {
+    await this.connection.query('BEGIN')
+    try {
+      const result = await work(this.connection)
+      await this.connection.query('COMMIT')
+      return result
+    } catch (error) {
+      // Skipped on a broken connection: the server rolls back what a dead session left open.
+      if (this.broken === undefined) await this.connection.query('ROLLBACK').catch(noop)
+      throw error
+    }
+  }
+
+  /** Gives the client back; as broken (so the pool destroys it) after a lost connection or a timeout. */
+  release(error?: unknown): void {
+    if (this.released) return
+    this.released = true
+    this.broken ??= error
+    this.client.removeListener('error', this.onError)
+    this.client.release?.(this.broken === undefined ? undefined : asError(this.broken))
   }
 }
 
-/** Wraps a node-postgres `Pool`, `Client` or `PoolClient`. */
-export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClient): PostgresAdapter {
+/**
+ * LISTEN on a connection of its own that the pool does not count (a client made with the pool's own
+ * class and options), reconnecting with backoff after it is lost.
+ */
+function listenOnPool(pool: PgPool, channel: string, handlers: NotificationHandlers, options: AdapterOptions): () => Promise<void> {
+  let stopped = false
+  let attempt = 0
+  let everListened = false
+  let current: PgClient | undefined
+  let timer: ReturnType<typeof setTimeout> | undefined
+
+  const connect = async () => {
+    timer = undefined
+    if (stopped) return
+    if (!pool.Client) {
+      handlers.lost(new Error('This pool does not expose its Client class; LISTEN needs a connection of its own.'))
+      return
+    }
+    const client = new pool.Client(pool.options)
+    current = client
+    let failed = false
+    const fail = (error: unknown) => {
+      if (failed) return
+      failed = true
+      client.removeListener('notification', onNotification)
+      client.end().catch(noop)
+      if (stopped) return
+      handlers.lost(error)
+      timer = unref(setTimeout(start, backoffDelay(++attempt, 500, 30_000) + 100))
+    }
+    const onNotification = (message: PgNotification) => {
+      if (message.channel === channel) handlers.notify(message.payload ?? '')
+    }
+    // An 'error' listener for the whole life of this client, so a lost connection never ends the process.
+    client.on('error', fail)
+    client.on('end', () => fail(new Error('The LISTEN connection ended.')))
+    client.on('notification', onNotification)
+    try {
+      await withTimeout(client.connect(), options.queryTimeoutMs, 'Connecting for LISTEN', fail)
+      // Listening alone never keeps the process alive; a server is kept alive by its own socket.
+      client.unref?.()
+      await withTimeout(client.query(`LISTEN ${quoteIdentifier(channel)}`), options.queryTimeoutMs, 'LISTEN', fail)
+    } catch (error) {
+      fail(error)
+      return
+    }
+    if (failed || stopped) return
+    attempt = 0
+    handlers.listening(everListened)
+    everListened = true
+  }
+  // Whatever throws while connecting (even constructing the client) is a lost connection, never an unhandled rejection.
+  const start = () => {
+    connect().catch((error: unknown) => handlers.lost(error))
+  }
+  start()
+  return async () => {
+    stopped = true
+    if (timer !== undefined) clearTimeout(timer)
+    await current?.end().catch(noop)
+  }
+}
+
+/** LISTEN on the app's single client: it cannot be replaced, so a lost connection is reported and stays lost. */
+function listenOnClient(
+  client: PgClient,
+  exclusive: <T>(work: () => Promise<T>) => Promise<T>,
+  channel: string,
+  handlers: NotificationHandlers,
+  options: AdapterOptions,
+): () => Promise<void> {
+  const onNotification = (message: PgNotification) => {
+    if (message.channel === channel) handlers.notify(message.payload ?? '')
+  }
+  const onError = (error: unknown) => handlers.lost(error)
+  client.on('notification', onNotification)
+  client.on('error', onError)
+  const listen = `LISTEN ${quoteIdentifier(channel)}`
+  exclusive(() => withTimeout(client.query(listen), options.queryTimeoutMs, 'LISTEN')).then(() => handlers.listening(false), onError)
+  return async () => {
+    client.removeListener('notification', onNotification)
+    client.removeListener('error', onError)
+    await exclusive(() => withTimeout(client.query(`UNLISTEN ${quoteIdentifier(channel)}`), options.queryTimeoutMs, 'UNLISTEN')).catch(noop)
+  }
+}
+
+/**
+ * Wraps a node-postgres `Pool`, `Client` or `PoolClient`. Every statement, connection attempt and
+ * transaction is bounded by `options.queryTimeoutMs`; a pooled client that timed out or lost its
+ * connection is destroyed, never handed out again.
+ */
+export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClient, options: AdapterOptions): PostgresAdapter {
+  const timeoutMs = options.queryTimeoutMs
   if ('totalCount' in client) {
     const pool = client as unknown as PgPool
-    const withClient = async <T>(work: (connection: PgClient) => Promise<T>): Promise<T> => {
-      const pooled = await pool.connect()
-      let broken: unknown
+    // pg emits a lost idle connection on the pool; with no listener there, that ends the process.
+    if (pool.listenerCount('error') === 0) {
+      pool.on('error', (error: unknown) =>
+        options.warn('An idle node-postgres client lost its connection; the pool replaces it. (This listener was added because the pool had none.)', error),
+      )
+    }
+    const checkOut = (limitMs: number): Promise<HeldClient> => {
+      let timedOut = false
+      const connecting = pool.connect()
+      // A connection that arrives after the timeout goes straight back.
+      connecting.then((late) => timedOut && late.release?.(), noop)
+      return withTimeout(connecting, limitMs, 'Connecting', () => (timedOut = true)).then((pooled) => new HeldClient(pooled, limitMs))
+    }
+    const withClient = async <T>(limitMs: number, work: (held: HeldClient) => Promise<T>): Promise<T> => {
+      const held = await checkOut(limitMs)
       try {
-        return await work(pooled)
-      } catch (error) {
-        if (breaksConnection(error)) broken = error instanceof Error ? error : new Error(String(error))
-        throw error
+        return await work(held)
       } finally {
-        pooled.release?.(broken)
+        held.release()
       }
     }
     return {
       driver: 'node-postgres',
-      query: async (text, params) => (await pool.query(text, params)).rows,
-      copyFrom: (target, chunks) => withClient((pooled) => copyOn(pooled, target, chunks)),
-      transaction: (work) => withClient((pooled) => inTransaction(pooled, work)),
+      query: (text, params) => withClient(timeoutMs, (held) => held.connection.query(text, params)),
+      // pg refuses submittables (the COPY) on a pipelined client; those batches take the unnest path.
+      ...(pool.options?.pipeline
+        ? {}
+        : { copyFrom: (target, chunks, after) => withClient(timeoutMs, (held) => held.connection.copyFrom!(target, chunks, after)) }),
+      transaction: (work, limitMs = timeoutMs) =>
+        withClient(limitMs, (held) => withTimeout(held.transaction(work), limitMs, 'A transaction', (timeout) => held.release(timeout))),
+      listen: (channel, handlers) => listenOnPool(pool, channel, handlers, options),
     }
   }
   // One connection: everything takes turns, or a reader's query would land inside the sink's
-  // transaction (and fail with it).
+  // transaction (and fail with it). It stays the app's: never destroyed, even after a timeout.
   const single = client as unknown as PgClient
+  single.on('error', (error: unknown) =>
+    options.warn('The node-postgres Client lost its connection and cannot be used again; give the store a Pool, which replaces lost connections.', error),
+  )
   let queue: Promise<unknown> = Promise.resolve()
   const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
     const result = queue.then(work, work)
-    queue = result.catch(() => undefined)
+    queue = result.catch(noop)
     return result
   }
-  const connection = connectionOf(single)
+  const within = (limitMs: number): PostgresConnection => ({
+    query: async (text, params) => (await withTimeout(single.query(text, params), limitMs, 'A statement')).rows,
+    copyFrom: (target, chunks, after) => withTimeout(copyOn(single, target, chunks, after), limitMs, 'A COPY'),
+  })
+  const connection = within(timeoutMs)
   return {
     driver: 'node-postgres',
     query: (text, params) => exclusive(() => connection.query(text, params)),
-    copyFrom: (target, chunks) => exclusive(() => copyOn(single, target, chunks)),
-    transaction: (work) => exclusive(() => inTransaction(single, work)),
+    ...(single.pipeline ? {} : { copyFrom: (target, chunks, after) => exclusive(() => connection.copyFrom!(target, chunks, after)) }),
+    transaction: (work, limitMs = timeoutMs) =>
+      exclusive(async () => {
+        const inside = within(limitMs)
+        await inside.query('BEGIN')
+        try {
+          const result = await withTimeout(work(inside), limitMs, 'A transaction')
+          await inside.query('COMMIT')
+          return result
+        } catch (error) {
+          await inside.query('ROLLBACK').catch(noop)
+          throw error
+        }
+      }),
+    listen: (channel, handlers) => listenOnClient(single, exclusive, channel, handlers, options),
   }
 }

@@ -1,26 +1,65 @@
-import type { PGliteClient, PostgresAdapter, PostgresConnection, Row } from './client-adapter'
+import type { AdapterOptions, PGliteClient, PostgresAdapter, PostgresConnection, Row } from './client-adapter'
+import { quoteIdentifier } from './sql-names'
+import { withTimeout } from './timeout'
 
 interface PGlite {
   query(text: string, params?: readonly unknown[], options?: { blob?: Blob }): Promise<{ rows: Row[] }>
+  exec(script: string): Promise<unknown>
   transaction<T>(work: (transaction: PGlite) => Promise<T>): Promise<T>
+  listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>
 }
 
-function connectionOf(db: PGlite): PostgresConnection {
+const noop = () => {}
+
+function connectionOf(db: PGlite, timeoutMs: number, inTransaction: boolean): PostgresConnection {
+  // PGlite has no socket to stream into; COPY reads a Blob through its /dev/blob device instead.
+  const copy = async (target: PGlite, text: string, chunks: Iterable<Uint8Array<ArrayBuffer>>, after?: string) => {
+    await target.query(`COPY ${text} FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([...chunks]) })
+    if (after) await target.exec(after)
+  }
   return {
-    query: async (text, params) => (await db.query(text, params ?? [])).rows,
-    // PGlite has no socket to stream into; COPY reads a Blob through its /dev/blob device instead.
-    copyFrom: async (target, chunks) => {
-      await db.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([...chunks]) })
-    },
+    query: async (text, params) => (await withTimeout(db.query(text, params ?? []), timeoutMs, 'A statement')).rows,
+    copyFrom: (target, chunks, after) =>
+      withTimeout(
+        // With statements after it, the COPY and they commit together.
+        after && !inTransaction ? db.transaction((transaction) => copy(transaction, target, chunks, after)) : copy(db, target, chunks, after),
+        timeoutMs,
+        'A COPY',
+      ),
   }
 }
 
-/** Wraps a PGlite instance. */
-export function pgliteAdapter(client: PGliteClient): PostgresAdapter {
+/**
+ * Wraps a PGlite instance. PGlite runs in this process: there is no connection to lose, and its
+ * failures are rejected queries. Statements are still bounded by `options.queryTimeoutMs`, so a
+ * database closed or wedged under the store answers instead of hanging.
+ */
+export function pgliteAdapter(client: PGliteClient, options: AdapterOptions): PostgresAdapter {
   const db = client as unknown as PGlite
   return {
     driver: 'pglite',
-    ...connectionOf(db),
-    transaction: (work) => db.transaction((transaction) => work(connectionOf(transaction))),
+    ...connectionOf(db, options.queryTimeoutMs, false),
+    transaction: (work, limitMs = options.queryTimeoutMs) =>
+      withTimeout(
+        db.transaction((transaction) => work(connectionOf(transaction, limitMs, true))),
+        limitMs,
+        'A transaction',
+      ),
+    listen: (channel, handlers) => {
+      // PGlite takes the channel as SQL: quoted, so its case and punctuation are kept.
+      const listening = db.listen(quoteIdentifier(channel), (payload) => handlers.notify(payload)).then(
+        (unlisten) => {
+          handlers.listening(false)
+          return unlisten
+        },
+        (error: unknown) => {
+          handlers.lost(error)
+          return undefined
+        },
+      )
+      return async () => {
+        await (await listening)?.().catch(noop)
+      }
+    },
   }
 }

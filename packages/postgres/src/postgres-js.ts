@@ -1,23 +1,91 @@
-import type { PostgresAdapter, PostgresConnection, PostgresJsSql, Row } from './client-adapter'
+import { backoffDelay, unref } from '@usertracking/core'
+import type { AdapterOptions, NotificationHandlers, PostgresAdapter, PostgresConnection, PostgresJsSql, Row } from './client-adapter'
+import { withTimeout } from './timeout'
+
+/** A postgres.js query: lazy until awaited, and cancellable. */
+interface PendingQuery extends PromiseLike<Row[]> {
+  cancel(): unknown
+}
 
 interface Sql {
-  unsafe(text: string, params?: readonly unknown[]): Promise<Row[]>
+  unsafe(text: string, params?: readonly unknown[]): PendingQuery
   begin<T>(work: (transaction: Sql) => Promise<T>): Promise<T>
+  listen(channel: string, onNotify: (payload: string) => void, onListen?: () => void): Promise<{ unlisten(): Promise<unknown> }>
+}
+
+const noop = () => {}
+
+/**
+ * postgres.js LISTENs on a connection of its own and, when that connection closes, listens again
+ * (calling `onListen` each time). Only a first LISTEN that fails outright (no server within its
+ * `connect_timeout`) is retried here.
+ */
+function listenWith(sql: Sql, channel: string, handlers: NotificationHandlers): () => Promise<void> {
+  let stopped = false
+  let attempt = 0
+  let listens = 0
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let established: Promise<{ unlisten(): Promise<unknown> } | undefined> = Promise.resolve(undefined)
+  const start = () => {
+    timer = undefined
+    if (stopped) return
+    established = sql
+      .listen(
+        channel,
+        (payload) => handlers.notify(payload),
+        () => handlers.listening(listens++ > 0),
+      )
+      .then(
+        (meta) => meta,
+        (error: unknown) => {
+          if (!stopped) {
+            handlers.lost(error)
+            timer = unref(setTimeout(start, backoffDelay(++attempt, 500, 30_000) + 100))
+          }
+          return undefined
+        },
+      )
+  }
+  start()
+  return async () => {
+    stopped = true
+    if (timer !== undefined) clearTimeout(timer)
+    await (await established)?.unlisten().catch(noop)
+  }
 }
 
 /**
- * Wraps a postgres.js `sql`. It offers no `copyFrom`: postgres.js (3.4) loses an error raised by a
- * `COPY … FROM STDIN` once the stream has ended (the writable's final callback then never runs), so
- * a refused row would hang the write forever. Its batches go through `INSERT … SELECT FROM unnest`.
+ * Wraps a postgres.js `sql`. Every statement and transaction is bounded by
+ * `options.queryTimeoutMs` (a statement past it is also cancelled on the server). It offers no
+ * `copyFrom`: postgres.js (3.4) loses an error raised by a `COPY … FROM STDIN` once the stream has
+ * ended (the writable's final callback then never runs), so a refused row would hang the write
+ * forever. Its batches go through `INSERT … SELECT FROM unnest`. postgres.js reports a lost
+ * connection by rejecting the queries on it; it has no event that could end the process.
  */
-export function postgresJsAdapter(client: PostgresJsSql): PostgresAdapter {
+export function postgresJsAdapter(client: PostgresJsSql, options: AdapterOptions): PostgresAdapter {
   const sql = client as unknown as Sql
-  const connectionOf = (target: Sql): PostgresConnection => ({
-    query: (text, params) => target.unsafe(text, params ?? []),
+  const within = (target: Sql, limitMs: number): PostgresConnection => ({
+    query: (text, params) => {
+      const pending = target.unsafe(text, params ?? [])
+      return withTimeout(pending, limitMs, 'A statement', () => {
+        try {
+          // Best effort: the cancel request travels on a new connection, which a stalled network may also hold.
+          Promise.resolve(pending.cancel()).catch(noop)
+        } catch {
+          // A query that never started has nothing to cancel.
+        }
+      })
+    },
   })
   return {
     driver: 'postgres.js',
-    ...connectionOf(sql),
-    transaction: (work) => sql.begin((transaction) => work(connectionOf(transaction))),
+    ...within(sql, options.queryTimeoutMs),
+    transaction: (work, limitMs = options.queryTimeoutMs) =>
+      withTimeout(
+        sql.begin((transaction) => work(within(transaction, limitMs))),
+        limitMs,
+        'A transaction',
+      ),
+    listen: (channel, handlers) => listenWith(sql, channel, handlers),
   }
 }

@@ -1,6 +1,8 @@
-import type { Activity, RejectedActivity, Sink, SinkResult, SinkWriteOptions } from '@usertracking/core'
+import type { Activity, Sink, SinkResult, SinkWriteOptions } from '@usertracking/core'
+import { answeredWithoutWriting, failedWrite, writeSplitting } from './batch-split'
 import type { PostgresAdapter } from './client-adapter'
-import { classifyError, describeError, PostgresStoreError, sqlState, type ErrorKind } from './errors'
+import { sqlState } from './errors'
+import { notifyIdsSql, notifyInsertedSql } from './notifications'
 import {
   copyColumns,
   BatchPreparation,
@@ -23,11 +25,11 @@ const STAGING_TABLE = `CREATE TEMP TABLE ${STAGING} (
   token_usage jsonb, context jsonb, metadata jsonb, cost jsonb, received_at timestamptz
 ) ON COMMIT DROP`
 
-class WriteFailure {
-  constructor(
-    readonly kind: Exclude<ErrorKind, 'data'>,
-    readonly cause: unknown,
-  ) {}
+/** What the sink needs besides the adapter and the names. */
+export interface PostgresSinkOptions {
+  tombstoneMs: number
+  /** The channel to announce stored ids on, in the transaction that stores them; none when undefined. */
+  channel: string | undefined
 }
 
 /**
@@ -41,14 +43,23 @@ class WriteFailure {
  * `receivedAt` when it has one and the database's `now()` otherwise.
  * Without COPY (postgres.js) it is one `INSERT … SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING`.
  *
+ * With a channel, every path also NOTIFYs the ids it stored, in the same transaction: after the
+ * COPY in the same Query message, or from the INSERT's RETURNING (so ids already stored are not
+ * announced again).
+ *
  * A data error (SQLSTATE classes 22, 23, 54) splits the batch in halves until the refused rows are
  * alone; those are reported as `rejected` and everything else is stored.
  */
-export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, options: { tombstoneMs: number }): Sink {
+export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, options: PostgresSinkOptions): Sink {
+  const { channel } = options
   const stagedColumns = WRITE_COLUMNS.replace(/received_at$/, RECEIVED_AT_OR_NOW)
-  const insertStaged = `INSERT INTO ${names.qualifiedTable} (${WRITE_COLUMNS}) SELECT ${stagedColumns} FROM ${STAGING} ON CONFLICT (id) DO NOTHING`
-  const insertUnnest = unnestInsertSql(names.qualifiedTable)
+  const announce = (insert: string) => (channel === undefined ? insert : notifyInsertedSql(channel, `${insert} RETURNING id::text AS id`))
+  const insertStaged = announce(
+    `INSERT INTO ${names.qualifiedTable} (${WRITE_COLUMNS}) SELECT ${stagedColumns} FROM ${STAGING} ON CONFLICT (id) DO NOTHING`,
+  )
+  const insertUnnest = announce(unnestInsertSql(names.qualifiedTable))
   const copyTarget = (withReceivedAt: boolean) => `${names.qualifiedTable} (${copyColumns(withReceivedAt)})`
+  const notifyIds = (ids: Iterable<string>) => (channel === undefined ? undefined : notifyIdsSql(channel, ids))
 
   /** Whether one COPY can carry these rows: all with `receivedAt`, or all without. */
   function uniformlyStamped(stamps: readonly unknown[]): { uniform: boolean; stamped: boolean } {
@@ -72,7 +83,7 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
     const { uniform, stamped } = uniformlyStamped(rows.map((row) => row.receivedAtMs))
     if (uniform) {
       try {
-        await adapter.copyFrom(copyTarget(stamped), encodeCopy(rows, stamped))
+        await adapter.copyFrom(copyTarget(stamped), encodeCopy(rows, stamped), notifyIds(rows.map((row) => row.id)))
         return
       } catch (error) {
         if (sqlState(error) !== '23505') throw error
@@ -81,38 +92,18 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
     await writeStaged(rows)
   }
 
-  /**
-   * Writes `rows`, splitting on data errors; returns the rows refused. `failure` is the error of an
-   * attempt already made with exactly these rows, so it is not made again.
-   */
-  async function writeRows(
-    rows: readonly PreparedRow[],
-    signal: AbortSignal | undefined,
-    failure?: { error: unknown },
-  ): Promise<RejectedActivity[]> {
-    let error: unknown
-    try {
-      if (failure === undefined) await writeOnce(rows)
-      else if (sqlState(failure.error) === '23505') await writeStaged(rows)
-      else throw failure.error
-      return []
-    } catch (caught) {
-      error = caught
-    }
-    const kind = classifyError(error)
-    if (kind !== 'data') throw new WriteFailure(kind, error)
-    if (rows.length === 1) return [{ id: rows[0]!.id, error: describeError(error) }]
-    if (signal?.aborted) throw new WriteFailure('retryable', signal.reason)
-    const middle = rows.length >>> 1
-    const left = await writeRows(rows.slice(0, middle), signal)
-    return left.concat(await writeRows(rows.slice(middle), signal))
+  /** After a first COPY failed on these rows: an id already stored is worth the staged path, nothing else is. */
+  async function retryAfterCopy(error: unknown, rows: readonly PreparedRow[]): Promise<void> {
+    if (sqlState(error) !== '23505') throw error
+    await writeStaged(rows)
   }
 
   return {
     name: 'postgres',
     async write(incoming: Activity[], writeOptions?: SinkWriteOptions): Promise<SinkResult> {
       const signal = writeOptions?.signal
-      if (signal?.aborted) return { type: 'retryable', error: signal.reason }
+      const early = answeredWithoutWriting(incoming, signal)
+      if (early) return early
       try {
         const screened = await screenBatch(adapter, names, incoming, options.tombstoneMs)
         const { batch } = screened
@@ -123,7 +114,8 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
         let failure: { error: unknown } | undefined
         if (adapter.copyFrom && uniform) {
           try {
-            await adapter.copyFrom(copyTarget(stamped), encodeCopy(preparation.rows(), stamped))
+            // Ids the preparation refuses are announced too; a subscriber reading them finds no row.
+            await adapter.copyFrom(copyTarget(stamped), encodeCopy(preparation.rows(), stamped), notifyIds(batch.map((activity) => activity?.id)))
           } catch (error) {
             failure = { error }
           }
@@ -133,16 +125,19 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
         const rejected = [...screened.rejected, ...preparation.refused]
         const { prepared } = preparation
         if ((failure !== undefined || !adapter.copyFrom || !uniform) && prepared.length > 0) {
-          rejected.push(...(await writeRows(prepared, signal, failure)))
+          const first = failure
+          rejected.push(
+            ...(await writeSplitting(
+              prepared,
+              writeOnce,
+              signal,
+              first && { error: first.error, retry: (rows) => retryAfterCopy(first.error, rows) },
+            )),
+          )
         }
         return rejected.length > 0 ? { type: 'success', rejected } : { type: 'success' }
       } catch (caught) {
-        const failure = caught instanceof WriteFailure ? caught : new WriteFailure('retryable', caught)
-        const error = new PostgresStoreError(
-          `Writing ${incoming?.length ?? 0} activities to ${names.qualifiedTable} through ${adapter.driver} failed: ${describeError(failure.cause)}`,
-          { cause: failure.cause },
-        )
-        return failure.kind === 'retryable' ? { type: 'retryable', error } : { type: 'failure', error }
+        return failedWrite(caught, incoming?.length ?? 0, names.qualifiedTable, adapter.driver)
       }
     },
   }

@@ -141,6 +141,86 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     expect(result.type === 'failure' && (result.error as PostgresStoreError).code).toBe('42703')
   })
 
+  it('answers a table whose column has another type as a permanent failure naming the column', async () => {
+    await db.query(`ALTER TABLE "${schema}".user_activities ALTER COLUMN session_id TYPE integer USING NULL`)
+    const result = await store.sink.write([activity({ sessionId: 's1' }), activity({ sessionId: 's2' })], { signal })
+    expect(result.type).toBe('failure')
+    const error = result.type === 'failure' ? (result.error as PostgresStoreError) : undefined
+    expect(error?.message).toMatch(/session_id/)
+    expect(error?.message).toMatch(/run migrate\(\), or describe the table with options.mapping/)
+  })
+
+  it('computes stats over rows no sum or average can hold, written by hand or by an older version', async () => {
+    const table = `"${schema}".user_activities`
+    const insert = (durationMs: string, tokenUsage: string, cost: string) =>
+      db.query(
+        `INSERT INTO ${table} (id, user_id, activity_type, "timestamp", duration_ms, token_usage, cost)
+         VALUES (gen_random_uuid(), 'huge', 'llm', now(), ${durationMs}::float8, '${tokenUsage}'::jsonb, '${cost}'::jsonb)`,
+      )
+    await insert('1e308', '{"input": 1e308, "output": 1e400, "total": 1e308}', '{"total": 1e400}')
+    await insert('1e308', '{"input": 1e308, "output": 1e308, "total": 1e308}', '{"total": 1e308}')
+    await insert("'Infinity'", '{"total": 5}', '{"total": 1}')
+    await insert("'-Infinity'", '{"total": 5}', '{"total": 1}')
+    await insert("'NaN'", '{"total": 5}', '{"total": 1}')
+    for (const query of [{}, { userId: 'huge' }, { groupBy: { intervalMs: 3_600_000, per: 'user' as const } }, { groupBy: { per: 'activityType' as const } }]) {
+      const stats = await store.stats(query)
+      expect(stats.total).toBe(5)
+      const figures = [stats.tokens.input, stats.tokens.output, stats.tokens.total, stats.cost.total, stats.duration.avgMs, stats.duration.p50Ms, stats.duration.p95Ms]
+      for (const figure of figures) expect(Number.isFinite(figure), JSON.stringify(figures)).toBe(true)
+      expect(stats.tokens.total).toBe(Number.MAX_VALUE)
+      for (const bucket of stats.buckets ?? []) expect(Number.isFinite(bucket.tokens) && Number.isFinite(bucket.cost)).toBe(true)
+      // What JSON carries to a client is what was computed: no Infinity turned into null.
+      expect(JSON.parse(JSON.stringify(stats))).toEqual(stats)
+    }
+    const { items } = await store.list({ userId: 'huge', sort: 'tokens' })
+    expect(items).toHaveLength(5)
+  })
+
+  it('refuses dates PostgreSQL cannot hold with a RangeError naming the filter, on list, stats and export', async () => {
+    const cases = [
+      { from: '-271821-04-20' },
+      { to: new Date(-8_640_000_000_000_000) },
+      { receivedFrom: '-010000-01-01T00:00:00.000Z' },
+      { receivedTo: 'not a date' },
+    ]
+    for (const filter of cases) {
+      const field = Object.keys(filter)[0]!
+      await expect(store.list(filter), field).rejects.toThrow(new RegExp(`^\\[usertracking\\] \\[postgres\\] ${field} `))
+      await expect(store.list(filter)).rejects.toBeInstanceOf(RangeError)
+      await expect(store.stats(filter)).rejects.toBeInstanceOf(RangeError)
+      await expect((async () => {
+        for await (const row of store.export(filter)) void row
+      })()).rejects.toBeInstanceOf(RangeError)
+    }
+  })
+
+  it('refuses a well-formed cursor holding a position no row can have, with a RangeError', async () => {
+    await store.sink.write([activity(), activity()], { signal })
+    const id = (await store.list()).items[0]!.id
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    const cursors = [
+      encode(['timestamp', 'desc', '99999999999999999999999', id]),
+      encode(['timestamp', 'desc', '-9999999999999999999', id]),
+      encode(['timestamp', 'desc', '1e5', id]),
+      encode(['tokens', 'desc', 1e308, 'not-a-uuid']),
+      Buffer.from(`["tokens","desc",1e999,"${id}"]`).toString('base64url'),
+    ]
+    for (const cursor of cursors) {
+      await expect(store.list({ cursor, sort: cursor === cursors[3] || cursor === cursors[4] ? 'tokens' : 'timestamp' }), cursor).rejects.toBeInstanceOf(RangeError)
+    }
+    // A far but holdable position is a cursor like any other: an empty page, not an error.
+    const far = await store.list({ cursor: encode(['tokens', 'desc', -1e308, id]), sort: 'tokens' })
+    expect(far.nextCursor).toBeUndefined()
+  })
+
+  it('refuses an interval finer than a millisecond, and filters by thousands of types in one statement', async () => {
+    await expect(store.stats({ groupBy: { intervalMs: 1e-300 } })).rejects.toThrow(/groupBy.intervalMs must be at least 1 millisecond/)
+    const rows = [activity({ activityType: 'type-4999' }), activity({ activityType: 'other' })]
+    await store.sink.write(rows, { signal })
+    const types = Array.from({ length: 70_000 }, (_, index) => `type-${index}`)
+    expect((await store.list({ activityType: types })).items.map((item) => item.id)).toEqual([rows[0]!.id])
+  })
+
   it('migrates concurrently from several clients, once', async () => {
     const fresh = uniqueSchema('concurrent')
     try {

@@ -1,86 +1,48 @@
-import {
-  checkGroupBy,
-  checkOffset,
-  type Activity,
-  type ActivitySortKey,
-  type ActivityStats,
-  type ExportQuery,
-  type ListQuery,
-  type ListResult,
-  type Sink,
-  type StatsBucket,
-  type StatsQuery,
-  type Store,
-} from '@usertracking/core'
-import { checkSort, filterConditions, GROUP_KEY_SQL, keysetCondition, orderSql, Params, whereSql } from './activity-query'
-import { toAdapter, type PostgresClient, type Row } from './client-adapter'
-import { decodeCursor, encodeCursor, type CursorPosition } from './cursor'
-import { deleteSubject, linkIdentity } from './identity'
-import { DEFAULT_SCHEMA, DEFAULT_TABLE, runMigrations } from './migrations'
-import { unescapeText } from './nul-escape'
-import { createPostgresSink } from './postgres-sink'
-import { READ_COLUMNS, rowToActivity } from './rows'
+import type { Activity, ActivityFilter, Sink, Store } from '@usertracking/core'
+import { toAdapter } from './detect-client'
+import { mappedTable } from './mapped-table'
+import { channelName } from './notifications'
+import { ownTable } from './own-table'
 import { sqlNames } from './sql-names'
+import { resolveOptions, type PostgresStoreOptions } from './store-options'
+import { createStoreReader } from './store-reader'
+import { createSubscriptions } from './subscriptions'
 
-/** Options of {@link postgresStore}. */
-export interface PostgresStoreOptions {
-  /**
-   * The database: a node-postgres `Pool` (or connected `Client`), a postgres.js `sql`, or a PGlite
-   * instance. The store never closes it; it belongs to the app.
-   */
-  client: PostgresClient
-  /** The table activities live in. @default 'user_activities' */
-  table?: string
-  /** The schema of that table, created by `migrate()` when missing. @default 'public' */
-  schema?: string
-  /**
-   * How long after `deleteActivities` the sink refuses activities of that person tracked before the
-   * deletion (a queued or retried delivery arriving late), in milliseconds. @default 2592000000
-   * (30 days, longer than any tracker's retry window)
-   */
-  tombstoneMs?: number
-}
-
-/** A `Store` (from `@usertracking/core`) over PostgreSQL, with the migration that creates its table. */
+/** A `Store` (from `@usertracking/core`) over PostgreSQL, with the migration that creates or checks its table. */
 export interface PostgresStore extends Store {
   readonly sink: Sink
+  /**
+   * Links an anonymous visitor to the user they signed in as. On a mapped table it needs columns for
+   * both `userId` and `anonymousId`, and throws a `TypeError` saying so otherwise.
+   */
   identify: NonNullable<Store['identify']>
+  /**
+   * Deletes one person's activities. On a mapped table it needs a place (column or JSON key) for the
+   * id it is given, and throws a `TypeError` saying so otherwise.
+   */
   deleteActivities: NonNullable<Store['deleteActivities']>
   /**
-   * Creates (or upgrades) the schema, the table and its indexes. Idempotent, and safe to run from
-   * several processes at once; call it at start-up, or apply sql/schema.sql yourself instead.
+   * Pushes activities written by any store over this table, in this process or another, as they
+   * commit (LISTEN / NOTIFY, on a connection of its own that reconnects by itself); returns the
+   * unsubscribe function. Absent on a mapped table that keeps no activity id.
+   */
+  subscribe?(filter: ActivityFilter, onActivities: (activities: Activity[]) => void): () => void
+  /**
+   * Creates (or upgrades) the schema, the table and its indexes; on a mapped table, checks that the
+   * mapped columns exist with compatible types (naming the first that does not) and creates only
+   * the index that keeps the activity id unique and the store's own side tables. Idempotent, and
+   * safe to run from several processes at once; call it at start-up, or apply sql/schema.sql yourself.
    */
   migrate(): Promise<void>
-}
-
-/** Default and largest page of `list`, per the {@link ListQuery} contract. */
-const DEFAULT_LIMIT = 50
-const MAX_LIMIT = 1000
-/** Default and largest page `export` fetches at a time. */
-const DEFAULT_EXPORT_PAGE = 1000
-const MAX_EXPORT_PAGE = 10_000
-
-function clamp(value: number | undefined, fallback: number, max: number): number {
-  if (value === undefined || !Number.isFinite(value)) return fallback
-  return Math.min(max, Math.max(1, Math.floor(value)))
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
-}
-
-function toNumber(value: unknown): number {
-  return value === null || value === undefined ? 0 : Number(value)
-}
-
-function nullableNumber(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value)
+  /** Stops live updates and closes the LISTEN connection; the app's client is left open. */
+  close(): Promise<void>
 }
 
 /**
  * A store over one PostgreSQL table: `sink` writes batches idempotently by id, `list` pages with an
- * opaque keyset cursor, `stats` aggregates (with per-user or per-type time buckets), and `export`
- * streams everything that matches in pages.
+ * opaque keyset cursor (or an offset), `stats` aggregates (with time and key buckets), `export`
+ * streams everything that matches in pages, and `subscribe` pushes new activities from every
+ * process writing to the table. With `mapping`, the table is one the app already has.
  *
  * @example
  * ```ts
@@ -90,173 +52,41 @@ function nullableNumber(value: unknown): number | null {
  * const page = await store.list({ userId: 'u1', sort: 'tokens', limit: 20 })
  * ```
  *
- * @param options - the client, and where the table lives.
+ * @param options - the client, where the table lives, and limits; see {@link PostgresStoreOptions}.
  */
 export function postgresStore(options: PostgresStoreOptions): PostgresStore {
-  const adapter = toAdapter(options.client)
-  const names = sqlNames(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE)
-  const table = names.qualifiedTable
-  const tombstoneMs = options.tombstoneMs ?? 2_592_000_000
-
-  async function page(
-    query: ListQuery,
-    sort: ActivitySortKey,
-    order: 'asc' | 'desc',
-    limit: number,
-  ): Promise<{ items: Activity[]; nextCursor?: string }> {
-    const offset = checkOffset(query, 'postgres')
-    const params = new Params()
-    const conditions = filterConditions(query, params)
-    if (query.cursor !== undefined) {
-      conditions.push(keysetCondition(sort, order, decodeCursor(query.cursor, sort, order), params))
-    }
-    const rows = await adapter.query(
-      `SELECT ${READ_COLUMNS} FROM ${table} ${whereSql(conditions)} ${orderSql(sort, order)} LIMIT ${limit + 1}${offset > 0 ? ` OFFSET ${offset}` : ''}`,
-      params.values,
-    )
-    const items = rows.slice(0, limit).map(rowToActivity)
-    if (rows.length <= limit) return { items }
-    return { items, nextCursor: encodeCursor(sort, order, positionOf(rows[limit - 1]!, sort)) }
-  }
-
-  function positionOf(row: Row, sort: ActivitySortKey): CursorPosition {
-    const id = String(row.activityid)
-    if (sort === 'timestamp') return { value: String(row.timestampus), id }
-    return { value: nullableNumber(sort === 'tokens' ? row.totaltokens : row.durationms), id }
-  }
-
-  async function count(query: ListQuery): Promise<number> {
-    const params = new Params()
-    const where = whereSql(filterConditions(query, params))
-    const rows = await adapter.query(`SELECT count(*)::float8 AS total FROM ${table} ${where}`, params.values)
-    return toNumber(rows[0]?.total)
-  }
-
-  return {
-    name: 'postgres',
-    sink: createPostgresSink(adapter, names, { tombstoneMs }),
-
-    migrate: () => runMigrations(adapter, names),
-
-    async list(query: ListQuery = {}): Promise<ListResult> {
-      const sort = query.sort ?? 'timestamp'
-      const order = query.order ?? 'desc'
-      checkSort(sort, order)
-      const limit = clamp(query.limit, DEFAULT_LIMIT, MAX_LIMIT)
-      const [result, total] = await Promise.all([
-        page(query, sort, order, limit),
-        query.includeTotal ? count(query) : undefined,
-      ])
-      return total === undefined ? result : { ...result, total }
-    },
-
-    async stats(query: StatsQuery = {}): Promise<ActivityStats> {
-      checkGroupBy(query.groupBy, 'postgres')
-      const params = new Params()
-      const where = whereSql(filterConditions(query, params))
-      const numericToken = (field: string) =>
-        `CASE WHEN jsonb_typeof(token_usage -> '${field}') = 'number' THEN (token_usage ->> '${field}')::float8 END`
-      const costTotal = `CASE WHEN jsonb_typeof(cost -> 'total') = 'number' THEN (cost ->> 'total')::float8 END`
-      const totals = adapter.query(
-        `SELECT count(*)::float8 AS total, count(DISTINCT user_id)::float8 AS users,
-  count(DISTINCT coalesce(user_id, anonymous_id))::float8 AS visitors, count(DISTINCT session_id)::float8 AS sessions,
-  coalesce(sum(${numericToken('input')}), 0)::float8 AS input, coalesce(sum(${numericToken('output')}), 0)::float8 AS output,
-  coalesce(sum(total_tokens), 0)::float8 AS tokens, coalesce(sum(${costTotal}), 0)::float8 AS cost,
-  count(*) FILTER (WHERE cost -> 'unpriced' = 'true'::jsonb)::float8 AS unpriced, avg(duration_ms)::float8 AS average,
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)::float8 AS median,
-  percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)::float8 AS p95
-FROM ${table} ${where}`,
-        params.values,
-      )
-      const byType = adapter.query(
-        `SELECT activity_type AS type, count(*)::float8 AS count, coalesce(sum(total_tokens), 0)::float8 AS tokens,
-  coalesce(sum(${costTotal}), 0)::float8 AS cost
-FROM ${table} ${where} GROUP BY activity_type`,
-        params.values,
-      )
-      const groupBy = query.groupBy
-      let buckets: Promise<Row[]> | undefined
-      if (groupBy !== undefined) {
-        const bucketParams = new Params()
-        const conditions = filterConditions(query, bucketParams)
-        const key = groupBy.per === undefined ? 'NULL::text' : GROUP_KEY_SQL[groupBy.per]
-        if (groupBy.per !== undefined) conditions.push(`${key} IS NOT NULL`)
-        const timeColumn = groupBy.on === 'receivedAt' ? 'received_at' : '"timestamp"'
-        // Numeric arithmetic on epoch milliseconds: buckets start at multiples of the interval from
-        // the Unix epoch, exactly, for any interval (not only those date_bin or date_trunc know).
-        const bucket =
-          groupBy.intervalMs === undefined
-            ? 'NULL::float8'
-            : `floor(extract(epoch from ${timeColumn}) * 1000 / ${bucketParams.add(groupBy.intervalMs)}::numeric)::float8`
-        buckets = adapter.query(
-          `SELECT ${bucket} AS bucket, ${key} AS key, count(*)::float8 AS count,
-  coalesce(sum(total_tokens), 0)::float8 AS tokens, coalesce(sum(${costTotal}), 0)::float8 AS cost
-FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
-          bucketParams.values,
-        )
-      }
-      const [[aggregate], typeRows, bucketRows] = await Promise.all([totals, byType, buckets])
-      const result: ActivityStats = {
-        total: toNumber(aggregate?.total),
-        uniqueUsers: toNumber(aggregate?.users),
-        uniqueVisitors: toNumber(aggregate?.visitors),
-        sessions: toNumber(aggregate?.sessions),
-        tokens: { input: toNumber(aggregate?.input), output: toNumber(aggregate?.output), total: toNumber(aggregate?.tokens) },
-        cost: { total: toNumber(aggregate?.cost), currency: 'USD', unpriced: toNumber(aggregate?.unpriced) },
-        duration: {
-          avgMs: nullableNumber(aggregate?.average),
-          p50Ms: nullableNumber(aggregate?.median),
-          p95Ms: nullableNumber(aggregate?.p95),
+  const settings = resolveOptions(options)
+  const adapter = toAdapter(options.client, { queryTimeoutMs: settings.queryTimeoutMs, warn: settings.warn })
+  const names = sqlNames(settings.schema, settings.table)
+  const table = options.mapping ? mappedTable(adapter, names, options.mapping, settings) : ownTable(adapter, names, settings)
+  const reader = createStoreReader(adapter, () => table.shape())
+  const channel = channelName(settings.schema, settings.table)
+  const subscriptions = !table.keepsIds ? undefined : createSubscriptions(adapter, channel, reader.byIds, settings.warn)
+  const writer = table.sink(settings.notify ? channel : undefined)
+  const sink: Sink = subscriptions
+    ? {
+        name: writer.name,
+        // A write made just after subscribe() must find the LISTEN in effect, or this process would not hear it.
+        write: async (batch, writeOptions) => {
+          await subscriptions.settled()
+          return writer.write(batch, writeOptions)
         },
-        byType: typeRows
-          .map((row) => ({
-            activityType: unescapeText(String(row.type)),
-            count: toNumber(row.count),
-            tokens: toNumber(row.tokens),
-            cost: toNumber(row.cost),
-          }))
-          .sort((a, b) => b.count - a.count || compareText(a.activityType, b.activityType)),
       }
-      if (bucketRows !== undefined && groupBy !== undefined) {
-        const { intervalMs } = groupBy
-        result.buckets = bucketRows
-          .map((row) => {
-            const bucket: StatsBucket & { index: number } = {
-              index: Number(row.bucket),
-              count: toNumber(row.count),
-              tokens: toNumber(row.tokens),
-              cost: toNumber(row.cost),
-            }
-            if (intervalMs !== undefined) bucket.start = new Date(bucket.index * intervalMs).toISOString()
-            if (row.key !== null && row.key !== undefined) bucket.key = unescapeText(String(row.key))
-            return bucket
-          })
-          .sort(
-            intervalMs === undefined
-              ? (a, b) => b.count - a.count || compareText(a.key ?? '', b.key ?? '')
-              : (a, b) => a.index - b.index || compareText(a.key ?? '', b.key ?? ''),
-          )
-          .map(({ index: _index, ...bucket }) => bucket)
-      }
-      return result
-    },
+    : writer
 
-    identify: (link) => linkIdentity(adapter, names, link),
-
-    deleteActivities: (subject) => deleteSubject(adapter, names, subject, tombstoneMs),
-
-    async *export(query: ExportQuery = {}): AsyncGenerator<Activity> {
-      const sort = query.sort ?? 'timestamp'
-      const order = query.order ?? 'asc'
-      checkSort(sort, order)
-      const pageSize = clamp(query.pageSize, DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
-      let cursor: string | undefined
-      do {
-        const result = await page({ ...query, cursor }, sort, order, pageSize)
-        yield* result.items
-        cursor = result.nextCursor
-      } while (cursor !== undefined)
+  const store: PostgresStore = {
+    name: 'postgres',
+    sink,
+    migrate: () => table.migrate(),
+    list: (query) => reader.list(query),
+    stats: (query) => reader.stats(query),
+    export: (query) => reader.export(query),
+    identify: (link) => table.identify(link),
+    deleteActivities: (subject) => table.deleteActivities(subject),
+    close: async () => {
+      await subscriptions?.close()
     },
   }
+  if (subscriptions) store.subscribe = (filter, onActivities) => subscriptions.subscribe(filter, onActivities)
+  return store
 }
-

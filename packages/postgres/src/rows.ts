@@ -1,4 +1,4 @@
-import type { Activity, ActivityStatus, RejectedActivity, TokenUsage } from '@usertracking/core'
+import { isUuid, type Activity, type ActivityStatus, type RejectedActivity, type TokenUsage } from '@usertracking/core'
 import { BinaryCopyWriter } from './binary-copy'
 import type { Row } from './client-adapter'
 import { escapeJson, escapeText, unescapeJson, unescapeText } from './nul-escape'
@@ -45,8 +45,6 @@ export interface PreparedRow {
   receivedAtMs: number | null
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 function optionalText(value: unknown): string | null {
   if (value === undefined || value === null) return null
   return escapeText(typeof value === 'string' ? value : String(value))
@@ -71,7 +69,7 @@ function timeMs(value: unknown, field: string): number {
  */
 export function prepareRow(activity: Activity): PreparedRow | { refused: string } {
   try {
-    if (typeof activity.id !== 'string' || !UUID.test(activity.id)) return { refused: 'id is not a UUID.' }
+    if (!isUuid(activity.id)) return { refused: 'id is not a UUID.' }
     if (typeof activity.activityType !== 'string' || activity.activityType.length === 0) {
       return { refused: 'activityType is missing.' }
     }

@@ -22,6 +22,8 @@ export interface SqlNames {
   timeIndex: string
   receivedIndex: string
   anonymousIndex: string
+  /** The unique index on where a mapped table keeps the activity id. */
+  activityIdIndex: string
   /** `"schema"."table_identities"`: anonymous ids linked to the users they signed in as. */
   identitiesTable: string
   identitiesUserIndex: string
@@ -53,6 +55,7 @@ export function sqlNames(schema: string, table: string): SqlNames {
     timeIndex: quoteIdentifier(`${table}_time_idx`),
     receivedIndex: quoteIdentifier(`${table}_received_idx`),
     anonymousIndex: quoteIdentifier(`${table}_anonymous_idx`),
+    activityIdIndex: quoteIdentifier(`${table}_ut_id_idx`),
     identitiesTable: `${quotedSchema}.${quoteIdentifier(`${table}_identities`)}`,
     identitiesUserIndex: quoteIdentifier(`${table}_ident_user_idx`),
     deletionsTable: `${quotedSchema}.${quoteIdentifier(`${table}_deletions`)}`,

@@ -48,11 +48,32 @@ export function microsToIso(text: string): string {
   return new Date(splitMicros(text).ms).toISOString()
 }
 
-/** Reads a filter bound (`from`, `to`) into Unix milliseconds, or says why it cannot. */
+/**
+ * The earliest instant PostgreSQL's timestamptz holds (4714-11-24 BC, Julian day 0), in Unix
+ * milliseconds. Its latest (year 294276) lies beyond JavaScript's (year 275760), so JavaScript's
+ * own limit is the upper bound.
+ */
+export const MIN_TIMESTAMP_MS = Date.UTC(-4713, 10, 24)
+/** The latest instant a JavaScript `Date` holds, in Unix milliseconds. */
+export const MAX_TIMESTAMP_MS = 8_640_000_000_000_000
+
+/** Whether Unix milliseconds are an instant both PostgreSQL and JavaScript can hold. */
+export function inTimestampRange(ms: number): boolean {
+  return ms >= MIN_TIMESTAMP_MS && ms <= MAX_TIMESTAMP_MS
+}
+
+/**
+ * Reads a filter bound (`from`, `to`, `receivedFrom`, `receivedTo`) into Unix milliseconds, or
+ * refuses it with a `RangeError` naming the field (the server answers 400): not a date, or outside
+ * what PostgreSQL can compare with.
+ */
 export function toMs(value: string | Date, field: string): number {
-  const ms = value instanceof Date ? value.getTime() : Date.parse(value)
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN
   if (!Number.isFinite(ms)) {
-    throw invalidQuery(`The ${field} bound is not a valid date: ${String(value)}.`)
+    throw invalidQuery(`${field} is not a valid date: ${String(value)}.`)
+  }
+  if (!inTimestampRange(ms)) {
+    throw invalidQuery(`${field} must be a date from 4714-11-24 BC to +275760-09-13; ${String(value)} is outside what PostgreSQL can hold.`)
   }
   return ms
 }

@@ -1,0 +1,97 @@
+import type { PostgresClient } from './client-adapter'
+import { PostgresStoreError } from './errors'
+import type { ActivityMapping } from './mapping'
+
+/** Options of `postgresStore`. Every default is in {@link POSTGRES_STORE_DEFAULTS}. */
+export interface PostgresStoreOptions {
+  /**
+   * The database: a node-postgres `Pool` (recommended) or connected `Client`, a postgres.js `sql`,
+   * or a PGlite instance. The store never closes it; it belongs to the app.
+   */
+  client: PostgresClient
+  /** The table activities live in. @default 'user_activities' */
+  table?: string
+  /** The schema of that table, created by `migrate()` when missing. @default 'public' */
+  schema?: string
+  /**
+   * Write into, and read from, a table the app already has, with its own columns, instead of the
+   * table `migrate()` creates. See {@link ActivityMapping} and docs/adopting-an-existing-schema.md.
+   */
+  mapping?: ActivityMapping
+  /**
+   * How long after `deleteActivities` the sink refuses activities of that person tracked before the
+   * deletion (a queued or retried delivery arriving late), in milliseconds. @default 2592000000
+   * (30 days, longer than any tracker's retry window)
+   */
+  tombstoneMs?: number
+  /**
+   * Bound of every statement, connection attempt and transaction of the sink and the reads, in
+   * milliseconds, measured in this process (so it also catches a stalled network, which a server-side
+   * `statement_timeout` cannot). Past it the write answers `retryable` (the server: 503) and a
+   * node-postgres pooled connection is destroyed. @default 30000 (far above any batch write or
+   * indexed read, short enough that a stalled database does not hold a request, or the sink, for long)
+   */
+  queryTimeoutMs?: number
+  /**
+   * Bound of each statement of `migrate()`, in milliseconds: building an index on a large existing
+   * table legitimately takes minutes. @default 600000 (10 minutes)
+   */
+  migrationTimeoutMs?: number
+  /**
+   * Announce every write with `NOTIFY` (the ids, in the transaction that stores them), so that
+   * `subscribe` on any store over this table, in any process, hears it. Turn it off only when no
+   * process subscribes: each notifying commit takes PostgreSQL's notification queue lock briefly.
+   * @default true
+   */
+  notify?: boolean
+  /**
+   * Receives warnings: a LISTEN connection lost and re-established, a listener this store added to
+   * keep the process alive, a subscriber that threw. @default `process.emitWarning`
+   */
+  onWarning?: (warning: Error) => void
+}
+
+/** The defaults of {@link PostgresStoreOptions}. */
+export const POSTGRES_STORE_DEFAULTS = {
+  table: 'user_activities',
+  schema: 'public',
+  tombstoneMs: 2_592_000_000,
+  queryTimeoutMs: 30_000,
+  migrationTimeoutMs: 600_000,
+  notify: true,
+} as const
+
+function emitWarning(warning: Error): void {
+  if (typeof process !== 'undefined' && typeof process.emitWarning === 'function') process.emitWarning(warning)
+}
+
+function positive(value: unknown, field: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new PostgresStoreError(`options.${field} must be a positive number of milliseconds.`)
+  }
+  return value
+}
+
+/** The options with their defaults, checked; errors name the field. */
+export function resolveOptions(options: PostgresStoreOptions) {
+  if (typeof options !== 'object' || options === null) throw new PostgresStoreError('postgresStore() needs an options object with a client.')
+  const onWarning = options.onWarning ?? emitWarning
+  if (typeof onWarning !== 'function') throw new PostgresStoreError('options.onWarning must be a function.')
+  if (options.notify !== undefined && typeof options.notify !== 'boolean') throw new PostgresStoreError('options.notify must be true or false.')
+  return {
+    table: options.table ?? POSTGRES_STORE_DEFAULTS.table,
+    schema: options.schema ?? POSTGRES_STORE_DEFAULTS.schema,
+    tombstoneMs: positive(options.tombstoneMs, 'tombstoneMs', POSTGRES_STORE_DEFAULTS.tombstoneMs),
+    queryTimeoutMs: positive(options.queryTimeoutMs, 'queryTimeoutMs', POSTGRES_STORE_DEFAULTS.queryTimeoutMs),
+    migrationTimeoutMs: positive(options.migrationTimeoutMs, 'migrationTimeoutMs', POSTGRES_STORE_DEFAULTS.migrationTimeoutMs),
+    notify: options.notify ?? POSTGRES_STORE_DEFAULTS.notify,
+    warn(message: string, cause?: unknown): void {
+      try {
+        onWarning(new PostgresStoreError(message, cause === undefined ? undefined : { cause }))
+      } catch {
+        // A throwing warning handler must not turn a warning into a crash.
+      }
+    },
+  }
+}

@@ -1,0 +1,16 @@
+import type { DeletionResult, DeletionSubject, IdentifyResult, IdentityLink, Sink } from '@usertracking/core'
+import type { TableShape } from './table-shape'
+
+/** What a store needs from the table it sits on: the SDK's own table, or an app's mapped one. */
+export interface TableAccess {
+  /** How to read the table; a mapped table's depends on its column types, read from the catalog once. */
+  shape(): Promise<TableShape>
+  /** Whether the table keeps activity ids, so that writes can be announced and read back by id. */
+  readonly keepsIds: boolean
+  /** The batch writer, announcing its writes on `channel` when there is one. */
+  sink(channel: string | undefined): Sink
+  migrate(): Promise<void>
+  identify(link: IdentityLink): Promise<IdentifyResult>
+  deleteActivities(subject: DeletionSubject): Promise<DeletionResult>
+}
+

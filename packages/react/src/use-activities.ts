@@ -1,0 +1,211 @@
+import type { ActivityPage, LiveState } from '@usertracking/client'
+import type { Activity, ActivityFilter, ActivitySortKey } from '@usertracking/core'
+import { useCallback, useEffect, useRef, useState } from 'react'
+import { useActivityContext } from './context'
+
+/** What {@link useActivities} shows: a filter, an order and a page size. */
+export interface ActivitiesQuery extends ActivityFilter {
+  /** @default 'timestamp' */
+  sort?: ActivitySortKey
+  /** @default 'desc' */
+  order?: 'asc' | 'desc'
+  /** Rows per page, 1–1000. @default 20 */
+  perPage?: number
+}
+
+/** Options of {@link useActivities}. */
+export interface UseActivitiesOptions {
+  /**
+   * `cursor` pages with the server's keyset cursor (any server; stable while rows arrive);
+   * `page` asks for page numbers (`page` / `perPage`), which lets {@link ActivitiesState.goTo}
+   * jump to any page.
+   * @default 'cursor'
+   */
+  pagination?: 'cursor' | 'page'
+  /** Merge new activities in as they happen, over the live stream. @default true */
+  live?: boolean
+}
+
+/** What {@link useActivities} returns. */
+export interface ActivitiesState {
+  /** The rows on screen. */
+  items: Activity[]
+  /** A page is being fetched; `items` still holds the previous one, so nothing jumps meanwhile. */
+  loading: boolean
+  /** Why the last fetch failed; cleared by the next success. */
+  error: Error | undefined
+  /** The 1-based page on screen. */
+  page: number
+  /** How many pages there are, when the server counted. */
+  pages: number | undefined
+  /** How many activities match, when the server counted (live arrivals included). */
+  total: number | undefined
+  hasNext: boolean
+  hasPrevious: boolean
+  next(): void
+  previous(): void
+  /** Jumps to a page: any page with page-number paging, a page already visited with cursors. */
+  goTo(page: number): void
+  /** Fetches the page on screen again. */
+  refresh(): void
+  /** The live stream's state (`connected`, `error`). */
+  live: LiveState
+  /** Activities merged in live since the page was fetched, oldest first: for highlighting and announcing. */
+  fresh: Activity[]
+  /** Activities that arrived live but belong elsewhere than this page or order (see {@link ActivitiesState.showPending}). */
+  pending: number
+  /** Goes to the first page and fetches it again (with the query's order: set newest first to see the new rows on top). */
+  showPending(): void
+}
+
+interface Loaded {
+  items: Activity[]
+  total: number | undefined
+  pages: number | undefined
+  nextCursor: string | undefined
+  fresh: Activity[]
+  pending: number
+}
+
+interface Placement {
+  page: number
+  sort: ActivitySortKey
+  order: 'asc' | 'desc'
+  perPage: number
+  hasNext: boolean
+}
+
+const EMPTY: Loaded = { items: [], total: undefined, pages: undefined, nextCursor: undefined, fresh: [], pending: 0 }
+
+/**
+ * A new activity joins the rows on screen only where it belongs and where it cannot move what the
+ * reader is looking at: the first page, newest first. Anywhere else it is counted as pending.
+ */
+function merge(loaded: Loaded, activity: Activity, at: Placement): Loaded {
+  if (loaded.items.some((item) => item.id === activity.id)) return loaded
+  const total = loaded.total === undefined ? undefined : loaded.total + 1
+  if (at.page !== 1 || at.sort !== 'timestamp' || at.order !== 'desc') return { ...loaded, total, pending: loaded.pending + 1 }
+  // Normalised timestamps are ISO 8601 in UTC, which sort as strings.
+  let index = loaded.items.findIndex((item) => item.timestamp < activity.timestamp)
+  if (index === -1) {
+    // Older than every row on a full page: it belongs on a later page.
+    if (loaded.items.length >= at.perPage && at.hasNext) return { ...loaded, total }
+    index = loaded.items.length
+  }
+  const items = [...loaded.items.slice(0, index), activity, ...loaded.items.slice(index)]
+  return { ...loaded, items, total, fresh: [...loaded.fresh, activity] }
+}
+
+/**
+ * A page of activities with paging, sorting and filters, kept current over the live stream: new
+ * activities appear at the top of the first page (never twice, and never moving rows on another
+ * page: there they are counted in `pending`). A change of `query` goes back to the first page.
+ *
+ * ```tsx
+ * const activities = useActivities({ activityType: 'resume_generation', sort: 'tokens' })
+ * ```
+ */
+export function useActivities(query: ActivitiesQuery = {}, options: UseActivitiesOptions = {}): ActivitiesState {
+  const { client } = useActivityContext()
+  const pagination = options.pagination ?? 'cursor'
+  const liveEnabled = options.live ?? true
+  // Effects run again when the query's content changes, not when a caller passes a new object.
+  const key = JSON.stringify(query)
+  const [position, setPosition] = useState({ key, page: 1, reload: 0 })
+  const page = position.key === key ? position.page : 1
+  const reload = position.key === key ? position.reload : 0
+  const [loaded, setLoaded] = useState<Loaded>(EMPTY)
+  const [loading, setLoading] = useState(true)
+  const [error, setError] = useState<Error>()
+  const [live, setLive] = useState<LiveState>({ status: liveEnabled ? 'connecting' : 'closed', connected: false })
+  const cursors = useRef<{ key: string; list: (string | undefined)[] }>({ key, list: [undefined] })
+  if (cursors.current.key !== key) cursors.current = { key, list: [undefined] }
+  const perPage = query.perPage ?? 20
+  const hasNext = pagination === 'page' ? page < (loaded.pages ?? 0) : cursors.current.list[page] !== undefined
+  const placement: Placement = { page, sort: query.sort ?? 'timestamp', order: query.order ?? 'desc', perPage, hasNext }
+  // The live callback outlives renders: it reads where the reader is through this ref.
+  const current = useRef({ placement, loading, arrived: [] as Activity[] })
+  current.current.placement = placement
+  current.current.loading = loading
+
+  useEffect(() => {
+    const controller = new AbortController()
+    const { perPage: size = 20, ...rest } = JSON.parse(key) as ActivitiesQuery
+    const cursorList = cursors.current.list
+    setLoading(true)
+    current.current.loading = true
+    const request: Promise<ActivityPage> =
+      pagination === 'page'
+        ? client.list({ ...rest, page, perPage: size }, { signal: controller.signal })
+        : client.list({ ...rest, limit: size, cursor: cursorList[page - 1], includeTotal: true }, { signal: controller.signal })
+    request.then(
+      (result) => {
+        if (controller.signal.aborted) return
+        if (pagination === 'cursor') cursorList[page] = result.nextCursor
+        const pages = result.pages ?? (result.total === undefined ? undefined : Math.max(1, Math.ceil(result.total / size)))
+        let next: Loaded = { items: result.items, total: result.total, pages, nextCursor: result.nextCursor, fresh: [], pending: 0 }
+        // What arrived live while this page was on its way: kept unless the page already has it.
+        const at = { ...current.current.placement, hasNext: pagination === 'page' ? page < (pages ?? 0) : result.nextCursor !== undefined }
+        for (const activity of current.current.arrived.splice(0)) next = merge(next, activity, at)
+        current.current.loading = false
+        setLoaded(next)
+        setError(undefined)
+        setLoading(false)
+      },
+      (reason: unknown) => {
+        if (controller.signal.aborted) return
+        current.current.loading = false
+        setError(reason instanceof Error ? reason : new Error(String(reason)))
+        setLoading(false)
+      },
+    )
+    return () => controller.abort()
+  }, [client, key, page, reload, pagination])
+
+  useEffect(() => {
+    // Arrivals held for a fetch of the previous query belong to another filter.
+    current.current.arrived = []
+    if (!liveEnabled) return
+    const { sort: _sort, order: _order, perPage: _perPage, ...filter } = JSON.parse(key) as ActivitiesQuery
+    const subscription = client.live(
+      filter,
+      (activity) => {
+        if (current.current.loading) current.current.arrived.push(activity)
+        else setLoaded((previous) => merge(previous, activity, current.current.placement))
+      },
+      {
+        onState: setLive,
+        // The server could not replay what was missed: the page on screen may lack rows.
+        onReset: () =>
+          setPosition((previous) => (previous.key === key ? { ...previous, reload: previous.reload + 1 } : { key, page: 1, reload: 1 })),
+      },
+    )
+    setLive(subscription.state)
+    return () => subscription.close()
+  }, [client, key, liveEnabled])
+
+  const goTo = useCallback(
+    (target: number) => {
+      setPosition((previous) => ({ key, page: Math.max(1, target), reload: previous.key === key ? previous.reload : 0 }))
+    },
+    [key],
+  )
+  const pages = loaded.pages
+  return {
+    ...loaded,
+    loading,
+    error,
+    page,
+    pages,
+    hasNext,
+    hasPrevious: page > 1,
+    next: () => hasNext && goTo(page + 1),
+    previous: () => goTo(page - 1),
+    goTo: (target) => {
+      if (pagination === 'page' || cursors.current.list[target - 1] !== undefined || target === 1) goTo(target)
+    },
+    refresh: () => setPosition({ key, page, reload: reload + 1 }),
+    live,
+    showPending: () => setPosition({ key, page: 1, reload: reload + 1 }),
+  }
+}
