@@ -5,7 +5,7 @@
  * counts it. usertracking is driven only through its public API.
  *
  * "Tuned" is what a user who read each SDK's docs would set for a 100k burst: a queue that holds
- * the burst and larger batches; nothing else changes.
+ * the burst (usertracking's default byte bounds already do) and larger batches; nothing else changes.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -41,13 +41,16 @@ export interface Scenario {
 }
 
 /**
- * usertracking's default queue and batch settings as the installed core states them, so the rows
- * stay true while those defaults change.
+ * usertracking's default batch and queue bounds named in `names`, as the installed core states
+ * them (byte sizes in MiB, unbounded ones left out), so the rows stay true while defaults change.
  */
-const usertrackingDefaults = Object.entries(TRACKER_DEFAULTS as Record<string, number>)
-  .filter(([name]) => /^(batchSize|maxQueue)/.test(name))
-  .map(([name, value]) => `${name} ${value.toLocaleString('en-US')}`)
-  .join(', ')
+function usertrackingDefaults(names: string[]): string {
+  const defaults = TRACKER_DEFAULTS as Record<string, number>
+  return names
+    .filter((name) => Number.isFinite(defaults[name]))
+    .map((name) => `${name} ${name.endsWith('Bytes') ? `${defaults[name]! / 2 ** 20} MiB` : defaults[name]!.toLocaleString('en-US')}`)
+    .join(', ')
+}
 
 const userId = (index: number) => `user-${index % 1000}`
 const properties = (index: number) => ({ i: index, jobTitle: 'Data Engineer' })
@@ -67,7 +70,7 @@ async function usertracking(origin: string, tuned: boolean): Promise<BenchClient
   const { createTracker, httpSink } = await import('@usertracking/core')
   const tracker = createTracker({
     sinks: [httpSink({ url: `${origin}/api/activity` })],
-    ...(tuned ? { batchSize: 1000, maxQueueSize: EVENTS } : {}),
+    ...(tuned ? { batchSize: 1000 } : {}),
   })
   return {
     track: (index) => tracker.track({ userId: userId(index), activityType: 'job_match', metadata: properties(index) }),
@@ -84,7 +87,7 @@ async function usertrackingNode(origin: string, tuned: boolean): Promise<BenchCl
   const tracker = createNodeTracker({
     url: `${origin}/api/activity`,
     dir,
-    ...(tuned ? { batchSize: 1000, maxQueueSize: EVENTS } : {}),
+    ...(tuned ? { batchSize: 1000 } : {}),
   })
   return {
     track: (index) => tracker.track({ userId: userId(index), activityType: 'job_match', metadata: properties(index) }),
@@ -151,14 +154,14 @@ async function segment(origin: string, tuned: boolean): Promise<BenchClient> {
 
 /** Every row, defaults first (the order of every table). */
 export const SCENARIOS: Scenario[] = [
-  { id: 'usertracking', sdk: 'usertracking `createTracker` + `httpSink`', tuned: false, ours: true, settings: `${usertrackingDefaults}, memory only`, start: (origin) => usertracking(origin, false) },
-  { id: 'usertracking-node', sdk: 'usertracking `createNodeTracker` (file journal)', tuned: false, ours: true, settings: `${usertrackingDefaults}, file journal`, start: (origin) => usertrackingNode(origin, false) },
+  { id: 'usertracking', sdk: 'usertracking `createTracker` + `httpSink`', tuned: false, ours: true, settings: `${usertrackingDefaults(['batchSize', 'maxBatchBytes', 'maxQueueSize', 'maxQueueBytes'])}, memory only`, start: (origin) => usertracking(origin, false) },
+  { id: 'usertracking-node', sdk: 'usertracking `createNodeTracker` (file journal)', tuned: false, ours: true, settings: `${usertrackingDefaults(['batchSize', 'maxBatchBytes', 'maxStorageBytes'])}, file journal (memory holds a window of the queue)`, start: (origin) => usertrackingNode(origin, false) },
   { id: 'otel', sdk: 'OpenTelemetry logs (BatchLogRecordProcessor + OTLP/HTTP)', tuned: false, ours: false, settings: 'maxExportBatchSize 512, maxQueueSize 2,048', start: (origin) => openTelemetry(origin, false) },
   { id: 'amplitude', sdk: '@amplitude/analytics-node', tuned: false, ours: false, settings: 'flushQueueSize 200, queue unbounded', start: (origin) => amplitude(origin, false) },
   { id: 'posthog', sdk: 'posthog-node', tuned: false, ours: false, settings: 'flushAt 20, maxBatchSize 100, maxQueueSize 1,000, gzip', start: (origin) => posthog(origin, false) },
   { id: 'segment', sdk: '@segment/analytics-node', tuned: false, ours: false, settings: 'flushAt 15, queue unbounded', start: (origin) => segment(origin, false) },
-  { id: 'usertracking-tuned', sdk: 'usertracking `createTracker` + `httpSink`', tuned: true, ours: true, settings: 'batchSize 1,000, maxQueueSize 100,000', start: (origin) => usertracking(origin, true) },
-  { id: 'usertracking-node-tuned', sdk: 'usertracking `createNodeTracker` (file journal)', tuned: true, ours: true, settings: 'batchSize 1,000, maxQueueSize 100,000', start: (origin) => usertrackingNode(origin, true) },
+  { id: 'usertracking-tuned', sdk: 'usertracking `createTracker` + `httpSink`', tuned: true, ours: true, settings: 'batchSize 1,000, other bounds at their defaults', start: (origin) => usertracking(origin, true) },
+  { id: 'usertracking-node-tuned', sdk: 'usertracking `createNodeTracker` (file journal)', tuned: true, ours: true, settings: 'batchSize 1,000, other bounds at their defaults', start: (origin) => usertrackingNode(origin, true) },
   { id: 'otel-tuned', sdk: 'OpenTelemetry logs (BatchLogRecordProcessor + OTLP/HTTP)', tuned: true, ours: false, settings: 'maxExportBatchSize 1,000, maxQueueSize 100,000', start: (origin) => openTelemetry(origin, true) },
   { id: 'amplitude-tuned', sdk: '@amplitude/analytics-node', tuned: true, ours: false, settings: 'flushQueueSize 1,000', start: (origin) => amplitude(origin, true) },
   { id: 'posthog-tuned', sdk: 'posthog-node', tuned: true, ours: false, settings: 'flushAt 1,000, maxBatchSize 1,000, maxQueueSize 100,000', start: (origin) => posthog(origin, true) },
