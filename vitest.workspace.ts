@@ -46,4 +46,6 @@ export const projects = [
   // Google's Firestore emulator (a Java jar), started once for the project by its globalSetup.
   project({ name: 'firestore', root: './packages/firestore', globalSetup: ['./test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
   project({ name: 'firestore-activity', root: './examples/firestore-activity', globalSetup: ['../../packages/firestore/test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
+  // The benchmark harness's own parts (the collector against each real peer SDK), not the benchmarks.
+  project({ name: 'bench', root: './bench', testTimeout: 60_000 }),
 ]
