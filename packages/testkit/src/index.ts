@@ -7,4 +7,4 @@
  * @module @usertracking/testkit
  */
 export { describeStoreConformance, HOSTILE_STRINGS } from './store-conformance'
-export type { StoreFixture } from './store-conformance'
+export type { StoreFixture, StoreFixtureOptions } from './store-conformance'
