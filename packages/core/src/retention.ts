@@ -30,6 +30,8 @@ export interface RetentionOptions {
 export interface ExpiryResult {
   /** Activities deleted because they were older than `retention.maxAgeDays`. */
   deleted: number
+  /** `true` when another process was expiring the same store's data at that moment, so this call did nothing. */
+  skipped?: boolean
 }
 
 /** The defaults of {@link RetentionOptions}. */
