@@ -109,7 +109,7 @@ export function createUserTracking(): UserTrackingApi {
     tracker = createCanonicalTracker({
       ...options,
       sinks: [...(options.endpoint ? [sink] : []), ...(options.sinks ?? [])],
-      storage: { ...pageStorage, load: () => before.then(pageStorage.load) },
+      storage: { ...pageStorage, load: () => before.then(() => pageStorage.load()) },
       batchSize: options.batchSize ?? 25,
       defaults: () => ({
         ...identity?.ids(),

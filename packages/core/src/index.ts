@@ -17,7 +17,7 @@ export type {
   JsonValue,
   TokenUsage,
 } from './activity'
-export { normalizeActivity, formatIssues, isPlainObject, NORMALIZE_DEFAULTS } from './normalize'
+export { normalizeActivity, formatIssues, isPlainObject, NORMALIZE_DEFAULTS, ACTIVITY_LIMITS } from './normalize'
 export { unref } from './unref'
 export type { NormalizeOptions, NormalizeResult, ValidationIssue } from './normalize'
 export { activitySchema, parseActivity } from './schema'
@@ -50,9 +50,9 @@ export type {
 export { RETENTION_DEFAULTS, resolveRetention, isExpired, startRetentionJob } from './retention'
 export type { RetentionOptions, ExpiryResult, ResolvedRetention, RetentionJob } from './retention'
 export { checkGroupBy, checkOffset, computeStats, statsGroupKey } from './stats'
-export { createTracker, createCanonicalTracker } from './tracker'
-export type { Tracker, TrackerEvents, TrackerStats, ShutdownOptions } from './tracker'
-export { TRACKER_DEFAULTS } from './options'
+export { createTracker, createCanonicalTracker, mergeActivityDefaults } from './tracker'
+export type { Tracker, TrackerEvents, TrackerStats, ShutdownOptions, FlushOptions, FlushReport } from './tracker'
+export { TRACKER_DEFAULTS, PAGED_QUEUE_BYTES } from './options'
 export type { TrackerOptions, TrackerDefaults, DropReason, DropDetail } from './options'
 export { httpSink } from './http-sink'
 export type { HttpSinkOptions } from './http-sink'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { normalizeActivity, type NormalizeResult } from './normalize'
+import { ACTIVITY_LIMITS, normalizeActivity, type NormalizeResult } from './normalize'
 import { activitySchema, parseActivity } from './schema'
 import { isUuid, uuidv7Time } from './uuid'
 
@@ -135,6 +135,12 @@ describe('normalizeActivity: garbage never throws and names the field', () => {
     ['an invalid date', { activityType: 'a', timestamp: 'yesterday' }, ['timestamp']],
     ['a date out of range', { activityType: 'a', timestamp: 1e20 }, ['timestamp']],
     ['negative tokens', { activityType: 'a', tokenUsage: -1 }, ['tokenUsage']],
+    ['a duration over a year', { activityType: 'a', durationMs: 1e308 }, ['durationMs']],
+    ['seconds taken over a year', { activityType: 'a', timeTaken: 366 * 86_400 }, ['timeTaken']],
+    ['a token count over 1e12', { activityType: 'a', tokenUsage: 1e308 }, ['tokenUsage']],
+    ['input tokens over 1e12', { activityType: 'a', tokenUsage: { input: 2e12, output: 1 } }, ['tokenUsage.input']],
+    ['cache tokens over 1e12', { activityType: 'a', tokenUsage: { total: 5, cache_read_input_tokens: 1e13 } }, ['tokenUsage.cache_read_input_tokens']],
+    ['input and output adding up past 1e12', { activityType: 'a', tokenUsage: { input: 9e11, output: 9e11 } }, ['tokenUsage.total']],
     ['a bad id', { activityType: 'a', id: 'not-a-uuid' }, ['id']],
     ['an object user id', { activityType: 'a', userId: { id: 1 } }, ['userId']],
     ['a bad status', { activityType: 'a', status: 'ok' }, ['status']],
@@ -146,6 +152,13 @@ describe('normalizeActivity: garbage never throws and names the field', () => {
     expect(result!.ok).toBe(false)
     const found = issuePaths(result!)
     for (const path of paths) expect(found).toContain(path)
+  })
+
+  it('accepts numbers right at their bounds', () => {
+    const activity = ok(normalizeActivity({ activityType: 'a', durationMs: ACTIVITY_LIMITS.maxDurationMs, tokenUsage: { input: ACTIVITY_LIMITS.maxTokens, total: ACTIVITY_LIMITS.maxTokens } }))
+    expect(activity.durationMs).toBe(ACTIVITY_LIMITS.maxDurationMs)
+    expect(activitySchema.safeParse(activity).success).toBe(true)
+    expect(activitySchema.safeParse({ ...activity, durationMs: 1e308 }).success).toBe(false)
   })
 
   it('respects a configured metadata size limit', () => {

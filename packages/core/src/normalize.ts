@@ -10,8 +10,11 @@ export interface ValidationIssue {
   message: string
 }
 
-/** The outcome of {@link normalizeActivity}: the activity, or every issue found. */
-export type NormalizeResult = { ok: true; activity: Activity } | { ok: false; issues: ValidationIssue[] }
+/**
+ * The outcome of {@link normalizeActivity}: the activity and an estimate of its size as JSON, in
+ * bytes (what the tracker's byte bounds count), or every issue found.
+ */
+export type NormalizeResult = { ok: true; activity: Activity; bytes: number } | { ok: false; issues: ValidationIssue[] }
 
 /** Limits and sources used while normalising. */
 export interface NormalizeOptions {
@@ -37,6 +40,20 @@ export const NORMALIZE_DEFAULTS = {
   maxStringLength: 10_000,
 } as const
 
+/**
+ * Bounds of numeric fields, in one place. A value above its bound is invalid (reported with its field
+ * path), never clamped: such a number is a bug or an attack, and stored it would break aggregates
+ * (a `sum` over `1e308` overflows in PostgreSQL and answers every stats query with an error).
+ *
+ * - `maxDurationMs`: a year, in milliseconds. Anything longer is not one activity.
+ * - `maxTokens`: 10^12, for each of `input`, `output`, `total`, `cacheRead` and `cacheWrite` — a
+ *   thousand times the largest context window in use, and far inside a float's exact integers.
+ */
+export const ACTIVITY_LIMITS = {
+  maxDurationMs: 365 * 24 * 60 * 60 * 1000,
+  maxTokens: 1e12,
+} as const
+
 const MAX_ID_LENGTH = 256
 const MAX_TYPE_LENGTH = 200
 const MAX_DEPTH = 32
@@ -50,6 +67,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 
 class Issues {
   list: ValidationIssue[] = []
+  /** Bytes of JSON counted so far for `metadata` and `context`. */
+  bytes = 0
   add(path: Path, message: string): undefined {
     this.list.push({ path, message })
     return undefined
@@ -93,9 +112,10 @@ function readId(
   if (key !== undefined) set(activity, field, toId(source[key], [key], issues))
 }
 
-function toCount(value: unknown, path: Path, issues: Issues): number | undefined {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    return issues.add(path, 'Expected a finite, non-negative number.')
+function toCount(value: unknown, path: Path, issues: Issues, max: number): number | undefined {
+  // `!(value <= max)` also refuses NaN and Infinity.
+  if (typeof value !== 'number' || value < 0 || !(value <= max)) {
+    return issues.add(path, `Expected a number from 0 to ${max}.`)
   }
   return value
 }
@@ -222,7 +242,33 @@ function toJsonObject(
   const walk: JsonWalk = { remaining: maxBytes, ancestors: [], path: [...path], issues }
   const copy = toJson(value, walk) as JsonObject | undefined
   if (walk.remaining < 0) return issues.add(path, `Larger than the ${maxBytes}-byte limit.`)
+  issues.bytes += maxBytes - walk.remaining
   return issues.list.length === before ? copy : undefined
+}
+
+type JsonCopier = typeof toJsonObject
+
+/**
+ * {@link toJsonObject} for canonical input, in a few bytes of bundle: the copy is what
+ * `JSON.stringify` makes of the value (functions and `undefined` are left out, `NaN` becomes
+ * `null`, as any JSON API does) and the size is that text's length in UTF-16 code units. What
+ * JSON cannot carry at all (a cycle, a BigInt) is refused, with the field's path but not the path
+ * inside it.
+ */
+function toJsonObjectLight(value: unknown, path: Path, maxBytes: number, issues: Issues, parseStrings: boolean): JsonObject | undefined {
+  let text: string
+  let copy: unknown
+  try {
+    if (typeof value === 'string' && parseStrings) value = JSON.parse(value)
+    text = JSON.stringify(value)
+    copy = isPlainObject(value) && JSON.parse(text)
+  } catch (error) {
+    return issues.add(path, `Not JSON: ${errorMessage(error)}`)
+  }
+  if (!isPlainObject(copy)) return issues.add(path, 'Expected a JSON object.')
+  if (text.length > maxBytes) return issues.add(path, `Larger than the ${maxBytes}-byte limit.`)
+  issues.bytes += text.length
+  return copy as JsonObject
 }
 
 type TokenField = keyof Omit<TokenUsage, 'model'>
@@ -245,6 +291,11 @@ interface Aliases {
   tokens: Record<string, TokenField>
   /** Reads the aliases of `durationMs` and of context fields, after the canonical fields. */
   read: (source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number) => void
+  /**
+   * Copies `metadata` and `context`, walking them to report the exact path of what JSON cannot
+   * carry; canonical input gets {@link toJsonObjectLight}.
+   */
+  json: JsonCopier
 }
 
 const ALIASES: Aliases = {
@@ -272,6 +323,7 @@ const ALIASES: Aliases = {
     cache_creation_input_tokens: 'cacheWrite',
   },
   read: readAliasesAndCost,
+  json: toJsonObject,
 }
 
 /** The canonical names, for input without aliases. */
@@ -293,9 +345,9 @@ const CONTEXT_ALIASES = [
 
 function readAliases(source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number): void {
   if (source.durationMs == null) {
-    if (source.duration_ms != null) set(activity, 'durationMs', toCount(source.duration_ms, ['duration_ms'], issues))
+    if (source.duration_ms != null) set(activity, 'durationMs', toCount(source.duration_ms, ['duration_ms'], issues, ACTIVITY_LIMITS.maxDurationMs))
     else if (source.timeTaken != null) {
-      const seconds = toCount(source.timeTaken, ['timeTaken'], issues)
+      const seconds = toCount(source.timeTaken, ['timeTaken'], issues, ACTIVITY_LIMITS.maxDurationMs / 1000)
       // Rounded to the microsecond so 3.2 s is 3200 ms, not 3200.0000000000005.
       if (seconds !== undefined) activity.durationMs = Math.round(seconds * 1_000_000) / 1000
     }
@@ -312,7 +364,7 @@ function readAliases(source: Record<string, unknown>, activity: Activity, issues
 
 function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Aliases | undefined): TokenUsage | undefined {
   if (typeof value === 'number') {
-    const total = toCount(value, path, issues)
+    const total = toCount(value, path, issues, ACTIVITY_LIMITS.maxTokens)
     return total === undefined ? undefined : { total }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -328,7 +380,7 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Alias
     }
     const field = aliases ? aliases.tokens[key] : TOKEN_FIELDS.includes(key) ? (key as TokenField) : undefined
     if (!field) continue
-    const count = toCount(raw, [...path, key], issues)
+    const count = toCount(raw, [...path, key], issues, ACTIVITY_LIMITS.maxTokens)
     if (count !== undefined && usage[field] === undefined) usage[field] = count
   }
   if (usage.total === undefined) {
@@ -336,6 +388,8 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Alias
       return issues.add(path, 'Expected at least one of total, input or output.')
     }
     usage.total = (usage.input ?? 0) + (usage.output ?? 0)
+    // Two counts within the bound can add up past it.
+    if (usage.total > ACTIVITY_LIMITS.maxTokens) return issues.add([...path, 'total'], `Expected a number from 0 to ${ACTIVITY_LIMITS.maxTokens}.`)
   }
   return usage as TokenUsage
 }
@@ -367,9 +421,13 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
 }
 
 /**
- * {@link normalizeActivity} without the aliases: only the canonical field names of {@link Activity}
- * are read, with the same checks, limits and defaults. `cost` is not read either: it is set on the
- * server (see the pricing package), and leaving it out keeps the browser bundle small.
+ * {@link normalizeActivity} without the aliases, for input the SDK builds itself: only the canonical
+ * field names of {@link Activity} are read, with the same checks, limits and defaults, except that
+ * `metadata` and `context` are copied through JSON: what `JSON.stringify` leaves out (functions,
+ * `undefined`) or turns into `null` (`NaN`, `Infinity`) is left out or `null`, their size is counted
+ * in UTF-16 code units, and what JSON cannot carry (a cycle, a BigInt) is refused with the field's
+ * path. That keeps the strict walker of {@link normalizeActivity} out of a browser bundle. `cost`
+ * is not read either: it is set on the server (see the pricing package).
  */
 export function normalizeCanonicalActivity(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
   return normalize(input, options, undefined)
@@ -426,7 +484,7 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
   if (source.endTime != null) {
     set(activity, 'endTime', toIsoTime(source.endTime, ['endTime'], issues))
   }
-  if (source.durationMs != null) set(activity, 'durationMs', toCount(source.durationMs, ['durationMs'], issues))
+  if (source.durationMs != null) set(activity, 'durationMs', toCount(source.durationMs, ['durationMs'], issues, ACTIVITY_LIMITS.maxDurationMs))
 
   if (source.tokenUsage != null) {
     set(activity, 'tokenUsage', toTokenUsage(source.tokenUsage, ['tokenUsage'], issues, aliases))
@@ -442,14 +500,15 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
     activity.status ??= 'error'
   }
 
+  const json = aliases ? aliases.json : toJsonObjectLight
   if (source.context != null) {
-    set(activity, 'context', toJsonObject(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined)
+    set(activity, 'context', json(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined)
   }
   aliases?.read(source, activity, issues, maxStringLength)
 
   const metadataKey = firstKey(source, (aliases ?? CANONICAL).metadata)
   if (metadataKey !== undefined) {
-    set(activity, 'metadata', toJsonObject(source[metadataKey], [metadataKey], maxMetadataBytes, issues, true))
+    set(activity, 'metadata', json(source[metadataKey], [metadataKey], maxMetadataBytes, issues, true))
   }
 
   if (source.receivedAt != null) {
@@ -458,7 +517,8 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
 
   if (issues.list.length > 0) return { ok: false, issues: issues.list }
   activity.id = id ?? uuidv7(nowMs)
-  return { ok: true, activity }
+  // The id, timestamp, ids, keys and metadata: an estimate is enough for the byte bounds.
+  return { ok: true, activity, bytes: 160 + activity.activityType.length + (activity.description?.length ?? 0) + issues.bytes }
 }
 
 /** Formats issues as one sentence list, e.g. `metadata.items.3: A bigint is not JSON-serialisable.` */
@@ -486,7 +546,7 @@ function toCost(value: unknown, issues: Issues): ActivityCost | undefined {
   const cost: ActivityCost = { currency: 'USD', source: '' }
   for (const key of ['total', 'input', 'output'] as const) {
     if (value[key] == null) continue
-    const amount = toCount(value[key], ['cost', key], issues)
+    const amount = toCount(value[key], ['cost', key], issues, Number.POSITIVE_INFINITY)
     if (amount !== undefined && amount > MAX_COST_USD) issues.add(['cost', key], `Expected at most ${MAX_COST_USD}.`)
     else if (amount !== undefined) cost[key] = amount
   }

@@ -10,7 +10,9 @@ import type { Storage } from './storage'
  * - `invalid`: `track()` got something that is not an activity (see the debug log for the field paths).
  * - `filtered`: `beforeSend` returned `null`.
  * - `before_send_error`: `beforeSend` threw.
- * - `queue_overflow`: a sink's queue held `maxQueueSize` activities; the oldest made room.
+ * - `queue_overflow`: without a paging storage, a sink's queue held `maxQueueBytes` (or
+ *   `maxQueueSize`) and the oldest made room; with one, the storage held `maxStorageBytes` and the
+ *   newest was refused.
  * - `permanent_failure`: the sink said the batch can never be stored (e.g. HTTP 400).
  * - `rejected`: the sink stored the batch but refused these activities for their content.
  * - `too_large`: a single activity was too large for the sink (HTTP 413 for a batch of one).
@@ -58,10 +60,18 @@ export interface TrackerOptions {
    */
   persistIntervalMs?: number
   /**
-   * Activities per `sink.write`. Larger batches mean fewer requests; 100 keeps an HTTP body of
-   * typical activities well under 100 KB. @default 100
+   * Most activities per `sink.write`. Larger batches mean fewer requests; `maxBatchBytes` bounds
+   * the body whatever the count. @default 500
    */
   batchSize?: number
+  /**
+   * Most bytes of JSON per `sink.write` (estimated while `track()` validates; a single larger
+   * activity still goes alone). Servers refuse large bodies (the server package at 1 MB, Express at
+   * 100 KB by default); after an HTTP 413, or a reset while sending a large body, the sink's limit
+   * is halved and grows back gradually, doubling after every 8 writes that succeed.
+   * @default 524288 (512 KiB) — half the server package's `maxBodyBytes`.
+   */
+  maxBatchBytes?: number
   /**
    * The longest an activity waits in the queue before its batch goes out, in milliseconds, however
    * busy tracking is. @default 5000
@@ -73,10 +83,26 @@ export interface TrackerOptions {
    */
   debounceTime?: number
   /**
-   * Most activities queued per sink. When full, the oldest is dropped (`queue_overflow`) so memory
-   * stays bounded during a long outage. @default 10000
+   * Most activities held in memory per sink. Without a paging storage the oldest is dropped past it
+   * (`queue_overflow`); with one (the Node tracker's file journal) what does not fit waits in storage.
+   * @default Infinity — `maxQueueBytes` bounds memory.
    */
   maxQueueSize?: number
+  /**
+   * Most bytes (of JSON, estimated) held in memory per sink. Without a paging storage the oldest is
+   * dropped past it (`queue_overflow`). With a paging storage (one with `spill` and `page`, such as
+   * the Node tracker's file journal) memory holds only this window of the queue: the rest stays in
+   * storage and is paged back in as delivery makes room, so nothing is dropped until
+   * `maxStorageBytes`. @default 33554432 (32 MiB; about 180,000 typical activities, around 50 MB of
+   * heap) without a paging storage, 8388608 (8 MiB) with one.
+   */
+  maxQueueBytes?: number
+  /**
+   * With a paging storage: most bytes (of JSON, estimated) it may hold. Past it, new activities are
+   * dropped (`queue_overflow`) rather than filling the disk. Ignored by other storages, which
+   * `maxQueueBytes` bounds. @default 268435456 (256 MiB)
+   */
+  maxStorageBytes?: number
   /** Retries of one batch after retryable failures before it is dropped (`retries_exhausted`). @default 10 */
   maxRetries?: number
   /** Upper bound of the first retry's random delay, in milliseconds; it doubles per retry. @default 1000 */
@@ -99,14 +125,22 @@ export interface TrackerOptions {
   beforeSend?: (activity: Activity) => Activity | null | undefined
   /** `true` logs to the console, a {@link Logger} receives the log. @default false */
   debug?: boolean | Logger
+  /**
+   * Warns, without `debug`, of every drop and background error: at most one warning per drop
+   * reason (and per error kind) per minute, counting the ones it held back. They go to the `debug`
+   * logger when it is one, else to `console.warn`. `filtered` drops (your `beforeSend`) never warn.
+   * `createCanonicalTracker` (the lean tracker of bundles) has no such warnings. @default true
+   */
+  warnings?: boolean
   /** Receives every background error (sink, storage, listener). It may throw; that is swallowed. */
   onError?: (error: unknown) => void
   /** Receives every drop with its reason. */
   onDrop?: (reason: DropReason, activities: Activity[], detail: DropDetail) => void
   /**
    * Hands pending delivery to a platform that freezes the process after the response (Vercel's
-   * `waitUntil`, Cloudflare's `ctx.waitUntil`). When set, every `track()` starts delivery at once
-   * instead of waiting for the batch timers.
+   * `waitUntil`, Cloudflare's `ctx.waitUntil`). When set, each synchronous burst of `track()` calls
+   * starts a delivery of its own at once, instead of waiting for the batch timers, and hands it over.
+   * `createCanonicalTracker` (for browsers, which have no `waitUntil`) ignores it.
    */
   waitUntil?: (promise: Promise<unknown>) => void
   /** Largest `metadata` / `context` accepted, in bytes of UTF-8 JSON. @default 32768 */
@@ -116,10 +150,13 @@ export interface TrackerOptions {
 /** The defaults of {@link TrackerOptions}. */
 export const TRACKER_DEFAULTS = {
   persistIntervalMs: 0,
-  batchSize: 100,
+  batchSize: 500,
+  maxBatchBytes: 512 * 1024,
   flushInterval: 5000,
   debounceTime: 500,
-  maxQueueSize: 10_000,
+  maxQueueSize: Number.POSITIVE_INFINITY,
+  maxQueueBytes: 32 * 1024 * 1024,
+  maxStorageBytes: 256 * 1024 * 1024,
   maxRetries: 10,
   retryBaseDelayMs: 1000,
   retryMaxDelayMs: 60_000,
@@ -128,25 +165,35 @@ export const TRACKER_DEFAULTS = {
   maxMetadataBytes: 32 * 1024,
 } as const
 
+/** `maxQueueBytes` with a paging storage: memory holds this window, the storage the rest. */
+export const PAGED_QUEUE_BYTES = 8 * 1024 * 1024
+
 type NumericOption = keyof typeof TRACKER_DEFAULTS
 
 /** The options with every default filled in, after validation. */
 export type ResolvedTrackerOptions = TrackerOptions & Required<Pick<TrackerOptions, NumericOption>>
 
 // Every numeric option may be 0 but these.
-const MINIMUMS: Partial<Record<NumericOption, number>> = { batchSize: 1, maxQueueSize: 1, writeTimeoutMs: 1, maxMetadataBytes: 2 }
+const MINIMUMS: Partial<Record<NumericOption, number>> = {
+  batchSize: 1,
+  maxBatchBytes: 1,
+  maxQueueSize: 1,
+  maxQueueBytes: 1,
+  maxStorageBytes: 1,
+  writeTimeoutMs: 1,
+  maxMetadataBytes: 2,
+}
 
 /**
- * Fills in defaults and checks every option, throwing a `TypeError` that names the field. Called
+ * Fills in defaults and checks every option (a pager applies its own `maxQueueBytes` default, `PAGED_QUEUE_BYTES`), throwing a `TypeError` that names the field. Called
  * once by `createTracker`: a misconfiguration is a programming error and should fail loudly at
  * start-up, unlike a bad `track()` call, which must never break the host app.
  */
 export function resolveTrackerOptions(options: TrackerOptions): ResolvedTrackerOptions {
-  if (!Array.isArray(options?.sinks) || options.sinks.length === 0) {
-    throw new TypeError('[usertracking] options.sinks must be a non-empty array.')
-  }
-  options.sinks.forEach((sink, index) => {
-    if (!sink || typeof sink.write !== 'function' || typeof sink.name !== 'string') {
+  const sinks = options?.sinks
+  if (!Array.isArray(sinks) || sinks.length === 0) throw new TypeError('[usertracking] options.sinks must be a non-empty array.')
+  sinks.forEach((sink, index) => {
+    if (typeof sink?.write !== 'function' || typeof sink.name !== 'string') {
       throw new TypeError(`[usertracking] options.sinks[${index}] must be a sink with a name and write().`)
     }
   })

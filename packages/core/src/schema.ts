@@ -1,10 +1,10 @@
 import { z } from 'zod'
 import type { Activity } from './activity'
-import { normalizeActivity, type NormalizeOptions } from './normalize'
+import { ACTIVITY_LIMITS, normalizeActivity, type NormalizeOptions } from './normalize'
 
 function createActivitySchema() {
   const isoTime = z.iso.datetime({ offset: true })
-  const count = z.number().finite().nonnegative()
+  const count = z.number().nonnegative().max(ACTIVITY_LIMITS.maxTokens)
   const json: z.ZodType<unknown> = z.lazy(() =>
     z.union([z.string(), z.number().finite(), z.boolean(), z.null(), z.array(json), z.record(z.string(), json)]),
   )
@@ -17,7 +17,7 @@ function createActivitySchema() {
     sessionId: z.string().min(1).max(256).optional(),
     description: z.string().optional(),
     endTime: isoTime.optional(),
-    durationMs: count.optional(),
+    durationMs: z.number().nonnegative().max(ACTIVITY_LIMITS.maxDurationMs).optional(),
     tokenUsage: z
       .object({
         input: count.optional(),

@@ -20,8 +20,9 @@ function types(activities: Activity[]) {
   return activities.map((activity) => activity.activityType)
 }
 
+/** Warnings are on by default; tests that are not about them keep the output quiet. */
 function tracker(options: Partial<TrackerOptions> & Pick<TrackerOptions, 'sinks'>) {
-  return createTracker({ retryBaseDelayMs: 100, retryMaxDelayMs: 1000, ...options })
+  return createTracker({ retryBaseDelayMs: 100, retryMaxDelayMs: 1000, warnings: false, ...options })
 }
 
 /** A sink whose writes stay pending until the test answers them. */
@@ -207,7 +208,7 @@ describe('bounds', () => {
   it('drops the oldest activities when a sink’s queue is full, counts them and warns once', async () => {
     const warn = vi.fn()
     const { sink, pending } = manualSink()
-    const t = tracker({ sinks: [sink], batchSize: 1, maxQueueSize: 3, debug: { debug: () => {}, warn, error: () => {} } })
+    const t = tracker({ sinks: [sink], batchSize: 1, maxQueueSize: 3, warnings: true, debug: { debug: () => {}, warn, error: () => {} } })
     t.track({ activityType: 'a0' })
     await settle()
     for (let index = 1; index < 8; index++) t.track({ activityType: `a${index}` })
@@ -220,6 +221,112 @@ describe('bounds', () => {
       await settle()
     }
     expect(pending.map((write) => write.batch[0]!.activityType)).toEqual(['a0', 'a5', 'a6', 'a7'])
+  })
+})
+
+describe('byte bounds', () => {
+  const padded = (index: number) => ({ activityType: `a${index}`, metadata: { padding: 'x'.repeat(1000) } })
+
+  it('caps a batch in bytes as well as in count', async () => {
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], batchSize: 100, maxBatchBytes: 5000 })
+    for (let index = 0; index < 12; index++) t.track(padded(index))
+    await t.flush()
+    // About 1.1 KB each: four fit under 5000 bytes, a fifth would not.
+    expect(sink.batches.map((batch) => batch.length)).toEqual([4, 4, 4])
+  })
+
+  it('keeps the size learned from a 413 for the next batches and grows back only gradually', async () => {
+    let limit = 3
+    const sink = memorySink({ respond: (batch) => (batch.length > limit ? { type: 'too_large' } : undefined) })
+    const t = tracker({ sinks: [sink], batchSize: 8 })
+    for (let index = 0; index < 8; index++) t.track({ activityType: `a${index}` })
+    await t.flush()
+    limit = 100
+    sink.batches.length = 0
+    for (let index = 0; index < 40; index++) t.track({ activityType: `b${index}` })
+    await t.flush()
+    const sizes = sink.batches.map((batch) => batch.length)
+    // Not back to 8 at the first success: the learned size holds until eight writes succeeded
+    // (four of them in the first round), then doubles, by count and by bytes.
+    expect(sizes.slice(0, 4)).toEqual([2, 2, 2, 2])
+    expect(sizes[4]).toBeGreaterThan(2)
+    for (let index = 1; index < sizes.length - 1; index++) expect(sizes[index]).toBeGreaterThanOrEqual(sizes[index - 1]!)
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(8)
+    expect(sink.activities).toHaveLength(48)
+  })
+
+  it('without a paging storage, bounds memory in bytes and drops the oldest past maxQueueBytes', async () => {
+    const { sink, pending } = manualSink()
+    const t = tracker({ sinks: [sink], batchSize: 1, maxQueueBytes: 5000 })
+    t.track(padded(0))
+    await settle()
+    for (let index = 1; index < 10; index++) t.track(padded(index))
+    // a0 is in flight; four of about 1.1 KB fit in 5000 bytes.
+    expect(t.stats().droppedByReason).toEqual({ queue_overflow: 5 })
+    for (let round = 0; round < 5; round++) {
+      pending[round]!.resolve({ type: 'success' })
+      await settle()
+    }
+    expect(pending.map((write) => write.batch[0]!.activityType)).toEqual(['a0', 'a6', 'a7', 'a8', 'a9'])
+  })
+
+  it('holds a 100k burst of typical activities at the default bounds, without a storage', async () => {
+    const { sink } = manualSink()
+    const t = tracker({ sinks: [sink] })
+    for (let index = 0; index < 100_000; index++) t.track({ userId: `user-${index % 1000}`, activityType: 'job_match', metadata: { index, jobTitle: 'Data Engineer' } })
+    expect(t.stats()).toMatchObject({ queued: 100_000, dropped: 0 })
+  }, 60_000)
+})
+
+describe('a paging storage (memory holds a window, storage the rest)', () => {
+  const padded = (index: number) => ({ activityType: `a${index}`, metadata: { index, padding: 'x'.repeat(1000) } })
+
+  it('spills what does not fit, pages it back as delivery makes room, and loses nothing, in order', async () => {
+    const storage = memoryStorage()
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], storage, batchSize: 5, maxQueueBytes: 10_000 })
+    const ids: string[] = []
+    for (let index = 0; index < 3000; index++) ids.push(t.track(padded(index))!)
+    expect(t.stats()).toMatchObject({ queued: 3000, dropped: 0 })
+    const flushed = t.flush()
+    // Storage is written in steps with the event loop running between them.
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(await flushed).toBe(true)
+    expect(sink.activities.map((activity) => activity.id)).toEqual(ids)
+    expect(storage.size).toBe(0)
+    expect(t.stats()).toMatchObject({ queued: 0, sent: 3000, dropped: 0 })
+  })
+
+  it('drops the newest past maxStorageBytes, counted as queue_overflow', async () => {
+    const storage = memoryStorage()
+    const { sink } = manualSink()
+    const t = tracker({ sinks: [sink], storage, maxQueueBytes: 3000, maxStorageBytes: 12_000 })
+    const ids = Array.from({ length: 20 }, (_, index) => t.track(padded(index)))
+    // About 1.1 KB each: ten fit in 12,000 bytes of storage.
+    expect(ids.filter(Boolean)).toHaveLength(10)
+    expect(ids.slice(10)).toEqual(Array(10).fill(undefined))
+    expect(t.stats()).toMatchObject({ queued: 10, droppedByReason: { queue_overflow: 10 } })
+  })
+
+  it('a new tracker pages in what an earlier one left, before what it tracks itself', async () => {
+    const storage = memoryStorage()
+    const down = memorySink({ respond: () => ({ type: 'retryable' }) })
+    const first = tracker({ sinks: [down], storage, maxQueueBytes: 5000 })
+    const left = Array.from({ length: 2500 }, (_, index) => first.track(padded(index))!)
+    const stopped = first.shutdown({ timeoutMs: 1000 })
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(await stopped).toBe(false)
+    expect(storage.size).toBe(2500)
+
+    const up = memorySink()
+    const second = tracker({ sinks: [up], storage, maxQueueBytes: 5000 })
+    const own = second.track({ activityType: 'new' })!
+    const flushed = second.flush()
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(await flushed).toBe(true)
+    expect(up.activities.map((activity) => activity.id)).toEqual([...left, own])
+    expect(second.stats()).toMatchObject({ queued: 0, sent: 2501 })
   })
 })
 
@@ -266,7 +373,6 @@ describe('flush and shutdown', () => {
 
   it('shutdown delivers, closes the sink, is idempotent, and drops later track() calls', async () => {
     const close = vi.fn(async () => {})
-    const sink = { ...memorySink(), close }
     const stored = memorySink()
     const t = tracker({ sinks: [{ name: 'closing', write: (b, o) => stored.write(b, o), close }] })
     t.track({ activityType: 'a' })
@@ -277,7 +383,6 @@ describe('flush and shutdown', () => {
     expect(close).toHaveBeenCalledTimes(1)
     expect(t.track({ activityType: 'late' })).toBeUndefined()
     expect(t.stats().droppedByReason).toEqual({ shutdown: 1 })
-    expect(sink.name).toBe('memory')
   })
 
   it('shutdown gives up after its timeout when the sink is down', async () => {
@@ -382,7 +487,7 @@ describe('track() never throws and reports every drop', () => {
     ]
     for (const input of garbage) expect(t.track(input as never)).toBeUndefined()
     expect(t.stats()).toMatchObject({ dropped: garbage.length, droppedByReason: { invalid: garbage.length }, queued: 0 })
-    expect(debug.mock.calls.map((call) => String(call[0])).join('\n')).toContain('metadata.self: Circular reference.')
+    expect(debug.mock.calls.map((call) => call.map(String).join(' ')).join('\n')).toContain('metadata.self: Circular reference.')
     expect(t.track({ activityType: 'fine' })).toMatch(/^[0-9a-f-]{36}$/)
   })
 
@@ -443,6 +548,117 @@ describe('a throwing defaults function', () => {
   })
 })
 
+describe('drops are visible without debug', () => {
+  it('warns on the console once per reason per minute, counting what it held back', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    try {
+      const sink = memorySink({ respond: () => ({ type: 'failure', error: new Error('column "x" does not exist') }) })
+      const t = createTracker({ sinks: [sink], batchSize: 1 })
+      for (let index = 0; index < 4; index++) t.track({ activityType: `a${index}` })
+      await t.flush()
+      expect(warn).toHaveBeenCalledTimes(1)
+      expect(String(warn.mock.calls[0]![0])).toMatch(/Dropped 1 activity \(permanent_failure, sink memory\)\. column "x" does not exist/)
+      t.track({} as never)
+      expect(warn).toHaveBeenCalledTimes(2)
+      expect(String(warn.mock.calls[1]![0])).toMatch(/\(invalid\)/)
+      await vi.advanceTimersByTimeAsync(60_000)
+      t.track({ activityType: 'late' })
+      await t.flush()
+      expect(warn).toHaveBeenCalledTimes(3)
+      expect(String(warn.mock.calls[2]![0])).toMatch(/permanent_failure.*\(3 more since the last such warning\)/)
+    } finally {
+      warn.mockRestore()
+    }
+  })
+
+  it('flush() resolves false when what it waited for was dropped, and flush({}) says why', async () => {
+    let fail = true
+    const sink = memorySink({ respond: () => (fail ? { type: 'failure', error: new Error('HTTP 400') } : undefined) })
+    const t = tracker({ sinks: [sink], batchSize: 1 })
+    t.track({ activityType: 'a' })
+    t.track({ activityType: 'b' })
+    expect(await t.flush()).toBe(false)
+    t.track({ activityType: 'c' })
+    expect(await t.flush({ timeoutMs: 1000 })).toEqual({ delivered: false, timedOut: false, dropped: { permanent_failure: 1 } })
+    fail = false
+    t.track({ activityType: 'd' })
+    expect(await t.flush({})).toEqual({ delivered: true, timedOut: false, dropped: {} })
+    const down = tracker({ sinks: [memorySink({ respond: () => ({ type: 'retryable' }) })] })
+    down.track({ activityType: 'e' })
+    const report = down.flush({ timeoutMs: 500 })
+    await vi.advanceTimersByTimeAsync(500)
+    expect(await report).toEqual({ delivered: false, timedOut: true, dropped: {} })
+  })
+})
+
+describe('timers that never fire (a platform that cancels a finished request’s timers)', () => {
+  it('the next track() abandons a write older than writeTimeoutMs by the clock, and delivery goes on', async () => {
+    const { sink, pending } = manualSink()
+    const t = tracker({ sinks: [sink], batchSize: 1, writeTimeoutMs: 1000, retryBaseDelayMs: 1 })
+    t.track({ activityType: 'a' })
+    await settle()
+    expect(pending).toHaveLength(1)
+    // The request ends: its timers, the write timeout among them, are cancelled.
+    vi.clearAllTimers()
+    vi.setSystemTime(Date.now() + 5000)
+    // The next request tracks.
+    t.track({ activityType: 'b' })
+    expect(pending[0]!.signal.aborted).toBe(true)
+    expect(t.stats().retried).toBe(1)
+    vi.setSystemTime(Date.now() + 10)
+    const flushed = t.flush({ timeoutMs: 5000 })
+    await settle()
+    expect(pending.map((write) => write.batch[0]!.activityType)).toEqual(['a', 'a'])
+    pending[1]!.resolve({ type: 'success' })
+    await settle()
+    pending[2]!.resolve({ type: 'success' })
+    expect(await flushed).toEqual({ delivered: true, timedOut: false, dropped: {} })
+    // The abandoned write answering late changes nothing.
+    pending[0]!.resolve({ type: 'success' })
+    await settle()
+    expect(t.stats()).toMatchObject({ sent: 2, queued: 0 })
+  })
+
+  it('a flush() handed to waitUntil ends even when the write it waits on began in an earlier request', async () => {
+    const { sink, pending } = manualSink()
+    const t = tracker({ sinks: [sink], batchSize: 1, writeTimeoutMs: 1000, retryBaseDelayMs: 1 })
+    t.track({ activityType: 'a' })
+    await settle()
+    vi.clearAllTimers()
+    vi.setSystemTime(Date.now() + 500)
+    // Half the write timeout has passed by the clock; no timer of the first request will ever fire.
+    const flushed = t.flush({ timeoutMs: 10_000 })
+    await vi.advanceTimersByTimeAsync(600)
+    expect(pending[0]!.signal.aborted).toBe(true)
+    await vi.advanceTimersByTimeAsync(10)
+    expect(pending).toHaveLength(2)
+    pending[1]!.resolve({ type: 'success' })
+    expect(await flushed).toMatchObject({ delivered: true })
+  })
+
+  it('with waitUntil, each request hands over a delivery that ends, even when an earlier one hangs', async () => {
+    const handed: Promise<unknown>[] = []
+    const { sink, pending } = manualSink()
+    const t = tracker({ sinks: [sink], writeTimeoutMs: 1000, maxRetries: 100, waitUntil: (promise) => handed.push(promise) })
+    t.track({ activityType: 'a' })
+    await settle()
+    expect(pending).toHaveLength(1)
+    vi.clearAllTimers()
+    vi.setSystemTime(Date.now() + 5000)
+    t.track({ activityType: 'b' })
+    expect(handed).toHaveLength(2)
+    let ended = false
+    void handed[1]!.then(() => (ended = true))
+    await vi.advanceTimersByTimeAsync(2000)
+    for (const write of pending.slice(1)) write.resolve({ type: 'success' })
+    await vi.advanceTimersByTimeAsync(2000)
+    for (const write of pending.slice(1)) write.resolve({ type: 'success' })
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(ended).toBe(true)
+    expect(t.stats()).toMatchObject({ queued: 0 })
+  })
+})
+
 describe('listeners and platform hooks', () => {
   it('emits sent and dropped, survives a throwing listener, and unsubscribes', async () => {
     const onError = vi.fn()
@@ -465,6 +681,14 @@ describe('listeners and platform hooks', () => {
     t.track({ activityType: 'b' })
     await t.flush()
     expect(sent).toHaveBeenCalledTimes(1)
+  })
+
+  it('refuses an unknown event name with a TypeError naming the valid ones', () => {
+    const t = tracker({ sinks: [memorySink()] })
+    // What a JavaScript caller (or a cast) can pass.
+    const on = t.on as (event: string, listener: () => void) => () => void
+    expect(() => on('drop', () => {})).toThrow(new TypeError("[usertracking] Unknown event 'drop'; use 'sent', 'dropped' or 'error'."))
+    expect(() => on('toString', () => {})).toThrow(TypeError)
   })
 
   it('hands delivery to waitUntil and starts it without waiting for the batch timers', async () => {
@@ -507,10 +731,16 @@ describe('createCanonicalTracker', () => {
     const t = createCanonicalTracker({ sinks: [sink], debounceTime: 0 })
     expect(t.track({ activityType: 'ok', userId: 'u1', durationMs: 5, tokenUsage: { input: 2, output: 3 }, metadata: { a: 1 } })).toBeDefined()
     expect(t.track({ action: 'alias only' })).toBeUndefined()
-    expect(t.track({ activityType: 'bad', metadata: { n: Number.NaN } })).toBeUndefined()
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    expect(t.track({ activityType: 'bad', metadata: cyclic })).toBeUndefined()
+    // Metadata is copied through JSON, as JSON APIs do: NaN becomes null, a function is left out.
+    expect(t.track({ activityType: 'json', metadata: { n: Number.NaN, f: () => 1, ok: 'yes' } })).toBeDefined()
     expect(t.track({ activityType: 'aliases ignored', user_id: 7, details: { b: 2 }, timeTaken: 3, tokenUsage: { prompt_tokens: 1, total: 4 } })).toBeDefined()
     await t.flush()
-    const [first, second] = sink.activities
+    const [first, third, second] = sink.activities
+    expect(third).toMatchObject({ activityType: 'json', metadata: { n: null, ok: 'yes' } })
+    expect(third!.metadata).not.toHaveProperty('f')
     expect(first).toMatchObject({ activityType: 'ok', userId: 'u1', durationMs: 5, tokenUsage: { input: 2, output: 3, total: 5 }, metadata: { a: 1 } })
     expect(second).toMatchObject({ activityType: 'aliases ignored', tokenUsage: { total: 4 } })
     expect(second).not.toHaveProperty('userId')

@@ -1,22 +1,18 @@
 import type { Activity, ActivityInput } from './activity'
-import { backoffDelay } from './backoff'
-import { Deque } from './deque'
-import { SinkError, StorageError, UserTrackingError, ValidationError } from './errors'
+import { StorageError, SinkError, ValidationError } from './errors'
 import { createLogger } from './logger'
-import { unref } from './unref'
+import { createWarnings } from './warnings'
 import { isPlainObject, normalizeActivity, normalizeCanonicalActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
-import {
-  resolveTrackerOptions,
-  type DropDetail,
-  type DropReason,
-  type TrackerDefaults,
-  type TrackerOptions,
-} from './options'
-import type { Sink, SinkResult } from './sink'
+import { PAGED_QUEUE_BYTES, resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
+import { createSinkQueue, type Entry, type SinkQueue } from './sink-queue'
+import { unref } from './unref'
+import { createHandOver } from './hand-over'
+import { createPager } from './paging'
+import { createWriteAhead, type PagerFactory } from './write-ahead'
 
 /** Counters of one tracker since it was created. */
 export interface TrackerStats {
-  /** Activities accepted and not yet settled by every sink. */
+  /** Activities accepted and not yet settled by every sink (in memory or waiting in a paging storage). */
   queued: number
   /** Activities acknowledged by a sink (counted once per sink). */
   sent: number
@@ -46,19 +42,39 @@ export interface ShutdownOptions {
   timeoutMs?: number
 }
 
+/** Options of {@link Tracker.flush} when asking for a {@link FlushReport}. */
+export interface FlushOptions {
+  /** How long to wait, in milliseconds. @default no limit */
+  timeoutMs?: number
+}
+
+/** How a flush went: what it waited for, delivered or not. */
+export interface FlushReport {
+  /** Everything the flush waited for reached every sink. */
+  delivered: boolean
+  /** It stopped waiting at `timeoutMs` (or at shutdown) with activities still pending. */
+  timedOut: boolean
+  /** Activities it waited for that were dropped instead, by reason (per sink, like `stats()`). */
+  dropped: Partial<Record<DropReason, number>>
+}
+
 /** A tracker: queues activities and delivers them to its sinks in the background. */
 export interface Tracker {
   /**
    * Queues one activity and returns its id, or `undefined` if it was dropped (invalid, filtered, or
    * after shutdown). Synchronous and never throws; the reason for a drop goes to `stats()`, `onDrop`
-   * and the debug log.
+   * and a warning.
    */
   track(input: ActivityInput): string | undefined
   /**
-   * Sends everything queued so far and resolves when each of it is delivered or given up on, or when
-   * `timeoutMs` passes. Resolves `true` when everything settled in time. Never rejects.
+   * Sends everything queued so far (every activity not yet settled when it is called) and waits
+   * until each of it is delivered or given up on, or until `timeoutMs` passes. Resolves `true` only
+   * when all of it reached every sink: `false` when something was dropped instead (a permanent
+   * failure, exhausted retries, …) or the time ran out. Never rejects.
    */
   flush(timeoutMs?: number): Promise<boolean>
+  /** The same flush, resolving with a {@link FlushReport}: what was dropped and why, or whether it timed out. */
+  flush(options: FlushOptions): Promise<FlushReport>
   /**
    * Flushes (within `timeoutMs`), then stops timers, aborts what is still in flight and closes the
    * sinks and storage. Later `track()` calls are dropped with the reason `shutdown`. Safe to call
@@ -74,48 +90,41 @@ export interface Tracker {
   pause(): void
   /** Starts delivering again after {@link Tracker.pause}. */
   resume(): void
-  /** Listens for `sent`, `dropped` or `error`; returns the function that stops listening. */
+  /**
+   * Listens for `sent`, `dropped` or `error`; returns the function that stops listening. Any other
+   * event name throws a `TypeError` naming the valid ones (a misspelt name is a programming error).
+   */
   on<E extends keyof TrackerEvents>(event: E, listener: TrackerEvents[E]): () => void
 }
 
-interface Entry {
-  activity: Activity
-  /** Order of acceptance; activities loaded from storage get negative numbers so they sort first. */
-  seq: number
-  /** Sinks that have not settled it yet. */
-  pendingSinks: number
-  /** Whether storage holds it; an activity is sent only once it is persisted (write-ahead). */
-  persisted: boolean
-}
-
-interface SinkState {
-  sink: Sink
-  queue: Deque<Entry>
-  inFlight: Entry[] | undefined
-  abort: AbortController | undefined
-  /** Everything with a seq up to this is due now, whatever the batch size. */
-  dueSeq: number
-  retryTimer: ReturnType<typeof setTimeout> | undefined
-  /** Retries of the batch at the front; reset when a batch settles. */
-  attempt: number
-  firstFailureAt: number | undefined
-  /** Batch size cap, halved on HTTP 413 and restored after a success. */
-  sizeLimit: number
-  overflowWarned: boolean
-}
-
 interface FlushWaiter {
+  /** The seq range it waits for: what was unsettled when it was called. */
+  from: number
   target: number
-  resolve: (settled: boolean) => void
+  dropped: Partial<Record<DropReason, number>>
+  resolve: (timedOut: boolean) => void
 }
 
 /**
- * Puts `defaults` under `input`: the call's own fields win, but an explicit `undefined` counts as
- * not given (withActivity passes `userId: undefined` when its options name no user, and that must
- * not erase a default user); `metadata` and `context` merge key by key. Object.assign and a key
- * loop rather than object spread, which takes a slow path on Node 20 costing microseconds.
+ * What {@link createTracker} adds to the lean tracker of {@link createCanonicalTracker}: paging,
+ * warnings without `debug`, and delivery handed to a platform's `waitUntil`. Passed in, so that a bundle that never uses them leaves them out.
  */
-function mergeDefaults(defaults: TrackerDefaults, input: ActivityInput): ActivityInput {
+interface TrackerParts {
+  pager?: PagerFactory
+  warnings?: typeof createWarnings
+  handOver?: typeof createHandOver
+}
+
+/**
+ * Puts `defaults` under `input`: the input's own fields win, but an explicit `undefined` counts as
+ * not given (withActivity passes `userId: undefined` when its options name no user, and that must
+ * not erase a default user); `metadata` and `context` merge key by key. Object.assign and a key loop
+ * rather than object spread, which takes a slow path on Node 20 costing microseconds.
+ *
+ * @param defaults - the fields underneath.
+ * @param input - the fields on top.
+ */
+export function mergeActivityDefaults<T extends Partial<ActivityInput>>(defaults: Partial<ActivityInput>, input: T): T {
   const merged: Record<string, unknown> = Object.assign({}, defaults)
   const source = input as Record<string, unknown>
   const keys = Object.keys(source)
@@ -129,61 +138,50 @@ function mergeDefaults(defaults: TrackerDefaults, input: ActivityInput): Activit
   if (isPlainObject(defaults.context) && isPlainObject(input.context)) {
     merged.context = Object.assign({}, defaults.context, input.context)
   }
-  return merged as ActivityInput
+  return merged as T
 }
-
 
 /**
  * Creates a tracker that delivers to `options.sinks`.
  *
- * Each sink gets its own bounded queue: a batch goes out when `batchSize` activities are waiting,
- * `debounceTime` after the last `track()`, and never later than `flushInterval` after the oldest
- * waiting activity. One write is in flight per sink; retryable failures back off exponentially
- * with full jitter and honour `Retry-After`, and a failed batch goes back to the front so order
- * holds. One failing sink never delays or drops another's activities.
+ * The path of one activity: `track()` validates and normalises it (`beforeSend` last), the
+ * write-ahead layer stores it (or, with a paging storage whose memory window is full, spills it to
+ * storage to be paged back later), each sink's queue batches it by count, bytes, `debounceTime` and
+ * `flushInterval`, and delivers it with one write in flight per sink, retries with backoff, and a
+ * failed batch back at the front so order holds. Once every sink settled it, storage forgets it.
+ * One failing sink never delays or drops another's activities.
  *
  * @param options - see {@link TrackerOptions}; throws a `TypeError` naming the field when one is invalid.
  */
 export function createTracker(options: TrackerOptions): Tracker {
-  return trackerWith(options, normalizeActivity)
+  return trackerWith(options, normalizeActivity, { pager: createPager, warnings: createWarnings, handOver: createHandOver })
 }
 
 /**
  * {@link createTracker} for callers that only ever pass canonical {@link Activity} field names, such
  * as a browser bundle whose every activity is built by the SDK itself. It reads no aliases
  * (`action`, `user_id`, `details`, `prompt_tokens`, …: an alias alone is ignored, so `{ action }`
- * is dropped as `invalid`), and leaves the alias tables out of the bundle. Validation, limits and
- * everything else are those of `createTracker`.
+ * is dropped as `invalid`), and leaves the alias tables out of the bundle. It is the lean tracker a
+ * bundle ships: `metadata` and `context` are copied through JSON (see `normalizeCanonicalActivity`);
+ * it does not page (a storage with `spill` and `page` is used through `load`, `add` and `remove`
+ * alone, and memory holds the whole queue, bounded by `maxQueueBytes`); it does not warn without
+ * `debug` (`warnings` is ignored: see drops through `onDrop`, `stats()` and `flush()`); and it
+ * ignores `waitUntil`, which no browser has.
+ * Batching, retries, byte bounds, storage and everything else are those of `createTracker`.
  *
  * @param options - see {@link TrackerOptions}; `defaults` must use canonical names too.
  */
 export function createCanonicalTracker(options: TrackerOptions): Tracker {
-  return trackerWith(options, normalizeCanonicalActivity)
+  return trackerWith(options, normalizeCanonicalActivity, {})
 }
 
-function trackerWith(options: TrackerOptions, normalize: (input: unknown, options: NormalizeOptions) => NormalizeResult): Tracker {
+function trackerWith(options: TrackerOptions, normalize: (input: unknown, options: NormalizeOptions) => NormalizeResult, parts: TrackerParts): Tracker {
+  const makePager = parts.pager
   const config = resolveTrackerOptions(options)
   const log = createLogger(config.debug)
-  const storage = config.storage
-  const listeners: { [E in keyof TrackerEvents]: Set<TrackerEvents[E]> } = {
-    sent: new Set(),
-    dropped: new Set(),
-    error: new Set(),
-  }
+  const warn = config.warnings === false ? undefined : parts.warnings?.(config.debug)
+  const listeners: { [E in keyof TrackerEvents]: Set<TrackerEvents[E]> } = { sent: new Set(), dropped: new Set(), error: new Set() }
   const counters: TrackerStats = { queued: 0, sent: 0, failed: 0, dropped: 0, retried: 0, droppedByReason: {} }
-  const states: SinkState[] = config.sinks.map((sink) => ({
-    sink,
-    queue: new Deque<Entry>(),
-    inFlight: undefined,
-    abort: undefined,
-    dueSeq: 0,
-    retryTimer: undefined,
-    attempt: 0,
-    firstFailureAt: undefined,
-    sizeLimit: config.batchSize,
-    overflowWarned: false,
-  }))
-
   const normalizeOptions = { maxMetadataBytes: config.maxMetadataBytes }
   let seq = 0
   let closed = false
@@ -191,24 +189,20 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   let paused = false
   let shutdownPromise: Promise<boolean> | undefined
   let waiters: FlushWaiter[] = []
-
-  let batchTimer: ReturnType<typeof setTimeout> | undefined
-  let windowStart: number | undefined
-  let lastTrackAt = 0
-  let drainScheduled = false
-  let eagerDelivery: Promise<unknown> | undefined
-
-  let storageChain: Promise<void> = Promise.resolve()
-  let pendingAdds: Entry[] = []
-  let pendingRemoves: string[] = []
-  let persistScheduled = false
-  let persistQueued = false
   // A ref'd timer held while someone awaits flush() or shutdown(): every other timer is unref'd so
   // tracking never keeps a process alive, but an awaited flush must not be cut short by the exit.
   let hold: ReturnType<typeof setInterval> | undefined
+  let batchTimer: ReturnType<typeof setTimeout> | undefined
+  let batchTimerAt = 0
+  let windowStart: number | undefined
+  let lastTrackAt = 0
+  let drainScheduled = false
+
+  // ---- reporting: counters, listeners, and warnings that need no debug ----
 
   function reportError(error: unknown): void {
     log.error('Background error.', error)
+    warn?.error(error)
     try {
       config.onError?.(error)
     } catch {
@@ -227,12 +221,15 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
     }
   }
 
-  function drop(reason: DropReason, activities: Activity[], detail: DropDetail, count = activities.length): void {
+  function drop(reason: DropReason, activities: Activity[], detail: DropDetail, count = activities.length, entries?: Entry[]): void {
     counters.dropped += count
     counters.droppedByReason[reason] = (counters.droppedByReason[reason] ?? 0) + count
-    if (reason !== 'queue_overflow') {
-      const why = detail.error instanceof Error ? ` ${detail.error.message}` : ''
-      log.debug(`Dropped (${reason}): ${count}.${why}`)
+    if (reason !== 'queue_overflow') log.debug(`Dropped (${reason}): ${count}.`, detail.error ?? '')
+    warn?.drop(reason, count, detail)
+    for (const waiter of entries ? waiters : []) {
+      let mine = 0
+      for (const entry of entries!) if (entry.seq >= waiter.from && entry.seq <= waiter.target) mine++
+      if (mine > 0) waiter.dropped[reason] = (waiter.dropped[reason] ?? 0) + mine
     }
     try {
       config.onDrop?.(reason, activities, detail)
@@ -242,230 +239,95 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
     emit('dropped', reason, activities, detail)
   }
 
-  // ---- persistence (write-behind, one storage call at a time) ----
+  // ---- the parts: write-ahead persistence, and one delivery queue per sink ----
 
-  function schedulePersist(): void {
-    if (persistScheduled || !storage) return
-    persistScheduled = true
-    const run = () => {
-      persistScheduled = false
-      persistNow()
+  const paging = makePager !== undefined && typeof config.storage?.page === 'function' && typeof config.storage.spill === 'function'
+  const queues: SinkQueue[] = config.sinks.map((sink) =>
+    createSinkQueue(
+      sink,
+      config,
+      {
+        canSend: () => !paused,
+        settled: (entries, reason, error) => settled(sink.name, entries, reason, error),
+        retried(count) {
+          counters.retried += count
+        },
+        error: reportError,
+        debug: log.debug,
+      },
+      !paging,
+    ),
+  )
+  // Without a storage, an entry is sendable at once and nothing is written.
+  const writeAhead = config.storage && createWriteAhead(config.storage, config, queues.length, {
+    persisted: pumpAll,
+    loaded(entries, front, fresh) {
+      counters.queued += fresh
+      for (const queue of queues) queue.add(entries, front)
+      pumpAll()
+    },
+    error: reportError,
+  }, makePager, options.maxQueueBytes ?? PAGED_QUEUE_BYTES)
+
+  function settled(sink: string, entries: Entry[], reason?: DropReason, error?: unknown): void {
+    const activities = entries.map((entry) => entry.activity)
+    if (reason) {
+      if (reason !== 'queue_overflow') counters.failed += entries.length
+      drop(reason, activities, { sink, error }, entries.length, entries)
+    } else {
+      counters.sent += entries.length
+      if (entries.length > 0) emit('sent', activities, sink)
     }
-    if (config.persistIntervalMs === 0) queueMicrotask(run)
-    else unref(setTimeout(run, config.persistIntervalMs))
-  }
-
-  // One storage step at a time, each taking everything pending when it runs, so that bursts
-  // tracked while a slow write (an fsync) is under way are coalesced into the next write.
-  function persistNow(): Promise<void> {
-    if (!storage || persistQueued) return storageChain
-    persistQueued = true
-    storageChain = storageChain.then(async () => {
-      persistQueued = false
-      const adds = pendingAdds
-      const removes = pendingRemoves
-      pendingAdds = []
-      pendingRemoves = []
-      if (adds.length > 0) {
-        try {
-          await storage.add(adds.map((entry) => entry.activity))
-        } catch (error) {
-          reportError(new StorageError('Could not store activities; they stay in memory.', error))
-        }
-        for (const entry of adds) entry.persisted = true
-        pumpAll()
-      }
-      if (removes.length > 0) {
-        try {
-          await storage.remove(removes)
-        } catch (error) {
-          reportError(new StorageError('Could not remove activities.', error))
-        }
-      }
-    })
-    return storageChain
-  }
-
-  function settle(entry: Entry): void {
-    entry.pendingSinks--
-    if (entry.pendingSinks > 0) return
-    counters.queued--
-    if (storage) {
-      pendingRemoves.push(entry.activity.id)
-      schedulePersist()
+    for (const entry of entries) {
+      if (--entry.pendingSinks > 0) continue
+      counters.queued--
+      writeAhead?.settled(entry)
     }
+    checkWaiters()
   }
 
-  // ---- batching timers ----
-
-  function armBatchTimer(): void {
-    if (batchTimer !== undefined || windowStart === undefined || stopped) return
-    const deadline = Math.min(lastTrackAt + config.debounceTime, windowStart + config.flushInterval)
-    batchTimer = unref(setTimeout(onBatchTimer, Math.max(0, deadline - Date.now())))
+  function pumpAll(): void {
+    for (const queue of queues) queue.pump()
   }
 
-  // Re-arming a timer on every track() would cost more than the rest of track() together, so the
-  // timer is armed once and, when it fires early because more tracking came in, re-armed lazily.
+  // ---- batching timers: a batch is due debounceTime after the last track(), at most flushInterval after the first ----
+
+  function deadline(): number {
+    return Math.min(lastTrackAt + config.debounceTime, windowStart! + config.flushInterval)
+  }
+
+  function armBatchTimer(now: number): void {
+    if (batchTimer !== undefined) {
+      // Re-arming on every track() would cost more than the rest of track(), so the timer is armed
+      // once and re-armed lazily when it fires early. The clock check is for platforms that cancel
+      // the timers of a finished request (Cloudflare Workers): one that never fired is replaced.
+      if (now <= batchTimerAt) return
+      clearTimeout(batchTimer)
+    }
+    batchTimerAt = deadline()
+    batchTimer = unref(setTimeout(onBatchTimer, Math.max(0, batchTimerAt - now)))
+  }
+
   function onBatchTimer(): void {
     batchTimer = undefined
-    if (windowStart === undefined) return
-    const deadline = Math.min(lastTrackAt + config.debounceTime, windowStart + config.flushInterval)
-    if (Date.now() < deadline) {
-      armBatchTimer()
-      return
-    }
+    if (windowStart === undefined || stopped) return
+    const now = Date.now()
+    if (now < deadline()) return armBatchTimer(now)
     windowStart = undefined
     markDue(seq)
   }
 
   function markDue(upTo: number): void {
-    for (const state of states) state.dueSeq = Math.max(state.dueSeq, upTo)
+    for (const queue of queues) queue.due(upTo)
     pumpAll()
-  }
-
-  function scheduleDrain(): void {
-    if (drainScheduled) return
-    drainScheduled = true
-    queueMicrotask(() => {
-      drainScheduled = false
-      pumpAll()
-    })
-  }
-
-  // ---- delivery ----
-
-  function pumpAll(): void {
-    for (const state of states) pump(state)
-  }
-
-  function pump(state: SinkState): void {
-    if (stopped || paused || state.inFlight || state.retryTimer !== undefined) return
-    const front = state.queue.peek()
-    if (!front || !front.persisted) return
-    if (state.queue.length < state.sizeLimit && front.seq > state.dueSeq) return
-    const batch: Entry[] = []
-    while (batch.length < state.sizeLimit) {
-      const next = state.queue.peek()
-      if (!next || !next.persisted) break
-      batch.push(state.queue.shift()!)
-    }
-    void send(state, batch)
-  }
-
-  async function send(state: SinkState, batch: Entry[]): Promise<void> {
-    state.inFlight = batch
-    const controller = new AbortController()
-    state.abort = controller
-    const activities = batch.map((entry) => entry.activity)
-    let timeout: ReturnType<typeof setTimeout> | undefined
-    const timedOut = new Promise<SinkResult>((resolve) => {
-      timeout = unref(
-        setTimeout(() => {
-          controller.abort(new SinkError(state.sink.name, `Write timed out after ${config.writeTimeoutMs} ms.`))
-          resolve({ type: 'retryable', error: controller.signal.reason })
-        }, config.writeTimeoutMs),
-      )
-    })
-    let result: SinkResult
-    try {
-      result = await Promise.race([state.sink.write(activities, { signal: controller.signal }), timedOut])
-      if (typeof result?.type !== 'string') {
-        throw new TypeError('write() returned no SinkResult.')
-      }
-    } catch (error) {
-      reportError(error instanceof UserTrackingError ? error : new SinkError(state.sink.name, 'write() threw.', error))
-      result = { type: 'retryable', error }
-    } finally {
-      clearTimeout(timeout)
-    }
-    state.inFlight = undefined
-    state.abort = undefined
-    if (stopped) return
-    handleResult(state, batch, result)
-    checkWaiters()
-    pump(state)
-  }
-
-  function handleResult(state: SinkState, batch: Entry[], result: SinkResult): void {
-    const name = state.sink.name
-    // Set when the batch is given up on.
-    let reason: DropReason | undefined
-    switch (result.type) {
-      case 'success': {
-        state.sizeLimit = config.batchSize
-        const rejected = new Map((result.rejected ?? []).map((item) => [item.id, item.error]))
-        const sent: Activity[] = []
-        const refused: Activity[] = []
-        for (const entry of batch) (rejected.has(entry.activity.id) ? refused : sent).push(entry.activity)
-        if (refused.length > 0) {
-          giveUp('rejected', refused, name, new SinkError(name, [...rejected.values()].join('; ')))
-        }
-        counters.sent += sent.length
-        log.debug(`[${name}] Sent ${sent.length} activities.`)
-        if (sent.length > 0) emit('sent', sent, name)
-        break
-      }
-      case 'too_large':
-        if (batch.length > 1) {
-          state.sizeLimit = Math.ceil(batch.length / 2)
-          requeue(state, batch)
-          return
-        }
-        reason = 'too_large'
-        break
-      case 'failure':
-        reason = 'permanent_failure'
-        break
-      case 'retryable': {
-        const now = Date.now()
-        state.attempt++
-        state.firstFailureAt ??= now
-        const deadline = state.firstFailureAt + config.maxRetryTimeMs
-        if (state.attempt > config.maxRetries || now >= deadline) {
-          reason = 'retries_exhausted'
-          break
-        }
-        const delay = Math.min(
-          result.retryInMs ?? backoffDelay(state.attempt, config.retryBaseDelayMs, config.retryMaxDelayMs),
-          deadline - now,
-        )
-        log.debug(`[${name}] Retry ${state.attempt} in ${delay} ms.`, result.error)
-        counters.retried += batch.length
-        requeue(state, batch)
-        state.retryTimer = unref(
-          setTimeout(() => {
-            state.retryTimer = undefined
-            pump(state)
-          }, delay),
-        )
-        return
-      }
-    }
-    // Settled, delivered or not: the next batch starts with a fresh retry budget.
-    state.attempt = 0
-    state.firstFailureAt = undefined
-    if (reason) giveUp(reason, batch.map((entry) => entry.activity), name, (result as { error?: unknown }).error)
-    for (const entry of batch) settle(entry)
-  }
-
-  // A sink gave up on these: `failed` counts them beside `dropped`.
-  function giveUp(reason: DropReason, activities: Activity[], sink: string, error: unknown): void {
-    counters.failed += activities.length
-    drop(reason, activities, { sink, error })
-  }
-
-  // Back to the front, and due at once: the batch was due when it went out.
-  function requeue(state: SinkState, batch: Entry[]): void {
-    state.queue.unshiftAll(batch)
-    state.dueSeq = Math.max(state.dueSeq, batch[batch.length - 1]!.seq)
   }
 
   // ---- flush bookkeeping ----
 
   function lowestUnsettled(): number {
-    let lowest = Infinity
-    for (const state of states) {
-      const first = state.inFlight?.[0] ?? state.queue.peek()
+    let lowest = writeAhead ? writeAhead.backlogFrom() : Number.POSITIVE_INFINITY
+    for (const queue of queues) {
+      const first = queue.first()
       if (first && first.seq < lowest) lowest = first.seq
     }
     return lowest
@@ -476,7 +338,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
     const lowest = lowestUnsettled()
     waiters = waiters.filter((waiter) => {
       if (lowest <= waiter.target) return true
-      waiter.resolve(true)
+      waiter.resolve(false)
       return false
     })
     syncHold()
@@ -491,52 +353,55 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
     }
   }
 
-  function enqueue(entry: Entry): void {
-    for (const state of states) {
-      state.queue.push(entry)
-      trim(state)
-    }
-  }
-
-  function trim(state: SinkState): void {
-    while (state.queue.length > config.maxQueueSize) {
-      const oldest = state.queue.shift()!
-      if (!state.overflowWarned) {
-        state.overflowWarned = true
-        log.warn(`[${state.sink.name}] Queue full; dropping the oldest.`)
+  async function flushReport(timeoutMs?: number): Promise<FlushReport> {
+    await writeAhead?.loaded
+    void writeAhead?.flush()
+    const target = seq
+    const from = lowestUnsettled()
+    if (from > target) return { delivered: true, timedOut: false, dropped: {} }
+    return new Promise<FlushReport>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const waiter: FlushWaiter = {
+        from,
+        target,
+        dropped: {},
+        resolve(timedOut) {
+          clearTimeout(timer)
+          resolve({ delivered: !timedOut && Object.keys(waiter.dropped).length === 0, timedOut, dropped: waiter.dropped })
+        },
       }
-      drop('queue_overflow', [oldest.activity], { sink: state.sink.name })
-      settle(oldest)
-      checkWaiters()
-    }
+      waiters.push(waiter)
+      syncHold()
+      if (timeoutMs !== undefined) {
+        timer = unref(
+          setTimeout(() => {
+            waiters = waiters.filter((item) => item !== waiter)
+            syncHold()
+            waiter.resolve(true)
+          }, timeoutMs),
+        )
+      }
+      const now = Date.now()
+      for (const queue of queues) {
+        // A write or retry whose own timer died with an earlier request is noticed here, and its
+        // deadline watched from this caller's context.
+        queue.check(now)
+        queue.watch()
+      }
+      markDue(target)
+    })
   }
-
-  // ---- start-up: resume what the storage holds ----
-
-  const loaded: Promise<void> = storage
-    ? (storageChain = storageChain
-        .then(() => storage.load())
-        .then((activities) => {
-          if (stopped || activities.length === 0) return
-          log.debug(`Resuming ${activities.length} stored activities.`)
-          const entries = activities.map((activity, index) => ({
-            activity,
-            seq: index - activities.length,
-            pendingSinks: states.length,
-            persisted: true,
-          }))
-          counters.queued += entries.length
-          // Older than anything tracked meanwhile, so in front, and the first to go when over maxQueueSize.
-          for (const state of states) {
-            state.queue.unshiftAll(entries)
-            trim(state)
-          }
-          pumpAll()
-        })
-        .catch((error) => reportError(new StorageError('Could not load activities.', error))))
-    : Promise.resolve()
 
   // ---- the public surface ----
+
+  const handOver =
+    config.waitUntil &&
+    parts.handOver?.(
+      config.waitUntil,
+      () => flushReport(config.writeTimeoutMs),
+      () => counters.queued > 0 && !stopped,
+      reportError,
+    )
 
   function track(input: ActivityInput): string | undefined {
     try {
@@ -551,7 +416,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         // A throwing defaults function costs its defaults, never the activity.
         reportError(error)
       }
-      const merged = defaults && isPlainObject(input) ? mergeDefaults(defaults, input) : input
+      const merged = defaults && isPlainObject(input) ? mergeActivityDefaults(defaults, input) : input
       const result = normalize(merged, normalizeOptions)
       if (!result.ok) {
         drop('invalid', [], { input, error: new ValidationError(result.issues, input) }, 1)
@@ -570,24 +435,28 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
           return undefined
         }
       }
-      const entry: Entry = { activity, seq: ++seq, pendingSinks: states.length, persisted: !storage }
-      counters.queued++
-      enqueue(entry)
-      if (storage) {
-        pendingAdds.push(entry)
-        schedulePersist()
+      const entry: Entry = { activity, seq: seq + 1, bytes: result.bytes, pendingSinks: queues.length, persisted: false }
+      const placement = writeAhead ? writeAhead.accept(entry) : ((entry.persisted = true), 'held')
+      if (placement === 'full') {
+        drop('queue_overflow', [activity], {})
+        return undefined
       }
+      seq++
+      counters.queued++
+      if (placement === 'held') for (const queue of queues) queue.push(entry)
       const now = Date.now()
       lastTrackAt = now
-      if (windowStart === undefined) windowStart = now
-      armBatchTimer()
-      for (const state of states) {
-        if (state.queue.length >= state.sizeLimit) {
-          scheduleDrain()
-          break
-        }
+      windowStart ??= now
+      armBatchTimer(now)
+      for (const queue of queues) queue.check(now)
+      if (!drainScheduled) {
+        drainScheduled = true
+        queueMicrotask(() => {
+          drainScheduled = false
+          pumpAll()
+        })
       }
-      if (config.waitUntil) deliverEagerly()
+      handOver?.()
       return activity.id
     } catch (error) {
       // Unreachable by design; kept so that a bug in the tracker still never reaches the host app.
@@ -601,83 +470,46 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
     }
   }
 
-  function deliverEagerly(): void {
-    if (eagerDelivery) return
-    const loop = async (): Promise<void> => {
-      while (counters.queued > 0 && !stopped) {
-        if (!(await flush(config.writeTimeoutMs))) break
-      }
-    }
-    eagerDelivery = loop().finally(() => {
-      eagerDelivery = undefined
-    })
-    try {
-      config.waitUntil!(eagerDelivery)
-    } catch (error) {
-      reportError(error)
-    }
-  }
-
-  async function flush(timeoutMs?: number): Promise<boolean> {
-    await loaded
-    if (storage) persistNow()
-    const target = seq
-    if (lowestUnsettled() > target) return true
-    return new Promise<boolean>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const waiter: FlushWaiter = {
-        target,
-        resolve: (settled) => {
-          clearTimeout(timer)
-          resolve(settled)
-        },
-      }
-      waiters.push(waiter)
-      syncHold()
-      if (timeoutMs !== undefined) {
-        timer = unref(
-          setTimeout(() => {
-            waiters = waiters.filter((item) => item !== waiter)
-            syncHold()
-            resolve(false)
-          }, timeoutMs),
-        )
-      }
-      markDue(target)
-    })
+  function flush(timeoutMs?: number): Promise<boolean>
+  function flush(options: FlushOptions): Promise<FlushReport>
+  function flush(argument?: number | FlushOptions): Promise<boolean | FlushReport> {
+    const detailed = typeof argument === 'object' && argument !== null
+    // flushReport never rejects: the load it awaits reports its own failure.
+    const report = flushReport(detailed ? argument.timeoutMs : argument)
+    return detailed ? report : report.then((done) => done.delivered)
   }
 
   function shutdown(shutdownOptions: ShutdownOptions = {}): Promise<boolean> {
     shutdownPromise ??= (async () => {
       closed = true
-      const delivered = await flush(shutdownOptions.timeoutMs ?? 10_000)
+      const { delivered } = await flush({ timeoutMs: shutdownOptions.timeoutMs ?? 10_000 })
       stopped = true
+      writeAhead?.stop()
       clearTimeout(batchTimer)
-      for (const state of states) {
-        clearTimeout(state.retryTimer)
-        state.abort?.abort(new SinkError(state.sink.name, 'Aborted by shutdown().'))
-        const left = state.inFlight ?? []
-        while (state.queue.length > 0) left.push(state.queue.shift()!)
-        state.inFlight = undefined
-        if (left.length > 0) drop('shutdown', left.map((entry) => entry.activity), { sink: state.sink.name })
+      for (const queue of queues) {
+        const left = queue.stop()
+        if (left.length > 0) drop('shutdown', left.map((entry) => entry.activity), { sink: queue.sink.name })
       }
+      // Spilled activities never came back into memory; the storage keeps them for the next tracker.
+      const spilled = writeAhead?.spilled()
+      if (spilled) drop('shutdown', [], {}, spilled)
       // What is left stays in a persistent storage for the next tracker, so it is not settled here.
       counters.queued = 0
-      for (const waiter of waiters) waiter.resolve(false)
+      for (const waiter of waiters) waiter.resolve(true)
       waiters = []
       syncHold()
-      await persistNow()
+      await writeAhead?.flush()
       await Promise.all(
-        states.map(async (state) => {
+        queues.map(async ({ sink }) => {
           try {
-            await state.sink.close?.()
+            await sink.close?.()
           } catch (error) {
-            reportError(new SinkError(state.sink.name, 'close() failed.', error))
+            reportError(new SinkError(sink.name, 'close() failed.', error))
           }
         }),
       )
       try {
-        await storage?.close?.()
+        await config.storage?.close?.()
       } catch (error) {
         reportError(new StorageError('close() failed.', error))
       }
@@ -688,7 +520,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
 
   return {
     track,
-    flush: (timeoutMs) => flush(timeoutMs).catch(() => false),
+    flush,
     shutdown,
     stats: () => ({ ...counters, droppedByReason: { ...counters.droppedByReason } }),
     pause() {
@@ -699,6 +531,9 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       pumpAll()
     },
     on(event, listener) {
+      if (!Object.hasOwn(listeners, event)) {
+        throw new TypeError(`[usertracking] Unknown event '${String(event)}'; use 'sent', 'dropped' or 'error'.`)
+      }
       listeners[event].add(listener)
       return () => {
         listeners[event].delete(listener)

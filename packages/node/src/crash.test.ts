@@ -6,6 +6,19 @@ import { startCollector, type Collector } from '../test/collector'
 import { startFixture } from '../test/run-fixture'
 
 const ROUNDS = 8
+/** Kill times come from this seed; a failure prints it, and CRASH_TEST_SEED=<seed> replays the run. */
+const SEED = Number(process.env.CRASH_TEST_SEED) || Math.floor(Math.random() * 2 ** 31)
+
+/** mulberry32: a small seeded generator, so a failing sequence of kill times can be replayed. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let value = Math.imul(state ^ (state >>> 15), 1 | state)
+    value ^= value + Math.imul(value ^ (value >>> 7), 61 | value)
+    return ((value ^ (value >>> 14)) >>> 0) / 4294967296
+  }
+}
 const collectors: Collector[] = []
 afterEach(async () => {
   await Promise.all(collectors.splice(0).map((collector) => collector.close()))
@@ -16,7 +29,9 @@ function storedIds(stdout: string): string[] {
 }
 
 describe('fileStorage under kill -9 (real child processes)', () => {
-  it('delivers every stored activity after SIGKILLs at random points, none missing', async () => {
+  it(`delivers every stored activity after SIGKILLs at random points, none missing (seed ${SEED})`, async () => {
+    console.log(`crash.test.ts: kill times from seed ${SEED}; replay with CRASH_TEST_SEED=${SEED}`)
+    const random = seeded(SEED)
     const dir = mkdtempSync(join(tmpdir(), 'usertracking-crash-'))
     const server = await startCollector()
     collectors.push(server)
@@ -26,10 +41,13 @@ describe('fileStorage under kill -9 (real child processes)', () => {
       server.mode = round % 2 === 0 ? 'up' : 'down'
       const child = startFixture('crash-tracker', [dir, server.url])
       // Every fourth round may die while starting up: loading, replaying or rewriting the journal.
-      if (round % 4 === 3) await new Promise((resolve) => setTimeout(resolve, Math.random() * 1500))
+      if (round % 4 === 3) await new Promise((resolve) => setTimeout(resolve, random() * 1500))
       else {
+        // Kill only once this round stored something, however slow the machine: the test is about
+        // what a crash does to a journal with something in it, not about how fast it fills.
         await child.waitFor('ready')
-        await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 400))
+        while (storedIds(child.stdout()).length < 20 && child.child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 10))
+        await new Promise((resolve) => setTimeout(resolve, random() * 400))
       }
       child.child.kill('SIGKILL')
       const { signal } = await child.exited

@@ -62,8 +62,9 @@ describe('fileStorage when the disk fails (real child processes)', () => {
     expect(await report('disk-trouble', ['seed', dir])).toEqual({ seeded: 2 })
     chmodSync(dir, 0o555)
     for (const file of readdirSync(dir)) chmodSync(join(dir, file), 0o444)
-    // Root ignores permissions, so the tracking process runs as nobody.
-    const result = await report('disk-trouble', ['readonly', dir], { uid: 65534, gid: 65534 })
+    // Root ignores permissions, so the tracking process drops to nobody once its modules are loaded
+    // (spawning it as nobody would fail to load them from a checkout under a mode-700 directory).
+    const result = await report('disk-trouble', ['readonly', dir], { env: { ...process.env, DROP_TO_UID: '65534' } })
     expect(result).toMatchObject({ mode: 'memory', tracked: 2, types: ['seeded', 'seeded', 'tracked_readonly', 'tracked_readonly'] })
     expect(result.warnings).toEqual([expect.stringMatching(/Could not open the journal .* \(EACCES\)/)])
   })

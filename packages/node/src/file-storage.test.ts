@@ -1,8 +1,10 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTracker, memorySink, normalizeActivity, type Activity } from '@usertracking/core'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { processStart } from './directory-lock'
 import { fileStorage } from './file-storage'
 
 function activity(index: number, extra: Partial<Activity> = {}): Activity {
@@ -145,9 +147,56 @@ describe('fileStorage', () => {
     const storage = fileStorage({ dir })
     await storage.load()
     expect(storage.mode).toBe('file')
-    expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(String(process.pid))
+    expect(JSON.parse(readFileSync(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid })
     await storage.close()
     expect(readdirSync(dir)).toEqual(['journal.ndjson'])
+  })
+
+  it('takes over a lock naming a live but unrelated process (pid 1 after a container restart)', async () => {
+    const dir = tempDir()
+    // pid 1 runs, but it is not the process that wrote this lock: its start time differs.
+    writeFileSync(join(dir, 'lock'), JSON.stringify({ pid: 1, start: '1' }))
+    const storage = fileStorage({ dir })
+    await storage.load()
+    expect(storage.mode).toBe('file')
+    expect(JSON.parse(readFileSync(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid, start: processStart(process.pid) })
+    await storage.close()
+  })
+
+  it('takes over an old pid-only lock written before the process it names started', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'lock'), '1')
+    // Written in 1970: pid 1 of this machine started long after, so it cannot be the writer.
+    utimesSync(join(dir, 'lock'), 0, 0)
+    const storage = fileStorage({ dir })
+    await storage.load()
+    expect(storage.mode).toBe('file')
+    await storage.close()
+  })
+
+  it('tries a directory in use again every retryDiskMs and takes it once its holder is gone', async () => {
+    const dir = tempDir()
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    await new Promise((resolve) => holder.once('spawn', resolve))
+    const pid = holder.pid!
+    writeFileSync(join(dir, 'lock'), JSON.stringify({ pid, start: processStart(pid) }))
+    const previous = activity(1)
+    writeFileSync(join(dir, 'journal.ndjson'), `{"add":[${JSON.stringify(previous)}]}\n`)
+    const warnings: Error[] = []
+    const storage = fileStorage({ dir, retryDiskMs: 50, onWarning: (warning) => warnings.push(warning) })
+    expect(await storage.load()).toEqual([])
+    expect(storage.mode).toBe('memory')
+    expect(warnings[0]?.message).toMatch(new RegExp(`in use by process ${pid}; .* tried again every 50 ms`))
+    const mine = activity(2)
+    await storage.add([mine])
+    holder.kill('SIGKILL')
+    // No further storage call: the retry runs by itself.
+    await vi.waitFor(() => expect(storage.mode).toBe('file'), { timeout: 20_000, interval: 20 })
+    await storage.close()
+    // The previous holder's pending activity is kept beside ours for the next start.
+    const reopened = fileStorage({ dir })
+    expect((await reopened.load()).map((item) => item.id).sort()).toEqual([previous.id, mine.id].sort())
+    await reopened.close()
   })
 
   it('rejects options that make no sense at start-up', () => {

@@ -1,9 +1,9 @@
-import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs'
 import { open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserTrackingError, type Activity, type Storage } from '@usertracking/core'
 import { lockDirectory, unlockDirectory } from './directory-lock'
-import { encodeAdd, encodeRemove, replayJournal } from './journal'
+import { decodeSpill, encodeAdd, encodeRemove, encodeSpill, replayJournal } from './journal'
 
 /** Options of {@link fileStorage}. */
 export interface FileStorageOptions {
@@ -40,14 +40,31 @@ export interface FileStorageOptions {
   onWarning?: (warning: Error) => void
 }
 
-/** A {@link Storage} in a directory; see {@link fileStorage}. */
+/** A {@link Storage} in a directory; see {@link fileStorage}. It pages: `spill` and `page` are always there. */
 export interface FileStorage extends Storage {
   /** `file` while the journal is written; `memory` after the disk failed or the directory was in use. */
   readonly mode: 'file' | 'memory'
-  /** Activities pending (added and not yet removed). */
+  /** Activities pending (added or spilled, and not yet removed). */
   readonly size: number
+  /** Stores activities the tracker does not keep in memory, for `page` to hand back. */
+  spill(activities: Activity[]): Promise<void>
+  /** Up to `limit` stored activities the tracker does not hold, oldest first. */
+  page(limit: number): Promise<Activity[]>
   /** Syncs and closes the journal and gives the directory back. */
   close(): Promise<void>
+}
+
+/**
+ * Activities stored but not held by the tracker, in order: one `spill` record of the journal (at
+ * `offset`, `length` bytes), or kept in memory (`activities`) while the disk fails or until the
+ * next rewrite puts them in the journal. `taken` of them were handed back already.
+ */
+interface Unheld {
+  offset: number
+  length: number
+  count: number
+  taken: number
+  activities?: Activity[]
 }
 
 const JOURNAL_FILE = 'journal.ndjson'
@@ -114,7 +131,9 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
   const journalPath = join(dir, JOURNAL_FILE)
   const tmpPath = `${journalPath}.tmp`
 
+  /** What the tracker holds (added, or loaded / paged back), by id. */
   let live = new Map<string, Activity>()
+  let unheld: Unheld[] = []
   let fd: number | undefined
   let mode: 'file' | 'memory' = 'file'
   let locked = false
@@ -124,6 +143,7 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
   let degradedAt = 0
   let diskRetryable = false
   let syncTimer: ReturnType<typeof setTimeout> | undefined
+  let retryTimer: ReturnType<typeof setTimeout> | undefined
   let chain: Promise<unknown> = Promise.resolve()
 
   // Storage calls already come one at a time; the chain also orders the background fsync with them.
@@ -153,12 +173,26 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     fd = undefined
   }
 
+  /** Tries the disk again in `retryDiskMs`, also when nothing is tracked meanwhile. */
+  function scheduleRetry(): void {
+    if (retryTimer !== undefined || closed) return
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined
+      void run(retryDisk).then(() => {
+        if (mode === 'memory') scheduleRetry()
+      })
+    }, retryDiskMs)
+    // A disk retry must never keep the process alive.
+    retryTimer.unref()
+  }
+
   function degrade(error: unknown, action: string): void {
     const firstFailure = mode === 'file'
     mode = 'memory'
     diskRetryable = true
     degradedAt = Date.now()
     closeFd()
+    scheduleRetry()
     if (firstFailure) {
       warn(
         `Could not ${action} the journal in ${dir} (${describe(error)}); pending activities are kept in memory only, so a crash now would lose them. The disk is tried again every ${retryDiskMs} ms.`,
@@ -181,24 +215,54 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     }
   }
 
-  /** Rewrites the journal with only the pending activities, atomically (write, fsync, rename). */
+  /** The activities of an unheld record, read from the journal when they are not in memory. */
+  function unheldActivities(record: Unheld): Activity[] {
+    if (record.activities) return record.activities
+    const buffer = Buffer.alloc(record.length)
+    const handle = openSync(journalPath, 'r')
+    try {
+      readSync(handle, buffer, 0, record.length, record.offset)
+    } finally {
+      closeSync(handle)
+    }
+    return decodeSpill(buffer.toString('utf8', 0, record.length - 1))
+  }
+
+  function unpaged(): number {
+    let count = 0
+    for (const record of unheld) count += record.count - record.taken
+    return count
+  }
+
+  /**
+   * Rewrites the journal with only the pending activities, atomically (write, fsync, rename): what
+   * the tracker holds as `add` records, what it does not as `spill` records, read one at a time.
+   */
   async function compact(): Promise<void> {
     const handle = await open(tmpPath, 'w')
     let bytes = 0
     let written = false
+    const rewritten: Unheld[] = []
     try {
-      let chunk: Activity[] = []
-      const flushChunk = async () => {
-        const record = Buffer.from(encodeAdd(chunk))
+      const write = async (activities: Activity[], spilled: boolean) => {
+        const record = Buffer.from(spilled ? encodeSpill(activities) : encodeAdd(activities))
         await handle.write(record)
+        if (spilled) rewritten.push({ offset: bytes, length: record.length, count: activities.length, taken: 0 })
         bytes += record.length
-        chunk = []
       }
+      let chunk: Activity[] = []
       for (const activity of live.values()) {
         chunk.push(activity)
-        if (chunk.length === COMPACT_CHUNK) await flushChunk()
+        if (chunk.length === COMPACT_CHUNK) {
+          await write(chunk, false)
+          chunk = []
+        }
       }
-      if (chunk.length > 0) await flushChunk()
+      if (chunk.length > 0) await write(chunk, false)
+      for (const record of unheld) {
+        const rest = unheldActivities(record).slice(record.taken)
+        for (let start = 0; start < rest.length; start += COMPACT_CHUNK) await write(rest.slice(start, start + COMPACT_CHUNK), true)
+      }
       await handle.sync()
       written = true
     } finally {
@@ -218,6 +282,8 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     fd = next
     journalBytes = bytes
     compactedBytes = bytes
+    // The records now point into the new journal, and nothing unheld stays in memory.
+    unheld = rewritten
   }
 
   async function retryDisk(): Promise<void> {
@@ -226,9 +292,14 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     try {
       mkdirSync(dir, { recursive: true })
       if (!locked) {
-        const holder = lockDirectory(dir)
-        if (holder !== undefined) return
+        if (lockDirectory(dir) !== undefined) return
         locked = true
+        // What the previous holder left joins ours, so the rewrite below keeps it (the next start delivers it).
+        try {
+          for (const [id, activity] of replayJournal(readFileSync(journalPath)).live) if (!live.has(id)) live.set(id, activity)
+        } catch {
+          // No journal yet.
+        }
       }
       // Our in-memory set is the truth now: the journal may lack what arrived while the disk failed.
       await compact()
@@ -260,14 +331,22 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     syncTimer.unref()
   }
 
-  async function append(record: string): Promise<void> {
-    if (closed) return
-    if (mode !== 'file' || fd === undefined) return retryDisk()
-    const buffer = Buffer.from(record)
+  /** Appends one record; resolves whether it is in the journal. */
+  async function append(record: string): Promise<boolean> {
+    if (closed) return false
+    if (mode !== 'file' || fd === undefined) {
+      await retryDisk()
+      return false
+    }
     try {
-      writeFully(fd, buffer)
-      journalBytes += buffer.length
+      // The string goes to write(2) without a Buffer of our own: a burst writes megabytes, and
+      // Buffers are memory outside the heap that only a garbage collection gives back.
+      const length = Buffer.byteLength(record)
+      const written = writeSync(fd, record)
+      if (written < length) writeFully(fd, Buffer.from(record).subarray(written))
+      journalBytes += length
       await afterWrite()
+      return true
     } catch (error) {
       // Cut a partly written record off so that a later append does not glue onto it.
       try {
@@ -276,7 +355,18 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
         // The rewrite that ends the memory-only period replaces the file anyway.
       }
       degrade(error, 'write to')
+      return false
     }
+  }
+
+  /** Hands the tracker the first `limit` pending activities; the rest wait for `page`. */
+  function firstOf(limit: number | undefined): Activity[] {
+    const all = [...live.values()]
+    if (limit === undefined || all.length <= limit) return all
+    const rest = all.slice(limit)
+    for (const activity of rest) live.delete(activity.id)
+    unheld = [{ offset: 0, length: 0, count: rest.length, taken: 0, activities: rest }]
+    return all.slice(0, limit)
   }
 
   function loadReadOnly(): void {
@@ -292,8 +382,13 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     const holder = lockDirectory(dir)
     if (holder !== undefined) {
       mode = 'memory'
+      diskRetryable = true
+      degradedAt = Date.now()
+      scheduleRetry()
       const who = holder === process.pid ? 'another fileStorage in this process' : `process ${holder}`
-      warn(`The directory ${dir} is in use by ${who}; activities are kept in memory only. Give each tracker its own directory.`)
+      warn(
+        `The directory ${dir} is in use by ${who}; activities are kept in memory only, and the directory is tried again every ${retryDiskMs} ms. Give each tracker its own directory.`,
+      )
       return
     }
     locked = true
@@ -314,37 +409,77 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
       return mode
     },
     get size() {
-      return live.size
+      return live.size + unpaged()
     },
-    load() {
+    load(limit) {
       return run(async () => {
         try {
           openJournal()
         } catch (error) {
           degrade(error, 'open')
           loadReadOnly()
-          return [...live.values()]
+          return firstOf(limit)
         }
-        if (mode === 'file' && (journalBytes >= compactAtBytes || (live.size === 0 && journalBytes > 0))) {
+        const first = firstOf(limit)
+        // A rewrite also moves what waits for `page` out of memory into the journal.
+        if (mode === 'file' && (journalBytes >= compactAtBytes || (live.size === 0 && journalBytes > 0) || unheld.length > 0)) {
           try {
             await compact()
           } catch (error) {
             degrade(error, 'rewrite')
           }
         }
-        return [...live.values()]
+        return first
+      })
+    },
+    spill(activities) {
+      return run(async () => {
+        const offset = journalBytes
+        const record: Unheld = { offset, length: 0, count: activities.length, taken: 0 }
+        if (await append(encodeSpill(activities))) {
+          record.length = journalBytes - offset
+          // A spilled record is pending data, not garbage: it must not make the journal look due for
+          // a rewrite (a burst spilling 15 MB would otherwise be rewritten at its first remove).
+          compactedBytes += record.length
+        } else record.activities = activities
+        unheld.push(record)
+      })
+    },
+    page(limit) {
+      return run(() => {
+        const paged: Activity[] = []
+        while (paged.length < limit && unheld.length > 0) {
+          const record = unheld[0]!
+          let activities: Activity[]
+          try {
+            activities = record.activities ??= unheldActivities(record)
+          } catch (error) {
+            // Unreadable: skipping the record is the only way on; say so.
+            unheld.shift()
+            warn(`Could not read ${record.count - record.taken} stored activities back from ${journalPath} (${describe(error)}); they are skipped.`, error)
+            continue
+          }
+          const taken = activities.slice(record.taken, record.taken + limit - paged.length)
+          record.taken += taken.length
+          for (const activity of taken) {
+            live.set(activity.id, activity)
+            paged.push(activity)
+          }
+          if (record.taken >= activities.length) unheld.shift()
+        }
+        return paged
       })
     },
     add(activities) {
       return run(() => {
         for (const activity of activities) live.set(activity.id, activity)
-        return append(encodeAdd(activities))
+        return append(encodeAdd(activities)).then(() => undefined)
       })
     },
     remove(ids) {
       return run(async () => {
         for (const id of ids) live.delete(id)
-        if (live.size === 0 && mode === 'file' && fd !== undefined && !closed) {
+        if (live.size === 0 && unheld.length === 0 && mode === 'file' && fd !== undefined && !closed) {
           try {
             ftruncateSync(fd, 0)
             journalBytes = 0
@@ -368,7 +503,8 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
       return run(async () => {
         if (closed) return
         closed = true
-        if (syncTimer !== undefined) clearTimeout(syncTimer)
+        clearTimeout(syncTimer)
+        clearTimeout(retryTimer)
         if (fd !== undefined) {
           try {
             await callback(fsync, fd)

@@ -1,3 +1,11 @@
+/**
+ * The Node.js tracker: `createNodeTracker` with a crash-safe, paging file journal (`fileStorage`),
+ * keep-alive HTTP delivery, graceful shutdown, and request context (AsyncLocalStorage) so that
+ * nested `withActivity` calls inherit the user.
+ *
+ * @packageDocumentation
+ * @module @usertracking/node
+ */
 export { createNodeTracker } from './node-tracker'
 export type { NodeTracker, NodeTrackerOptions } from './node-tracker'
 export { fileStorage } from './file-storage'

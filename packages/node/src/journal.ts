@@ -1,14 +1,25 @@
 import type { Activity } from '@usertracking/core'
 
 /**
- * The journal's record format: one JSON object per line, `{"add":[…activities]}` or
- * `{"remove":[…ids]}`. A record counts only once its closing newline is in the file, so a write
+ * The journal's record format: one JSON object per line, `{"add":[…activities]}`,
+ * `{"spill":[…activities]}` (stored, but not held in the tracker's memory) or `{"remove":[…ids]}`. A record counts only once its closing newline is in the file, so a write
  * torn by a crash (no newline, or half a line) is recognised and cut off on the next start.
  */
 
 /** Encodes activities added to the journal as one record, newline included. */
 export function encodeAdd(activities: readonly Activity[]): string {
   return `{"add":${JSON.stringify(activities)}}\n`
+}
+
+/** Encodes activities spilled to the journal (not held in memory) as one record, newline included. */
+export function encodeSpill(activities: readonly Activity[]): string {
+  return `{"spill":${JSON.stringify(activities)}}\n`
+}
+
+/** Reads the activities of one `spill` record's line (without its newline). */
+export function decodeSpill(line: string): Activity[] {
+  const spill = (JSON.parse(line) as { spill?: unknown }).spill
+  return Array.isArray(spill) ? spill.filter(isActivity) : []
 }
 
 /** Encodes ids removed from the journal as one record, newline included. */
@@ -58,7 +69,8 @@ export function replayJournal(bytes: Uint8Array): ReplayResult {
       unreadable++
       continue
     }
-    const add = (record as { add?: unknown }).add
+    // A spilled activity is as pending as an added one; only the tracker's memory differed.
+    const add = (record as { add?: unknown }).add ?? (record as { spill?: unknown }).spill
     const remove = (record as { remove?: unknown }).remove
     if (Array.isArray(add)) {
       for (const activity of add) if (isActivity(activity)) live.set(activity.id, activity)

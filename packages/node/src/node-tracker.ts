@@ -1,8 +1,7 @@
 import { join } from 'node:path'
 import {
   createTracker,
-  isPlainObject,
-  type ActivityInput,
+  mergeActivityDefaults,
   type HttpSinkOptions,
   type Sink,
   type Storage,
@@ -48,16 +47,6 @@ export interface NodeTracker extends Tracker {
   removeShutdownHooks(): void
 }
 
-/** The request context over the tracker's own defaults; Object.assign, as spread is slow on Node 20. */
-function mergeDefaults(own: TrackerDefaults | undefined, fromContext: TrackerDefaults | undefined): TrackerDefaults | undefined {
-  if (!own) return fromContext
-  if (!fromContext) return own
-  const merged: TrackerDefaults = Object.assign({}, own, fromContext)
-  if (isPlainObject(own.context) && isPlainObject(fromContext.context)) merged.context = Object.assign({}, own.context, fromContext.context)
-  if (isPlainObject(own.metadata) && isPlainObject(fromContext.metadata)) merged.metadata = Object.assign({}, own.metadata, fromContext.metadata)
-  return merged
-}
-
 /**
  * `createTracker` for servers: pending activities in a crash-safe {@link fileStorage}, delivery to
  * `url` over reused connections, shutdown on SIGTERM / SIGINT / `beforeExit`, and every `track()`
@@ -89,7 +78,9 @@ export function createNodeTracker(options: NodeTrackerOptions): NodeTracker {
       } catch {
         // A throwing defaults function costs its own defaults, not the request context's.
       }
-      return mergeDefaults(own, contextDefaults())
+      const fromContext = contextDefaults()
+      // The request context over the tracker's own defaults.
+      return own && fromContext ? mergeActivityDefaults(own, fromContext) : (fromContext ?? own)
     },
   })
   const removeShutdownHooks = shutdownHooks

@@ -46,13 +46,12 @@ describe('shutdown hooks (real child processes)', () => {
     const hanging = await collector('hang')
     const app = startFixture('server-app', [dir, hanging.url, '1000'])
     await app.waitFor('ready')
-    const killedAt = Date.now()
     app.child.kill('SIGTERM')
-    const { signal, endedAt } = await app.exited
+    // The fixture's writes time out after ten minutes, far past this test's own limit: the process
+    // ending at all means the 1 s shutdown timeout ended it, with the write still hanging.
+    const { signal } = await app.exited
     expect(signal).toBe('SIGTERM')
-    // 1 s of flushing, up to 1 s of grace for close(), and slack for a busy 2-core machine; a
-    // hanging write would otherwise hold it for writeTimeoutMs (30 s), and retries for an hour.
-    expect(endedAt - killedAt).toBeLessThan(6000)
+    expect(hanging.requests).toBeGreaterThan(0)
     expect(hanging.received.size).toBe(0)
 
     const server = await collector()
@@ -84,13 +83,11 @@ describe('shutdown hooks (real child processes)', () => {
 
   it('does not hold a finished script when the sink is down', async () => {
     const down = await collector('down')
-    const startedAt = Date.now()
     const script = startFixture('short-script', [tempDir(), down.url, '1000'])
-    const { code, endedAt } = await script.exited
+    // Retries alone would go on for an hour (maxRetryTimeMs), far past this test's own limit: the
+    // script ending at all means the 1 s shutdown timeout let it go.
+    const { code } = await script.exited
     expect(code).toBe(3)
-    // Start-up of tsx, the 1 s shutdown timeout, and slack for a busy machine; retries alone
-    // would go on for an hour.
-    expect(endedAt - startedAt).toBeLessThan(12_000)
     expect(down.requests).toBeGreaterThan(0)
   })
 

@@ -52,7 +52,7 @@ export class HttpError extends UserTrackingError {
   }
 
   /** Whether `value` is an HttpError from any copy of this package. */
-  static isInstance(value: unknown): value is HttpError {
+  static override isInstance(value: unknown): value is HttpError {
     return typeof value === 'object' && value !== null && (value as { [MARKER]?: unknown })[MARKER] === true
   }
 }

@@ -8,3 +8,7 @@
  */
 export { describeStoreConformance, HOSTILE_STRINGS } from './store-conformance'
 export type { StoreFixture, StoreFixtureOptions } from './store-conformance'
+export { describeStorageConformance } from './storage-conformance'
+export type { StorageFixture } from './storage-conformance'
+export { describeSinkConformance } from './sink-conformance'
+export type { SinkFixture } from './sink-conformance'

@@ -1,0 +1,152 @@
+import type { Activity } from './activity'
+import { createDeque } from './deque'
+import type { Entry } from './sink-queue'
+import { CHUNK, yieldToLoop, type Pager, type PagerParts } from './write-ahead'
+
+/** Activities read back per `page` (and handed out by `load` at start). */
+const PAGE = 1000
+
+/**
+ * Paging for a storage with `spill` and `page`: memory holds a window of the queue
+ * (`windowBytes`: `maxQueueBytes`, or `PAGED_QUEUE_BYTES` when not given; and `maxQueueSize`), the
+ * storage the rest (up to `maxStorageBytes`).
+ *
+ * Once the window is full every new entry is spilled — also when room frees meanwhile — until what
+ * was spilled has been read back, so order holds. Spilled entries are read back a page at a time
+ * once memory is half empty, behind everything queued. Entries left by an earlier tracker come first
+ * (numbered below any tracked); the first entry spilled by this tracker, recognised by its id,
+ * marks where this tracker's own begin, so each gets back its place in line.
+ *
+ * @param parts - see {@link PagerParts}.
+ */
+export function createPager({ storage, config, windowBytes, hooks, then, schedule, entries, report }: PagerParts): Pager {
+  let heldBytes = 0
+  let heldCount = 0
+  let storedBytes = 0
+  // Until the first load says otherwise, storage may hold a backlog that comes first.
+  let backlog = true
+  let paging = false
+  let stopped = false
+  // Whether activities an earlier tracker left may still wait in storage, in front of ours.
+  let startupLeft = false
+  let spills: Entry[] = []
+  // The size of each spilled entry not read back yet, in order: measuring them again costs a
+  // JSON.stringify each.
+  let spilledBytes = createDeque<number>()
+  let firstSpill: Entry | undefined
+  let nextPaged: number | undefined
+  let unpaged = 0
+
+  function hold(entry: Entry): void {
+    heldBytes += entry.bytes
+    heldCount++
+  }
+
+  function received(activities: Activity[], front: boolean): void {
+    if (stopped || activities.length === 0) return
+    const made = entries(activities, (activity) => {
+      if (firstSpill && activity.id === firstSpill.activity.id) {
+        nextPaged = firstSpill.seq
+        startupLeft = false
+      }
+      if (nextPaged === undefined) return undefined
+      unpaged--
+      return [nextPaged++, spilledBytes.shift() ?? 0]
+    })
+    for (const entry of made.entries) hold(entry)
+    for (const entry of made.entries.slice(0, made.fresh)) storedBytes += entry.bytes
+    hooks.loaded(made.entries, front, made.fresh)
+  }
+
+  function page(): void {
+    if (!backlog || paging || stopped || heldBytes > windowBytes / 2 || heldCount > config.maxQueueSize / 2) return
+    paging = true
+    then(async () => {
+      let activities: Activity[]
+      try {
+        activities = await storage.page(PAGE)
+      } catch (error) {
+        report('Could not read activities back; the next tracked activity or flush tries again.', error)
+        return
+      } finally {
+        paging = false
+      }
+      received(activities, false)
+      // Short, with nothing spilled since: storage holds no backlog any more.
+      if (activities.length < PAGE) {
+        startupLeft = false
+        if (spills.length === 0) {
+          backlog = false
+          firstSpill = nextPaged = undefined
+          spilledBytes = createDeque<number>()
+        }
+      }
+      page()
+    })
+  }
+
+  return {
+    limit: PAGE,
+    accept(entry) {
+      if (backlog || heldBytes + entry.bytes > windowBytes || heldCount >= config.maxQueueSize) {
+        if (storedBytes + entry.bytes > config.maxStorageBytes) return 'full'
+        storedBytes += entry.bytes
+        backlog = true
+        firstSpill ??= entry
+        unpaged++
+        spilledBytes.push(entry.bytes)
+        spills.push(entry)
+        schedule()
+        return 'spilled'
+      }
+      storedBytes += entry.bytes
+      hold(entry)
+      return 'held'
+    },
+    async persist() {
+      const spilled = spills
+      spills = []
+      for (let start = 0; start < spilled.length; start += CHUNK) {
+        if (start > 0) await yieldToLoop()
+        const chunk = spilled.slice(start, start + CHUNK)
+        try {
+          await storage.spill(chunk.map((entry) => entry.activity))
+        } catch (error) {
+          // Neither stored nor in memory would be lost: hold them after all.
+          report('Could not store activities; they stay in memory.', error)
+          unpaged -= chunk.length
+          if (firstSpill && chunk.includes(firstSpill)) firstSpill = undefined
+          // Their sizes stay in `spilledBytes`, where they shift the sizes of what is read back later
+          // by a few entries: an estimate either way, and it is reset once the backlog is gone.
+          for (const entry of chunk) {
+            entry.persisted = true
+            hold(entry)
+          }
+          hooks.loaded(chunk, false, 0)
+        }
+      }
+    },
+    loaded(activities) {
+      startupLeft = activities.length >= PAGE
+      // What was tracked meanwhile was spilled, to go after everything an earlier tracker left.
+      backlog = startupLeft || firstSpill !== undefined
+      received(activities, true)
+    },
+    settled(entry) {
+      heldBytes -= entry.bytes
+      heldCount--
+      storedBytes = Math.max(0, storedBytes - entry.bytes)
+      page()
+    },
+    backlogFrom() {
+      if (!backlog) return Number.POSITIVE_INFINITY
+      // Before our own spilled activities come those an earlier tracker left, in unknown number.
+      return nextPaged ?? (startupLeft || !firstSpill ? Number.NEGATIVE_INFINITY : firstSpill.seq)
+    },
+    spilled: () => unpaged,
+    page,
+    stop() {
+      stopped = true
+    },
+  }
+}
