@@ -55,11 +55,12 @@ describe.skipIf(!executablePath && !inCi)('in Chromium, identify() across a sign
       throw new Error('[usertracking] [browser-e2e] CI=true but Chromium is not installed; install it with apt-get install -y chromium, or set CHROMIUM_PATH.')
     }
     const script = await buildScript()
-    const home = page('Shop')
+    // No time on page: its beacon, sent when the home page is left, would land at no fixed moment.
+    const home = page('Shop', { 'track-time-on-page': 'false' })
     server = createServer(async (request, response) => {
       const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname
       if (path.startsWith('/api/')) {
-        const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await readBody(request)
+        const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : new Uint8Array(await readBody(request))
         const answer = await handler(
           new Request(new URL(request.url ?? '/', url), { method: request.method, headers: request.headers as Record<string, string>, body }),
         )
