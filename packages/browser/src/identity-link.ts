@@ -2,23 +2,21 @@ import type { Logger } from '@usertracking/core'
 import { readLocal, writeLocal } from './local-storage'
 
 /** The `localStorage` key (after the prefix) holding an anonymous id still to be linked to the user. */
-export const LINK_KEY = 'link'
+const LINK_KEY = 'link'
 /** Bound of the link request, in milliseconds: an unanswered one is tried again on the next page. */
 const LINK_TIMEOUT_MS = 10_000
 
 /**
  * The URL of the server's identify route: `identifyEndpoint` when set, else the `identify` sibling
  * of the ingest `endpoint` (`/api/activity` → `/api/identify`, the server package's default
- * routes), or undefined when there is none (or `identifyEndpoint: false`).
+ * routes); undefined without either, or with `identifyEndpoint: false`.
  */
 export function identifyUrl(endpoint: string | undefined, identifyEndpoint: string | false | undefined): string | undefined {
-  if (identifyEndpoint === false) return undefined
-  if (identifyEndpoint !== undefined) return identifyEndpoint
+  if (identifyEndpoint !== undefined) return identifyEndpoint || undefined
   try {
-    return endpoint ? new URL('identify', new URL(endpoint, location.href)).href : undefined
+    return endpoint && new URL('identify', new URL(endpoint, location.href)).href
   } catch {
     // An endpoint no URL can be made of: its own requests fail and are reported; nothing to link to.
-    return undefined
   }
 }
 
@@ -35,13 +33,11 @@ export function markLink(anonymousId: string): void {
  * Sends the pending link, if any: `POST url` with `{"anonymousId": …}` as JSON and the page's
  * credentials (the session cookie the server's `authenticate` reads). A 2xx, or a 4xx (not signed
  * in, no such route: asking again would not help), settles it; a network failure, a timeout or a
- * 5xx leaves it for the next page. Never throws; failures go to the debug log.
+ * 5xx leaves it for the next page. Never rejects; failures go to the debug log.
  */
 export async function sendLink(url: string, log: Logger): Promise<void> {
   const anonymousId = readLocal(LINK_KEY)
   if (!anonymousId) return
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), LINK_TIMEOUT_MS)
   try {
     const response = await fetch(url, {
       method: 'POST',
@@ -49,17 +45,14 @@ export async function sendLink(url: string, log: Logger): Promise<void> {
       body: JSON.stringify({ anonymousId }),
       credentials: 'include',
       keepalive: true,
-      signal: controller.signal,
+      signal: AbortSignal.timeout(LINK_TIMEOUT_MS),
     })
     void response.body?.cancel().catch(() => {})
-    if (response.status >= 500) throw new Error(`HTTP ${response.status}`)
-    // Settled, unless a sign-out or another sign-in replaced what was pending meanwhile.
-    if (readLocal(LINK_KEY) === anonymousId) writeLocal(LINK_KEY, undefined)
-    if (response.ok) log.debug('Linked the anonymous id to the signed-in user.')
-    else log.warn(`The identify route answered ${response.status}; the anonymous id stays unlinked.`)
+    // A 5xx is asked again on the next page; any other answer settles it (unless a sign-out or
+    // another sign-in replaced what was pending meanwhile).
+    if (response.status < 500 && readLocal(LINK_KEY) === anonymousId) writeLocal(LINK_KEY, undefined)
+    if (!response.ok) throw response.status
   } catch (error) {
-    log.warn('Could not link the anonymous id to the signed-in user; trying again on the next page.', error)
-  } finally {
-    clearTimeout(timer)
+    log.warn('identify: not linked', error)
   }
 }
