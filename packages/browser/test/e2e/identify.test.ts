@@ -4,13 +4,13 @@
  * the server package's handler then lists what they did before signing in as the user's;
  * `reset()` at sign-out starts a new anonymous id.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { memoryStore, type Activity } from '@usertracking/core'
 import { createActivityHandler } from '@usertracking/server'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildScript, CHROMIUM_ARGS, findChromium, page, waitFor } from './harness'
+import { buildScript, CHROMIUM_ARGS, findChromium, page, readBody, waitFor } from './harness'
 
 const executablePath = findChromium()
 const inCi = process.env.CI === 'true'
@@ -19,15 +19,6 @@ declare global {
   interface Window {
     UserTracking: import('../../src/user-tracking').UserTrackingApi
   }
-}
-
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    request.on('data', (chunk: Buffer) => chunks.push(chunk))
-    request.on('end', () => resolve(Buffer.concat(chunks)))
-    request.on('error', reject)
-  })
 }
 
 /** The signed-in user of a request: the app's session cookie, `session=<userId>`. */
@@ -60,7 +51,7 @@ describe.skipIf(!executablePath && !inCi)('in Chromium, identify() across a sign
     server = createServer(async (request, response) => {
       const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname
       if (path.startsWith('/api/')) {
-        const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : new Uint8Array(await readBody(request))
+        const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await readBody(request)
         const answer = await handler(
           new Request(new URL(request.url ?? '/', url), { method: request.method, headers: request.headers as Record<string, string>, body }),
         )
