@@ -25,6 +25,19 @@ export const projects = [
   project({ name: 'client', root: './packages/client', hookTimeout: 60_000 }),
   project({ name: 'react', root: './packages/react', environment: 'happy-dom', testTimeout: 30_000, hookTimeout: 60_000 }),
   project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
+  // Story 2's event log, on the PostgreSQL server at DATABASE_URL when set, on PGlite otherwise.
+  project({ name: 'event-log', root: './examples/event-log', testTimeout: 90_000, hookTimeout: 90_000 }),
+  // Story 5's gateway into its own activity table, on the PostgreSQL server at DATABASE_URL when set, on PGlite otherwise.
+  project({ name: 'llm-gateway', root: './examples/llm-gateway', testTimeout: 90_000, hookTimeout: 90_000 }),
+  // Story 4's site in real Chromium, serving the browser package's built script (its globalSetup builds it when missing).
+  project({
+    name: 'flask-style-site',
+    root: './examples/flask-style-site',
+    globalSetup: ['./test/browser-script.ts'],
+    testTimeout: 90_000,
+    hookTimeout: 90_000,
+    fileParallelism: false,
+  }),
   // Google's Firestore emulator (a Java jar), started once for the project by its globalSetup.
   project({ name: 'firestore', root: './packages/firestore', globalSetup: ['./test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
   project({ name: 'firestore-activity', root: './examples/firestore-activity', globalSetup: ['../../packages/firestore/test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),

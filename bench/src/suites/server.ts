@@ -7,9 +7,16 @@
  * time (a warm-up, then a fixed measuring window). After each case the rows actually stored are
  * counted, so a server that answers 200 without storing would show.
  *
- * Cases: the naive route (1 activity per request); the handler over the memory store (handler
- * overhead alone); the handler over the Postgres store (batches of 1 and 50), when
- * `@usertracking/postgres` is present.
+ * Cases: the naive route (1 activity per request); the handler over the Postgres store at its
+ * defaults (group commit, the Node fast path), alternating with the naive route for a few rounds so
+ * that the ratio of each round is measured side by side on a machine whose load drifts; the handler
+ * over the Postgres store with `groupCommit: false`, and with batches of 50; the handler over the
+ * memory store (handler overhead alone) through the Node fast path and through web `Request` /
+ * `Response`, and with batches of 50.
+ *
+ * Any route that answers after its commit waits for the database's log flush, so with 16
+ * connections it cannot exceed 16 / (commit latency) requests/s; the suite measures that latency
+ * (a one-row INSERT, in autocommit, one after another) and prints the ceiling beside the results.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -36,7 +43,10 @@ const ACTIVITY = {
   metadata: { jobTitle: 'Data Engineer', resumeLength: '2 pages' },
 }
 
-type Mode = 'naive' | 'memory' | 'postgres'
+type Mode = 'naive' | 'memory' | 'memory-web' | 'postgres' | 'postgres-alone'
+
+/** Rounds of naive route / handler + postgresStore, side by side. */
+const ROUNDS = 3
 
 async function loadPostgresStore(): Promise<((options: { client: pg.Pool; schema: string; table: string }) => Store) | undefined> {
   try {
@@ -112,8 +122,10 @@ function naiveListener(pool: pg.Pool, table: string) {
 /** Child process: serves one mode on 127.0.0.1 and prints the port. */
 async function serve(mode: Mode, schema: string): Promise<void> {
   let listener: (request: IncomingMessage, response: ServerResponse) => void
-  if (mode === 'memory') {
-    listener = toNodeListener(createActivityHandler({ store: recycledMemoryStore(), trustClientUserIds: true, onError: () => {} }))
+  if (mode === 'memory' || mode === 'memory-web') {
+    const handler = createActivityHandler({ store: recycledMemoryStore(), trustClientUserIds: true, onError: () => {} })
+    // A plain function hides the handler's fast path from toNodeListener: every request goes through Request / Response.
+    listener = mode === 'memory' ? toNodeListener(handler) : toNodeListener((request, context) => handler(request, context))
   } else {
     const pool = new pg.Pool({ connectionString: DATABASE_URL, max: POOL_SIZE })
     if (mode === 'naive') {
@@ -123,7 +135,8 @@ async function serve(mode: Mode, schema: string): Promise<void> {
       if (!postgresStore) throw new Error('[usertracking] [bench] @usertracking/postgres has no postgresStore yet.')
       const store = postgresStore({ client: pool, schema, table: 'activity' })
       await store.migrate?.()
-      listener = toNodeListener(createActivityHandler({ store, trustClientUserIds: true, onError: (error) => console.error(error) }))
+      const groupCommit = mode === 'postgres-alone' ? false : undefined
+      listener = toNodeListener(createActivityHandler({ store, trustClientUserIds: true, groupCommit, onError: (error) => console.error(error) }))
     }
   }
   const server = createServer(listener)
@@ -136,7 +149,7 @@ async function serve(mode: Mode, schema: string): Promise<void> {
 function startChild(mode: Mode, schema: string): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=@usertracking/source', fileURLToPath(import.meta.url), 'serve', mode, schema],
+    ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve', mode, schema],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
   return new Promise((resolve, reject) => {
@@ -206,6 +219,23 @@ async function runCase(
   }
 }
 
+/** Median latency of a one-row INSERT committed on its own, in ms: the floor of any answer given after a commit. */
+async function commitLatencyMs(pool: pg.Pool, table: string): Promise<number> {
+  const samples: number[] = []
+  for (let index = 0; index < 200; index++) {
+    const started = performance.now()
+    await pool.query(`INSERT INTO ${table} (id, activity_type, timestamp) VALUES ($1, 'probe', now())`, [crypto.randomUUID()])
+    samples.push(performance.now() - started)
+  }
+  return samples.sort((a, b) => a - b)[samples.length >> 1]!
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
 async function main(): Promise<void> {
   const schema = `bench_server_${process.pid}`
   const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 })
@@ -214,6 +244,7 @@ async function main(): Promise<void> {
     id uuid PRIMARY KEY, user_id text, activity_type text NOT NULL, description text,
     timestamp timestamptz NOT NULL, token_usage integer, duration_ms double precision, metadata jsonb,
     received_at timestamptz NOT NULL DEFAULT now())`)
+  await pool.query(`CREATE TABLE ${schema}.probe (LIKE ${schema}.naive_activity INCLUDING ALL)`)
   const countTable = (table: string) => async () => {
     try {
       return Number((await pool.query<{ count: string }>(`SELECT count(*) FROM ${schema}.${table}`)).rows[0]!.count)
@@ -221,21 +252,29 @@ async function main(): Promise<void> {
       return undefined
     }
   }
+  const naive = () => runCase('naive node:http + pg, one INSERT per request', 'naive', '/', 1, schema, countTable('naive_activity'))
   const results: CaseResult[] = []
+  const rounds: { naive: CaseResult; handler: CaseResult }[] = []
+  const latencies: number[] = []
+  const hasPostgres = (await loadPostgresStore()) !== undefined
   try {
-    results.push(await runCase('naive node:http + pg, one INSERT per request', 'naive', '/', 1, schema, countTable('naive_activity')))
-    for (const batch of [1, 50]) {
-      results.push(await runCase('handler + memoryStore', 'memory', '/api/activity', batch, schema, async () => undefined))
-    }
-    if (await loadPostgresStore()) {
-      for (const batch of [1, 50]) {
-        results.push(await runCase('handler + postgresStore', 'postgres', '/api/activity', batch, schema, countTable('activity')))
+    latencies.push(await commitLatencyMs(pool, `${schema}.probe`))
+    if (hasPostgres) {
+      for (let round = 0; round < ROUNDS; round++) {
+        const pair = { naive: await naive(), handler: await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 1, schema, countTable('activity')) }
+        rounds.push(pair)
+        results.push(pair.naive, pair.handler)
       }
+      results.push(await runCase('handler + postgresStore, groupCommit: false', 'postgres-alone', '/api/activity', 1, schema, countTable('activity')))
+      results.push(await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 50, schema, countTable('activity')))
     } else {
       console.log('_@usertracking/postgres has no postgresStore yet: the Postgres cases were skipped._\n')
+      results.push(await naive())
     }
-    // Run again last: on a shared machine, the two naive runs bracket the drift between cases.
-    results.push(await runCase('naive node:http + pg, one INSERT per request (again)', 'naive', '/', 1, schema, countTable('naive_activity')))
+    results.push(await runCase('handler + memoryStore, Node fast path', 'memory', '/api/activity', 1, schema, async () => undefined))
+    results.push(await runCase('handler + memoryStore, web Request / Response', 'memory-web', '/api/activity', 1, schema, async () => undefined))
+    results.push(await runCase('handler + memoryStore, Node fast path', 'memory', '/api/activity', 50, schema, async () => undefined))
+    latencies.push(await commitLatencyMs(pool, `${schema}.probe`))
   } finally {
     await pool.query(`DROP SCHEMA ${schema} CASCADE`)
     await pool.end()
@@ -244,15 +283,32 @@ async function main(): Promise<void> {
   const naiveRuns = results.filter((result) => result.name.startsWith('naive'))
   const naivePerSecond = naiveRuns.reduce((sum, result) => sum + result.activitiesPerSecond, 0) / naiveRuns.length
   console.log(
-    `${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${MEASURE_SECONDS} s measured per case, pg pool of ${POOL_SIZE}, node ${process.version}, 127.0.0.1.\n`,
+    `${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${MEASURE_SECONDS} s measured per case, pg pool of ${POOL_SIZE}, node ${process.version}, 127.0.0.1. Handler at its defaults unless the name says otherwise.\n`,
   )
-  console.log('Ratios are against the mean of the two naive runs.\n')
+  console.log(`Ratios are against the mean of the ${naiveRuns.length} naive runs.\n`)
   console.log('| server | activities / request | requests / s | activities / s | × naive (activities / s) | p99 latency (ms) | non-2xx | errors | rows stored / expected |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const result of results) {
     console.log(
       `| ${result.name} | ${result.batch} | ${result.requestsPerSecond.toFixed(0)} | ${result.activitiesPerSecond.toFixed(0)} | ${(result.activitiesPerSecond / naivePerSecond).toFixed(1)}× | ${result.p99Ms} | ${result.non2xx} | ${result.errors} | ${result.stored === undefined ? 'n/a (memory)' : `${result.stored} / ${result.expected}`} |`,
     )
+  }
+  const ceilings = latencies.map((ms) => (CONNECTIONS / (ms / 1000)).toFixed(0))
+  console.log(
+    `\nCommit latency of this database (one-row INSERT, median of 200, before and after the cases): ${latencies.map((ms) => `${ms.toFixed(2)} ms`).join(', ')}. A route that answers after its commit cannot pass ${CONNECTIONS} / latency with ${CONNECTIONS} connections: ${ceilings.join(', ')} requests/s at those latencies.`,
+  )
+  if (rounds.length > 0) {
+    console.log('\nSingle-activity ingest, side by side (issue 10 target: ≥ 3× the naive route, p99 no worse):\n')
+    console.log('| round | naive requests / s | naive p99 (ms) | handler requests / s | handler p99 (ms) | × naive | p99 no worse |')
+    console.log('| ---: | ---: | ---: | ---: | ---: | ---: | --- |')
+    const ratios = rounds.map((pair, index) => {
+      const ratio = pair.handler.requestsPerSecond / pair.naive.requestsPerSecond
+      console.log(
+        `| ${index + 1} | ${pair.naive.requestsPerSecond.toFixed(0)} | ${pair.naive.p99Ms} | ${pair.handler.requestsPerSecond.toFixed(0)} | ${pair.handler.p99Ms} | ${ratio.toFixed(2)}× | ${pair.handler.p99Ms <= pair.naive.p99Ms ? 'yes' : 'no'} |`,
+      )
+      return ratio
+    })
+    console.log(`\nMedian ratio ${median(ratios).toFixed(2)}× (${median(ratios) >= 3 ? 'target met' : 'target not met'}).`)
   }
 }
 

@@ -28,8 +28,13 @@ export interface AccessOptions {
 
 /** Who may read and write, decided per request. */
 export interface Access {
-  /** The principal of an ingest request, `null` for an anonymous one. */
-  writer(request: Request): Promise<Principal | null>
+  /** Who sent the request, `null` for nobody; `request` may be a function building it. */
+  principal(request: Request | (() => Request)): Promise<Principal | null>
+  /**
+   * The principal of an ingest request, `null` for an anonymous one. `request` may be a function
+   * building it, called only when there is an `authenticate` to give it to.
+   */
+  writer(request: Request | (() => Request)): Promise<Principal | null>
   /** The principal of a read; refuses anonymous reads with 401. */
   reader(request: Request): Promise<Principal>
   /** The query a principal may run: a non-admin's is narrowed to their own rows. */
@@ -50,9 +55,9 @@ export function createAccess(options: AccessOptions): Access {
   const development = options.insecureDevelopmentMode === true
   const trustClientUserIds = options.trustClientUserIds === true || development
 
-  async function principalOf(request: Request): Promise<Principal | null> {
+  async function principalOf(request: Request | (() => Request)): Promise<Principal | null> {
     if (!authenticate) return development ? DEVELOPER : null
-    const answer = await authenticate(request)
+    const answer = await authenticate(typeof request === 'function' ? request() : request)
     if (answer instanceof Response) throw answer
     if (!answer) return development ? DEVELOPER : null
     if (typeof answer.userId !== 'string' || answer.userId === '') {
@@ -63,6 +68,7 @@ export function createAccess(options: AccessOptions): Access {
   }
 
   return {
+    principal: principalOf,
     async writer(request) {
       const principal = await principalOf(request)
       if (!principal && options.allowAnonymousIngest === false) throw new HttpError(401, 'Sign in to send activities.')

@@ -17,10 +17,13 @@ export interface BodyLimits {
  * JSON, and `text/plain` because `navigator.sendBeacon` with a string sends that type: a JSON
  * content type would need a CORS preflight, which beacons cannot make.
  */
-function acceptedType(header: string | null): boolean {
+function acceptedType(header: string | null | undefined): boolean {
   const type = (header ?? '').split(';')[0]!.trim().toLowerCase()
   return type === 'application/json' || type === 'text/plain' || (type.startsWith('application/') && type.endsWith('+json'))
 }
+
+/** One decoder for every body: `decode` without `stream` starts afresh each call. */
+const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 const TIMED_OUT = Symbol('timed out')
 
@@ -34,7 +37,7 @@ function deadline(ms: number): { expired: Promise<typeof TIMED_OUT>; stop: () =>
 }
 
 /** How reading a body ended: its chunks, or the point it stopped at. */
-type ReadOutcome = { done: true; chunks: Uint8Array[]; size: number } | { done: false; reason: 'too_large' | 'timeout' | 'error' }
+export type ReadOutcome = { done: true; chunks: Uint8Array[]; size: number } | { done: false; reason: 'too_large' | 'timeout' | 'error' }
 
 /**
  * Reads the rest of a body, keeping up to `keepBytes` and counting (but dropping) the rest up to
@@ -92,8 +95,20 @@ export async function discardBody(request: Request, limits: Pick<BodyLimits, 'ma
   }
 }
 
+/** The refusal of a body past `maxBytes`. */
 function tooLarge(maxBytes: number): BodyResult {
   return { ok: false, status: 413, message: `The body is larger than the ${maxBytes}-byte limit.` }
+}
+
+/**
+ * A refusal decided from the headers, before a byte of the body is read: 415 for a content type
+ * other than JSON, 413 for a declared length past `maxBytes`. The caller drains the body (see
+ * {@link discardBody}) and answers it.
+ */
+export function refusedByHeaders(contentType: string | null | undefined, contentLength: string | null | undefined, limits: Pick<BodyLimits, 'maxBytes'>): BodyResult | undefined {
+  if (!acceptedType(contentType)) return { ok: false, status: 415, message: 'Send activities as application/json (or text/plain holding JSON).' }
+  if (Number(contentLength ?? Number.NaN) > limits.maxBytes) return tooLarge(limits.maxBytes)
+  return undefined
 }
 
 /**
@@ -103,16 +118,12 @@ function tooLarge(maxBytes: number): BodyResult {
  * received within `timeoutMs` is refused with 408.
  */
 export async function readJsonBody(request: Request, limits: BodyLimits): Promise<BodyResult> {
-  if (!acceptedType(request.headers.get('content-type'))) {
+  const refusal = refusedByHeaders(request.headers.get('content-type'), request.headers.get('content-length'), limits)
+  if (refusal) {
     await discardBody(request, limits)
-    return { ok: false, status: 415, message: 'Send activities as application/json (or text/plain holding JSON).' }
+    return refusal
   }
   if (!request.body) return { ok: false, status: 400, message: 'The body is empty.' }
-  const declared = Number(request.headers.get('content-length') ?? Number.NaN)
-  if (declared > limits.maxBytes) {
-    await discardBody(request, limits)
-    return tooLarge(limits.maxBytes)
-  }
   const timer = deadline(limits.timeoutMs)
   let outcome: ReadOutcome
   try {
@@ -120,13 +131,22 @@ export async function readJsonBody(request: Request, limits: BodyLimits): Promis
   } finally {
     timer.stop()
   }
+  return outcomeToJson(outcome, limits)
+}
+
+/** What a finished read of the body means: its JSON, or why it is refused. */
+export function outcomeToJson(outcome: ReadOutcome, limits: BodyLimits): BodyResult {
   if (!outcome.done) {
     if (outcome.reason === 'timeout') return { ok: false, status: 408, message: `The body did not arrive within ${limits.timeoutMs} ms.` }
     if (outcome.reason === 'too_large') return tooLarge(limits.maxBytes)
     return { ok: false, status: 400, message: 'The body could not be read.' }
   }
   if (outcome.size > limits.maxBytes) return tooLarge(limits.maxBytes)
-  const { chunks, size } = outcome
+  return decodeJson(outcome.chunks, outcome.size)
+}
+
+/** A body's bytes as UTF-8 JSON: the value, or 400 saying what is wrong with it. */
+function decodeJson(chunks: readonly Uint8Array[], size: number): BodyResult {
   let bytes: Uint8Array
   if (chunks.length === 1) bytes = chunks[0]!
   else {
@@ -139,7 +159,7 @@ export async function readJsonBody(request: Request, limits: BodyLimits): Promis
   }
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    text = utf8.decode(bytes)
   } catch {
     return { ok: false, status: 400, message: 'The body is not valid UTF-8.' }
   }

@@ -37,8 +37,12 @@ export function anonymizeIp(address: string): string | undefined {
  * by sending its own `X-Forwarded-For`.
  */
 export function clientIp(headers: Headers, remoteAddress: string | undefined, trustProxy: TrustProxy): string | undefined {
+  return clientIpFrom(headers.get('x-forwarded-for'), remoteAddress, trustProxy)
+}
+
+/** {@link clientIp} from the `X-Forwarded-For` value itself, for callers without a `Headers` object. */
+export function clientIpFrom(forwarded: string | null | undefined, remoteAddress: string | undefined, trustProxy: TrustProxy): string | undefined {
   if (trustProxy === false || trustProxy === 0) return remoteAddress
-  const forwarded = headers.get('x-forwarded-for')
   if (!forwarded) return remoteAddress
   const chain = forwarded
     .split(',')

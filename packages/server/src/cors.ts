@@ -18,10 +18,12 @@ export interface CorsOptions {
 
 /** The CORS behaviour of a handler, built once from its options. */
 export interface Cors {
-  /** The answer to an `OPTIONS` preflight for a route served with `method`. */
-  preflight(request: Request, method: string): Response
+  /** The answer to an `OPTIONS` preflight for a path served with `methods` (`GET, DELETE`). */
+  preflight(request: Request, methods: string): Response
   /** Adds the CORS headers `request` earns to `response`. */
   apply(request: Request, response: Response): Response
+  /** The CORS headers a request with this `Origin` and method earns, for an answer without other `Vary`. */
+  headers(origin: string | null | undefined, method: string): Record<string, string>
 }
 
 /**
@@ -46,7 +48,7 @@ export function createCors(option: boolean | CorsOptions | undefined): Cors | un
   const maxAge = String(options.maxAgeSeconds ?? 600)
 
   /** The `Access-Control-Allow-Origin` value `origin` earns, if any. */
-  function allowOrigin(origin: string | null): string | undefined {
+  function allowOrigin(origin: string | null | undefined): string | undefined {
     if (allowed === '*') return '*'
     if (!origin) return undefined
     if (typeof allowed === 'string') return allowed === origin ? origin : undefined
@@ -54,28 +56,37 @@ export function createCors(option: boolean | CorsOptions | undefined): Cors | un
     return allowed.includes(origin) ? origin : undefined
   }
 
+  function headers(origin: string | null | undefined, method: string): Record<string, string> {
+    const earned: Record<string, string> = {}
+    // The answer depends on Origin unless every origin gets `*`: shared caches must key on it,
+    // or one site's allowed answer would be served to another site.
+    const vary = [allowed === '*' ? undefined : 'Origin', method === 'OPTIONS' ? 'Access-Control-Request-Headers' : undefined].filter((name) => name !== undefined)
+    if (vary.length > 0) earned.vary = vary.join(', ')
+    const allowedOrigin = allowOrigin(origin)
+    if (!allowedOrigin) return earned
+    earned['access-control-allow-origin'] = allowedOrigin
+    earned['access-control-expose-headers'] = 'Retry-After'
+    if (credentials) earned['access-control-allow-credentials'] = 'true'
+    return earned
+  }
+
   return {
-    preflight(request, method) {
+    headers,
+    preflight(request, methods) {
       return new Response(null, {
         status: 204,
         headers: {
-          'access-control-allow-methods': `${method}, OPTIONS`,
+          'access-control-allow-methods': `${methods}, OPTIONS`,
           'access-control-allow-headers': request.headers.get('access-control-request-headers') ?? 'content-type, authorization, last-event-id',
           'access-control-max-age': maxAge,
         },
       })
     },
     apply(request, response) {
-      const headers = response.headers
-      // The answer depends on Origin unless every origin gets `*`: shared caches must key on it,
-      // or one site's allowed answer would be served to another site.
-      if (allowed !== '*') headers.append('vary', 'Origin')
-      if (request.method === 'OPTIONS') headers.append('vary', 'Access-Control-Request-Headers')
-      const origin = allowOrigin(request.headers.get('origin'))
-      if (!origin) return response
-      headers.set('access-control-allow-origin', origin)
-      headers.set('access-control-expose-headers', 'Retry-After')
-      if (credentials) headers.set('access-control-allow-credentials', 'true')
+      for (const [name, value] of Object.entries(headers(request.headers.get('origin'), request.method))) {
+        if (name === 'vary') response.headers.append(name, value)
+        else response.headers.set(name, value)
+      }
       return response
     },
   }

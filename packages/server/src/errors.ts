@@ -57,18 +57,40 @@ export class HttpError extends UserTrackingError {
   }
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
+/** The headers of every JSON answer: no cache may keep one. */
+export const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
+
+/** A JSON answer, before it becomes a `Response` or is written to a node:http response directly. */
+export interface JsonAnswer {
+  status: number
+  body: unknown
+  /** Headers beside {@link JSON_HEADERS}, such as `Retry-After`. */
+  headers?: Record<string, string> | undefined
+}
+
+/** The answer to an unexpected error (a bug, or a throwing hook), which says nothing of it. */
+export const INTERNAL_ERROR: JsonAnswer = { status: 500, body: { error: '[usertracking] [server] Something went wrong on the server.' } }
 
 /** A JSON answer that no cache keeps. */
 export function jsonResponse(status: number, body: unknown, headers?: Record<string, string>): Response {
   return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } })
 }
 
+/** A {@link JsonAnswer} as a `Response`. */
+export function answerResponse(answer: JsonAnswer): Response {
+  return jsonResponse(answer.status, answer.body, answer.headers)
+}
+
 /** The client's view of an {@link HttpError}: `{ error, issues? }` with its status and headers. */
-export function errorResponse(error: HttpError): Response {
+export function errorAnswer(error: HttpError): JsonAnswer {
   const body: { error: string; issues?: HttpIssue[] } = { error: error.message }
   if (error.issues) body.issues = error.issues
-  return jsonResponse(error.status, body, error.headers)
+  return { status: error.status, body, headers: error.headers }
+}
+
+/** {@link errorAnswer} as a `Response`. */
+export function errorResponse(error: HttpError): Response {
+  return answerResponse(errorAnswer(error))
 }
 
 /** 400 for invalid query parameters, each issue naming its parameter. */

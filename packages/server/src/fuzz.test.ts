@@ -1,5 +1,5 @@
 /**
- * Property test of the ingest and read routes over real node:http and the memory store: whatever
+ * Property test of the ingest, read and personal-data routes over real node:http and the memory store: whatever
  * a client sends, the answer is not a 5xx (other than the documented 503 of an unavailable store),
  * a refused ingest request stores nothing, and the server still answers afterwards.
  *
@@ -7,19 +7,41 @@
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN, as, startServer, type TestServer } from '../test/test-server'
+import { ADMIN, as, startServer, TRANSPORTS, type TestServer } from '../test/test-server'
 
 const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const numRuns = Number(process.env.FUZZ_RUNS ?? 300)
 console.info(`[usertracking] [server] fuzz seed ${seed} (${numRuns} runs); replay with FUZZ_SEED=${seed}`)
 
 let server: TestServer
+/** The same handler options through each transport, for the differential property. */
+let twins: TestServer[]
 beforeAll(async () => {
   server = await startServer({ rateLimit: { burst: 50, requestsPerSecond: 1000 }, maxBodyBytes: 64 * 1024, cors: { origin: ['https://app.example'] } })
+  twins = await Promise.all(TRANSPORTS.map((transport) => startServer({ maxBodyBytes: 64 * 1024, maxBatchSize: 3, cors: { origin: ['https://app.example'] } }, transport)))
 })
 afterAll(async () => {
   await server.close()
+  await Promise.all(twins.map((twin) => twin.close()))
 })
+
+/** What a client sees of an answer, ids (random per server) reduced to their count. */
+async function seen(response: Response) {
+  const headers = Object.fromEntries(
+    ['content-type', 'cache-control', 'retry-after', 'allow', 'vary', 'access-control-allow-origin', 'access-control-expose-headers'].map((name) => [name, response.headers.get(name)]),
+  )
+  const text = await response.text()
+  let body: unknown = text
+  try {
+    body = JSON.parse(text)
+  } catch {
+    // Not JSON: compared as text.
+  }
+  if (typeof body === 'object' && body !== null && Array.isArray((body as { ids?: unknown }).ids)) {
+    body = { ...body, ids: (body as { ids: unknown[] }).ids.length }
+  }
+  return { status: response.status, headers, body }
+}
 
 const time = fc.date({ min: new Date('2020-01-01'), max: new Date('2030-01-01'), noInvalidDate: true }).map((date) => date.toISOString())
 
@@ -99,16 +121,16 @@ const body = fc.oneof(
 const principal = fc.constantFrom<Record<string, string>>(ADMIN, ADMIN, as('alice'), {}, { authorization: 'Bearer ' })
 
 const ingest = fc.record({
-  path: fc.constantFrom('/api/activity', '/api/event'),
+  path: fc.constantFrom('/api/activity', '/api/event', '/api/identify'),
   body,
   type: fc.constantFrom('application/json', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'application/cloudevents+json'),
   headers: principal,
 })
 
 const read = fc.record({
-  path: fc.constantFrom('/api/activities', '/api/events', '/api/activities/stats', '/api/activities/export', '/api/nowhere'),
+  path: fc.constantFrom('/api/activities', '/api/events', '/api/activities/stats', '/api/activities/export', '/api/personal-data', '/api/nowhere'),
   query,
-  method: fc.constantFrom('GET', 'GET', 'GET', 'GET', 'POST', 'OPTIONS'),
+  method: fc.constantFrom('GET', 'GET', 'GET', 'GET', 'POST', 'OPTIONS', 'DELETE'),
   headers: principal,
 })
 
@@ -139,5 +161,26 @@ describe('fuzzing the routes', () => {
     // And the server still answers.
     const after = await fetch(`${server.url}/api/activities?limit=1`, { headers: ADMIN })
     expect(after.status).toBe(200)
+  }, 120_000)
+
+  it('answers every ingest request through the node fast path exactly as through the web path', async () => {
+    await fc.assert(
+      fc.asyncProperty(ingest, fc.constantFrom('', '/', '?x=1'), async (request, suffix) => {
+        const answers = await Promise.all(
+          twins.map(async (twin) =>
+            seen(
+              await fetch(`${twin.url}${request.path}${suffix}`, {
+                method: 'POST',
+                headers: { 'content-type': request.type, origin: 'https://app.example', ...request.headers },
+                body: request.body,
+              }),
+            ),
+          ),
+        )
+        expect(answers[0]).toEqual(answers[1])
+      }),
+      { seed, numRuns: Math.ceil(numRuns / 2), endOnFailure: true },
+    )
+    expect(twins[0]!.store.size).toBe(twins[1]!.store.size)
   }, 120_000)
 })

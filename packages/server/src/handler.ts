@@ -1,14 +1,18 @@
 import type { NormalizeOptions, Store } from '@usertracking/core'
 import { createAccess, type Authenticate } from './auth'
-import { discardBody, type BodyLimits } from './body'
+import { discardBody, readJsonBody, type BodyLimits } from './body'
 import type { TrustProxy } from './client-ip'
 import { createCors, type CorsOptions } from './cors'
-import { errorResponse, HttpError, jsonResponse } from './errors'
+import { answerResponse, errorResponse, HttpError, INTERNAL_ERROR, jsonResponse } from './errors'
 import { createExportRoute } from './export-stream'
-import { createIngestRoute } from './ingest'
+import { NODE_FAST_PATH, type NodeFastPath } from './fast-path'
+import { createGroupCommit, groupCommitLimits, type GroupCommitOptions } from './group-commit'
+import { createIdentifyRoute } from './identify-route'
+import { createIngestRoute, type IngestRequest } from './ingest'
 import { LiveFeed, type LiveFeedOptions } from './live-feed'
 import { createLiveStreamRoute } from './live-stream'
 import { HandlerMetrics, metricsRoute, type MetricsOptions } from './metrics'
+import { createPersonalDataRoutes } from './personal-data'
 import type { Pagination, QueryOptions, TimeAxis } from './query'
 import { createRateLimiter, type RateLimitOptions } from './rate-limit'
 import { createReadRoutes, type Presenters } from './reads'
@@ -107,6 +111,19 @@ export interface ActivityHandlerOptions {
   /** Most activities in one request; more get 413, which the core `httpSink` answers by halving its batch. @default 1000 */
   maxBatchSize?: number
   /**
+   * Group commit: ingest requests that overlap in time share one store write (one database
+   * commit), each answered once that write has settled, with its own result, and never before its
+   * activities are stored. `false` writes each request on its own.
+   * @default {} (at most 1000 activities a write, 4 writes in flight, no added wait, 10000 activities queued)
+   */
+  groupCommit?: false | GroupCommitOptions
+  /**
+   * The HMAC key of the hashes a deletion record keeps (see `deletionHash`). Without it they are
+   * plain SHA-256, which anyone reading the records can match against an id they can guess.
+   * @default undefined (SHA-256)
+   */
+  deletionHashKey?: string
+  /**
    * Take the client IP from `X-Forwarded-For`: `true` trusts every proxy (the left-most address),
    * a number trusts that many proxies in front of this server. Only set it behind proxies that
    * overwrite or append the header, or clients can claim any address.
@@ -140,7 +157,10 @@ export interface HandlerContext {
   remoteAddress?: string
 }
 
-/** A web-standard request handler serving the activity routes. */
+/**
+ * A web-standard request handler serving the activity routes. {@link toNodeListener} serves its
+ * ingest routes on node:http without building web `Request` / `Response` objects.
+ */
 export interface ActivityHandler {
   /** Answers one request; never rejects. */
   (request: Request, context?: HandlerContext): Promise<Response>
@@ -184,20 +204,31 @@ function queryOptions(options: ActivityHandlerOptions): QueryOptions {
  *   `per=user|visitor|activityType|page|host`, `recent` counts.
  * - `GET /activities/export?format=csv|json|ndjson`: every matching activity, streamed.
  * - `GET /activities/stream`: Server-Sent Events of new activities, resumable with `Last-Event-ID`.
+ * - `POST /identify`: a signed-in user links their user id to their earlier anonymous id.
+ * - `GET /personal-data` and `DELETE /personal-data`: one person's activities, exported or deleted
+ *   (each deletion leaves a `data_deletion` record that names no one).
  * - `GET /metrics` (outside `basePath`): Prometheus text format, behind `metrics.authenticate`.
  *
  * @param options - the store, authentication and limits; see {@link ActivityHandlerOptions}.
  * @throws TypeError naming the option when an option is invalid (an unsafe CORS setup, a route
- * path used twice, a metric prefix Prometheus cannot read, a limit that is not positive).
+ * path used twice for one method, a metric prefix Prometheus cannot read, a limit that is not positive).
  */
 export function createActivityHandler(options: ActivityHandlerOptions): ActivityHandler {
   const { store } = options
   const now = options.now ?? Date.now
-  const onError =
+  const report =
     options.onError ??
     ((error: unknown) => {
       console.error(`[usertracking] [server] ${error instanceof Error ? error.message : String(error)}`, error)
     })
+  // The one path errors are reported through; a hook that throws must not break the request it reports on.
+  const onError = (error: unknown) => {
+    try {
+      report(error)
+    } catch {
+      // Nothing is left to tell.
+    }
+  }
   const development = options.insecureDevelopmentMode === true
   if (development) {
     console.warn('[usertracking] [server] insecureDevelopmentMode is on: anyone can read every activity, write as any user and read the metrics. Never deploy it.')
@@ -212,11 +243,16 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
   const cors = createCors(options.cors)
   const metrics = new HandlerMetrics(metricsOptions)
   const access = createAccess(options)
-  const storeCaller = createStoreCaller(store.name, positiveOption(options, 'storeTimeoutMs', 10_000), onError)
+  const storeTimeoutMs = positiveOption(options, 'storeTimeoutMs', 10_000)
+  const storeCaller = createStoreCaller(store.name, storeTimeoutMs, onError)
   const query = queryOptions(options)
+  if (options.deletionHashKey !== undefined && (typeof options.deletionHashKey !== 'string' || options.deletionHashKey.length < 16)) {
+    throw new TypeError('[usertracking] [server] options.deletionHashKey must be a secret string of at least 16 characters.')
+  }
   const feed = new LiveFeed(store, options.live ?? {}, storeCaller, onError)
   const ingest = createIngestRoute({
-    store,
+    storeName: store.name,
+    commit: createGroupCommit(store.sink, groupCommitLimits(options.groupCommit), storeCaller, storeTimeoutMs, onError, (by) => metrics.queued(by)),
     access,
     body,
     maxBatchSize: positiveOption(options, 'maxBatchSize', 1000),
@@ -226,8 +262,6 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     rateLimiter: options.rateLimit ? createRateLimiter(options.rateLimit, now) : undefined,
     metrics,
     feed,
-    storeCaller,
-    onError,
     now,
   })
   const reads = createReadRoutes({
@@ -242,13 +276,25 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
   })
   const exportRoute = createExportRoute({ store, access, storeCaller, query, onError })
   const live = createLiveStreamRoute({ access, feed, metrics, query, heartbeatMs: options.live?.heartbeatMs ?? 15_000 })
+  const identify = createIdentifyRoute({ store, access, body, storeCaller, development })
+  const personalData = createPersonalDataRoutes({ store, sink: store.sink, access, storeCaller, query, hashKey: options.deletionHashKey, onError, now })
 
-  function serve(match: MatchedRoute, request: Request, url: URL, context: HandlerContext | undefined): Promise<Response> {
+  /** An ingest request read through its web `Request`. */
+  function webIngest(request: Request, context: HandlerContext | undefined): IngestRequest {
+    return {
+      header: (name) => request.headers.get(name),
+      remoteAddress: context?.remoteAddress,
+      request: () => request,
+      json: (limits) => readJsonBody(request, limits),
+    }
+  }
+
+  async function serve(match: MatchedRoute, request: Request, url: URL, context: HandlerContext | undefined): Promise<Response> {
     switch (match.name) {
       case 'ingest':
-        return ingest(request, context?.remoteAddress, 200)
+        return answerResponse(await ingest(webIngest(request, context), 200))
       case 'event':
-        return ingest(request, context?.remoteAddress, 201)
+        return answerResponse(await ingest(webIngest(request, context), 201))
       case 'list':
         return reads.list(request, url, match.path)
       case 'stats':
@@ -257,6 +303,12 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
         return exportRoute(request, url)
       case 'stream':
         return live.route(request, url)
+      case 'identify':
+        return answerResponse(await identify(request))
+      case 'personalDataExport':
+        return personalData.export(request, url)
+      case 'personalDataDelete':
+        return answerResponse(await personalData.delete(request, url))
       case 'metrics':
         return metricsRoute(request, metrics, metricsOptions?.authenticate, development)
     }
@@ -270,14 +322,15 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
       return { response: jsonResponse(400, { error: '[usertracking] [server] The request URL is invalid.' }), route: 'unmatched' }
     }
     const path = trimPath(url.pathname)
-    const match = routes.get(path)
+    const routesAtPath = routes.get(path)
     try {
-      if (!match) throw new HttpError(404, `No route ${path}.`)
-      if (request.method === 'OPTIONS' && cors) return { response: cors.preflight(request, match.method), route: match.path }
-      if (request.method !== match.method) throw new HttpError(405, `Use ${match.method} for ${path}.`, { headers: { allow: match.method } })
+      if (!routesAtPath) throw new HttpError(404, `No route ${path}.`)
+      if (request.method === 'OPTIONS' && cors) return { response: cors.preflight(request, routesAtPath.allow), route: routesAtPath.path }
+      const match = routesAtPath.methods[request.method as keyof typeof routesAtPath.methods]
+      if (!match) throw new HttpError(405, `Use ${routesAtPath.allow.replace(/, (?=[^,]*$)/, ' or ')} for ${path}.`, { headers: { allow: routesAtPath.allow } })
       return { response: await serve(match, request, url, context), route: match.path }
     } catch (error) {
-      const route = match?.path ?? 'unmatched'
+      const route = routesAtPath?.path ?? 'unmatched'
       if (error instanceof Response) {
         await discardBody(request, body)
         // Copied so CORS headers can be added even to a Response with immutable headers (Response.redirect).
@@ -288,7 +341,9 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
         await discardBody(request, body)
         return { response: errorResponse(error), route }
       }
-      throw error
+      // A bug, or a hook that threw something other than an HttpError: logged, and told no one.
+      onError(error)
+      return { response: answerResponse(INTERNAL_ERROR), route }
     }
   }
 
@@ -298,12 +353,29 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     try {
       ;({ response, route } = await dispatch(request, context))
     } catch (error) {
+      // Only a failure to build an answer (a hook's HttpError with headers no Response takes) gets here.
       onError(error)
-      response = jsonResponse(500, { error: '[usertracking] [server] Something went wrong on the server.' })
+      response = answerResponse(INTERNAL_ERROR)
     }
     metrics.request(route, request.method, response.status)
     return cors ? cors.apply(request, response) : response
   }
+
+  const fastPath: NodeFastPath = {
+    ingestAt(path) {
+      const route = routes.get(path)?.methods.POST
+      if (route?.name === 'ingest') return { path: route.path, status: 200 }
+      if (route?.name === 'event') return { path: route.path, status: 201 }
+      return undefined
+    },
+    ingest,
+    body,
+    cors,
+    metrics,
+    onError,
+  }
+  // Not part of the public type: only toNodeListener looks for it.
+  Object.defineProperty(handler, NODE_FAST_PATH, { value: fastPath })
   return Object.assign(handler, {
     close() {
       live.close()

@@ -1,7 +1,8 @@
 /**
  * The server half of usertracking: one web-standard handler (`createActivityHandler`) serving
- * ingest, list, stats, export, a live stream and Prometheus metrics over any `Store`, secure by
- * default, with `toNodeListener` for node:http and Express.
+ * ingest (with group commit), list, stats, export, a live stream, identity linking, a person's
+ * export and deletion, and Prometheus metrics over any `Store`, secure by default, with
+ * `toNodeListener` for node:http and Express (and a fast path for ingest there).
  *
  * @packageDocumentation
  * @module @usertracking/server
@@ -14,6 +15,9 @@ export { HttpError } from './errors'
 export type { HttpErrorOptions, HttpIssue } from './errors'
 export { DEFAULT_ROUTES } from './routes'
 export type { RouteName, RoutePaths, RouteTable } from './routes'
+export type { GroupCommitOptions } from './group-commit'
+export { DATA_DELETION_TYPE, deletionHash } from './deletion-record'
+export type { DeletionRecord } from './deletion-record'
 export type { ListAnswer, PresentContext, Presenters, StatsAnswer } from './reads'
 export { userIdAsSent } from './user-id'
 export type { Pagination } from './query'

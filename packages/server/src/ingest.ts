@@ -1,16 +1,19 @@
-import { isPlainObject, parseActivity, type Activity, type NormalizeOptions, type SinkResult, type Store } from '@usertracking/core'
+import { isPlainObject, parseActivity, type Activity, type NormalizeOptions, type SinkResult } from '@usertracking/core'
 import type { Access } from './auth'
-import { readJsonBody, type BodyLimits } from './body'
-import { anonymizeIp, clientIp, type TrustProxy } from './client-ip'
-import { HttpError, jsonResponse, type HttpIssue } from './errors'
+import type { BodyLimits, BodyResult } from './body'
+import { anonymizeIp, clientIpFrom, type TrustProxy } from './client-ip'
+import { HttpError, type HttpIssue, type JsonAnswer } from './errors'
+import type { GroupCommit } from './group-commit'
 import type { LiveFeed } from './live-feed'
 import type { HandlerMetrics } from './metrics'
 import type { RateLimiter } from './rate-limit'
-import type { StoreCaller } from './store-call'
 
 /** What an ingest route needs from its handler. */
 export interface IngestDependencies {
-  store: Store
+  /** Names the store in answers. */
+  storeName: string
+  /** Writes the activities, several requests at a time. */
+  commit: GroupCommit
   access: Access
   body: BodyLimits
   maxBatchSize: number
@@ -20,9 +23,22 @@ export interface IngestDependencies {
   rateLimiter: RateLimiter | undefined
   metrics: HandlerMetrics
   feed: LiveFeed
-  storeCaller: StoreCaller
-  onError: (error: unknown) => void
   now: () => number
+}
+
+/**
+ * One ingest request, whichever way it arrived: a web `Request`, or node:http read directly
+ * (`toNodeListener`'s fast path), so that both are served by the same rules.
+ */
+export interface IngestRequest {
+  /** A request header, by its lower-case name. */
+  header(name: string): string | null | undefined
+  /** The peer's address. */
+  remoteAddress: string | undefined
+  /** The request as `authenticate` receives it (built only when asked for on the fast path). */
+  request(): Request
+  /** Reads the body as JSON within the limits. */
+  json(limits: BodyLimits): Promise<BodyResult>
 }
 
 /** The answer of an ingest route. */
@@ -61,22 +77,22 @@ function unpack(value: unknown): { inputs: unknown[]; prefix: (index: number) =>
 /**
  * The ingest routes: who may send (anonymous requests are rate limited and may not name a user),
  * the body read within its limits, every activity validated (a request is stored whole or not at
- * all), the server's own facts set (`receivedAt`, the IP, the user agent), and one store write
- * within the store time limit.
+ * all), the server's own facts set (`receivedAt`, the IP, the user agent), and the write, shared
+ * with the requests arriving at the same time (see `createGroupCommit`).
  */
-export function createIngestRoute(deps: IngestDependencies): (request: Request, remoteAddress: string | undefined, status: 200 | 201) => Promise<Response> {
-  const { store, access, metrics } = deps
-  return async (request, remoteAddress, status) => {
+export function createIngestRoute(deps: IngestDependencies): (input: IngestRequest, status: 200 | 201) => Promise<JsonAnswer> {
+  const { access, metrics } = deps
+  return async (input, status) => {
     const started = deps.now()
     const startedMark = elapsedMs()
-    const principal = await access.writer(request)
-    const rawIp = clientIp(request.headers, remoteAddress, deps.trustProxy)
+    const principal = await access.writer(input.request)
+    const rawIp = clientIpFrom(input.header('x-forwarded-for'), input.remoteAddress, deps.trustProxy)
     if (!principal && deps.rateLimiter) {
       // Requests without a known address share one bucket rather than escaping the limit.
       const waitMs = deps.rateLimiter.take(rawIp ?? 'unknown')
       if (waitMs > 0) throw new HttpError(429, 'Too many requests from this address; slow down.', { headers: { 'retry-after': retryAfterSeconds(waitMs) } })
     }
-    const body = await readJsonBody(request, deps.body)
+    const body = await input.json(deps.body)
     if (!body.ok) throw new HttpError(body.status, body.message)
     const { inputs, prefix } = unpack(body.value)
     if (inputs.length === 0) throw new HttpError(400, 'The request holds no activities.')
@@ -107,7 +123,7 @@ export function createIngestRoute(deps: IngestDependencies): (request: Request, 
     }
     const receivedAt = new Date(started).toISOString()
     const ip = rawIp && deps.anonymizeIp ? anonymizeIp(rawIp) : rawIp
-    const userAgent = request.headers.get('user-agent') ?? undefined
+    const userAgent = input.header('user-agent') ?? undefined
     for (const activity of activities) {
       activity.receivedAt = receivedAt
       if (ip !== undefined) (activity.context ??= {}).ip = ip
@@ -115,7 +131,7 @@ export function createIngestRoute(deps: IngestDependencies): (request: Request, 
     }
     let result: SinkResult
     try {
-      result = await deps.storeCaller.run((signal) => store.sink.write(activities, { signal }), { signal: request.signal })
+      result = await deps.commit.write(activities)
     } catch (error) {
       // A timed-out write may still land: the client retries with the same ids and the store's
       // id dedupe absorbs the repeat.
@@ -123,15 +139,13 @@ export function createIngestRoute(deps: IngestDependencies): (request: Request, 
       throw error
     }
     if (result.type === 'retryable') {
-      if (result.error !== undefined) deps.onError(result.error)
       metrics.rejected('store_failure', activities.length)
-      throw deps.storeCaller.unavailable(Number(retryAfterSeconds(result.retryInMs ?? 1000)))
+      throw new HttpError(503, `The ${deps.storeName} store is unavailable; try again.`, { headers: { 'retry-after': retryAfterSeconds(result.retryInMs ?? 1000) } })
     }
-    if (result.type === 'too_large') throw new HttpError(413, `The ${store.name} store refused a batch this large.`)
+    if (result.type === 'too_large') throw new HttpError(413, `The ${deps.storeName} store refused a batch this large.`)
     if (result.type === 'failure') {
-      deps.onError(result.error)
       metrics.rejected('store_failure', activities.length)
-      throw new HttpError(422, `The ${store.name} store refused these activities.`)
+      throw new HttpError(422, `The ${deps.storeName} store refused these activities.`)
     }
     const refused = new Set((result.rejected ?? []).map((entry) => entry.id))
     const stored = refused.size === 0 ? activities : activities.filter((activity) => !refused.has(activity.id))
@@ -140,6 +154,6 @@ export function createIngestRoute(deps: IngestDependencies): (request: Request, 
     metrics.ingest(stored.length, (elapsedMs() - startedMark) / 1000)
     const answer: IngestAnswer = { accepted: stored.length, ids: stored.map((activity) => activity.id) }
     if (result.rejected?.length) answer.rejected = result.rejected
-    return jsonResponse(status, answer)
+    return { status, body: answer }
   }
 }

@@ -70,6 +70,7 @@ export class HandlerMetrics {
   private readonly rejectedActivities: Counter
   private readonly latency: Histogram
   private readonly streams: Counter
+  private readonly queue: Counter
 
   /** @throws TypeError naming the option when the prefix or a label is not valid Prometheus. */
   constructor(options: Pick<MetricsOptions, 'prefix' | 'labels'> = {}) {
@@ -85,7 +86,9 @@ export class HandlerMetrics {
     this.rejectedActivities = new Counter(name('activities_rejected_total'), 'Activities refused by the ingest routes, by reason.', labels)
     this.latency = new Histogram(name('ingest_duration_seconds'), 'Time from receiving an ingest request to answering it, in seconds.', labels, LATENCY_BUCKETS)
     this.streams = new Counter(name('live_streams'), 'Live activity streams open now.', labels, 'gauge')
+    this.queue = new Counter(name('ingest_queued_activities'), 'Activities of ingest requests waiting for a store write (group commit).', labels, 'gauge')
     this.streams.add({}, 0)
+    this.queue.add({}, 0)
     this.ingested.add({}, 0)
   }
 
@@ -115,9 +118,14 @@ export class HandlerMetrics {
     this.streams.add({}, by)
   }
 
+  /** Moves the gauge of activities waiting for a store write. */
+  queued(by: number): void {
+    this.queue.add({}, by)
+  }
+
   /** The exposition text. */
   render(): string {
-    return [this.requests, this.errors, this.ingested, this.rejectedActivities, this.latency, this.streams].map((series) => series.render()).join('\n') + '\n'
+    return [this.requests, this.errors, this.ingested, this.rejectedActivities, this.latency, this.streams, this.queue].map((series) => series.render()).join('\n') + '\n'
   }
 }
 

@@ -1,9 +1,15 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { memoryStore } from '@usertracking/core'
 import { describe, expect, it } from 'vitest'
-import { createActivityHandler } from './handler'
+import { createActivityHandler, type ActivityHandler } from './handler'
 import { toNodeListener } from './node-listener'
+import { TRANSPORTS, type Transport } from '../test/test-server'
+
+/** `toNodeListener` over the handler itself (its fast path) or over a plain web handler wrapping it. */
+function listenerFor(handler: ActivityHandler, transport: Transport) {
+  return transport === 'node fast path' ? toNodeListener(handler) : toNodeListener((request, context) => handler(request, context))
+}
 
 async function listen(listener: (request: IncomingMessage, response: ServerResponse) => void) {
   const server = createServer(listener)
@@ -14,10 +20,10 @@ async function listen(listener: (request: IncomingMessage, response: ServerRespo
   }
 }
 
-describe('toNodeListener', () => {
+describe.each(TRANSPORTS)('toNodeListener through the %s', (transport) => {
   it('takes a body an Express-style parser has already read', async () => {
     const store = memoryStore()
-    const listener = toNodeListener(createActivityHandler({ store }))
+    const listener = listenerFor(createActivityHandler({ store }), transport)
     const server = await listen((request, response) => {
       let text = ''
       request.setEncoding('utf8')
@@ -37,6 +43,83 @@ describe('toNodeListener', () => {
     await server.close()
   })
 
+  it('serves ingest at paths URL parsing rewrites (dot segments, a trailing slash, a query)', async () => {
+    const store = memoryStore()
+    const server = await listen(listenerFor(createActivityHandler({ store }), transport))
+    // Sent with node:http, which (unlike fetch) sends the path as written.
+    const status = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = httpRequest(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
+          response.resume()
+          resolve(response.statusCode!)
+        })
+        request.on('error', reject)
+        request.end('{"activityType":"x"}')
+      })
+    for (const path of ['/api/x/../activity', '/api/./activity', '/api/activity/', '/api/activity?source=tag', '/api//activity']) {
+      expect(await status(path), path).toBe(path === '/api//activity' ? 404 : 200)
+    }
+    expect(store.size).toBe(4)
+    await server.close()
+  })
+
+  it('gives authenticate the headers, URL and method of an ingest request (no body on the fast path)', async () => {
+    const seen: { method: string; url: string; authorization: string | null; body: boolean }[] = []
+    const store = memoryStore()
+    const handler = createActivityHandler({
+      store,
+      authenticate: (request) => {
+        seen.push({ method: request.method, url: new URL(request.url).pathname, authorization: request.headers.get('authorization'), body: request.body !== null })
+        return { userId: 'u1' }
+      },
+    })
+    const server = await listen(listenerFor(handler, transport))
+    const response = await fetch(`${server.url}/api/event?x=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
+      body: '{"action":"signed_in"}',
+    })
+    expect(response.status).toBe(201)
+    // The fast path never builds the body stream: the ingest route reads node:http directly.
+    expect(seen).toEqual([{ method: 'POST', url: '/api/event', authorization: 'Bearer t', body: transport !== 'node fast path' }])
+    expect((await store.list()).items).toMatchObject([{ activityType: 'signed_in', userId: 'u1' }])
+    await server.close()
+  })
+
+  it('answers a Response that authenticate returns as is, CORS headers added', async () => {
+    const handler = createActivityHandler({
+      store: memoryStore(),
+      cors: true,
+      authenticate: () => new Response('{"error":"expired session"}', { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
+    })
+    const server = await listen(listenerFor(handler, transport))
+    const response = await fetch(`${server.url}/api/activity`, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://site.example' }, body: '{"activityType":"x"}' })
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"')
+    expect(response.headers.get('access-control-allow-origin')).toBe('*')
+    expect(await response.text()).toBe('{"error":"expired session"}')
+    await server.close()
+  })
+
+  it('answers 500 without details when authenticate throws something other than an HttpError, and reports it', async () => {
+    const errors: unknown[] = []
+    const handler = createActivityHandler({
+      store: memoryStore(),
+      onError: (error) => errors.push(error),
+      authenticate: () => {
+        throw new Error('session store down')
+      },
+    })
+    const server = await listen(listenerFor(handler, transport))
+    const response = await fetch(`${server.url}/api/activity`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"activityType":"x"}' })
+    expect(response.status).toBe(500)
+    expect(await response.json()).toEqual({ error: '[usertracking] [server] Something went wrong on the server.' })
+    expect(errors).toEqual([new Error('session store down')])
+    await server.close()
+  })
+})
+
+describe('toNodeListener', () => {
   it('passes response headers, cookies included, and answers 500 for a handler that throws', async () => {
     const server = await listen(
       toNodeListener(async (request) => {

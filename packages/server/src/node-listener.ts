@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { errorAnswer, HttpError, INTERNAL_ERROR, JSON_HEADERS, type JsonAnswer } from './errors'
+import { NODE_FAST_PATH, type NodeFastPath } from './fast-path'
 import type { ActivityHandler, HandlerContext } from './handler'
+import { NodeRequestBody, rawHeader } from './node-body'
 
 /** A node:http / Express request listener. */
 export type NodeListener = (request: IncomingMessage, response: ServerResponse) => void
@@ -56,7 +59,11 @@ function disconnectSignal(outgoing: ServerResponse): AbortSignal {
   return controller.signal
 }
 
-function toRequest(incoming: IncomingMessage, outgoing: ServerResponse): Request {
+/**
+ * The web `Request` of a node:http request. `withBody: false` leaves the body out, for the fast
+ * path's `authenticate`, which reads headers only (the ingest route reads the body itself).
+ */
+function toRequest(incoming: IncomingMessage, outgoing: ServerResponse, withBody = true): Request {
   const host = incoming.headers.host ?? 'localhost'
   const url = new URL(incoming.url ?? '/', `http://${/^[\w.:[\]-]+$/.test(host) ? host : 'localhost'}`)
   const headers = new Headers()
@@ -64,7 +71,7 @@ function toRequest(incoming: IncomingMessage, outgoing: ServerResponse): Request
     headers.append(incoming.rawHeaders[index]!, incoming.rawHeaders[index + 1]!)
   }
   const method = incoming.method ?? 'GET'
-  if (method === 'GET' || method === 'HEAD') return new Request(url, { method, headers, signal: disconnectSignal(outgoing) })
+  if (method === 'GET' || method === 'HEAD' || !withBody) return new Request(url, { method, headers, signal: disconnectSignal(outgoing) })
   // Express body parsers may have read the stream already; their result is what is left of the body.
   const parsed = (incoming as IncomingMessage & { body?: unknown }).body
   const body =
@@ -134,15 +141,97 @@ async function send(response: Response, incoming: IncomingMessage, outgoing: Ser
   }
 }
 
+/** The path of a request target without its query; undefined for a target that is not a path (`*`, an absolute URL). */
+function pathOf(target: string | undefined): string | undefined {
+  if (target === undefined || target[0] !== '/') return undefined
+  const end = target.indexOf('?')
+  return end === -1 ? target : target.slice(0, end)
+}
+
+/** Whether the web path would see this exact path too: no dot segments, backslashes or fragments that URL parsing rewrites. */
+function plainPath(path: string): boolean {
+  return !/[\\#]|\/\.\.?(?:\/|$)|\/\//.test(path)
+}
+
+/** Writes a JSON answer, with the headers its web `Response` would have had. */
+function sendJson(incoming: IncomingMessage, outgoing: ServerResponse, answer: JsonAnswer, extra: Record<string, string> | undefined): void {
+  const text = JSON.stringify(answer.body)
+  // A body the handler refused unread cannot be skipped to find the next request on this connection.
+  if (!incoming.complete) outgoing.shouldKeepAlive = false
+  outgoing.writeHead(answer.status, { ...JSON_HEADERS, ...answer.headers, ...extra, 'content-length': Buffer.byteLength(text) })
+  outgoing.end(text)
+}
+
+/**
+ * An ingest request served from node:http without web objects: the same route, limits, metrics
+ * and CORS headers as the handler's web path (tested both ways). A `Response` thrown by
+ * `authenticate` goes out through the web path's writer.
+ */
+async function serveIngest(fast: NodeFastPath, route: { path: string; status: 200 | 201 }, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
+  const body = new NodeRequestBody(incoming)
+  let request: Request | undefined
+  const webRequest = () => (request ??= toRequest(incoming, outgoing, false))
+  let answer: JsonAnswer
+  try {
+    answer = await fast.ingest(
+      {
+        header: (name) => rawHeader(incoming, name),
+        remoteAddress: incoming.socket.remoteAddress,
+        request: webRequest,
+        json: (limits) => body.json(limits),
+      },
+      route.status,
+    )
+  } catch (error) {
+    if (error instanceof Response) {
+      await body.discard(fast.body)
+      fast.metrics.request(route.path, 'POST', error.status)
+      const response = new Response(error.body, error)
+      await send(fast.cors ? fast.cors.apply(webRequest(), response) : response, incoming, outgoing)
+      return
+    }
+    if (HttpError.isInstance(error)) {
+      // Read to the end (within bounds) so a client still sending can read the answer.
+      await body.discard(fast.body)
+      answer = errorAnswer(error)
+    } else {
+      fast.onError(error)
+      answer = INTERNAL_ERROR
+    }
+  }
+  fast.metrics.request(route.path, 'POST', answer.status)
+  sendJson(incoming, outgoing, answer, fast.cors?.headers(rawHeader(incoming, 'origin'), 'POST'))
+}
+
 /**
  * Adapts a web-standard handler (such as {@link createActivityHandler}'s) to node:http and Express:
  * request bodies stream in, response bodies stream out with backpressure, the peer address reaches
  * the handler as `remoteAddress`, and a client that disconnects aborts `request.signal`.
  *
+ * For a handler made by {@link createActivityHandler}, the ingest routes skip the web objects
+ * altogether: the body is read from node:http and the JSON answer written to it directly, by the
+ * same rules (limits, time limits, authentication, rate limit, CORS, metrics). `authenticate` then
+ * receives a `Request` with the headers, URL and method but no body. Every other route, and any
+ * other handler, goes through `Request` and `Response`.
+ *
  * @param handler - the handler to serve.
  */
 export function toNodeListener(handler: ActivityHandler | WebHandler): NodeListener {
+  const fast = (handler as { [NODE_FAST_PATH]?: NodeFastPath })[NODE_FAST_PATH]
   return (incoming, outgoing) => {
+    // A client that goes away mid-body makes the request emit 'error'; it must never go unheard.
+    incoming.on('error', ignore)
+    if (fast && incoming.method === 'POST') {
+      const path = pathOf(incoming.url)
+      const route = path !== undefined && plainPath(path) ? fast.ingestAt(path) : undefined
+      if (route) {
+        serveIngest(fast, route, incoming, outgoing).catch((error: unknown) => {
+          fast.onError(error)
+          outgoing.destroy()
+        })
+        return
+      }
+    }
     void (async () => {
       let request: Request
       try {
@@ -164,3 +253,5 @@ export function toNodeListener(handler: ActivityHandler | WebHandler): NodeListe
     })()
   }
 }
+
+function ignore(): void {}

@@ -271,3 +271,26 @@ export function parseExportQuery(search: URLSearchParams, options: QueryOptions)
   const format = params.oneOf('format', ['csv', 'json', 'ndjson'] as const) ?? 'json'
   return params.result({ export: query, format })
 }
+
+/** Whose data a personal-data request is about, as its query names them. */
+export interface PersonQuery {
+  userId?: string
+  anonymousId?: string
+  format: ExportFormat
+}
+
+/**
+ * `GET` / `DELETE …/personal-data`: `userId` (alias `user_id`) or `anonymousId`, and for `GET` the
+ * export `format`. Filters, sorting and time ranges do not apply: the route is about a whole person.
+ */
+export function parsePersonQuery(search: URLSearchParams, options: QueryOptions, withFormat: boolean): QueryResult<PersonQuery> {
+  const params = new Params(search, options)
+  const query: PersonQuery = { format: 'json' }
+  const userId = params.string('userId', 'user_id')
+  if (userId !== undefined) query.userId = userId
+  const anonymousId = params.string('anonymousId')
+  if (anonymousId !== undefined) query.anonymousId = anonymousId
+  if (userId !== undefined && anonymousId !== undefined) params.issue('anonymousId', 'Name one person: userId or anonymousId, not both.')
+  if (withFormat) query.format = params.oneOf('format', ['csv', 'json', 'ndjson'] as const) ?? 'json'
+  return params.result(query)
+}

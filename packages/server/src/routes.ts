@@ -1,12 +1,22 @@
 /** The routes of the activity handler; each answers at the paths the route table gives it. */
-export type RouteName = 'ingest' | 'event' | 'list' | 'stats' | 'export' | 'stream'
+export type RouteName =
+  | 'ingest'
+  | 'event'
+  | 'list'
+  | 'stats'
+  | 'export'
+  | 'stream'
+  | 'identify'
+  | 'personalDataExport'
+  | 'personalDataDelete'
 
 /** Paths of one route under `basePath`: one, several, or `false` to turn the route off. */
 export type RoutePaths = string | readonly string[] | false
 
 /**
  * Where each route answers, relative to `basePath`. A route named here answers at these paths
- * only; a route left out keeps its default paths.
+ * only; a route left out keeps its default paths. Two routes may share a path when their methods
+ * differ (`personalDataExport` and `personalDataDelete` do).
  *
  * | route | method | default paths | answers |
  * | --- | --- | --- | --- |
@@ -16,6 +26,9 @@ export type RoutePaths = string | readonly string[] | false
  * | `stats` | GET | `/activities/stats` | aggregates |
  * | `export` | GET | `/activities/export` | every matching activity, streamed |
  * | `stream` | GET | `/activities/stream` | Server-Sent Events |
+ * | `identify` | POST | `/identify` | 200 `{ linked }`: the signed-in user's id linked to an anonymous id |
+ * | `personalDataExport` | GET | `/personal-data` | one person's activities, streamed |
+ * | `personalDataDelete` | DELETE | `/personal-data` | 200 `{ deleted }`: one person's activities deleted |
  */
 export type RouteTable = Partial<Record<RouteName, RoutePaths>>
 
@@ -27,23 +40,42 @@ export const DEFAULT_ROUTES: Readonly<Record<RouteName, readonly string[]>> = {
   stats: ['/activities/stats'],
   export: ['/activities/export'],
   stream: ['/activities/stream'],
+  identify: ['/identify'],
+  personalDataExport: ['/personal-data'],
+  personalDataDelete: ['/personal-data'],
 }
 
-/** What a path resolves to. */
+/** The methods routes answer to. */
+export type RouteMethod = 'GET' | 'POST' | 'DELETE'
+
+/** What a path and method resolve to. */
 export interface MatchedRoute {
   name: RouteName | 'metrics'
-  method: 'GET' | 'POST'
+  method: RouteMethod
   /** The full path, as matched; the `route` label of the metrics. */
   path: string
 }
 
-const METHODS: Record<RouteName | 'metrics', 'GET' | 'POST'> = {
+/** The routes at one path, by method. */
+export interface RoutesAtPath {
+  /** The full path; the `route` label of the metrics. */
+  path: string
+  /** The route each method reaches. */
+  methods: Partial<Record<RouteMethod, MatchedRoute>>
+  /** The methods answered here, for `Allow` and CORS preflights (`GET, DELETE`). */
+  allow: string
+}
+
+const METHODS: Record<RouteName | 'metrics', RouteMethod> = {
   ingest: 'POST',
   event: 'POST',
   list: 'GET',
   stats: 'GET',
   export: 'GET',
   stream: 'GET',
+  identify: 'POST',
+  personalDataExport: 'GET',
+  personalDataDelete: 'DELETE',
   metrics: 'GET',
 }
 
@@ -56,21 +88,25 @@ export function trimPath(path: string): string {
 const VALID_PATH = /^\/[\w\-./~%@:+]*$/
 
 /**
- * The full path → route map of a handler, checked once at construction: every path starts with
- * `/`, holds no query or fragment, and belongs to one route only.
+ * The full path → routes map of a handler, checked once at construction: every path starts with
+ * `/`, holds no query or fragment, and belongs to one route per method.
  *
  * @throws TypeError naming the option at fault.
  */
-export function buildRouteTable(basePath: string, routes: RouteTable, metricsPath: string | undefined): Map<string, MatchedRoute> {
-  const table = new Map<string, MatchedRoute>()
+export function buildRouteTable(basePath: string, routes: RouteTable, metricsPath: string | undefined): Map<string, RoutesAtPath> {
+  const table = new Map<string, RoutesAtPath>()
   const add = (name: RouteName | 'metrics', path: string, option: string) => {
     if (typeof path !== 'string' || !VALID_PATH.test(path)) {
       throw new TypeError(`[usertracking] [server] ${option} must be a path starting with "/" (no query or fragment); got ${JSON.stringify(path)}.`)
     }
     const full = trimPath(name === 'metrics' ? path : `${basePath}${path}`)
-    const taken = table.get(full)
-    if (taken) throw new TypeError(`[usertracking] [server] ${option}: ${full} is already the ${taken.name} route.`)
-    table.set(full, { name, method: METHODS[name], path: full })
+    const method = METHODS[name]
+    const entry = table.get(full) ?? { path: full, methods: {}, allow: '' }
+    const taken = entry.methods[method]
+    if (taken) throw new TypeError(`[usertracking] [server] ${option}: ${method} ${full} is already the ${taken.name} route.`)
+    entry.methods[method] = { name, method, path: full }
+    entry.allow = Object.keys(entry.methods).join(', ')
+    table.set(full, entry)
   }
   for (const name of Object.keys(routes) as RouteName[]) {
     if (!(name in DEFAULT_ROUTES)) {

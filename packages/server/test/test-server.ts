@@ -31,11 +31,22 @@ export function as(userId: string): { authorization: string } {
 /** Headers of an admin's request under {@link bearerAuthenticate}. */
 export const ADMIN = as('admin')
 
+/**
+ * The two ways node:http reaches the handler: `toNodeListener`'s fast path (ingest read and
+ * answered without web objects), and the web-standard handler every other runtime calls (wrapped in
+ * a plain function, so `toNodeListener` sees no fast path and goes through `Request` / `Response`).
+ */
+export const TRANSPORTS = ['node fast path', 'web Request / Response'] as const
+
+/** One of {@link TRANSPORTS}. */
+export type Transport = (typeof TRANSPORTS)[number]
+
 /** Starts the handler on 127.0.0.1 with {@link bearerAuthenticate} unless the options say otherwise. */
-export async function startServer(options: Partial<ActivityHandlerOptions> = {}): Promise<TestServer> {
+export async function startServer(options: Partial<ActivityHandlerOptions> = {}, transport: Transport = 'node fast path'): Promise<TestServer> {
   const store = options.store ?? memoryStore()
   const handler = createActivityHandler({ onError: () => {}, authenticate: bearerAuthenticate, ...options, store })
-  const server: Server = createServer(toNodeListener(handler))
+  const listener = transport === 'node fast path' ? toNodeListener(handler) : toNodeListener((request, context) => handler(request, context))
+  const server: Server = createServer(listener)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
