@@ -44,10 +44,9 @@ export async function sendLink(url: string, log: Logger): Promise<void> {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ anonymousId }),
       credentials: 'include',
-      keepalive: true,
+      // No keepalive: a request cut short by the page going away leaves the link pending for the next page.
       signal: AbortSignal.timeout(LINK_TIMEOUT_MS),
     })
-    void response.body?.cancel().catch(() => {})
     // A 5xx is asked again on the next page; any other answer settles it (unless a sign-out or
     // another sign-in replaced what was pending meanwhile).
     if (response.status < 500 && readLocal(LINK_KEY) === anonymousId) writeLocal(LINK_KEY, undefined)
