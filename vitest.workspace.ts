@@ -18,6 +18,8 @@ export const projects = [
   project({ name: 'pricing', root: './packages/pricing', testTimeout: 30_000 }),
   // Against the server at DATABASE_URL when set, against PGlite otherwise.
   project({ name: 'postgres', root: './packages/postgres', testTimeout: 60_000, hookTimeout: 60_000 }),
+  // The shared Redis at 127.0.0.1:6379, a 3-node Redis Cluster and redis-servers the tests start themselves, and the real PostgreSQL server.
+  project({ name: 'redis', root: './packages/redis', testTimeout: 120_000, hookTimeout: 120_000, globalSetup: ['./test/global-setup.ts'], fileParallelism: false }),
   project({ name: 'browser', root: './packages/browser', environment: 'happy-dom', include: ['src/**/*.test.ts'] }),
   // Real Chromium through playwright-core; run alone with `vitest run --project browser-e2e`.
   project({ name: 'browser-e2e', root: './packages/browser', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false }),

@@ -52,6 +52,7 @@ describe("story 4's site over HTTP", () => {
     expect(list.activities[0]).toMatchObject({
       user_identifier: null,
       action_type: 'button_click',
+      page: '/',
       element_id: 'submit-btn',
       user_agent: 'Mozilla/5.0 (seed)',
       ip_address: '127.0.0.1',

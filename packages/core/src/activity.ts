@@ -114,7 +114,7 @@ export interface Activity {
  * - `timeTaken` (seconds) → `durationMs`; `duration_ms` → `durationMs`
  * - a number in `tokenUsage` → `{ total }`; `{ prompt_tokens, completion_tokens }` → `{ input, output, total }`
  * - `details`, `additional_data` (object or JSON string) → `metadata`
- * - `element_id`, `page_url`, `user_agent`, `ip_address` → `context.element` / `page` / `userAgent` / `ip`
+ * - `element_id`, `page_url` or a top-level `page`, `user_agent`, `ip_address` → `context.element` / `page` / `userAgent` / `ip`
  */
 export interface ActivityInput {
   id?: string
@@ -144,6 +144,7 @@ export interface ActivityInput {
   context?: Record<string, unknown>
   element_id?: string
   page_url?: string
+  page?: string
   user_agent?: string
   ip_address?: string
   metadata?: Record<string, unknown> | string

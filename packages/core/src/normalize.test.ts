@@ -56,6 +56,7 @@ describe('normalizeActivity: the five apps’ payloads', () => {
       normalizeActivity({
         action_type: 'button_click',
         element_id: 'submit-btn',
+        page: '/',
         user_identifier: 'anon-42',
         additional_data: '{"element_text": "Submit Form"}',
       }),
@@ -63,7 +64,7 @@ describe('normalizeActivity: the five apps’ payloads', () => {
     expect(activity).toMatchObject({
       activityType: 'button_click',
       anonymousId: 'anon-42',
-      context: { element: 'submit-btn' },
+      context: { element: 'submit-btn', page: '/' },
       metadata: { element_text: 'Submit Form' },
     })
   })

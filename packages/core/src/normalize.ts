@@ -339,6 +339,8 @@ const CANONICAL: Pick<Aliases, 'type' | 'time' | 'user' | 'anonymous' | 'session
 const CONTEXT_ALIASES = [
   ['element_id', 'element'],
   ['page_url', 'page'],
+  // Story 4's `/api/track` body names the page at the top level: `"page": "/"`.
+  ['page', 'page'],
   ['user_agent', 'userAgent'],
   ['ip_address', 'ip'],
 ] as const

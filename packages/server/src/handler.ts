@@ -1,4 +1,4 @@
-import type { NormalizeOptions, Store } from '@usertracking/core'
+import type { NormalizeOptions, Sink, Store } from '@usertracking/core'
 import { createAccess, type Authenticate } from './auth'
 import { discardBody, readJsonBody, type BodyLimits } from './body'
 import type { TrustProxy } from './client-ip'
@@ -136,7 +136,15 @@ export interface ActivityHandlerOptions {
   cors?: boolean | CorsOptions
   /** The Prometheus route, its guard and metric names; `false` turns the route off. @default {} (at `/metrics`, answering 401 until `metrics.authenticate` is set) */
   metrics?: false | MetricsOptions
-  /** The live stream's backlog, polling and heartbeat. */
+  /**
+   * Where the ingest routes write. `sink` replaces `store.sink` for ingest only (reads still go to
+   * the store): `redisStreamSink` from `@usertracking/redis` answers 2xx once Redis holds the
+   * activities, and a worker drains them into the store, so a store stall no longer holds requests.
+   * The sink's writes get the same time limit (`storeTimeoutMs`) and answers as the store's.
+   * @default {} (ingest writes to `store.sink`)
+   */
+  ingest?: { sink?: Sink }
+  /** The live stream's bus to other instances, backlog, polling and heartbeat. */
   live?: LiveFeedOptions & {
     /** Comment lines sent this often keep proxies from closing a quiet stream, in ms. @default 15000 */
     heartbeatMs?: number
@@ -245,14 +253,23 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
   const access = createAccess(options)
   const storeTimeoutMs = positiveOption(options, 'storeTimeoutMs', 10_000)
   const storeCaller = createStoreCaller(store.name, storeTimeoutMs, onError)
+  const ingestSink = options.ingest?.sink ?? store.sink
+  if (typeof ingestSink?.write !== 'function') throw new TypeError('[usertracking] [server] options.ingest.sink must be a Sink (an object with a write method).')
   const query = queryOptions(options)
   if (options.deletionHashKey !== undefined && (typeof options.deletionHashKey !== 'string' || options.deletionHashKey.length < 16)) {
     throw new TypeError('[usertracking] [server] options.deletionHashKey must be a secret string of at least 16 characters.')
   }
   const feed = new LiveFeed(store, options.live ?? {}, storeCaller, onError)
   const ingest = createIngestRoute({
-    storeName: store.name,
-    commit: createGroupCommit(store.sink, groupCommitLimits(options.groupCommit), storeCaller, storeTimeoutMs, onError, (by) => metrics.queued(by)),
+    storeName: ingestSink.name,
+    commit: createGroupCommit(
+      ingestSink,
+      groupCommitLimits(options.groupCommit),
+      ingestSink === store.sink ? storeCaller : createStoreCaller(ingestSink.name, storeTimeoutMs, onError),
+      storeTimeoutMs,
+      onError,
+      (by) => metrics.queued(by),
+    ),
     access,
     body,
     maxBatchSize: positiveOption(options, 'maxBatchSize', 1000),

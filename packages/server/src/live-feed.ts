@@ -1,5 +1,6 @@
 import { unref, type Activity, type Store } from '@usertracking/core'
 import { HttpError } from './errors'
+import type { LiveBus } from './live-bus'
 import type { StoreCaller } from './store-call'
 
 /** One activity as the live feed numbered it. */
@@ -9,15 +10,24 @@ export interface LiveEvent {
   activity: Activity
 }
 
-/** Limits of the live feed; see `ActivityHandlerOptions.live`. */
+/** The live feed's sources and limits; see `ActivityHandlerOptions.live`. */
 export interface LiveFeedOptions {
+  /**
+   * Shares live activities with the other instances of this server (`redisLiveBus` from
+   * `@usertracking/redis`): each instance publishes what it ingested and streams what the others
+   * did. With a bus the store is not polled; a store that can push (`subscribe`) is still listened
+   * to, for writes that bypass the handlers. Without a bus, streams see this instance's ingest and
+   * what the store pushes or polling finds.
+   * @default none
+   */
+  bus?: LiveBus
   /**
    * Activities kept for `Last-Event-ID` resume. A client away for longer than it takes this many
    * activities to arrive is told to reload instead (an `event: reset`).
    * @default 1000
    */
   bufferSize?: number
-  /** How often a store without `subscribe` is polled for activities written elsewhere, in ms. @default 2000 */
+  /** How often a store without `subscribe` is polled for activities written elsewhere, when there is no `bus`, in ms. @default 2000 */
   pollIntervalMs?: number
   /**
    * How far back (by `timestamp`) each poll looks, in ms. Activities written by other processes
@@ -43,9 +53,10 @@ function randomId(): string {
 
 /**
  * Activities as they arrive, numbered, with a bounded backlog for resume. Fed by the ingest routes
- * of this process, and by the store: its `subscribe` where it has one, otherwise by polling, so
- * writes made by other processes reach the stream too. Duplicates (the same id seen through both
- * paths) are dropped.
+ * of this process (and handed on to the bus, when there is one), by the bus (what other instances
+ * ingested), and by the store: its `subscribe` where it has one, otherwise, without a bus, by
+ * polling, so writes made by other processes reach the stream too. Duplicates (the same id seen
+ * through two paths) are dropped, so each stream sends an activity once.
  */
 export class LiveFeed {
   /** Distinguishes this feed's sequence numbers from another process's or an earlier run's. */
@@ -60,6 +71,7 @@ export class LiveFeed {
   private readonly pollIntervalMs: number
   private readonly pollWindowMs: number
   private readonly idleTimeoutMs: number
+  private readonly bus: LiveBus | undefined
 
   constructor(
     private readonly store: Store,
@@ -72,10 +84,21 @@ export class LiveFeed {
     this.pollIntervalMs = options.pollIntervalMs ?? 2000
     this.pollWindowMs = options.pollWindowMs ?? 300_000
     this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000
+    this.bus = options.bus
   }
 
-  /** Numbers and fans out activities not seen before. */
+  /** Fans out activities this instance ingested: to its own streams, and to the other instances through the bus. */
   publish(activities: readonly Activity[]): void {
+    this.deliver(activities)
+    // All of them, even ids this instance has seen: a store that pushes may have shown them here
+    // first, and the other instances drop what they have seen themselves.
+    if (!this.bus || activities.length === 0) return
+    // The bus answers `local_only` instead of rejecting; a bus that breaks that promise is reported, not fatal.
+    this.bus.publish(activities).catch(this.onError)
+  }
+
+  /** Numbers and fans out activities not seen before, to this instance's streams only. */
+  private deliver(activities: readonly Activity[]): void {
     const events: LiveEvent[] = []
     for (const activity of activities) {
       if (!this.remember(activity.id)) continue
@@ -153,8 +176,24 @@ export class LiveFeed {
     return true
   }
 
+  /** Starts every source of activities from elsewhere; returns the function that stops them. */
   private startSource(): () => void {
-    if (this.store.subscribe) return this.store.subscribe({}, (activities) => this.publish(activities))
+    const receive = (activities: Activity[]) => this.deliver(activities)
+    const stops: (() => void)[] = []
+    try {
+      if (this.bus) stops.push(this.bus.subscribe(receive))
+      if (this.store.subscribe) stops.push(this.store.subscribe({}, receive))
+      else if (!this.bus) stops.push(this.poll())
+    } catch (error) {
+      // A source that cannot start leaves the streams with this instance's own activities.
+      this.onError(error)
+    }
+    return () => {
+      for (const stop of stops) stop()
+    }
+  }
+
+  private poll(): () => void {
     let stopped = false
     let timer: ReturnType<typeof setTimeout> | undefined
     let baseline = true
@@ -167,7 +206,7 @@ export class LiveFeed {
         const fresh = page.items.reverse()
         // The first poll only learns what is already there: those rows are history, not news.
         if (baseline) for (const activity of fresh) this.remember(activity.id)
-        else this.publish(fresh)
+        else this.deliver(fresh)
         baseline = false
       } catch (error) {
         // The store caller has reported its own failures and time-outs already.

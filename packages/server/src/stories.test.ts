@@ -239,6 +239,6 @@ describe('stories 3 and 4: POST /api/track from a script tag', () => {
     expect(response.status).toBe(200)
     expect(response.headers.get('access-control-allow-origin')).toBe('*')
     const [stored] = (await server.store.list()).items
-    expect(stored).toMatchObject({ activityType: 'button_click', context: { element: 'submit-btn' }, metadata: { element_text: 'Submit Form' } })
+    expect(stored).toMatchObject({ activityType: 'button_click', context: { element: 'submit-btn', page: '/' }, metadata: { element_text: 'Submit Form' } })
   })
 })

@@ -1,13 +1,44 @@
 import { memoryStore, type Activity, type Store } from '@usertracking/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Principal } from './auth'
+import type { LiveBus, LiveBusPublishResult } from './live-bus'
 import { ADMIN, startServer, type TestServer } from '../test/test-server'
 
 let server: TestServer | undefined
+let others: TestServer[] = []
 afterEach(async () => {
   await server?.close()
   server = undefined
+  for (const other of others) await other.close()
+  others = []
 })
+
+/**
+ * An in-process bus for handlers in one process (`@usertracking/redis` carries the same contract
+ * between processes): every publish reaches every subscriber, the publisher's own included.
+ */
+function sharedBus(): { join(): LiveBus; down: boolean } {
+  const subscribers = new Set<(activities: Activity[]) => void>()
+  const state = {
+    down: false,
+    join(): LiveBus {
+      return {
+        name: 'in-process',
+        async publish(activities): Promise<LiveBusPublishResult> {
+          if (state.down) return { type: 'local_only', error: new Error('bus down') }
+          for (const subscriber of subscribers) subscriber(structuredClone([...activities]))
+          return { type: 'sent' }
+        },
+        subscribe(onActivities) {
+          const subscriber = (activities: Activity[]) => onActivities(activities)
+          subscribers.add(subscriber)
+          return () => subscribers.delete(subscriber)
+        },
+      }
+    },
+  }
+  return state
+}
 
 interface ServerSentEvent {
   id?: string
@@ -186,6 +217,57 @@ describe('live stream', () => {
     const [event] = await stream.take(1)
     expect(written).toContain(activityOf(event!).id)
     expect(stream.events.map((item) => activityOf(item).id)).not.toContain(old.id)
+    stream.close()
+  })
+
+  it("streams what another handler ingested through the bus, once, and its own while the bus is down", async () => {
+    // Separate stores: only the bus links the two handlers. Each store pushes its writes to its own
+    // handler before that handler publishes them, which must not keep them off the bus.
+    const bus = sharedBus()
+    server = await startServer({ store: memoryStore(), live: { bus: bus.join() } })
+    const other = await startServer({ store: memoryStore(), live: { bus: bus.join() } })
+    others.push(other)
+    // A stream open on the other handler too: its feed listens to its store from then on.
+    const watching = new AbortController()
+    const otherStream = await fetch(`${other.url}/api/activities/stream`, { headers: ADMIN, signal: watching.signal })
+    expect(otherStream.status).toBe(200)
+    const stream = await connect('/api/activities/stream')
+    const postTo = async (target: TestServer, body: unknown) => {
+      const response = await fetch(`${target.url}/api/activity`, { method: 'POST', headers: { 'content-type': 'application/json', ...ADMIN }, body: JSON.stringify(body) })
+      expect(response.status).toBe(200)
+      return ((await response.json()) as { ids: string[] }).ids
+    }
+    const elsewhere = await postTo(other, [{ activityType: 'elsewhere-1' }, { activityType: 'elsewhere-2' }])
+    // The bus echoes this handler's own publish back to it: still one event.
+    const here = await postTo(server, { activityType: 'here' })
+    bus.down = true
+    const whileDown = await postTo(server, { activityType: 'while-down' })
+    const events = await stream.take(4)
+    expect(events.map((event) => activityOf(event).id)).toEqual([...elsewhere, ...here, ...whileDown])
+    bus.down = false
+    const after = await postTo(other, { activityType: 'after' })
+    const [next] = (await stream.take(5)).slice(4)
+    expect(activityOf(next!).id).toBe(after[0])
+    expect(new Set(stream.events.map((event) => activityOf(event).id)).size).toBe(stream.events.length)
+    stream.close()
+    watching.abort()
+  })
+
+  it('reports a bus that throws instead of answering, and keeps streaming', async () => {
+    const errors: unknown[] = []
+    const broken: LiveBus = {
+      name: 'broken',
+      publish: () => Promise.reject(new Error('bus exploded')),
+      subscribe: () => {
+        throw new Error('cannot subscribe')
+      },
+    }
+    server = await startServer({ live: { bus: broken }, onError: (error) => errors.push(error) })
+    const stream = await connect('/api/activities/stream')
+    const [id] = await post({ activityType: 'still-streamed' }, ADMIN)
+    const [event] = await stream.take(1)
+    expect(activityOf(event!).id).toBe(id)
+    await expect.poll(() => errors.map((error) => (error as Error).message)).toEqual(['cannot subscribe', 'bus exploded'])
     stream.close()
   })
 
