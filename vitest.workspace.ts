@@ -26,7 +26,10 @@ export const projects = [
   // Against the real server handler over the memory store and the Postgres store on PGlite.
   project({ name: 'client', root: './packages/client', hookTimeout: 60_000 }),
   project({ name: 'react', root: './packages/react', environment: 'happy-dom', testTimeout: 30_000, hookTimeout: 60_000 }),
-  project({ name: 'demo', root: './examples/demo', testTimeout: 90_000 }),
+  // The demo's server in-process and `pnpm start` as a child process, each on its own temporary data folder.
+  project({ name: 'demo', root: './examples/demo', include: ['src/*.test.ts'], testTimeout: 120_000, hookTimeout: 180_000 }),
+  // The product tour in real Chromium (playwright-core); run alone with `vitest run --project demo-e2e`.
+  project({ name: 'demo-e2e', root: './examples/demo', include: ['src/e2e/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 180_000, fileParallelism: false }),
   // Story 2's event log, on the PostgreSQL server at DATABASE_URL when set, on PGlite otherwise.
   project({ name: 'event-log', root: './examples/event-log', testTimeout: 90_000, hookTimeout: 90_000 }),
   // Story 5's gateway into its own activity table, on the PostgreSQL server at DATABASE_URL when set, on PGlite otherwise.
@@ -47,4 +50,6 @@ export const projects = [
   // The example Worker, bundled as wrangler does and run on workerd through miniflare.
   project({ name: 'cloudflare-worker', root: './examples/cloudflare-worker', testTimeout: 120_000, hookTimeout: 120_000 }),
   project({ name: 'firestore-activity', root: './examples/firestore-activity', globalSetup: ['../../packages/firestore/test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
+  // The benchmark harness's own parts (the collector against each real peer SDK), not the benchmarks.
+  project({ name: 'bench', root: './bench', testTimeout: 60_000 }),
 ]

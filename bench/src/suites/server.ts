@@ -17,6 +17,8 @@
  * Any route that answers after its commit waits for the database's log flush, so with 16
  * connections it cannot exceed 16 / (commit latency) requests/s; the suite measures that latency
  * (a one-row INSERT, in autocommit, one after another) and prints the ceiling beside the results.
+ *
+ * `--write-docs` replaces the server section of `docs/benchmarks.md` with the tables.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -25,7 +27,11 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { memoryStore, type Store } from '@usertracking/core'
+import { postgresStore } from '@usertracking/postgres'
 import { createActivityHandler, toNodeListener } from '@usertracking/server'
+import { writeDocsRequested, writeDocsSection } from '../report/docs-page'
+import { describeMachine } from '../report/machine'
+import { format, table } from '../report/markdown'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const WARMUP_SECONDS = 2
@@ -47,17 +53,6 @@ type Mode = 'naive' | 'memory' | 'memory-web' | 'postgres' | 'postgres-alone'
 
 /** Rounds of naive route / handler + postgresStore, side by side. */
 const ROUNDS = 3
-
-async function loadPostgresStore(): Promise<((options: { client: pg.Pool; schema: string; table: string }) => Store) | undefined> {
-  try {
-    // A variable specifier: the suite must typecheck and run before that package has a source entry.
-    const specifier = '@usertracking/postgres'
-    const module = (await import(specifier)) as { postgresStore?: (options: { client: pg.Pool; schema: string; table: string }) => Store }
-    return module.postgresStore
-  } catch {
-    return undefined
-  }
-}
 
 /**
  * Stands in for the memory store with a fresh one every 200k rows, so a fast run does not fill the
@@ -119,7 +114,10 @@ function naiveListener(pool: pg.Pool, table: string) {
   }
 }
 
-/** Child process: serves one mode on 127.0.0.1 and prints the port. */
+/**
+ * Child process: serves one mode on 127.0.0.1 and prints the port. The handler trusts the `userId`
+ * a request sends (`trustClientUserIds`), as the naive route does, so both do the same work.
+ */
 async function serve(mode: Mode, schema: string): Promise<void> {
   let listener: (request: IncomingMessage, response: ServerResponse) => void
   if (mode === 'memory' || mode === 'memory-web') {
@@ -131,10 +129,8 @@ async function serve(mode: Mode, schema: string): Promise<void> {
     if (mode === 'naive') {
       listener = (request, response) => void naiveListener(pool, `${schema}.naive_activity`)(request, response)
     } else {
-      const postgresStore = await loadPostgresStore()
-      if (!postgresStore) throw new Error('[usertracking] [bench] @usertracking/postgres has no postgresStore yet.')
       const store = postgresStore({ client: pool, schema, table: 'activity' })
-      await store.migrate?.()
+      await store.migrate()
       const groupCommit = mode === 'postgres-alone' ? false : undefined
       listener = toNodeListener(createActivityHandler({ store, trustClientUserIds: true, groupCommit, onError: (error) => console.error(error) }))
     }
@@ -256,21 +252,15 @@ async function main(): Promise<void> {
   const results: CaseResult[] = []
   const rounds: { naive: CaseResult; handler: CaseResult }[] = []
   const latencies: number[] = []
-  const hasPostgres = (await loadPostgresStore()) !== undefined
   try {
     latencies.push(await commitLatencyMs(pool, `${schema}.probe`))
-    if (hasPostgres) {
-      for (let round = 0; round < ROUNDS; round++) {
-        const pair = { naive: await naive(), handler: await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 1, schema, countTable('activity')) }
-        rounds.push(pair)
-        results.push(pair.naive, pair.handler)
-      }
-      results.push(await runCase('handler + postgresStore, groupCommit: false', 'postgres-alone', '/api/activity', 1, schema, countTable('activity')))
-      results.push(await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 50, schema, countTable('activity')))
-    } else {
-      console.log('_@usertracking/postgres has no postgresStore yet: the Postgres cases were skipped._\n')
-      results.push(await naive())
+    for (let round = 0; round < ROUNDS; round++) {
+      const pair = { naive: await naive(), handler: await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 1, schema, countTable('activity')) }
+      rounds.push(pair)
+      results.push(pair.naive, pair.handler)
     }
+    results.push(await runCase('handler + postgresStore, groupCommit: false', 'postgres-alone', '/api/activity', 1, schema, countTable('activity')))
+    results.push(await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 50, schema, countTable('activity')))
     results.push(await runCase('handler + memoryStore, Node fast path', 'memory', '/api/activity', 1, schema, async () => undefined))
     results.push(await runCase('handler + memoryStore, web Request / Response', 'memory-web', '/api/activity', 1, schema, async () => undefined))
     results.push(await runCase('handler + memoryStore, Node fast path', 'memory', '/api/activity', 50, schema, async () => undefined))
@@ -280,36 +270,52 @@ async function main(): Promise<void> {
     await pool.end()
   }
 
+  const report = serverReport(results, rounds, latencies, describeMachine())
+  console.log(report)
+  if (writeDocsRequested()) writeDocsSection('server', report)
+}
+
+/** Every case, the database's commit ceiling, then the single-activity rounds side by side. */
+function serverReport(results: CaseResult[], rounds: { naive: CaseResult; handler: CaseResult }[], latencies: number[], machine: string): string {
   const naiveRuns = results.filter((result) => result.name.startsWith('naive'))
   const naivePerSecond = naiveRuns.reduce((sum, result) => sum + result.activitiesPerSecond, 0) / naiveRuns.length
-  console.log(
-    `${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${MEASURE_SECONDS} s measured per case, pg pool of ${POOL_SIZE}, node ${process.version}, 127.0.0.1. Handler at its defaults unless the name says otherwise.\n`,
+  const all = table(
+    [
+      { header: 'server' },
+      ...['activities / request', 'requests / s', 'activities / s', '× naive (activities / s)', 'p99 latency (ms)', 'non-2xx', 'errors', 'rows stored / expected'].map((header) => ({ header, numeric: true })),
+    ],
+    results.map((result) => [
+      result.name,
+      String(result.batch),
+      format(result.requestsPerSecond),
+      format(result.activitiesPerSecond),
+      `${format(result.activitiesPerSecond / naivePerSecond, 1)}×`,
+      String(result.p99Ms),
+      String(result.non2xx),
+      String(result.errors),
+      result.stored === undefined ? 'n/a (memory)' : `${format(result.stored)} / ${format(result.expected)}`,
+    ]),
   )
-  console.log(`Ratios are against the mean of the ${naiveRuns.length} naive runs.\n`)
-  console.log('| server | activities / request | requests / s | activities / s | × naive (activities / s) | p99 latency (ms) | non-2xx | errors | rows stored / expected |')
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
-  for (const result of results) {
-    console.log(
-      `| ${result.name} | ${result.batch} | ${result.requestsPerSecond.toFixed(0)} | ${result.activitiesPerSecond.toFixed(0)} | ${(result.activitiesPerSecond / naivePerSecond).toFixed(1)}× | ${result.p99Ms} | ${result.non2xx} | ${result.errors} | ${result.stored === undefined ? 'n/a (memory)' : `${result.stored} / ${result.expected}`} |`,
-    )
-  }
-  const ceilings = latencies.map((ms) => (CONNECTIONS / (ms / 1000)).toFixed(0))
-  console.log(
-    `\nCommit latency of this database (one-row INSERT, median of 200, before and after the cases): ${latencies.map((ms) => `${ms.toFixed(2)} ms`).join(', ')}. A route that answers after its commit cannot pass ${CONNECTIONS} / latency with ${CONNECTIONS} connections: ${ceilings.join(', ')} requests/s at those latencies.`,
+  const ceilings = latencies.map((ms) => format(CONNECTIONS / (ms / 1000)))
+  const ratios = rounds.map((pair) => pair.handler.requestsPerSecond / pair.naive.requestsPerSecond)
+  const sideBySide = table(
+    ['round', 'naive requests / s', 'naive p99 (ms)', 'handler requests / s', 'handler p99 (ms)', '× naive', 'p99 no worse'].map((header) => ({ header, numeric: true })),
+    rounds.map((pair, index) => [
+      String(index + 1),
+      format(pair.naive.requestsPerSecond),
+      String(pair.naive.p99Ms),
+      format(pair.handler.requestsPerSecond),
+      String(pair.handler.p99Ms),
+      `${format(ratios[index]!, 2)}×`,
+      pair.handler.p99Ms <= pair.naive.p99Ms ? 'yes' : 'no',
+    ]),
   )
-  if (rounds.length > 0) {
-    console.log('\nSingle-activity ingest, side by side (issue 10 target: ≥ 3× the naive route, p99 no worse):\n')
-    console.log('| round | naive requests / s | naive p99 (ms) | handler requests / s | handler p99 (ms) | × naive | p99 no worse |')
-    console.log('| ---: | ---: | ---: | ---: | ---: | ---: | --- |')
-    const ratios = rounds.map((pair, index) => {
-      const ratio = pair.handler.requestsPerSecond / pair.naive.requestsPerSecond
-      console.log(
-        `| ${index + 1} | ${pair.naive.requestsPerSecond.toFixed(0)} | ${pair.naive.p99Ms} | ${pair.handler.requestsPerSecond.toFixed(0)} | ${pair.handler.p99Ms} | ${ratio.toFixed(2)}× | ${pair.handler.p99Ms <= pair.naive.p99Ms ? 'yes' : 'no'} |`,
-      )
-      return ratio
-    })
-    console.log(`\nMedian ratio ${median(ratios).toFixed(2)}× (${median(ratios) >= 3 ? 'target met' : 'target not met'}).`)
-  }
+  return [
+    `Measured on ${machine}: autocannon with ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${MEASURE_SECONDS} s measured per case, pg pool of ${POOL_SIZE}, the real PostgreSQL server, everything on 127.0.0.1. The handler runs at its defaults unless the name says otherwise; ratios are against the mean of the ${naiveRuns.length} naive runs.`,
+    `### Every case\n\n${all}`,
+    `Commit latency of this database (one-row INSERT, median of 200, before and after the cases): ${latencies.map((ms) => `${format(ms, 2)} ms`).join(', ')}. A route that answers after its commit cannot pass ${CONNECTIONS} / latency with ${CONNECTIONS} connections: ${ceilings.join(', ')} requests / s at those latencies.`,
+    `### Single-activity ingest: one activity per POST, side by side\n\n\`createActivityHandler\` + \`postgresStore\` through \`toNodeListener\` against the hand-written node:http + pg route doing one INSERT per request, alternating round by round. Issue 10's target: ≥ 3× the naive route, p99 no worse.\n\n${sideBySide}\n\nMedian ratio ${format(median(ratios), 2)}× (${median(ratios) >= 3 ? 'target met' : 'target not met'}).`,
+  ].join('\n\n')
 }
 
 if (process.argv[2] === 'serve') {

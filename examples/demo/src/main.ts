@@ -1,92 +1,95 @@
 /**
- * The whole loop on one machine, with nothing installed but Node:
+ * `pnpm start`: the product tour on 127.0.0.1. See examples/demo/README.md.
  *
- * 1. a store (embedded PGlite PostgreSQL when the Postgres package is present, else memory);
- * 2. the server package's handler on 127.0.0.1, the backend of a "My Activities" page;
- * 3. a tracker delivering to it over HTTP: the five apps' activities, and an LLM call measured by
- *    `withActivity`;
- * 4. the activities read back through the same HTTP API, with their stats.
+ *   --port <n>    port (or PORT); 0 takes any free one. Default 3000.
+ *   --data <dir>  the data folder kept between runs (or DEMO_DATA_DIR). Default examples/demo/.data.
+ *   --reset       empty the data folder first: a fresh, newly seeded database.
+ *   --rebuild     build the app even if the last build is current.
+ *   --build-only  build the app and exit.
  */
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { createTracker, httpSink, withActivity, type Activity, type ActivityStats } from '@usertracking/core'
-import { createActivityHandler, toNodeListener } from '@usertracking/server'
-import { openStore } from './store'
+import { relative } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ensureAppBuilt } from './server/app-build'
+import { DEFAULT_DATA_DIR, startDemo } from './server/demo-server'
 
-const { store, label, close: closeStore } = await openStore()
-const handler = createActivityHandler({
-  store,
-  // Demo only: without `authenticate`, this lets anyone read everything and write as any user.
-  // A real app passes `authenticate: (request) => ({ userId, admin? }) | null` instead.
-  insecureDevelopmentMode: true,
-})
-const server = createServer(toNodeListener(handler))
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-console.log(`Store: ${label}. Ingest and read API on ${base}/api\n`)
-
-const tracker = createTracker({ sinks: [httpSink({ url: `${base}/api/activity` })], debug: false })
-
-// The five apps' own payload shapes, accepted as they are.
-tracker.track({
-  userId: 'abc123',
-  activityType: 'resume_generation',
-  description: 'Tailored resume for Amazon job',
-  timestamp: '2025-07-06T10:05:00Z',
-  tokenUsage: 1420,
-  timeTaken: 3.2,
-  metadata: { jobTitle: 'Data Engineer', resumeLength: '2 pages' },
-})
-tracker.track({
-  user_id: 6,
-  event_action_timestamp: '2025-10-10T18:30:00Z',
-  action: 'deleted',
-  metadata: { ip: '192.168.1.10', device: 'iPhone 14', location: 'Kyiv, Ukraine' },
-})
-tracker.track({ action_type: 'button_click', element_id: 'submit-btn', user_identifier: 'anon-7f3a', additional_data: '{"element_text": "Submit Form"}' })
-tracker.track({ activityType: 'page_visit', anonymousId: 'anon-7f3a', context: { page: '/pricing', title: 'Pricing' } })
-tracker.track({ user_id: 21, action: 'session_created', details: { session_id: 42 } })
-
-// A bad call is dropped and counted, never thrown into the app.
-tracker.track({ activityType: 'oops', metadata: { tooBig: 10n } } as never)
-
-// An LLM call, measured: duration, status, model and tokens come from the call itself.
-const chatCompletion = withActivity(
-  tracker,
-  { activityType: 'chat_completion', userId: (request: { userId: string }) => request.userId },
-  async (request: { userId: string; prompt: string }) => {
-    await new Promise((resolve) => setTimeout(resolve, 120))
-    return {
-      model: 'gpt-4o-mini',
-      choices: [{ message: { content: `Echo: ${request.prompt}` } }],
-      usage: { prompt_tokens: 42, completion_tokens: 58, total_tokens: 100 },
-    }
+const started = performance.now()
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', short: 'p' },
+    data: { type: 'string' },
+    reset: { type: 'boolean', default: false },
+    rebuild: { type: 'boolean', default: false },
+    'build-only': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
-)
-const reply = await chatCompletion({ userId: '21', prompt: 'Summarise my week' })
-console.log(`LLM replied: ${reply.choices[0]!.message.content}`)
+})
 
-await tracker.flush()
-console.log('Tracker stats:', tracker.stats(), '\n')
+if (values.help) {
+  console.log('Usage: pnpm start [--port 3000] [--data examples/demo/.data] [--reset] [--rebuild] [--build-only]')
+  process.exit(0)
+}
 
-const list = (await (await fetch(`${base}/api/activities?limit=20&sort=timestamp&order=desc`)).json()) as { items: Activity[] }
-console.table(
-  list.items.map((activity) => ({
-    type: activity.activityType,
-    user: activity.userId ?? activity.anonymousId ?? '',
-    timestamp: activity.timestamp,
-    'time taken (ms)': activity.durationMs ?? '',
-    tokens: activity.tokenUsage?.total ?? '',
-    details: JSON.stringify(activity.metadata ?? activity.context ?? {}).slice(0, 48),
-  })),
-)
+if (values['build-only']) {
+  const build = await ensureAppBuilt({ force: values.rebuild })
+  console.log(build.built ? `Built the app into ${relative(process.cwd(), build.dir)} in ${(build.durationMs / 1000).toFixed(1)} s.` : 'The app build is current.')
+  process.exit(0)
+}
 
-const stats = (await (await fetch(`${base}/api/activities/stats`)).json()) as ActivityStats
-console.log(`\n${stats.total} activities, ${stats.uniqueUsers} users, ${stats.tokens.total} tokens`)
-console.table(stats.byType)
+const portText = values.port ?? process.env.PORT ?? '3000'
+const port = Number(portText)
+if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  console.error(`[demo] --port (or PORT) must be a port number from 0 to 65535; got ${JSON.stringify(portText)}.`)
+  process.exit(1)
+}
 
-await tracker.shutdown()
-handler.close?.()
-server.closeAllConnections()
-await new Promise((resolve) => server.close(resolve))
-await closeStore()
+let demo: Awaited<ReturnType<typeof startDemo>>
+try {
+  demo = await startDemo({ port, dataDir: values.data ?? process.env.DEMO_DATA_DIR ?? DEFAULT_DATA_DIR, reset: values.reset, rebuild: values.rebuild })
+} catch (error) {
+  console.error(error instanceof Error && error.message.startsWith('[demo]') ? error.message : error)
+  process.exit(1)
+}
+
+const { url } = demo
+const shown = (dir: string) => (relative(process.cwd(), dir).startsWith('..') ? dir : relative(process.cwd(), dir) || '.')
+console.log(`
+usertracking demo — ready at ${url} in ${((performance.now() - started) / 1000).toFixed(1)} s
+
+  Product page      ${url}/
+  My Activities     ${url}/activities
+  Admin dashboard   ${url}/admin
+  API               ${url}/api/activities  (needs the sign-in cookie: open the pages first)
+  Data              ${shown(demo.dataDir)}  (${demo.total} activities; --reset starts over)
+
+What to try:
+  1. Press "Tailor my resume": the real openai client streams from a fake model on 127.0.0.1,
+     and withActivity records the call with its duration, tokens, model and cost.
+  2. Keep My Activities open in another tab while you do: the new row arrives live.
+  3. Sort by tokens, filter by type and dates, open a row's details, export CSV or JSON.
+  4. Switch user at the top right: each person sees only their own rows (the server decides).
+  5. Switch to Sam (admin) and open the admin dashboard: totals, visitors, tokens and cost per
+     day, a live "activities today" counter, recent activity of every user.
+
+Ctrl-C stops it: pending activities are flushed and the database is closed.
+`)
+
+let stopping = false
+async function stop(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) {
+    // A second Ctrl-C: the user wants out now.
+    process.exit(130)
+  }
+  stopping = true
+  console.log(`\n${signal}: stopping…`)
+  await demo.close()
+  console.log('Stopped: activities flushed, database closed.')
+  process.exit(0)
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stop(signal).catch((error: unknown) => {
+      console.error('[demo] Could not stop cleanly:', error)
+      process.exit(1)
+    })
+  })
+}

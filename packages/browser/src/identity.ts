@@ -3,8 +3,8 @@ import { readLocal as read, writeLocal as write } from './local-storage'
 /** A visit's session ends after this long without a tracked activity, as in Google Analytics. */
 export const SESSION_TIMEOUT_MS = 30 * 60 * 1000
 
-/** The `localStorage` keys (after the `usertracking:` prefix) holding the visitor's ids. */
-const KEYS = ['uid', 'aid', 'session']
+/** The `localStorage` keys (after the `usertracking:` prefix) holding the visitor's ids, and a link still to send. */
+const KEYS = ['uid', 'aid', 'session', 'link']
 
 /**
  * Who is being tracked: ids remembered in `localStorage` across visits (in memory when it is

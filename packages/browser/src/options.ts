@@ -74,6 +74,14 @@ export interface UserTrackingOptions extends LiteTrackingOptions {
   batchSize?: number
   /** More places to deliver to, beside (or, without `endpoint`, instead of) the endpoint. */
   sinks?: Sink[]
+  /**
+   * Where a sign-in (`identify(userId)`, or a new `userId` in `config`) links the visitor's
+   * anonymous id to the user, so that the server's store counts what they did before signing in as
+   * theirs: a JSON `POST { anonymousId }` sent with the page's credentials, which the server
+   * package's identify route checks against the signed-in user. `false` when the app's own server
+   * links them. @default the endpoint's sibling `identify` (`/api/activity` → `/api/identify`)
+   */
+  identifyEndpoint?: string | false
 }
 
 /** Whether the autocapture switch `key` is on: each is, unless set to `false`, but `trackInputFocus`. */

@@ -12,6 +12,7 @@ import { autocapture } from './autocapture'
 import { guard, guardAll } from './guard'
 import { mayTrack, writeConsent } from './consent'
 import { createIdentity, forgetIdentity, hasIdentity, type Identity } from './identity'
+import { identifyUrl, markLink, sendLink } from './identity-link'
 import { indexedDbStorage, type PageStorage } from './indexeddb-storage'
 import { isOn, type UserTrackingOptions } from './options'
 import { onNavigation, pageContext, type Listen } from './page-events'
@@ -130,8 +131,14 @@ export function createUserTracking(): UserTrackingApi {
       return
     }
     identity ??= createIdentity(uuidv7)
-    if (user !== undefined) identity.setUser(user)
+    const linkUrl = identifyUrl(options.endpoint, options.identifyEndpoint)
+    if (user !== undefined && user !== identity.userId) {
+      // A sign-in: what this visitor did anonymously becomes the user's once the server links them.
+      if (linkUrl) markLink(identity.anonymousId)
+      identity.setUser(user)
+    }
     user = undefined
+    if (linkUrl) void sendLink(linkUrl, log)
     if (!tracker || replace) {
       try {
         replaceTracker()

@@ -25,7 +25,7 @@ export type { ParseActivityResult } from './schema'
 export { uuidv7, isUuid, uuidv7Time } from './uuid'
 export type { Sink, SinkResult, SinkWriteOptions, RejectedActivity } from './sink'
 export { memoryStorage } from './storage'
-export { memoryStore, type MemoryStoreOptions } from './memory-store'
+export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './memory-store'
 export { activityMatcher, matchesFilter } from './filter'
 export type { Storage } from './storage'
 export { MAX_LIST_OFFSET } from './store'
@@ -47,6 +47,8 @@ export type {
   StatsQuery,
   Store,
 } from './store'
+export { RETENTION_DEFAULTS, resolveRetention, isExpired, startRetentionJob } from './retention'
+export type { RetentionOptions, ExpiryResult, ResolvedRetention, RetentionJob } from './retention'
 export { checkGroupBy, checkOffset, computeStats, statsGroupKey } from './stats'
 export { createTracker, createCanonicalTracker, mergeActivityDefaults } from './tracker'
 export type { Tracker, TrackerEvents, TrackerStats, ShutdownOptions, FlushOptions, FlushReport } from './tracker'

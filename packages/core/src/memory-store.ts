@@ -1,5 +1,6 @@
 import type { Activity } from './activity'
 import { activityMatcher as matcher } from './filter'
+import { isExpired, resolveRetention, startRetentionJob, type ExpiryResult, type RetentionOptions } from './retention'
 import type { RejectedActivity, SinkResult } from './sink'
 import { checkOffset, computeStats } from './stats'
 import type {
@@ -28,6 +29,30 @@ export interface MemoryStoreOptions {
    * it are stored as usual. @default 2592000000 (30 days, longer than any tracker's retry window)
    */
   tombstoneMs?: number
+  /**
+   * Delete activities (and identity links) older than `maxAgeDays`, by the store's clock; see
+   * {@link RetentionOptions}. @default undefined — every row is kept.
+   */
+  retention?: RetentionOptions
+}
+
+/** The store {@link memoryStore} returns. */
+export interface MemoryStore extends Store {
+  /** How many activities it holds. */
+  readonly size: number
+  identify: NonNullable<Store['identify']>
+  deleteActivities: NonNullable<Store['deleteActivities']>
+  /** Deletes what `retention` says is too old; rejects with a `TypeError` without `retention`. */
+  expireActivities: NonNullable<Store['expireActivities']>
+  /** Stops the retention job. */
+  close: NonNullable<Store['close']>
+}
+
+/** An anonymous id's link to the user it signed in as. */
+interface Link {
+  userId: string
+  /** When `identify` made it, in Unix milliseconds: retention forgets it after `maxAgeDays`. */
+  linkedAt: number
 }
 
 /** A person deleted by `deleteActivities`, remembered so late deliveries cannot bring them back. */
@@ -105,20 +130,22 @@ interface Subscription {
 /**
  * A {@link Store} held in memory, for development, tests and demos: the same `list`, `stats` and
  * `export` semantics as the database stores (it passes the same conformance suite), plus
- * `subscribe`, `identify` and `deleteActivities`. Its sink is idempotent by id and stamps `receivedAt`
- * on activities that lack it.
- * Nothing survives a restart, and every row is kept: bound it yourself in long-running processes.
+ * `subscribe`, `identify`, `deleteActivities` and `expireActivities`. Its sink is idempotent by id and
+ * stamps `receivedAt` on activities that lack it.
+ * Nothing survives a restart, and without `retention` every row is kept: bound it in long-running
+ * processes.
  *
- * @param options - name and clock; see {@link MemoryStoreOptions}.
+ * @param options - name, clock, tombstones and retention; see {@link MemoryStoreOptions}.
  */
-export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonly size: number } {
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const name = options.name ?? 'memory'
   const now = options.now ?? Date.now
   const tombstoneMs = options.tombstoneMs ?? 2_592_000_000
+  const retention = resolveRetention(options.retention, name)
   const rows = new Map<string, Activity>()
   const subscriptions = new Set<Subscription>()
   /** Anonymous id → the user it was linked to by `identify`. */
-  const links = new Map<string, string>()
+  const links = new Map<string, Link>()
   const deletedUsers = new Map<string, Tombstone>()
   const deletedVisitors = new Map<string, Tombstone>()
 
@@ -172,6 +199,27 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonl
     }
   }
 
+  async function expireActivities(): Promise<ExpiryResult> {
+    if (!retention) throw new TypeError(`[usertracking] [${name}] expireActivities() needs options.retention ({ maxAgeDays }).`)
+    const at = now()
+    const cutoff = at - retention.maxAgeMs
+    let deleted = 0
+    for (const [id, activity] of rows) {
+      if (!isExpired(activity, cutoff)) continue
+      rows.delete(id)
+      deleted++
+    }
+    for (const [anonymous, link] of links) if (link.linkedAt < cutoff) links.delete(anonymous)
+    for (const tombstones of [deletedUsers, deletedVisitors]) {
+      for (const [subject, tombstone] of tombstones) if (at - tombstone.deletedAt > tombstoneMs) tombstones.delete(subject)
+    }
+    return { deleted }
+  }
+
+  // An expiry in memory cannot fail; the console is only the job's required last resort.
+  const warn = (warning: unknown) => console.warn(`[usertracking] [${name}] The retention job failed.`, warning)
+  const job = retention?.runInBackground ? startRetentionJob(expireActivities, retention.intervalMs, warn) : undefined
+
   return {
     name,
     get size() {
@@ -196,7 +244,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonl
           stored.receivedAt ??= receivedAt
           if (stored.userId === undefined && stored.anonymousId !== undefined) {
             const linked = links.get(stored.anonymousId)
-            if (linked !== undefined) stored.userId = linked
+            if (linked !== undefined) stored.userId = linked.userId
           }
           rows.set(stored.id, stored)
           written.push(stored)
@@ -223,7 +271,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonl
       if (typeof userId !== 'string' || userId === '' || typeof anonymousId !== 'string' || anonymousId === '') {
         throw new TypeError(`[usertracking] [${name}] identify() needs a non-empty userId and anonymousId.`)
       }
-      links.set(anonymousId, userId)
+      links.set(anonymousId, { userId, linkedAt: now() })
       let linked = 0
       for (const activity of rows.values()) {
         if (activity.anonymousId === anonymousId && activity.userId === undefined) {
@@ -251,7 +299,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonl
       if (byUser) {
         // Its linked anonymous ids go too: a late delivery under one of them is still this person's.
         for (const [anonymous, linked] of links) {
-          if (linked !== userId) continue
+          if (linked.userId !== userId) continue
           links.delete(anonymous)
           deletedVisitors.set(anonymous, { deletedAt })
         }
@@ -271,6 +319,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonl
         yield* page.items
         cursor = page.nextCursor
       } while (cursor !== undefined)
+    },
+    expireActivities,
+    close: async () => {
+      await job?.stop()
     },
     subscribe(filter, onActivities) {
       const subscription: Subscription = { matches: matcher(filter), onActivities }

@@ -1,4 +1,5 @@
 import type { Activity, ActivityStatus } from './activity'
+import type { ExpiryResult } from './retention'
 import type { Sink } from './sink'
 
 /** Which activities a read is about. Every field narrows; omitted fields do not. */
@@ -183,9 +184,17 @@ export interface Store {
    * implements it.
    */
   deleteActivities?(subject: DeletionSubject): Promise<DeletionResult>
+  /**
+   * Deletes the activities older than the store's `retention.maxAgeDays` (see `RetentionOptions`:
+   * by the earlier of `timestamp` and `receivedAt`), and what the store keeps about people for
+   * longer than that (identity links; expired deletion tombstones). The store's background job
+   * calls it; call it yourself from a scheduler with `retention.runInBackground: false`. Rejects with
+   * a `TypeError` when the store has no `retention` option. Every built-in store implements it.
+   */
+  expireActivities?(): Promise<ExpiryResult>
   /** Creates tables or indexes the store needs; safe to call more than once. */
   migrate?(): Promise<void>
-  /** Releases connections the store opened itself. */
+  /** Stops the store's background work (live updates, the retention job) and releases connections it opened itself. */
   close?(): Promise<void>
 }
 

@@ -32,6 +32,8 @@ export interface StoredDocument {
 export interface NewDocument {
   path: string
   activity: Activity
+  /** With `retention`: when it expires, in Unix ms, written as the `expireAt` Timestamp. */
+  expireAtMs?: number
 }
 
 /** One write of {@link FirestoreAdapter.commit}: replace the document with `data`, or delete it (`null`). */
@@ -60,6 +62,12 @@ export interface FirestoreAdapter {
   run(plan: QueryPlan, limit: number): Promise<StoredDocument[]>
   /** Counts what a plan selects with an aggregation query (one read per 1000 index entries). */
   count(plan: QueryPlan): Promise<number>
+  /**
+   * In one transaction (retried by the SDK on contention): reads one document, then writes what
+   * `change` returns for its data (`null` deletes it, `undefined` leaves it). Resolves what `change`
+   * last returned.
+   */
+  transact(path: string, change: (data: Record<string, unknown> | undefined) => Record<string, unknown> | null | undefined): Promise<Record<string, unknown> | null | undefined>
   /** Calls `onAdded` with documents stored at or after `sinceMs` as they are added; returns the stop function. */
   listen(scope: QueryScope, sinceMs: number, onAdded: (documents: StoredDocument[]) => void, onError: (error: unknown) => void): () => void
 }

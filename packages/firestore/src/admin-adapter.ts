@@ -2,17 +2,13 @@ import type { CollectionReference, DocumentReference, Firestore, Query } from 'f
 import type { DocumentWrite, FirestoreAdapter, NewDocument, StoredDocument } from './adapter'
 import { classifyError } from './errors'
 import { STORED_AT, toDocument } from './document'
-import type { QueryPlan, QueryScope } from './query-plan'
+import { fieldValue, type QueryPlan, type QueryScope } from './query-plan'
 
 /** How often a commit that met stored documents is retried without them (each try reads them first). */
 const EXISTING_RETRIES = 3
 
 function scopeQuery(db: Firestore, scope: QueryScope): Query | CollectionReference {
   return 'collection' in scope ? db.collection(scope.collection) : db.collectionGroup(scope.group)
-}
-
-function fieldValue(field: string, value: number): number | Date {
-  return field === 'timestamp' ? new Date(value) : value
 }
 
 function planQuery(db: Firestore, plan: QueryPlan): Query {
@@ -44,7 +40,10 @@ export function adminAdapter(database: unknown): FirestoreAdapter {
       let pending = documents
       for (let attempt = 0; pending.length > 0; attempt++) {
         const batch = db.batch()
-        for (const document of pending) batch.create(db.doc(document.path), toDocument(document.activity, new Date(nowMs)))
+        for (const document of pending) {
+          const expireAt = document.expireAtMs === undefined ? undefined : new Date(document.expireAtMs)
+          batch.create(db.doc(document.path), toDocument(document.activity, new Date(nowMs), expireAt))
+        }
         try {
           await batch.commit()
           return
@@ -85,6 +84,16 @@ export function adminAdapter(database: unknown): FirestoreAdapter {
     async count(plan: QueryPlan): Promise<number> {
       const snapshot = await planQuery(db, { ...plan, startAfter: undefined }).count().get()
       return snapshot.data().count
+    },
+
+    transact(path, change) {
+      const ref = db.doc(path)
+      return db.runTransaction(async (transaction) => {
+        const decided = change((await transaction.get(ref)).data())
+        if (decided === null) transaction.delete(ref)
+        else if (decided !== undefined) transaction.set(ref, decided)
+        return decided
+      })
     },
 
     listen(scope, sinceMs, onAdded, onError): () => void {

@@ -27,6 +27,11 @@ export const TOTAL_TOKENS = 'totalTokens'
  * `receivedAt` says: what `subscribe` listens on. Not part of the activity.
  */
 export const STORED_AT = 'storedAt'
+/**
+ * With `retention`, when the activity expires (the earlier of `timestamp` and `receivedAt`, plus
+ * `maxAgeDays`), for a Firestore TTL policy on this field. Not part of the activity.
+ */
+export const EXPIRE_AT = 'expireAt'
 
 /** A Firestore Timestamp, from either SDK. */
 interface TimestampLike {
@@ -80,9 +85,10 @@ function decodeValue(value: unknown): JsonValue {
 
 /**
  * The document of an activity. `storedAt` is what the caller passes (the writer's clock, or the web
- * SDK's `serverTimestamp()`), and `receivedAt` too when the activity has none of its own.
+ * SDK's `serverTimestamp()`), and `receivedAt` too when the activity has none of its own;
+ * `expireAt`, when given, is written as it is.
  */
-export function toDocument(activity: Activity, storedAt: unknown): Record<string, unknown> {
+export function toDocument(activity: Activity, storedAt: unknown, expireAt?: unknown): Record<string, unknown> {
   const document: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(activity)) {
     if (value === undefined) continue
@@ -94,6 +100,7 @@ export function toDocument(activity: Activity, storedAt: unknown): Record<string
   document[TOTAL_TOKENS] = activity.tokenUsage?.total ?? null
   if (activity.receivedAt === undefined) document.receivedAt = storedAt
   document[STORED_AT] = storedAt
+  if (expireAt !== undefined && expireAt !== null) document[EXPIRE_AT] = expireAt
   return document
 }
 
@@ -101,7 +108,7 @@ export function toDocument(activity: Activity, storedAt: unknown): Record<string
 export function fromDocument(data: Record<string, unknown>): Activity {
   const activity: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(data)) {
-    if (key === TOTAL_TOKENS || key === STORED_AT || value === null || value === undefined) continue
+    if (key === TOTAL_TOKENS || key === STORED_AT || key === EXPIRE_AT || value === null || value === undefined) continue
     if (TIME_FIELDS.has(key) && isTimestamp(value)) activity[key] = new Date(value.toMillis()).toISOString()
     else activity[unescapeKey(key)] = decodeValue(value)
   }
@@ -110,7 +117,16 @@ export function fromDocument(data: Record<string, unknown>): Activity {
 
 /** Millisecond range of a Firestore Timestamp: 0001-01-01T00:00:00Z up to 9999-12-31T23:59:59.999Z. */
 const MIN_TIMESTAMP_MS = -62_135_596_800_000
-const MAX_TIMESTAMP_MS = 253_402_300_799_999
+export const MAX_TIMESTAMP_MS = 253_402_300_799_999
+
+/**
+ * When an activity expires, in Unix ms: the earlier of its `timestamp` and its `receivedAt` (or
+ * `nowMs`, which stamps a missing one) plus `maxAgeMs`, at most the last instant a Timestamp holds.
+ */
+export function expiryOf(activity: Activity, nowMs: number, maxAgeMs: number): number {
+  const received = activity.receivedAt === undefined ? nowMs : Date.parse(activity.receivedAt)
+  return Math.min(MAX_TIMESTAMP_MS, Math.min(Date.parse(activity.timestamp), received) + maxAgeMs)
+}
 
 /** Why Firestore would refuse this time, or undefined when it takes it. */
 export function timeProblem(field: string, value: string | undefined): string | undefined {

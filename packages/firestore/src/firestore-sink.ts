@@ -1,6 +1,6 @@
 import type { Activity, RejectedActivity, Sink, SinkResult, SinkWriteOptions } from '@usertracking/core'
 import type { FirestoreAdapter, NewDocument } from './adapter'
-import { timeProblem } from './document'
+import { expiryOf, timeProblem } from './document'
 import { classifyError, describeError, FirestoreStoreError, type ErrorKind } from './errors'
 import { screenBatch } from './identity'
 import { documentPath, isValidId, ownerId, type Layout } from './layout'
@@ -49,9 +49,9 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
 export function createFirestoreSink(
   adapter: FirestoreAdapter,
   layout: Layout,
-  options: { batchSize: number; tombstoneMs: number; now: () => number },
+  options: { batchSize: number; tombstoneMs: number; now: () => number; maxAgeMs: number | undefined },
 ): Sink {
-  const { batchSize, tombstoneMs, now } = options
+  const { batchSize, tombstoneMs, now, maxAgeMs } = options
   async function writeDocuments(documents: readonly NewDocument[], signal: AbortSignal | undefined): Promise<RejectedActivity[]> {
     try {
       await untilAborted(adapter.createMissing(documents, now()), signal)
@@ -86,9 +86,14 @@ export function createFirestoreSink(
         }
       }
       try {
-        const screened = await untilAborted(screenBatch(adapter, layout, accepted, now(), tombstoneMs), signal)
+        const nowMs = now()
+        const screened = await untilAborted(screenBatch(adapter, layout, accepted, nowMs, tombstoneMs), signal)
         rejected.push(...screened.rejected)
-        const documents: NewDocument[] = screened.batch.map((activity) => ({ path: documentPath(layout, activity), activity }))
+        const documents: NewDocument[] = screened.batch.map((activity) =>
+          maxAgeMs === undefined
+            ? { path: documentPath(layout, activity), activity }
+            : { path: documentPath(layout, activity), activity, expireAtMs: expiryOf(activity, nowMs, maxAgeMs) },
+        )
         for (let start = 0; start < documents.length; start += batchSize) {
           if (signal?.aborted) throw new WriteFailure('retryable', signal.reason)
           rejected.push(...(await writeDocuments(documents.slice(start, start + batchSize), signal)))

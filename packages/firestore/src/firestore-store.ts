@@ -3,17 +3,22 @@ import {
   checkGroupBy,
   checkOffset,
   computeStats,
+  resolveRetention,
+  startRetentionJob,
+  uuidv7,
   type Activity,
   type ActivityFilter,
   type ActivitySortKey,
   type ActivityStats,
   type DeletionResult,
   type DeletionSubject,
+  type ExpiryResult,
   type ExportQuery,
   type IdentifyResult,
   type IdentityLink,
   type ListQuery,
   type ListResult,
+  type RetentionOptions,
   type StatsQuery,
   type Store,
 } from '@usertracking/core'
@@ -24,6 +29,8 @@ import { createFirestoreSink, MAX_BATCH_SIZE } from './firestore-sink'
 import { deleteSubject, linkIdentity } from './identity'
 import { checkLayout, userCollectionPath, type Layout } from './layout'
 import { matchesNothing, planQueries, sortField, type QueryPlan, type SortField } from './query-plan'
+import { expireFirestore } from './retention'
+import { describeError, FirestoreStoreError } from './errors'
 import { selectAdapter } from './select-adapter'
 
 /** Options of {@link firestoreStore}. */
@@ -59,7 +66,20 @@ export interface FirestoreStoreOptions {
    * @default 2592000000
    */
   tombstoneMs?: number
-  /** Errors of `subscribe` listeners (a rule refusing the read, a lost index). @default console.error */
+  /**
+   * Delete activities older than `maxAgeDays` (by the earlier of `timestamp` and `receivedAt`),
+   * identity links older than that and expired tombstones: hourly by a background job that runs on
+   * one process at a time (a lease: a transaction on the document `{collection}/%retention`), or
+   * through `store.expireActivities()` from your own scheduler. Each activity written meanwhile
+   * carries `expireAt` for a Firestore TTL policy, the native equivalent (see docs/firestore.md).
+   * Run it with firebase-admin: the shipped rules let no browser delete. @default undefined — every
+   * document is kept.
+   */
+  retention?: RetentionOptions
+  /**
+   * Errors of `subscribe` listeners (a rule refusing the read, a lost index) and of retention runs
+   * (the job runs again at its next interval). @default console.error
+   */
   onError?: (error: unknown) => void
   /**
    * The clock that stamps `storedAt` and a missing `receivedAt` over firebase-admin (the web SDK
@@ -89,6 +109,14 @@ export interface FirestoreStore extends Store {
    * refused for `tombstoneMs`.
    */
   deleteActivities(subject: DeletionSubject): Promise<DeletionResult>
+  /**
+   * Deletes what `retention` says is too old, in commits of 500, under the lease; a call while
+   * another process holds the lease answers `{ deleted: 0, skipped: true }`. Rejects with a
+   * `TypeError` without `retention`.
+   */
+  expireActivities(): Promise<ExpiryResult>
+  /** Stops the retention job (a run in progress stops after its current commit, and is awaited). */
+  close(): Promise<void>
 }
 
 /** Default and largest page of `list`, per the {@link ListQuery} contract. */
@@ -158,6 +186,22 @@ export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
     ((error: unknown) => {
       console.error(`[usertracking] [firestore] ${error instanceof Error ? error.message : String(error)}`, error)
     })
+  const retention = resolveRetention(options.retention, 'firestore')
+  /** Names this store in the retention lease. */
+  const holder = uuidv7()
+  const expire = async (signal?: AbortSignal): Promise<ExpiryResult> => {
+    if (!retention) throw new TypeError('[usertracking] [firestore] expireActivities() needs options.retention ({ maxAgeDays }).')
+    return expireFirestore(adapter, layout, { maxAgeMs: retention.maxAgeMs, now, holder }, signal)
+  }
+  const job = retention?.runInBackground
+    ? startRetentionJob(expire, retention.intervalMs, (error) =>
+        onError(
+          new FirestoreStoreError(`The retention job under ${layout.collection} failed (it runs again in ${retention.intervalMs} ms): ${describeError(error)}`, {
+            cause: error,
+          }),
+        ),
+      )
+    : undefined
 
   /**
    * One page: runs the plans in turn, keeping the documents `filter` selects (after skipping the
@@ -220,11 +264,17 @@ export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
 
   return {
     name: 'firestore',
-    sink: createFirestoreSink(adapter, layout, { batchSize, tombstoneMs, now }),
+    sink: createFirestoreSink(adapter, layout, { batchSize, tombstoneMs, now, maxAgeMs: retention?.maxAgeMs }),
 
     identify: (link) => linkIdentity(adapter, layout, link, now()),
 
     deleteActivities: (subject) => deleteSubject(adapter, layout, subject, now(), tombstoneMs),
+
+    expireActivities: () => expire(),
+
+    close: async () => {
+      await job?.stop()
+    },
 
     async list(query: ListQuery = {}): Promise<ListResult> {
       const sort = query.sort ?? 'timestamp'

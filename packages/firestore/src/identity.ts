@@ -1,6 +1,6 @@
 import type { Activity, DeletionResult, DeletionSubject, IdentifyResult, IdentityLink, RejectedActivity } from '@usertracking/core'
 import type { FirestoreAdapter } from './adapter'
-import { fromDocument, STORED_AT, toDocument } from './document'
+import { EXPIRE_AT, fromDocument, STORED_AT, toDocument } from './document'
 import { documentPath, ownerId, userCollectionPath, type Layout } from './layout'
 import { planQueries, type QueryPlan } from './query-plan'
 
@@ -10,8 +10,9 @@ import { planQueries, type QueryPlan } from './query-plan'
  * the user it was linked to; a deleted person's holds the time of the deletion (a tombstone), and
  * `expireAt`, for a Firestore TTL policy to remove it once no delivery can still be late.
  */
-const LINKED_USER = 'linkedUserId'
-const DELETED_AT = 'deletedAt'
+export const LINKED_USER = 'linkedUserId'
+export const LINKED_AT = 'linkedAt'
+export const DELETED_AT = 'deletedAt'
 /** Writes per commit when moving (a set and a delete each) or deleting activities. */
 const MOVE_BATCH = 250
 const DELETE_BATCH = 500
@@ -93,7 +94,7 @@ export async function linkIdentity(adapter: FirestoreAdapter, layout: Layout, li
   const visitor = ownerPath(layout, { anonymousId })
   const [existing] = await adapter.read([visitor])
   // A device shared by two people links to whoever signed in last; moved activities keep their user.
-  await adapter.commit([{ path: visitor, data: { ...existing, [LINKED_USER]: userId, linkedAt: new Date(nowMs) } }])
+  await adapter.commit([{ path: visitor, data: { ...existing, [LINKED_USER]: userId, [LINKED_AT]: new Date(nowMs) } }])
   const plan = collectionPlan(`${visitor}/${layout.subcollection}`)
   let linked = 0
   for (;;) {
@@ -103,8 +104,8 @@ export async function linkIdentity(adapter: FirestoreAdapter, layout: Layout, li
       documents.flatMap((document) => {
         const activity = { ...fromDocument(document.data), userId }
         return [
-          // Keeps its write time: a move is not news to live listeners.
-          { path: documentPath(layout, activity), data: toDocument(activity, document.data[STORED_AT] ?? null) },
+          // Keeps its write time (a move is not news to live listeners) and its expiry.
+          { path: documentPath(layout, activity), data: toDocument(activity, document.data[STORED_AT] ?? null, document.data[EXPIRE_AT]) },
           { path: document.path, data: null },
         ]
       }),
@@ -144,7 +145,7 @@ export async function deleteSubject(
   if (!byUser && !byVisitor) {
     throw new TypeError('[usertracking] [firestore] deleteActivities() needs exactly one of a non-empty userId or anonymousId.')
   }
-  const tombstone = { [DELETED_AT]: new Date(nowMs), expireAt: new Date(nowMs + tombstoneMs) }
+  const tombstone = { [DELETED_AT]: new Date(nowMs), [EXPIRE_AT]: new Date(nowMs + tombstoneMs) }
   if (byVisitor) {
     await adapter.commit([{ path: ownerPath(layout, { anonymousId: anonymousId as string }), data: tombstone }])
     const [plan] = planQueries(layout, { anonymousId: anonymousId as string }, 'timestamp', 'asc')

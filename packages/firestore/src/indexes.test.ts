@@ -9,7 +9,7 @@ interface IndexField {
 }
 interface IndexFile {
   indexes: { collectionGroup: string; queryScope: 'COLLECTION' | 'COLLECTION_GROUP'; fields: IndexField[] }[]
-  fieldOverrides: { collectionGroup: string; fieldPath: string; indexes: { order?: string; queryScope: string }[] }[]
+  fieldOverrides: { collectionGroup: string; fieldPath: string; ttl?: boolean; indexes: { order?: string; queryScope: string }[] }[]
 }
 
 const shipped = JSON.parse(readFileSync(new URL('../firestore.indexes.json', import.meta.url), 'utf8')) as IndexFile
@@ -111,6 +111,22 @@ describe('firestore.indexes.json', () => {
     for (const entry of shipped.fieldOverrides.filter((item) => item.indexes.length > 0)) {
       expect(entry.indexes, entry.fieldPath).toContainEqual({ order: 'ASCENDING', queryScope: 'COLLECTION' })
       expect(entry.indexes, entry.fieldPath).toContainEqual({ order: 'DESCENDING', queryScope: 'COLLECTION' })
+    }
+  })
+})
+
+describe('the indexes retention needs', () => {
+  it('covers its queries: expired activities across users by timestamp and receivedAt, owner documents by expireAt', () => {
+    for (const field of ['timestamp', 'receivedAt']) {
+      expect(covered({ scope: 'COLLECTION_GROUP', field, order: 'ASCENDING' }), field).toBeDefined()
+    }
+    const owners = shipped.fieldOverrides.find((entry) => entry.collectionGroup === 'user-activities' && entry.fieldPath === 'expireAt')
+    expect(owners?.indexes).toContainEqual({ order: 'ASCENDING', queryScope: 'COLLECTION' })
+  })
+
+  it('turns TTL policies on for expireAt, of activities and of owner documents (tombstones)', () => {
+    for (const group of ['activities', 'user-activities']) {
+      expect(shipped.fieldOverrides.find((entry) => entry.collectionGroup === group && entry.fieldPath === 'expireAt')?.ttl, group).toBe(true)
     }
   })
 })

@@ -5,6 +5,16 @@ import { userCollectionPath, type Layout } from './layout'
 
 /** A document field `list` orders by. */
 export type SortField = 'timestamp' | 'durationMs' | typeof TOTAL_TOKENS
+/**
+ * A field a plan orders (and bounds) by: a sort field, or a time field retention walks
+ * (`receivedAt` of activities; `linkedAt` and `expireAt` of owner documents).
+ */
+export type OrderField = SortField | 'receivedAt' | 'linkedAt' | 'expireAt'
+
+/** A plan's bound or cursor value as the field holds it: a number for the numeric sort fields, a Date (stored as a Timestamp) from Unix ms for the others. */
+export function fieldValue(field: OrderField, value: number): number | Date {
+  return field === 'durationMs' || field === TOTAL_TOKENS ? value : new Date(value)
+}
 /** Fields `list` filters on with `==` / `in` in Firestore; the shipped indexes pair each with every sort field. */
 export type EqualityField = 'sessionId' | 'anonymousId' | 'activityType' | 'status'
 
@@ -27,7 +37,7 @@ export interface QueryPlan {
   scope: QueryScope
   equality?: { field: EqualityField; values: string[] }
   /** Order by this field, then by document name, both in `direction`. */
-  orderBy: SortField
+  orderBy: OrderField
   direction: 'asc' | 'desc'
   range?: { lower?: Bound; upper?: Bound }
   /** Only documents whose `orderBy` field is null, ordered by document name alone. */

@@ -110,6 +110,14 @@ describe.runIf(emulatorHost)('firestore.rules on the emulator, through the web S
       expect(rejectedIds(await store.sink.write(own, { signal }))).toEqual([])
     })
 
+    it('accepts the expireAt a store with retention writes on each activity', async () => {
+      const store = firestoreStore({ db: webDb(projectId, { uid: 'alice' }), retention: { maxAgeDays: 30, runInBackground: false } })
+      const row = activity('alice', { timestamp: '2026-01-01T00:00:00.000Z' })
+      expect(await store.sink.write([row], { signal })).toEqual({ type: 'success' })
+      const stored = (await adminDb(projectId).doc(`user-activities/alice/activities/${row.id}`).get()).data()!
+      expect(stored.expireAt.toDate().toISOString()).toBe('2026-01-31T00:00:00.000Z')
+    })
+
     it('refuses an anonymous client', async () => {
       const store = firestoreStore({ db: webDb(projectId, 'anonymous') })
       const row = activity('alice')

@@ -6,13 +6,13 @@ import { firestoreStore } from './index'
 afterAll(closeClients)
 
 describe.runIf(emulatorHost)('on the Firestore emulator', () => {
-  describeStoreConformance('firestore (firebase-admin)', async () => {
+  describeStoreConformance('firestore (firebase-admin)', async (options) => {
     const projectId = uniqueProjectId('conformance-admin')
-    return { store: firestoreStore({ db: adminDb(projectId) }), cleanup: () => clearProject(projectId) }
+    return { store: firestoreStore({ db: adminDb(projectId), ...options }), cleanup: () => clearProject(projectId) }
   })
 
-  describeStoreConformance('firestore (web SDK)', async () => {
+  describeStoreConformance('firestore (web SDK)', async (options) => {
     const projectId = uniqueProjectId('conformance-web')
-    return { store: firestoreStore({ db: webDb(projectId) }), cleanup: () => clearProject(projectId) }
+    return { store: firestoreStore({ db: webDb(projectId), ...options }), cleanup: () => clearProject(projectId) }
   })
 })

@@ -2,7 +2,7 @@ import type { Firestore, Query, QueryConstraint, QuerySnapshot } from 'firebase/
 import type { DocumentWrite, FirestoreAdapter, NewDocument, StoredDocument } from './adapter'
 import { firestoreCode } from './errors'
 import { STORED_AT, toDocument } from './document'
-import type { QueryPlan, QueryScope } from './query-plan'
+import { fieldValue, type QueryPlan, type QueryScope } from './query-plan'
 
 type WebSdk = typeof import('firebase/firestore')
 
@@ -21,10 +21,6 @@ function loadSdk(): Promise<WebSdk> {
 function documents(snapshot: QuerySnapshot): StoredDocument[] {
   // A document this client wrote has no server time until the server answers; its estimate reads as a time.
   return snapshot.docs.map((document) => ({ path: document.ref.path, data: document.data({ serverTimestamps: 'estimate' }) }))
-}
-
-function fieldValue(field: string, value: number): number | Date {
-  return field === 'timestamp' ? new Date(value) : value
 }
 
 function scopeQuery(sdk: WebSdk, db: Firestore, scope: QueryScope): Query {
@@ -74,7 +70,9 @@ export function webAdapter(database: unknown): FirestoreAdapter {
         const refs = newDocuments.map((document) => sdk.doc(db, document.path))
         const snapshots = await Promise.all(refs.map((ref) => transaction.get(ref)))
         snapshots.forEach((snapshot, index) => {
-          if (!snapshot.exists()) transaction.set(refs[index]!, toDocument(newDocuments[index]!.activity, sdk.serverTimestamp()))
+          if (snapshot.exists()) return
+          const { activity, expireAtMs } = newDocuments[index]!
+          transaction.set(refs[index]!, toDocument(activity, sdk.serverTimestamp(), expireAtMs === undefined ? undefined : new Date(expireAtMs)))
         })
       })
     },
@@ -120,6 +118,17 @@ export function webAdapter(database: unknown): FirestoreAdapter {
       const sdk = await loadSdk()
       const snapshot = await sdk.getCountFromServer(planQuery(sdk, db, { ...plan, startAfter: undefined }))
       return snapshot.data().count
+    },
+
+    async transact(path, change) {
+      const sdk = await loadSdk()
+      const ref = sdk.doc(db, path)
+      return sdk.runTransaction(db, async (transaction) => {
+        const decided = change((await transaction.get(ref)).data())
+        if (decided === null) transaction.delete(ref)
+        else if (decided !== undefined) transaction.set(ref, decided)
+        return decided
+      })
     },
 
     listen(scope, sinceMs, onAdded, onError): () => void {

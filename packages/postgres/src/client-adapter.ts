@@ -44,6 +44,13 @@ export interface PostgresAdapter extends PostgresConnection {
    */
   transaction<T>(work: (connection: PostgresConnection) => Promise<T>, timeoutMs?: number): Promise<T>
   /**
+   * Runs `work` on one connection held for the whole of it, outside a transaction (each statement
+   * commits by itself), so that a session-level advisory lock taken by its first statement holds
+   * until its last. Each statement is bounded by the query timeout. Over a single node-postgres
+   * `Client` or PGlite that connection is the only one: other statements take turns with its own.
+   */
+  session<T>(work: (connection: PostgresConnection) => Promise<T>): Promise<T>
+  /**
    * LISTENs on `channel` (a name used as is, quoted) on a connection of its own, reconnecting by
    * itself after a lost connection until the returned function is called.
    */

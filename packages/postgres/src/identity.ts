@@ -1,5 +1,5 @@
 import type { Activity, DeletionResult, DeletionSubject, IdentifyResult, IdentityLink, RejectedActivity } from '@usertracking/core'
-import type { PostgresAdapter } from './client-adapter'
+import type { PostgresAdapter, PostgresConnection } from './client-adapter'
 import { escapeText, unescapeText } from './nul-escape'
 import type { SqlNames } from './sql-names'
 
@@ -77,10 +77,21 @@ SELECT count(*)::float8 AS linked FROM linked`,
   })
 }
 
-async function deleteWhere(adapter: PostgresAdapter, target: IdentityTarget, condition: string, params: unknown[]): Promise<number> {
+/**
+ * Deletes the rows of `target.table` matching `condition`, {@link DELETE_BATCH} a statement (each
+ * its own short transaction), until none is left or `signal` aborts; returns how many went.
+ */
+export async function deleteWhere(
+  connection: PostgresConnection,
+  target: Pick<IdentityTarget, 'table' | 'rowKey'>,
+  condition: string,
+  params: unknown[],
+  signal?: AbortSignal,
+): Promise<number> {
   let deleted = 0
   for (;;) {
-    const rows = await adapter.query(
+    if (signal?.aborted) return deleted
+    const rows = await connection.query(
       `WITH gone AS (DELETE FROM ${target.table} WHERE ${target.rowKey} IN (SELECT ${target.rowKey} FROM ${target.table} WHERE ${condition} LIMIT ${DELETE_BATCH}) RETURNING 1)
 SELECT count(*)::float8 AS deleted FROM gone`,
       params,

@@ -359,4 +359,19 @@ describe(`postgresStore into an existing table (${process.env.DATABASE_URL ? 'th
     expect(await ask('stats?from=2025-01-01T00:00:00Z')).toMatchObject({ total: 2, tokens: { total: 150 } })
     handler.close()
   })
+
+  it('expires rows of the app\'s table by its own time column, in batches, and keeps the others', async () => {
+    const store = postgresStore({ client: db.client, schema, table: 'activity', mapping: storyMapping(), retention: { maxAgeDays: 30, runInBackground: false } })
+    await store.migrate()
+    const day = 86_400_000
+    const old = Array.from({ length: 5 }, (_, index) => chat({ timestamp: new Date(Date.now() - (40 + index) * day).toISOString() }))
+    const young = [chat({ timestamp: new Date(Date.now() - day).toISOString() }), chat({ timestamp: new Date().toISOString() })]
+    await store.sink.write([...old, ...young], { signal })
+    // A row the app wrote itself, with no activity id: its age still counts.
+    await db.query(`INSERT INTO "${schema}".activity (user_id, action, created_at) VALUES (1, 'login', now() - interval '90 days')`)
+    expect(await store.expireActivities()).toEqual({ deleted: 6 })
+    const left = await db.query(`SELECT details ->> 'activity_id' AS id FROM "${schema}".activity ORDER BY id`)
+    expect(left.map((row) => row.id).sort()).toEqual(young.map((row) => row.id).sort())
+    await store.close()
+  })
 })

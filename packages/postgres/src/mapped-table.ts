@@ -1,5 +1,5 @@
 import type { PostgresAdapter } from './client-adapter'
-import { deleteSubject, linkIdentity } from './identity'
+import { deleteSubject, deleteWhere, linkIdentity } from './identity'
 import { createMappedSink } from './mapped-sink'
 import { resolveMappedTable, type ResolvedTable } from './mapped-shape'
 import { compileMapping, type ActivityMapping } from './mapping'
@@ -44,5 +44,14 @@ export function mappedTable(
     },
     identify: async (link) => linkIdentity(adapter, names, (await load()).identity, link),
     deleteActivities: async (subject) => deleteSubject(adapter, names, (await load()).identity, subject, settings.tombstoneMs),
+    async expire(connection, maxAgeMs, signal) {
+      const { shape, identity } = await load()
+      // A row whose time cannot be read (a JSON key holding no ISO date) is kept: its age is unknown.
+      const expired = [shape.timestamp, shape.receivedAt]
+        .filter((time): time is string => time !== undefined)
+        .map((time) => `(${time}) < now() - $1::float8 * interval '1 millisecond'`)
+        .join(' OR ')
+      return deleteWhere(connection, identity, expired, [maxAgeMs], signal)
+    },
   }
 }

@@ -82,6 +82,14 @@ const MIGRATIONS: ((names: SqlNames) => string[])[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length
 
 /**
+ * Every statement of every migration, which may all run again harmlessly: after a table was
+ * replaced by a partitioned one, running them again recreates its indexes (and nothing else).
+ */
+export function tableStatements(names: SqlNames): string[] {
+  return MIGRATIONS.flatMap((migration) => migration(names))
+}
+
+/**
  * Starts a migration's transaction: quiet, and holding the schema's advisory lock, so two processes
  * migrating at once take turns (CREATE … IF NOT EXISTS alone races on the catalogs).
  */

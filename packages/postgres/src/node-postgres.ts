@@ -240,6 +240,7 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
         : { copyFrom: (target, chunks, after) => withClient(timeoutMs, (held) => held.connection.copyFrom!(target, chunks, after)) }),
       transaction: (work, limitMs = timeoutMs) =>
         withClient(limitMs, (held) => withTimeout(held.transaction(work), limitMs, 'A transaction', (timeout) => held.release(timeout))),
+      session: (work) => withClient(timeoutMs, (held) => work(held.connection)),
       listen: (channel, handlers) => listenOnPool(pool, channel, handlers, options),
     }
   }
@@ -277,6 +278,8 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
           throw error
         }
       }),
+    // The client's one session: each statement takes its turn, so the sink and the reader are not held up between them.
+    session: (work) => work({ query: (text, params) => exclusive(() => connection.query(text, params)) }),
     listen: (channel, handlers) => listenOnClient(single, exclusive, channel, handlers, options),
   }
 }

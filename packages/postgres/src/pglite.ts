@@ -45,6 +45,8 @@ export function pgliteAdapter(client: PGliteClient, options: AdapterOptions): Po
         limitMs,
         'A transaction',
       ),
+    // PGlite has one session, shared by every statement of this process.
+    session: (work) => work(connectionOf(db, options.queryTimeoutMs, false)),
     listen: (channel, handlers) => {
       // PGlite takes the channel as SQL: quoted, so its case and punctuation are kept.
       const listening = db.listen(quoteIdentifier(channel), (payload) => handlers.notify(payload)).then(

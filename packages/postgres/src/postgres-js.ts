@@ -1,5 +1,6 @@
 import { backoffDelay, unref } from '@usertracking/core'
 import type { AdapterOptions, NotificationHandlers, PostgresAdapter, PostgresConnection, PostgresJsSql, Row } from './client-adapter'
+import { PostgresStoreError } from './errors'
 import { withTimeout } from './timeout'
 
 /** A postgres.js query: lazy until awaited, and cancellable. */
@@ -10,6 +11,8 @@ interface PendingQuery extends PromiseLike<Row[]> {
 interface Sql {
   unsafe(text: string, params?: readonly unknown[]): PendingQuery
   begin<T>(work: (transaction: Sql) => Promise<T>): Promise<T>
+  /** postgres.js ≥ 3.4: a connection of the pool held until `release()`. */
+  reserve?(): Promise<Sql & { release(): void }>
   listen(channel: string, onNotify: (payload: string) => void, onListen?: () => void): Promise<{ unlisten(): Promise<unknown> }>
 }
 
@@ -86,6 +89,21 @@ export function postgresJsAdapter(client: PostgresJsSql, options: AdapterOptions
         limitMs,
         'A transaction',
       ),
+    async session(work) {
+      if (typeof sql.reserve !== 'function') {
+        throw new PostgresStoreError('Holding one connection (the retention job does, for its advisory lock) needs postgres.js 3.4 or later (sql.reserve).')
+      }
+      let timedOut = false
+      const reserving = sql.reserve()
+      // A connection that arrives after the timeout goes straight back.
+      reserving.then((late) => timedOut && late.release(), noop)
+      const reserved = await withTimeout(reserving, options.queryTimeoutMs, 'Reserving a connection', () => (timedOut = true))
+      try {
+        return await work(within(reserved, options.queryTimeoutMs))
+      } finally {
+        reserved.release()
+      }
+    },
     listen: (channel, handlers) => listenWith(sql, channel, handlers),
   }
 }

@@ -39,9 +39,12 @@ export interface PostgresSinkOptions {
  * table: one statement, so atomic by itself, and as fast as PostgreSQL takes rows. Only when that
  * meets an id the table already holds (a retried batch: SQLSTATE 23505), or when the batch mixes
  * rows with and without `receivedAt`, is it written, in one transaction, through COPY into a
- * temporary table and `INSERT … ON CONFLICT (id) DO NOTHING`. `received_at` is the activity's
+ * temporary table and `INSERT … ON CONFLICT DO NOTHING`. `received_at` is the activity's
  * `receivedAt` when it has one and the database's `now()` otherwise.
- * Without COPY (postgres.js) it is one `INSERT … SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING`.
+ * Without COPY (postgres.js) it is one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`.
+ * The conflict names no columns so that it serves the plain table (primary key `id`) and the
+ * monthly partitioned one (primary key `(id, timestamp)`, which a retry matches: it carries the
+ * same `timestamp`) alike.
  *
  * With a channel, every path also NOTIFYs the ids it stored, in the same transaction: after the
  * COPY in the same Query message, or from the INSERT's RETURNING (so ids already stored are not
@@ -55,7 +58,7 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
   const stagedColumns = WRITE_COLUMNS.replace(/received_at$/, RECEIVED_AT_OR_NOW)
   const announce = (insert: string) => (channel === undefined ? insert : notifyInsertedSql(channel, `${insert} RETURNING id::text AS id`))
   const insertStaged = announce(
-    `INSERT INTO ${names.qualifiedTable} (${WRITE_COLUMNS}) SELECT ${stagedColumns} FROM ${STAGING} ON CONFLICT (id) DO NOTHING`,
+    `INSERT INTO ${names.qualifiedTable} (${WRITE_COLUMNS}) SELECT ${stagedColumns} FROM ${STAGING} ON CONFLICT DO NOTHING`,
   )
   const insertUnnest = announce(unnestInsertSql(names.qualifiedTable))
   const copyTarget = (withReceivedAt: boolean) => `${names.qualifiedTable} (${copyColumns(withReceivedAt)})`

@@ -1,8 +1,9 @@
-import type { Activity, ActivityFilter, Sink, Store } from '@usertracking/core'
+import { startRetentionJob, type Activity, type ActivityFilter, type ExpiryResult, type Sink, type Store } from '@usertracking/core'
 import { toAdapter } from './detect-client'
 import { mappedTable } from './mapped-table'
 import { channelName } from './notifications'
 import { ownTable } from './own-table'
+import { runExpiry } from './retention'
 import { sqlNames } from './sql-names'
 import { resolveOptions, type PostgresStoreOptions } from './store-options'
 import { createStoreReader } from './store-reader'
@@ -22,6 +23,13 @@ export interface PostgresStore extends Store {
    */
   deleteActivities: NonNullable<Store['deleteActivities']>
   /**
+   * Deletes what `retention` says is too old: expired activities (whole monthly partitions where
+   * the table has them, else rows in batches), identity links older than `maxAgeDays` and expired
+   * tombstones. One process at a time per table (a session advisory lock): a call while another
+   * runs answers `{ deleted: 0, skipped: true }`. Rejects with a `TypeError` without `retention`.
+   */
+  expireActivities: NonNullable<Store['expireActivities']>
+  /**
    * Pushes activities written by any store over this table, in this process or another, as they
    * commit (LISTEN / NOTIFY, on a connection of its own that reconnects by itself); returns the
    * unsubscribe function. Absent on a mapped table that keeps no activity id.
@@ -34,7 +42,10 @@ export interface PostgresStore extends Store {
    * safe to run from several processes at once; call it at start-up, or apply sql/schema.sql yourself.
    */
   migrate(): Promise<void>
-  /** Stops live updates and closes the LISTEN connection; the app's client is left open. */
+  /**
+   * Stops the retention job (a run in progress stops after its current batch, and is awaited) and
+   * live updates, and closes the LISTEN connection; the app's client is left open.
+   */
   close(): Promise<void>
 }
 
@@ -74,16 +85,36 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       }
     : writer
 
+  const retention = settings.retention
+  /** The last `migrate()` call: an expiry waits for it, so a job started with the store never races the table's creation. */
+  let migrating: Promise<unknown> = Promise.resolve()
+  const expire = async (signal?: AbortSignal): Promise<ExpiryResult> => {
+    if (!retention) throw new TypeError('[usertracking] [postgres] expireActivities() needs options.retention ({ maxAgeDays }).')
+    await migrating.catch(() => undefined)
+    return runExpiry(adapter, names, table, { maxAgeMs: retention.maxAgeMs, tombstoneMs: settings.tombstoneMs }, signal)
+  }
+  const job = retention?.runInBackground
+    ? startRetentionJob(expire, retention.intervalMs, (error) =>
+        settings.warn(`The retention job over ${names.qualifiedTable} failed; it runs again in ${retention.intervalMs} ms.`, error),
+      )
+    : undefined
+
   const store: PostgresStore = {
     name: 'postgres',
     sink,
-    migrate: () => table.migrate(),
+    migrate: () => {
+      const migration = table.migrate()
+      migrating = migration
+      return migration
+    },
     list: (query) => reader.list(query),
     stats: (query) => reader.stats(query),
     export: (query) => reader.export(query),
     identify: (link) => table.identify(link),
     deleteActivities: (subject) => table.deleteActivities(subject),
+    expireActivities: () => expire(),
     close: async () => {
+      await job?.stop()
       await subscriptions?.close()
     },
   }

@@ -183,7 +183,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
   $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
   AS u(id, user_id, anonymous_id, session_id, activity_type, description, ts, end_time, duration_ms, status,
   error, token_usage, context, metadata, cost, received_at)
-ON CONFLICT (id) DO NOTHING`
+ON CONFLICT DO NOTHING`
 }
 
 /** The sixteen column arrays {@link unnestInsertSql} takes. */

@@ -10,15 +10,19 @@ afterAll(async () => {
   await (await database)?.close()
 })
 
-describeStoreConformance(process.env.DATABASE_URL ? 'postgres (server)' : 'postgres (PGlite)', async () => {
-  const db = await open()
-  const schema = uniqueSchema('conformance')
-  const store = postgresStore({ client: db.client, schema })
-  await store.migrate()
-  return {
-    store,
-    cleanup: async () => {
-      await db.query(`DROP SCHEMA "${schema}" CASCADE`)
-    },
-  }
-})
+const where = process.env.DATABASE_URL ? 'server' : 'PGlite'
+
+for (const partitioning of [undefined, 'monthly'] as const) {
+  describeStoreConformance(`postgres (${where}${partitioning ? ', monthly partitions' : ''})`, async (options) => {
+    const db = await open()
+    const schema = uniqueSchema('conformance')
+    const store = postgresStore({ client: db.client, schema, partitioning, ...options })
+    await store.migrate()
+    return {
+      store,
+      cleanup: async () => {
+        await db.query(`DROP SCHEMA "${schema}" CASCADE`)
+      },
+    }
+  })
+}

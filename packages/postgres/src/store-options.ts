@@ -1,3 +1,4 @@
+import { resolveRetention, type RetentionOptions } from '@usertracking/core'
 import type { PostgresClient } from './client-adapter'
 import { PostgresStoreError } from './errors'
 import type { ActivityMapping } from './mapping'
@@ -45,8 +46,26 @@ export interface PostgresStoreOptions {
    */
   notify?: boolean
   /**
+   * Delete activities older than `maxAgeDays` (by the earlier of `timestamp` and `receivedAt`),
+   * identity links older than that and expired tombstones: hourly by a background job that runs on
+   * one process at a time (a PostgreSQL advisory lock) and deletes in batches, or through
+   * `store.expireActivities()` from your own cron. On monthly partitions whole months are dropped
+   * instead; see `partitioning` and docs/postgres.md. @default undefined — every row is kept.
+   */
+  retention?: RetentionOptions
+  /**
+   * `'monthly'`: `migrate()` makes the table (or converts the existing one, rows and all) one
+   * partition per calendar month (UTC) of `timestamp`, keeps partitions ready three months ahead,
+   * and retention drops a whole month once it is older than `maxAgeDays` instead of deleting its
+   * rows one by one. The primary key becomes `(id, timestamp)`; idempotency by id still holds (a
+   * retry carries the same `timestamp`). Not with `mapping`: the SDK never restructures an app's
+   * table. @default undefined — one plain table
+   */
+  partitioning?: 'monthly'
+  /**
    * Receives warnings: a LISTEN connection lost and re-established, a listener this store added to
-   * keep the process alive, a subscriber that threw. @default `process.emitWarning`
+   * keep the process alive, a subscriber that threw, a retention run that failed (it runs again at
+   * the next interval). @default `process.emitWarning`
    */
   onWarning?: (warning: Error) => void
 }
@@ -79,6 +98,18 @@ export function resolveOptions(options: PostgresStoreOptions) {
   const onWarning = options.onWarning ?? emitWarning
   if (typeof onWarning !== 'function') throw new PostgresStoreError('options.onWarning must be a function.')
   if (options.notify !== undefined && typeof options.notify !== 'boolean') throw new PostgresStoreError('options.notify must be true or false.')
+  if (options.partitioning !== undefined && options.partitioning !== 'monthly') {
+    throw new PostgresStoreError(`options.partitioning must be 'monthly' or left out, not ${JSON.stringify(options.partitioning)}.`)
+  }
+  if (options.partitioning !== undefined && options.mapping !== undefined) {
+    throw new PostgresStoreError('options.partitioning cannot be combined with options.mapping: the store never restructures a table the app owns.')
+  }
+  let retention
+  try {
+    retention = resolveRetention(options.retention, 'postgres')
+  } catch (error) {
+    throw new PostgresStoreError((error as Error).message.replace('[usertracking] [postgres] ', ''))
+  }
   return {
     table: options.table ?? POSTGRES_STORE_DEFAULTS.table,
     schema: options.schema ?? POSTGRES_STORE_DEFAULTS.schema,
@@ -86,6 +117,8 @@ export function resolveOptions(options: PostgresStoreOptions) {
     queryTimeoutMs: positive(options.queryTimeoutMs, 'queryTimeoutMs', POSTGRES_STORE_DEFAULTS.queryTimeoutMs),
     migrationTimeoutMs: positive(options.migrationTimeoutMs, 'migrationTimeoutMs', POSTGRES_STORE_DEFAULTS.migrationTimeoutMs),
     notify: options.notify ?? POSTGRES_STORE_DEFAULTS.notify,
+    retention,
+    partitioning: options.partitioning,
     warn(message: string, cause?: unknown): void {
       try {
         onWarning(new PostgresStoreError(message, cause === undefined ? undefined : { cause }))

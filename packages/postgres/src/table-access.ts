@@ -1,4 +1,5 @@
 import type { DeletionResult, DeletionSubject, IdentifyResult, IdentityLink, Sink } from '@usertracking/core'
+import type { PostgresConnection } from './client-adapter'
 import type { TableShape } from './table-shape'
 
 /** What a store needs from the table it sits on: the SDK's own table, or an app's mapped one. */
@@ -12,5 +13,10 @@ export interface TableAccess {
   migrate(): Promise<void>
   identify(link: IdentityLink): Promise<IdentifyResult>
   deleteActivities(subject: DeletionSubject): Promise<DeletionResult>
+  /**
+   * Deletes the activities older than `maxAgeMs` (by the earlier of `timestamp` and `receivedAt`)
+   * through `connection`, in batches, stopping early when `signal` aborts; returns how many went.
+   */
+  expire(connection: PostgresConnection, maxAgeMs: number, signal?: AbortSignal): Promise<number>
 }
 

@@ -7,7 +7,7 @@
  * @module @usertracking/testkit
  */
 export { describeStoreConformance, HOSTILE_STRINGS } from './store-conformance'
-export type { StoreFixture } from './store-conformance'
+export type { StoreFixture, StoreFixtureOptions } from './store-conformance'
 export { describeStorageConformance } from './storage-conformance'
 export type { StorageFixture } from './storage-conformance'
 export { describeSinkConformance } from './sink-conformance'

@@ -22,6 +22,11 @@
  * - `identify` attributes an anonymous visitor's stored and later activities to the user;
  *   `deleteActivities` removes a person's rows and refuses late deliveries of what they did before.
  * - Strings round-trip byte for byte, NUL characters included.
+ * - With `retention: { maxAgeDays }`, `expireActivities` deletes the activities whose `timestamp` or
+ *   `receivedAt` is more than `maxAgeDays` ago (a recent or future `timestamp` keeps no row that
+ *   was received long ago) and keeps the others; the background job does the same by itself until
+ *   `close()`. A store may keep an expired activity somewhat longer (PostgreSQL's monthly partitions
+ *   drop whole months), so the rows the suite writes are far from the boundary.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { activityMatcher, computeStats, MAX_LIST_OFFSET } from '@usertracking/core'
@@ -32,6 +37,7 @@ import type {
   ActivityStats,
   ExportQuery,
   ListQuery,
+  RetentionOptions,
   StatsQuery,
   Store,
 } from '@usertracking/core'
@@ -40,8 +46,14 @@ import type {
 export interface StoreFixture {
   /** A store holding no activities. */
   store: Store
-  /** Drops whatever the store created (tables, connections). */
+  /** Drops whatever the store created (tables, connections). The suite calls `store.close()` first. */
   cleanup(): Promise<void>
+}
+
+/** Options the suite asks a store for; pass each one on to the store. */
+export interface StoreFixtureOptions {
+  /** The store's `retention` option, for the retention tests. */
+  retention?: RetentionOptions
 }
 
 const HOUR = 3_600_000
@@ -226,6 +238,16 @@ async function write(store: Store, rows: readonly Activity[], batchSize = 100): 
   }
 }
 
+/** Closes the store (stopping its background work), then drops what the fixture created. */
+async function dispose(fixture: StoreFixture | undefined): Promise<void> {
+  if (!fixture) return
+  try {
+    await fixture.store.close?.()
+  } finally {
+    await fixture.cleanup()
+  }
+}
+
 function withoutReceivedAt(row: Activity): Activity {
   const { receivedAt: _receivedAt, ...rest } = row
   return rest
@@ -233,12 +255,14 @@ function withoutReceivedAt(row: Activity): Activity {
 
 /**
  * Registers the store conformance tests under `describe(name)`. `createStore` is called for each
- * group of tests and must resolve to an empty store; `cleanup` is called once the group is done.
+ * group of tests and must resolve to an empty store, made with the options it is given;
+ * `cleanup` is called once the group is done.
  *
  * @param name - names the store in the test report.
- * @param createStore - makes a new, empty store (its own table, its own in-memory state, …).
+ * @param createStore - makes a new, empty store (its own table, its own in-memory state, …) with
+ *   `options` (retention, for the retention tests).
  */
-export function describeStoreConformance(name: string, createStore: () => Promise<StoreFixture>): void {
+export function describeStoreConformance(name: string, createStore: (options?: StoreFixtureOptions) => Promise<StoreFixture>): void {
   describe(`${name}: store conformance`, () => {
     describe('reads', () => {
       let fixture: StoreFixture
@@ -274,7 +298,7 @@ export function describeStoreConformance(name: string, createStore: () => Promis
         await write(fixture.store, rows, 37)
       })
       afterAll(async () => {
-        await fixture?.cleanup()
+        await dispose(fixture)
       })
 
       it('reads back every field it was given', async () => {
@@ -427,7 +451,7 @@ export function describeStoreConformance(name: string, createStore: () => Promis
         fixture = await createStore()
       })
       afterAll(async () => {
-        await fixture?.cleanup()
+        await dispose(fixture)
       })
 
       it('ignores an id it already holds, within a batch and across batches', async () => {
@@ -535,7 +559,7 @@ export function describeStoreConformance(name: string, createStore: () => Promis
         fixture = await createStore()
       })
       afterAll(async () => {
-        await fixture?.cleanup()
+        await dispose(fixture)
       })
       const activity = (fields: Partial<Activity>, hoursAgo = 2): Activity => ({
         id: crypto.randomUUID(),
@@ -614,6 +638,65 @@ export function describeStoreConformance(name: string, createStore: () => Promis
           await expect(fixture.store.deleteActivities!(subject as never), JSON.stringify(subject)).rejects.toBeInstanceOf(TypeError)
         }
         await expect(fixture.store.identify!({ userId: '', anonymousId: 'x' })).rejects.toBeInstanceOf(TypeError)
+      })
+    })
+
+    describe('retention', () => {
+      const DAY = 24 * HOUR
+      const daysAgo = (days: number) => new Date(Date.now() - days * DAY).toISOString()
+      const row = (fields: Partial<Activity> & { timestamp: string }): Activity => ({
+        id: crypto.randomUUID(),
+        activityType: 'retention',
+        userId: 'retained',
+        ...fields,
+      })
+      /** Expired under `maxAgeDays: 30` by any reading of the rule: months past it, by one clock or the other. */
+      const expiredRows = () => [
+        // Received long ago: a recent `timestamp` (a client's clock, or a forged one) does not keep it.
+        row({ timestamp: daysAgo(0.1), receivedAt: daysAgo(400) }),
+        row({ timestamp: '2099-01-01T00:00:00.000Z', receivedAt: daysAgo(400) }),
+        // Done long ago, received just now (a device that was offline, an import): already too old.
+        row({ timestamp: daysAgo(400) }),
+      ]
+      const keptRows = () => [
+        row({ timestamp: daysAgo(20), receivedAt: daysAgo(20) }),
+        row({ timestamp: daysAgo(1) }),
+        row({ timestamp: daysAgo(-2) }),
+      ]
+      const storedIds = async (store: Store) => (await listAll(store, { userId: 'retained', limit: 1000 })).items.map((item) => item.id).sort()
+      const fixtures: StoreFixture[] = []
+      const open = async (options?: StoreFixtureOptions) => {
+        const fixture = await createStore(options)
+        fixtures.push(fixture)
+        return fixture
+      }
+      afterAll(async () => {
+        for (const fixture of fixtures.splice(0)) await dispose(fixture)
+      })
+
+      it('deletes what is older than maxAgeDays by the earlier of timestamp and receivedAt, and keeps the rest', async () => {
+        const { store } = await open({ retention: { maxAgeDays: 30, runInBackground: false } })
+        expect(typeof store.expireActivities, 'expireActivities').toBe('function')
+        const expired = expiredRows()
+        const kept = keptRows()
+        await write(store, [...expired, ...kept])
+        expect(await store.expireActivities!()).toEqual({ deleted: expired.length })
+        expect(await storedIds(store)).toEqual(kept.map((item) => item.id).sort())
+        expect((await store.stats({ userId: 'retained' })).total).toBe(kept.length)
+        expect(await store.expireActivities!(), 'a second run finds nothing').toEqual({ deleted: 0 })
+      })
+
+      it('runs the job by itself every intervalMs until close()', async () => {
+        const fixture = await open({ retention: { maxAgeDays: 30, intervalMs: 50 } })
+        const kept = keptRows()
+        await write(fixture.store, [...expiredRows(), ...kept])
+        await expect.poll(() => storedIds(fixture.store), { timeout: 30_000, interval: 100 }).toEqual(kept.map((item) => item.id).sort())
+        await fixture.store.close?.()
+      })
+
+      it('refuses expireActivities without a retention option, with a TypeError', async () => {
+        const { store } = await open()
+        await expect(store.expireActivities!()).rejects.toBeInstanceOf(TypeError)
       })
     })
   })

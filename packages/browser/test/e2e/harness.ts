@@ -77,7 +77,8 @@ export interface TestSite {
   close(): Promise<void>
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
+/** A request's whole body, as UTF-8 text. */
+export function readBody(request: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     request.on('data', (chunk: Buffer) => chunks.push(chunk))
