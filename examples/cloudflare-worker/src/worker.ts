@@ -83,8 +83,9 @@ function trackerFor(env: Env): Tracker {
     waitUntil,
     // Cloudflare gives waitUntil work 30 s after the response. A batch the database keeps refusing
     // is dropped (and reported, reason `retries_exhausted`) inside that budget rather than cut off
-    // unreported.
-    maxRetryTimeMs: 20_000,
+    // unreported: a first attempt, 12 s of retries and a last attempt, 8 + 12 + 8 s.
+    writeTimeoutMs: 8_000,
+    maxRetryTimeMs: 12_000,
     onDrop: (reason, activities, detail) => console.error(`[tracking] dropped ${activities.length} (${reason})`, detail.error),
   })
   return tracker

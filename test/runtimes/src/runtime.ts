@@ -85,7 +85,7 @@ export interface StartServerOptions {
   cwd?: string
   /** How long it may take to print `listening <port>`, in ms. @default 60000 */
   readyTimeoutMs?: number
-  /** It is killed after this long whatever the test does, in ms. @default 300000 */
+  /** It is killed after this long whatever the test does (and exits by itself), in ms. @default 300000 */
   lifetimeMs?: number
 }
 
@@ -98,14 +98,19 @@ export interface StartServerOptions {
  * @param options - see {@link StartServerOptions}.
  */
 export function startServer(binary: string, args: string[], options: StartServerOptions = {}): Promise<RuntimeServer> {
+  const lifetimeMs = options.lifetimeMs ?? 300_000
   const child = spawn(binary, args, {
     cwd: options.cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', ...options.env },
+    // LIFETIME_MS: the fixture exits by itself after it, should this process die without stopping it.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', LIFETIME_MS: String(lifetimeMs), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const lifetime = setTimeout(() => child.kill('SIGKILL'), options.lifetimeMs ?? 300_000)
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.once('error', () => resolve())
+  })
+  const lifetime = setTimeout(() => child.kill('SIGKILL'), lifetimeMs)
   lifetime.unref()
   const stop = async () => {
     clearTimeout(lifetime)

@@ -46,8 +46,8 @@ describe.skipIf(!workerd)(`on workerd (${workerd?.version}, through miniflare)`,
       const app = await worker(edgeWorker, {
         collectorUrl: collector.url,
         waitUntil: true,
-        // The docs' Workers setting: give up on a batch well inside Cloudflare's 30 s waitUntil budget.
-        tracker: { maxRetryTimeMs: 20_000, retryBaseDelayMs: 100, retryMaxDelayMs: 500 },
+        // The docs' Workers setting: give up on a batch inside Cloudflare's 30 s waitUntil budget.
+        tracker: { writeTimeoutMs: 8000, maxRetryTimeMs: 12_000, retryBaseDelayMs: 100, retryMaxDelayMs: 500 },
       })
       await checkOutageRecovered(app.url, collector)
     })
