@@ -45,6 +45,10 @@ export const projects = [
   }),
   // Google's Firestore emulator (a Java jar), started once for the project by its globalSetup.
   project({ name: 'firestore', root: './packages/firestore', globalSetup: ['./test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
+  // workerd (through miniflare), Deno and Bun from their npm packages, each a child process on 127.0.0.1.
+  project({ name: 'runtimes', root: './test/runtimes', testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false }),
+  // The example Worker, bundled as wrangler does and run on workerd through miniflare.
+  project({ name: 'cloudflare-worker', root: './examples/cloudflare-worker', testTimeout: 120_000, hookTimeout: 120_000 }),
   project({ name: 'firestore-activity', root: './examples/firestore-activity', globalSetup: ['../../packages/firestore/test/emulator-setup.ts'], testTimeout: 60_000, hookTimeout: 120_000 }),
   // The benchmark harness's own parts (the collector against each real peer SDK), not the benchmarks.
   project({ name: 'bench', root: './bench', testTimeout: 60_000 }),

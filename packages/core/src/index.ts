@@ -52,6 +52,8 @@ export type { RetentionOptions, ExpiryResult, ResolvedRetention, RetentionJob } 
 export { checkGroupBy, checkOffset, computeStats, statsGroupKey } from './stats'
 export { createTracker, createCanonicalTracker, mergeActivityDefaults } from './tracker'
 export type { Tracker, TrackerEvents, TrackerStats, ShutdownOptions, FlushOptions, FlushReport } from './tracker'
+export { flushBeforeReturn, FLUSH_BEFORE_RETURN_DEFAULTS } from './flush-before-return'
+export type { FlushBeforeReturnOptions, RemainingTimeContext } from './flush-before-return'
 export { TRACKER_DEFAULTS, PAGED_QUEUE_BYTES } from './options'
 export type { TrackerOptions, TrackerDefaults, DropReason, DropDetail } from './options'
 export { httpSink } from './http-sink'

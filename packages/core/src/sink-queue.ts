@@ -54,6 +54,19 @@ export interface SinkQueue {
   stop(): Entry[]
 }
 
+/**
+ * Aborts a write, best effort. On Cloudflare Workers a write started during another request
+ * belongs to that request: aborting it from this one throws ("Cannot perform I/O on behalf of a
+ * different request"), and the request that owned it has ended and cancelled it anyway.
+ */
+function abortQuietly(controller: AbortController | undefined, reason: unknown): void {
+  try {
+    controller?.abort(reason)
+  } catch {
+    // See above: nothing is left to abort.
+  }
+}
+
 /** Writes that must succeed in a row before a halved batch limit doubles again. */
 const GROW_AFTER = 8
 
@@ -159,7 +172,7 @@ export function createSinkQueue(sink: Sink, config: ResolvedTrackerOptions, hook
   function abandon(): void {
     if (!inFlight) return
     const error = new SinkError(name, `Write timed out after ${config.writeTimeoutMs} ms.`)
-    controller!.abort(error)
+    abortQuietly(controller, error)
     generation++
     finish(inFlight, bytesOf(inFlight), { type: 'retryable', error })
   }
@@ -280,7 +293,7 @@ export function createSinkQueue(sink: Sink, config: ResolvedTrackerOptions, hook
       stopped = true
       clearTimeout(retryTimer)
       clearTimeout(writeTimer)
-      controller?.abort(new SinkError(name, 'Aborted by shutdown().'))
+      abortQuietly(controller, new SinkError(name, 'Aborted by shutdown().'))
       const left = inFlight ?? []
       inFlight = undefined
       while (queue.length > 0) left.push(take())
