@@ -68,6 +68,31 @@ describe('MyActivities', () => {
     await waitFor(() => expect(tokensColumn()).toEqual(['1,420', '1,800']))
   })
 
+  it('sorts on a phone too: the "Sort by" menu offers the headers’ orders and follows them', async () => {
+    const user = userEvent.setup()
+    renderWith(backend.clientFor('ana'), <MyActivities perPage={2} live={false} />)
+    await waitFor(() => expect(rows()).toHaveLength(2))
+    const menu = screen.getByLabelText('Sort by') as HTMLSelectElement
+    expect([...menu.options].map((option) => option.textContent)).toEqual([
+      'Timestamp, newest first',
+      'Timestamp, oldest first',
+      'Time Taken, longest first',
+      'Time Taken, shortest first',
+      'Token Usage, most first',
+      'Token Usage, fewest first',
+    ])
+    expect(menu.selectedOptions[0]!.textContent).toBe('Timestamp, newest first')
+    await user.selectOptions(menu, 'Token Usage, most first')
+    await waitFor(() => expect(tokensColumn()).toEqual(['2,200', '1,800']))
+    expect(new URLSearchParams(window.location.search).get('sort')).toBe('tokens')
+    expect(screen.getByRole('columnheader', { name: /Token Usage/ }).getAttribute('aria-sort')).toBe('descending')
+    await user.selectOptions(menu, 'Time Taken, shortest first')
+    await waitFor(() => expect(tokensColumn()).toEqual(['90', '300']))
+    // A header click (on a wider screen) moves the menu along.
+    await user.click(screen.getByRole('button', { name: /Timestamp/ }))
+    await waitFor(() => expect(menu.selectedOptions[0]!.textContent).toBe('Timestamp, newest first'))
+  })
+
   it('reads its filters from a shared URL, and writes them back as they change', async () => {
     window.history.replaceState(null, '', '/my-activities?activityType=resume_generation&minTokens=1500&tab=log')
     const user = userEvent.setup()
