@@ -196,6 +196,7 @@ describe('MyActivities', () => {
     }
     document.addEventListener('click', onClick, true)
     try {
+      await user.selectOptions(screen.getByLabelText('Export format'), 'JSON')
       await user.click(screen.getByRole('button', { name: 'Export JSON' }))
       await waitFor(() => expect(downloads).toEqual(['activities.json']))
     } finally {
