@@ -38,7 +38,11 @@ export interface ActivitiesState {
   page: number
   /** How many pages there are, when the server counted. */
   pages: number | undefined
-  /** How many activities match, when the server counted (live arrivals included). */
+  /**
+   * How many activities match, when the server counted (live arrivals included). Cursor paging
+   * asks for the count with the first page only (counting every match is the expensive part of a
+   * list) and keeps it for the pages after.
+   */
   total: number | undefined
   hasNext: boolean
   hasPrevious: boolean
@@ -59,6 +63,8 @@ export interface ActivitiesState {
 }
 
 interface Loaded {
+  /** The query (its JSON) these rows answer. */
+  key: string
   items: Activity[]
   total: number | undefined
   pages: number | undefined
@@ -75,7 +81,7 @@ interface Placement {
   hasNext: boolean
 }
 
-const EMPTY: Loaded = { items: [], total: undefined, pages: undefined, nextCursor: undefined, fresh: [], pending: 0 }
+const EMPTY: Loaded = { key: '', items: [], total: undefined, pages: undefined, nextCursor: undefined, fresh: [], pending: 0 }
 
 /**
  * A new activity joins the rows on screen only where it belongs and where it cannot move what the
@@ -119,6 +125,8 @@ export function useActivities(query: ActivitiesQuery = {}, options: UseActivitie
   const [error, setError] = useState<Error>()
   const [live, setLive] = useState<LiveState>({ status: liveEnabled ? 'connecting' : 'closed', connected: false })
   const cursors = useRef<{ key: string; list: (string | undefined)[] }>({ key, list: [undefined] })
+  // The query whose total is known: later cursor pages of it need not count again.
+  const counted = useRef<string | undefined>(undefined)
   if (cursors.current.key !== key) cursors.current = { key, list: [undefined] }
   const perPage = query.perPage ?? 20
   const hasNext = pagination === 'page' ? page < (loaded.pages ?? 0) : cursors.current.list[page] !== undefined
@@ -137,18 +145,25 @@ export function useActivities(query: ActivitiesQuery = {}, options: UseActivitie
     const request: Promise<ActivityPage> =
       pagination === 'page'
         ? client.list({ ...rest, page, perPage: size }, { signal: controller.signal })
-        : client.list({ ...rest, limit: size, cursor: cursorList[page - 1], includeTotal: true }, { signal: controller.signal })
+        : client.list({ ...rest, limit: size, cursor: cursorList[page - 1], includeTotal: page === 1 || counted.current !== key }, { signal: controller.signal })
     request.then(
       (result) => {
         if (controller.signal.aborted) return
         if (pagination === 'cursor') cursorList[page] = result.nextCursor
-        const pages = result.pages ?? (result.total === undefined ? undefined : Math.max(1, Math.ceil(result.total / size)))
-        let next: Loaded = { items: result.items, total: result.total, pages, nextCursor: result.nextCursor, fresh: [], pending: 0 }
+        if (result.total !== undefined) counted.current = key
         // What arrived live while this page was on its way: kept unless the page already has it.
-        const at = { ...current.current.placement, hasNext: pagination === 'page' ? page < (pages ?? 0) : result.nextCursor !== undefined }
-        for (const activity of current.current.arrived.splice(0)) next = merge(next, activity, at)
+        const arrived = current.current.arrived.splice(0)
+        const placement = current.current.placement
         current.current.loading = false
-        setLoaded(next)
+        setLoaded((previous) => {
+          // A later cursor page comes without a count: the first page's stands (with what arrived live since).
+          const total = result.total ?? (previous.key === key ? previous.total : undefined)
+          const pages = result.pages ?? (total === undefined ? undefined : Math.max(1, Math.ceil(total / size)))
+          let next: Loaded = { key, items: result.items, total, pages, nextCursor: result.nextCursor, fresh: [], pending: 0 }
+          const at = { ...placement, hasNext: pagination === 'page' ? page < (pages ?? 0) : result.nextCursor !== undefined }
+          for (const activity of arrived) next = merge(next, activity, at)
+          return next
+        })
         setError(undefined)
         setLoading(false)
       },
