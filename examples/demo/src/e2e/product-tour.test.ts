@@ -246,7 +246,10 @@ describe.skipIf(!executablePath && !inCi)('the product tour in Chromium (pnpm st
           return liveOne?.description === `Tailored resume for Live ${pass.width} job`
         })
         if (pass.width > 640) {
-          await table.locator(`tbody tr.ut-fresh:has(time[datetime="${liveOne!.timestamp}"])`).waitFor({ timeout: 30_000 })
+          const fresh = table.locator(`tbody tr.ut-fresh:has(time[datetime="${liveOne!.timestamp}"])`)
+          await fresh.waitFor({ timeout: 30_000 })
+          // The highlight lasts a few seconds: then the row reads like the others (no background of its own).
+          await expect.poll(() => fresh.evaluate((row) => getComputedStyle(row).backgroundColor), { timeout: 30_000 }).toBe('rgba(0, 0, 0, 0)')
         } else {
           // Still sorted by tokens: nothing moves under the reader; a button offers what arrived.
           await page.getByRole('button', { name: /new activit(y|ies) — show$/ }).click({ timeout: 30_000 })
