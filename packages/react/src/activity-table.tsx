@@ -34,7 +34,7 @@ const HEADERS: { label: string; sort?: ActivitySortKey; orders?: { desc: string;
 /**
  * The activity table of a "My Activities" page: Activity Type | Timestamp | Time Taken | Token
  * Usage | View Details, sortable headers (`aria-sort`), pagination, loading, empty and error
- * states, new live rows highlighted and announced to screen readers. Below 640 px wide each row
+ * states, new live rows highlighted for a few seconds and announced to screen readers. Below 640 px wide each row
  * becomes a card, so it reads on a phone, and a "Sort by" menu with the headers' orders takes the
  * place of the (hidden) header row.
  */

@@ -65,7 +65,7 @@ export interface ActivitiesState {
   refresh(): void
   /** The live stream's state (`connected`, `error`). */
   live: LiveState
-  /** Activities merged in live since the page was fetched, oldest first: for highlighting and announcing. */
+  /** Activities merged in live since the page was fetched, oldest first: for highlighting (the table does for a few seconds) and announcing. */
   fresh: Activity[]
   /** Activities that arrived live but belong elsewhere than this page or order (see {@link ActivitiesState.showPending}). */
   pending: number
