@@ -97,7 +97,12 @@ const STARTUP_SEQ = -(2 ** 52)
  * Workers) would leave the storage chain waiting forever; there, and in browsers, the steps run on.
  */
 export const yieldToLoop = () =>
-  new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : resolve()))
+  new Promise<void>((resolve) => {
+    // Read off globalThis: core is typed without Node's globals (browsers and React 18 apps compile it too).
+    const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate
+    if (typeof immediate === 'function') immediate(resolve)
+    else resolve()
+  })
 
 /**
  * Persistence wrapped around delivery: every accepted activity is stored before it is sent, in one
