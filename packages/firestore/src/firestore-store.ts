@@ -41,7 +41,11 @@ export interface FirestoreStoreOptions {
    * belongs to the app.
    */
   db: FirestoreDatabase
-  /** The top-level collection, one document per user. @default 'user-activities' */
+  /**
+   * The top-level collection, one document per user; deletion tombstones go to
+   * `{collection}-tombstones`, named by the SHA-256 of the deleted person's id.
+   * @default 'user-activities'
+   */
   collection?: string
   /**
    * The collection of activities under each user, so one activity lives at
@@ -61,8 +65,9 @@ export interface FirestoreStoreOptions {
   liveLookbackMs?: number
   /**
    * How long after `deleteActivities` the sink refuses activities of that person tracked before the
-   * deletion, in ms (30 days, longer than any tracker's retry window). The tombstone's `expireAt`
-   * field lets a Firestore TTL policy remove it afterwards.
+   * deletion, in ms (30 days, longer than any tracker's retry window). The tombstone (in
+   * `{collection}-tombstones`, under the SHA-256 of the person's id) carries `expireAt`, which
+   * lets a Firestore TTL policy remove it afterwards.
    * @default 2592000000
    */
   tombstoneMs?: number

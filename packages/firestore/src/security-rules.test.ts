@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Activity } from '@usertracking/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -116,6 +117,18 @@ describe.runIf(emulatorHost)('firestore.rules on the emulator, through the web S
       expect(await store.sink.write([row], { signal })).toEqual({ type: 'success' })
       const stored = (await adminDb(projectId).doc(`user-activities/alice/activities/${row.id}`).get()).data()!
       expect(stored.expireAt.toDate().toISOString()).toBe('2026-01-31T00:00:00.000Z')
+    })
+
+    it("refuses a deleted user's late activities from their own browser: it reads its own tombstone, nobody else's", async () => {
+      await firestoreStore({ db: adminDb(projectId) }).deleteActivities({ userId: 'carol' })
+      const tracked = activity('carol', { timestamp: new Date(Date.now() - 60_000).toISOString() })
+      const result = await firestoreStore({ db: webDb(projectId, { uid: 'carol' }) }).sink.write([tracked], { signal })
+      expect(result).toEqual({ type: 'success', rejected: [{ id: tracked.id, error: expect.stringMatching(/deleted/) }] })
+      const tombstone = `user-activities-tombstones/${createHash('sha256').update('carol').digest('hex')}`
+      const { doc, getDoc } = await import('firebase/firestore')
+      expect((await getDoc(doc(webDb(projectId, { uid: 'carol' }), tombstone))).get('deletedAt')).toBeDefined()
+      await expect(getDoc(doc(webDb(projectId, { uid: 'mallory' }), tombstone))).rejects.toMatchObject({ code: 'permission-denied' })
+      await expect(getDoc(doc(webDb(projectId, 'anonymous'), tombstone))).rejects.toMatchObject({ code: 'permission-denied' })
     })
 
     it('refuses an anonymous client', async () => {
