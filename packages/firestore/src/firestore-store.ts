@@ -28,7 +28,7 @@ import { fromDocument } from './document'
 import { createFirestoreSink, MAX_BATCH_SIZE } from './firestore-sink'
 import { deleteSubject, linkIdentity } from './identity'
 import { checkLayout, userCollectionPath, type Layout } from './layout'
-import { matchesNothing, planQueries, sortField, type QueryPlan, type SortField } from './query-plan'
+import { matchesNothing, planQueries, sortField, type QueryPlan, type QueryScope, type SortField } from './query-plan'
 import { listenAgainOnError } from './live-listener'
 import { expireFirestore } from './retention'
 import { describeError, FirestoreStoreError } from './errors'
@@ -327,7 +327,7 @@ export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
 
     subscribe(filter: ActivityFilter, onActivities: (activities: Activity[]) => void): () => void {
       const matches = activityMatcher(filter)
-      const scope = filter.userId === undefined ? { group: layout.subcollection } : { collection: userCollectionPath(layout, filter.userId) }
+      const scope: QueryScope = filter.userId === undefined ? { group: layout.subcollection } : { collection: userCollectionPath(layout, filter.userId) }
       return listenAgainOnError({
         listen: (sinceMs, onAdded, onListenerError) => adapter.listen(scope, sinceMs, onAdded, onListenerError),
         sinceMs: now() - liveLookbackMs,
