@@ -104,8 +104,9 @@ export interface FirestoreStore extends Store {
    * unsubscribe function. With `userId`, it listens to that user's collection alone (what a signed-in
    * browser may read under the shipped rules); without, to every user's. When the listener fails,
    * the failure goes to `onError` and a new listener starts after a backoff (up to 1 s, doubling
-   * with each failure in a row to at most 60 s, fully jittered), looking back `liveLookbackMs`
-   * before the failure; an activity is pushed once however many listeners see it.
+   * with each failure in a row to at most 60 s, fully jittered), starting `liveLookbackMs` before
+   * the failure of the last listener that answered, so nothing written meanwhile is missed; an
+   * activity is pushed once however many listeners see it.
    */
   subscribe(filter: ActivityFilter, onActivities: (activities: Activity[]) => void): () => void
   /**

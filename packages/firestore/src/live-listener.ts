@@ -36,8 +36,9 @@ function storedAtMs(document: StoredDocument, fallback: number): number {
  * rules refuse the read, an index is missing, the backend restarted and lost the stream), so each
  * failure is reported and a new listener started after a capped, fully jittered backoff
  * ({@link RELISTEN_BASE_MS} doubling up to {@link RELISTEN_MAX_MS}; reset once a listener
- * answers). The new one looks back `lookbackMs` before the failure, so activities written while no
- * listener ran are pushed too; those the previous listeners already pushed are not pushed again.
+ * answers). The new one starts `lookbackMs` before the failure of the last listener that answered
+ * (where the first one started, if none did), so activities written while no listener ran are
+ * pushed too; those the previous listeners already pushed are not pushed again.
  * Returns the stop function, which also cancels a pending re-listen.
  */
 export function listenAgainOnError(settings: RelistenSettings): () => void {
@@ -49,35 +50,45 @@ export function listenAgainOnError(settings: RelistenSettings): () => void {
   let stopCurrent: (() => void) | undefined
   let timer: ReturnType<typeof setTimeout> | undefined
 
+  /** Where the next listener starts: up to there, listeners that answered have pushed everything. */
+  let resumeFromMs = settings.sinceMs
+
   const onAdded = (documents: StoredDocument[]) => {
-    if (stopped) return
-    failures = 0
     const at = now()
-    for (const [path, storedAt] of pushed) if (storedAt < at - lookbackMs) pushed.delete(path)
     const fresh = documents.filter((document) => !pushed.has(document.path))
     for (const document of fresh) pushed.set(document.path, storedAtMs(document, at))
+    // Once a listener answered, no later one starts before this one's failure, less the lookback.
+    for (const [path, storedAt] of pushed) if (storedAt < at - lookbackMs) pushed.delete(path)
     if (fresh.length > 0) onDocuments(fresh)
   }
 
   const start = (sinceMs: number) => {
+    let answered = false
     let failed = false
+    const onListenerAdded = (documents: StoredDocument[]) => {
+      if (stopped || failed) return
+      answered = true
+      failures = 0
+      onAdded(documents)
+    }
     const onListenerError = (error: unknown) => {
       if (stopped || failed) return
       failed = true
       stopCurrent?.()
       stopCurrent = undefined
       failures++
-      const failedAt = now()
+      // A listener that never answered pushed nothing: the next one starts where it did.
+      if (answered) resumeFromMs = now() - lookbackMs
       const delay = backoffDelay(failures, RELISTEN_BASE_MS, RELISTEN_MAX_MS)
       onError(
         new FirestoreStoreError(`The live listener on ${settings.describe} failed: ${describeError(error)}; it listens again in ${delay} ms.`, {
           cause: error,
         }),
       )
-      timer = unref(setTimeout(() => start(failedAt - lookbackMs), delay))
+      timer = unref(setTimeout(() => start(resumeFromMs), delay))
     }
     try {
-      stopCurrent = listen(sinceMs, onAdded, onListenerError)
+      stopCurrent = listen(sinceMs, onListenerAdded, onListenerError)
     } catch (error) {
       onListenerError(error)
     }

@@ -143,17 +143,24 @@ describe.runIf(emulatorHost)('firestore.rules on the emulator, through the web S
     const projectId = uniqueProjectId('rules-relisten')
     beforeAll(() => loadRules(projectId, SHIPPED_RULES))
 
-    it('listens again with a capped backoff, and pushes what is written once the rules let it read', { timeout: 120_000 }, async () => {
+    it('listens again with a capped backoff, and pushes what was written while it could not, once the rules let it read', { timeout: 120_000 }, async () => {
       const errors: unknown[] = []
       const received: Activity[] = []
-      const watcher = firestoreStore({ db: webDb(projectId, { uid: 'support-desk' }), onError: (error) => errors.push(error) })
+      // No lookback: what the listener pushes is what the re-listens themselves recovered.
+      const watcher = firestoreStore({ db: webDb(projectId, { uid: 'support-desk' }), liveLookbackMs: 0, onError: (error) => errors.push(error) })
       const stop = watcher.subscribe({ userId: 'dave' }, (activities) => received.push(...activities))
       await expect.poll(() => errors.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(1)
+      const server = firestoreStore({ db: adminDb(projectId) })
+      const during = activity('dave', { description: 'written while the rules refused the listener' })
+      await server.sink.write([during], { signal })
+      const failuresBefore = errors.length
+      await expect.poll(() => errors.length, { timeout: 30_000 }).toBeGreaterThan(failuresBefore)
       // The deployer grants the support desk read access to everyone's activities (a real rules change).
       await loadRules(projectId, SHIPPED_RULES.replace('allow read: if signedIn() && request.auth.uid == userId;', 'allow read: if signedIn();'))
+      await expect.poll(() => received.map((row) => row.id), { timeout: 90_000 }).toEqual([during.id])
       const late = activity('dave', { description: 'written after the rules changed' })
-      await firestoreStore({ db: adminDb(projectId) }).sink.write([late], { signal })
-      await expect.poll(() => received.map((row) => row.id), { timeout: 90_000 }).toEqual([late.id])
+      await server.sink.write([late], { signal })
+      await expect.poll(() => received.map((row) => row.id), { timeout: 30_000 }).toEqual([during.id, late.id])
       stop()
       for (const error of errors) expect(error).toMatchObject({ name: 'FirestoreStoreError', code: 'permission-denied' })
     })
