@@ -1,5 +1,3 @@
-import { ownerId, type Layout } from './layout'
-
 /**
  * Deletion tombstones live in their own collection, `{collection}-tombstones` beside the
  * activities, one document per deleted person whose id is the lowercase hex SHA-256 of their owner
@@ -8,6 +6,9 @@ import { ownerId, type Layout } from './layout'
  * rules can let a signed-in user read theirs (`hashing.sha256(request.auth.uid)`), while no
  * document names the person once their activities are gone (docs/privacy.md).
  */
+import { ownerId, type Layout } from './layout'
+
+/** The tombstone field holding when the person was deleted (a Timestamp); `expireAt` is the other. */
 export const DELETED_AT = 'deletedAt'
 
 /** The path of the collection holding a layout's tombstones. */
