@@ -2,7 +2,8 @@ import type { Activity, ActivityInput } from './activity'
 import { StorageError, SinkError, ValidationError } from './errors'
 import { createLogger } from './logger'
 import { createWarnings } from './warnings'
-import { isPlainObject, normalizeActivity, normalizeCanonicalActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
+import { isPlainObject, normalizeActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
+import { normalizeCanonicalActivity } from './normalize-canonical'
 import { PAGED_QUEUE_BYTES, resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
 import { createSinkQueue, type Entry, type SinkQueue } from './sink-queue'
 import { unref } from './unref'
@@ -158,15 +159,17 @@ export function createTracker(options: TrackerOptions): Tracker {
 }
 
 /**
- * {@link createTracker} for callers that only ever pass canonical {@link Activity} field names, such
- * as a browser bundle whose every activity is built by the SDK itself. It reads no aliases
- * (`action`, `user_id`, `details`, `prompt_tokens`, …: an alias alone is ignored, so `{ action }`
- * is dropped as `invalid`), and leaves the alias tables out of the bundle. It is the lean tracker a
- * bundle ships: `metadata` and `context` are copied through JSON (see `normalizeCanonicalActivity`);
- * it does not page (a storage with `spill` and `page` is used through `load`, `add` and `remove`
- * alone, and memory holds the whole queue, bounded by `maxQueueBytes`); it does not warn without
- * `debug` (`warnings` is ignored: see drops through `onDrop`, `stats()` and `flush()`); and it
- * ignores `waitUntil`, which no browser has.
+ * {@link createTracker} for the activities an SDK builds itself, such as a browser bundle's. It
+ * reads only the fields a page's activity carries: `activityType`, `userId`, `anonymousId`,
+ * `sessionId`, `durationMs`, `context` and `metadata`, by their canonical names, and sets `id` and
+ * `timestamp` itself. An activity with any other field (`description`, `tokenUsage`, `cost`, …) is
+ * dropped as `invalid`, naming the field; aliases (`action`, `user_id`, `details`, …) are not read
+ * (an alias alone is ignored, so `{ action }` is dropped as `invalid`). That leaves the alias tables
+ * and the strict JSON walker out of the bundle: `metadata` and `context` are copied through JSON.
+ * It is the lean tracker a bundle ships: it does not page (a storage with `spill` and `page` is used
+ * through `load`, `add` and `remove` alone, and memory holds the whole queue, bounded by
+ * `maxQueueBytes`); it does not warn without `debug` (`warnings` is ignored: see drops through
+ * `onDrop`, `stats()` and `flush()`); and it ignores `waitUntil`, which no browser has.
  * Batching, retries, byte bounds, storage and everything else are those of `createTracker`.
  *
  * @param options - see {@link TrackerOptions}; `defaults` must use canonical names too.
