@@ -4,7 +4,7 @@ import { createLogger } from './logger'
 import { createWarnings } from './warnings'
 import { isPlainObject, normalizeActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
 import { normalizeCanonicalActivity } from './normalize-canonical'
-import { PAGED_QUEUE_BYTES, resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
+import { resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
 import { createSinkQueue, type Entry, type SinkQueue } from './sink-queue'
 import { unref } from './unref'
 import { createHandOver } from './hand-over'
@@ -179,7 +179,6 @@ export function createCanonicalTracker(options: TrackerOptions): Tracker {
 }
 
 function trackerWith(options: TrackerOptions, normalize: (input: unknown, options: NormalizeOptions) => NormalizeResult, parts: TrackerParts): Tracker {
-  const makePager = parts.pager
   const config = resolveTrackerOptions(options)
   const log = createLogger(config.debug)
   const warn = config.warnings === false ? undefined : parts.warnings?.(config.debug)
@@ -244,7 +243,17 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
 
   // ---- the parts: write-ahead persistence, and one delivery queue per sink ----
 
-  const paging = makePager !== undefined && typeof config.storage?.page === 'function' && typeof config.storage.spill === 'function'
+  // Without a storage, an entry is sendable at once and nothing is written.
+  const writeAhead = config.storage && createWriteAhead(config.storage, config, config.sinks.length, {
+    persisted: pumpAll,
+    loaded(entries, front, fresh) {
+      counters.queued += fresh
+      for (const queue of queues) queue.add(entries, front)
+      pumpAll()
+    },
+    error: reportError,
+  }, parts.pager, options.maxQueueBytes)
+  // A paging storage bounds memory itself; otherwise each queue drops its oldest past the bounds.
   const queues: SinkQueue[] = config.sinks.map((sink) =>
     createSinkQueue(
       sink,
@@ -258,19 +267,9 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         error: reportError,
         debug: log.debug,
       },
-      !paging,
+      !writeAhead?.pages,
     ),
   )
-  // Without a storage, an entry is sendable at once and nothing is written.
-  const writeAhead = config.storage && createWriteAhead(config.storage, config, queues.length, {
-    persisted: pumpAll,
-    loaded(entries, front, fresh) {
-      counters.queued += fresh
-      for (const queue of queues) queue.add(entries, front)
-      pumpAll()
-    },
-    error: reportError,
-  }, makePager, options.maxQueueBytes ?? PAGED_QUEUE_BYTES)
 
   function settled(sink: string, entries: Entry[], reason?: DropReason, error?: unknown): void {
     const activities = entries.map((entry) => entry.activity)
