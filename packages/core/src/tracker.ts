@@ -8,6 +8,7 @@ import { resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDe
 import { createSinkQueue, type Entry, type SinkQueue } from './sink-queue'
 import { unref } from './unref'
 import { createHandOver } from './hand-over'
+import { createHold } from './hold'
 import { createPager } from './paging'
 import { createWriteAhead, type PagerFactory } from './write-ahead'
 
@@ -108,12 +109,14 @@ interface FlushWaiter {
 
 /**
  * What {@link createTracker} adds to the lean tracker of {@link createCanonicalTracker}: paging,
- * warnings without `debug`, and delivery handed to a platform's `waitUntil`. Passed in, so that a bundle that never uses them leaves them out.
+ * warnings without `debug`, delivery handed to a platform's `waitUntil`, and the process held
+ * while a flush is awaited. Passed in, so that a bundle that never uses them leaves them out.
  */
 interface TrackerParts {
   pager?: PagerFactory
   warnings?: typeof createWarnings
   handOver?: typeof createHandOver
+  hold?: typeof createHold
 }
 
 /**
@@ -155,7 +158,7 @@ export function mergeActivityDefaults<T extends Partial<ActivityInput>>(defaults
  * @param options - see {@link TrackerOptions}; throws a `TypeError` naming the field when one is invalid.
  */
 export function createTracker(options: TrackerOptions): Tracker {
-  return trackerWith(options, normalizeActivity, { pager: createPager, warnings: createWarnings, handOver: createHandOver })
+  return trackerWith(options, normalizeActivity, { pager: createPager, warnings: createWarnings, handOver: createHandOver, hold: createHold })
 }
 
 /**
@@ -191,9 +194,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   let paused = false
   let shutdownPromise: Promise<boolean> | undefined
   let waiters: FlushWaiter[] = []
-  // A ref'd timer held while someone awaits flush() or shutdown(): every other timer is unref'd so
-  // tracking never keeps a process alive, but an awaited flush must not be cut short by the exit.
-  let hold: ReturnType<typeof setInterval> | undefined
+  const hold = parts.hold?.()
   let batchTimer: ReturnType<typeof setTimeout> | undefined
   let batchTimerAt = 0
   let windowStart: number | undefined
@@ -348,11 +349,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
 
   // Held exactly while there are waiters.
   function syncHold(): void {
-    if (waiters.length > 0) hold ??= setInterval(() => {}, 2 ** 31 - 1)
-    else {
-      clearInterval(hold)
-      hold = undefined
-    }
+    hold?.(waiters.length > 0)
   }
 
   async function flushReport(timeoutMs?: number): Promise<FlushReport> {
@@ -395,15 +392,6 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   }
 
   // ---- the public surface ----
-
-  const handOver =
-    config.waitUntil &&
-    parts.handOver?.(
-      config.waitUntil,
-      () => flushReport(config.writeTimeoutMs),
-      () => counters.queued > 0 && !stopped,
-      reportError,
-    )
 
   function track(input: ActivityInput): string | undefined {
     try {
@@ -520,7 +508,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
     return shutdownPromise
   }
 
-  return {
+  const tracker: Tracker = {
     track,
     flush,
     shutdown,
@@ -542,4 +530,6 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       }
     },
   }
+  const handOver = config.waitUntil && parts.handOver?.(config.waitUntil, tracker, config.writeTimeoutMs, reportError)
+  return tracker
 }
