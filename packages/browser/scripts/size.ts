@@ -13,10 +13,10 @@ import { build, type Metafile } from 'esbuild'
 /**
  * Gzipped bytes (1 KB = 1000 B, as issue 10 counts them). The full build's budget is what its
  * heaviest bundle (every export of the entry) weighs with `createCanonicalTracker` reading only the
- * fields a page builds, with 45 B to spare; issue 10's 8 KB would need a lighter delivery core, not
+ * fields a page builds and without the Node-only parts of `createTracker`, with 51 B to spare; issue 10's 8 KB would need a lighter delivery core, not
  * a lighter normaliser (see docs/browser.md, "Sizes").
  */
-const FULL_BUDGET_BYTES = 10_800
+const FULL_BUDGET_BYTES = 10_780
 /** The lite build's, in line with Plausible, Umami and OpenPanel (issue 10). */
 const LITE_BUDGET_BYTES = 2_500
 

@@ -172,7 +172,8 @@ export function createTracker(options: TrackerOptions): Tracker {
  * It is the lean tracker a bundle ships: it does not page (a storage with `spill` and `page` is used
  * through `load`, `add` and `remove` alone, and memory holds the whole queue, bounded by
  * `maxQueueBytes`); it does not warn without `debug` (`warnings` is ignored: see drops through
- * `onDrop`, `stats()` and `flush()`); and it ignores `waitUntil`, which no browser has.
+ * `onDrop`, `stats()` and `flush()`); it ignores `waitUntil`, which no browser has; and an awaited
+ * `flush()` does not keep a process alive, which a page does not have.
  * Batching, retries, byte bounds, storage and everything else are those of `createTracker`.
  *
  * @param options - see {@link TrackerOptions}; `defaults` must use canonical names too.
