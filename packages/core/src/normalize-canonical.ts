@@ -26,8 +26,8 @@ const NOT_READ = ['id', 'timestamp', 'description', 'endTime', 'tokenUsage', 'co
  * Copies `metadata` or `context` as `JSON.stringify` sees it (functions and `undefined` are left
  * out, `NaN` becomes `null`, as any JSON API does); its size is that text's length in UTF-16 code
  * units; a string is parsed first when `parseString` is set (`metadata` may arrive as JSON text, as
- * {@link normalizeActivity} accepts it). What JSON cannot carry at all (a cycle, a BigInt) is refused, with the field's path but not
- * the path inside it.
+ * `normalizeActivity` accepts it). What JSON cannot carry at all (a cycle, a BigInt) is refused,
+ * with the field's path but not the path inside it.
  */
 function toJsonObject(value: unknown, path: Path, maxBytes: number, issues: Issues, parseString: boolean): JsonObject | undefined {
   let text: string
