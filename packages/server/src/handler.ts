@@ -271,6 +271,8 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
       (by) => metrics.queued(by),
     ),
     access,
+    trustedOrigin: (origin) => cors?.trusts(origin) === true,
+    development,
     body,
     maxBatchSize: positiveOption(options, 'maxBatchSize', 1000),
     normalize: options.normalize,
