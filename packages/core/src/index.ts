@@ -19,6 +19,8 @@ export type {
 } from './activity'
 export { normalizeActivity, formatIssues, isPlainObject, NORMALIZE_DEFAULTS, ACTIVITY_LIMITS } from './normalize'
 export { unref } from './unref'
+export { positiveOption, MAX_TIMER_MS } from './positive-option'
+export type { PositiveOptionCheck } from './positive-option'
 export type { NormalizeOptions, NormalizeResult, ValidationIssue } from './normalize'
 export { activitySchema, parseActivity } from './schema'
 export type { ParseActivityResult } from './schema'

@@ -9,7 +9,8 @@ import { NODE_FAST_PATH, type NodeFastPath } from './fast-path'
 import { createGroupCommit, groupCommitLimits, type GroupCommitOptions } from './group-commit'
 import { createIdentifyRoute } from './identify-route'
 import { createIngestRoute, type IngestRequest } from './ingest'
-import { LiveFeed, type LiveFeedOptions } from './live-feed'
+import { LiveFeed } from './live-feed'
+import { checkLiveOptions, type LiveOptions } from './live-options'
 import { createLiveStreamRoute } from './live-stream'
 import { HandlerMetrics, metricsRoute, type MetricsOptions } from './metrics'
 import { createPersonalDataRoutes } from './personal-data'
@@ -145,10 +146,7 @@ export interface ActivityHandlerOptions {
    */
   ingest?: { sink?: Sink }
   /** The live stream's bus to other instances, backlog, polling and heartbeat. */
-  live?: LiveFeedOptions & {
-    /** Comment lines sent this often keep proxies from closing a quiet stream, in ms. @default 15000 */
-    heartbeatMs?: number
-  }
+  live?: LiveOptions
   /** Default window of the `recent` counts in stats, in ms. @default 86400000 (24 hours) */
   recentWindowMs?: number
   /** Limits applied to each activity as it is normalised. */
@@ -259,7 +257,8 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
   if (options.deletionHashKey !== undefined && (typeof options.deletionHashKey !== 'string' || options.deletionHashKey.length < 16)) {
     throw new TypeError('[usertracking] [server] options.deletionHashKey must be a secret string of at least 16 characters.')
   }
-  const feed = new LiveFeed(store, options.live ?? {}, storeCaller, onError)
+  const liveOptions = checkLiveOptions(options.live)
+  const feed = new LiveFeed(store, liveOptions, storeCaller, onError)
   const ingest = createIngestRoute({
     storeName: ingestSink.name,
     commit: createGroupCommit(
@@ -294,7 +293,7 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     now,
   })
   const exportRoute = createExportRoute({ store, access, storeCaller, query, onError })
-  const live = createLiveStreamRoute({ access, feed, metrics, query, heartbeatMs: options.live?.heartbeatMs ?? 15_000 })
+  const live = createLiveStreamRoute({ access, feed, metrics, query, heartbeatMs: liveOptions.heartbeatMs })
   const identify = createIdentifyRoute({ store, access, body, storeCaller, development })
   const personalData = createPersonalDataRoutes({ store, sink: store.sink, access, storeCaller, query, hashKey: options.deletionHashKey, onError, now })
 
