@@ -1,4 +1,4 @@
-import type { NormalizeOptions, Sink, Store } from '@usertracking/core'
+import { positiveOption, type NormalizeOptions, type Sink, type Store } from '@usertracking/core'
 import { createAccess, type Authenticate } from './auth'
 import { discardBody, readJsonBody, type BodyLimits } from './body'
 import type { TrustProxy } from './client-ip'
@@ -174,13 +174,8 @@ export interface ActivityHandler {
   close(): void
 }
 
-function positiveOption(options: ActivityHandlerOptions, name: 'maxBodyBytes' | 'maxDrainBytes' | 'bodyTimeoutMs' | 'storeTimeoutMs' | 'maxBatchSize' | 'recentWindowMs', fallback: number): number {
-  const value = options[name]
-  if (value === undefined) return fallback
-  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
-    throw new TypeError(`[usertracking] [server] options.${name} must be a positive number; got ${String(value)}.`)
-  }
-  return value
+function numberOption(options: ActivityHandlerOptions, name: 'maxBodyBytes' | 'maxDrainBytes' | 'bodyTimeoutMs' | 'storeTimeoutMs' | 'maxBatchSize' | 'recentWindowMs', fallback: number): number {
+  return positiveOption(options[name], `options.${name}`, fallback, { scope: 'server' })
 }
 
 function queryOptions(options: ActivityHandlerOptions): QueryOptions {
@@ -240,16 +235,16 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     console.warn('[usertracking] [server] insecureDevelopmentMode is on: anyone can read every activity, write as any user and read the metrics. Never deploy it.')
   }
   const body: BodyLimits = {
-    maxBytes: positiveOption(options, 'maxBodyBytes', 1024 * 1024),
-    maxDrainBytes: positiveOption(options, 'maxDrainBytes', 16 * 1024 * 1024),
-    timeoutMs: positiveOption(options, 'bodyTimeoutMs', 30_000),
+    maxBytes: numberOption(options, 'maxBodyBytes', 1024 * 1024),
+    maxDrainBytes: numberOption(options, 'maxDrainBytes', 16 * 1024 * 1024),
+    timeoutMs: numberOption(options, 'bodyTimeoutMs', 30_000),
   }
   const metricsOptions = options.metrics === false ? undefined : (options.metrics ?? {})
   const routes = buildRouteTable(trimPath(options.basePath ?? '/api').replace(/^\/$/, ''), options.routes ?? {}, metricsOptions ? (metricsOptions.path ?? '/metrics') : undefined)
   const cors = createCors(options.cors)
   const metrics = new HandlerMetrics(metricsOptions)
   const access = createAccess(options)
-  const storeTimeoutMs = positiveOption(options, 'storeTimeoutMs', 10_000)
+  const storeTimeoutMs = numberOption(options, 'storeTimeoutMs', 10_000)
   const storeCaller = createStoreCaller(store.name, storeTimeoutMs, onError)
   const ingestSink = options.ingest?.sink ?? store.sink
   if (typeof ingestSink?.write !== 'function') throw new TypeError('[usertracking] [server] options.ingest.sink must be a Sink (an object with a write method).')
@@ -273,7 +268,7 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     trustedOrigin: (origin) => cors?.trusts(origin) === true,
     development,
     body,
-    maxBatchSize: positiveOption(options, 'maxBatchSize', 1000),
+    maxBatchSize: numberOption(options, 'maxBatchSize', 1000),
     normalize: options.normalize,
     trustProxy: options.trustProxy ?? false,
     anonymizeIp: options.anonymizeIp === true,
@@ -289,7 +284,7 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     present: options.present ?? {},
     query,
     pagination: options.pagination ?? 'cursor',
-    recentWindowMs: positiveOption(options, 'recentWindowMs', 86_400_000),
+    recentWindowMs: numberOption(options, 'recentWindowMs', 86_400_000),
     now,
   })
   const exportRoute = createExportRoute({ store, access, storeCaller, query, onError })
