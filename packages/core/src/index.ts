@@ -20,6 +20,7 @@ export type {
 export { normalizeActivity, formatIssues, isPlainObject, NORMALIZE_DEFAULTS, ACTIVITY_LIMITS } from './normalize'
 export { unref } from './unref'
 export { positiveOption, MAX_TIMER_MS } from './positive-option'
+export { settleWithin } from './settle-within'
 export { checkIdentityLink, checkDeletionSubject } from './identity-checks'
 export type { PositiveOptionCheck } from './positive-option'
 export type { NormalizeOptions, NormalizeResult, ValidationIssue } from './normalize'
