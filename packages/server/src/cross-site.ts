@@ -14,13 +14,14 @@ export function needsPreflight(contentType: string | null | undefined): boolean 
 /**
  * Whether a browser sent this request from a page of another origin that the app does not trust
  * with credentials. `Sec-Fetch-Site` says it where browsers send it (all current ones); otherwise
- * `Origin` is compared with the request's own host. A request with neither header did not come
- * from a web page (a backend, curl), and is no cross-site forgery.
+ * `Origin` is compared with the request's own host (`Host`, else the request URL's). A request
+ * with neither header did not come from a web page (a backend, curl), and is no cross-site forgery.
  *
  * @param header - reads a request header.
  * @param trusted - whether an origin may send credentialed requests (the CORS `origin` list with `credentials`).
+ * @param url - the request's URL, read only when there is no `Host` header.
  */
-export function fromAnotherSite(header: HeaderOf, trusted: (origin: string) => boolean): boolean {
+export function fromAnotherSite(header: HeaderOf, trusted: (origin: string) => boolean, url: () => string): boolean {
   const site = header('sec-fetch-site') || undefined
   if (site === 'same-origin' || site === 'none') return false
   const origin = header('origin') || undefined
@@ -30,7 +31,7 @@ export function fromAnotherSite(header: HeaderOf, trusted: (origin: string) => b
   // `null`: a sandboxed frame, a redirect across origins, a file: page.
   if (origin === 'null') return true
   try {
-    return new URL(origin).host !== header('host')
+    return new URL(origin).host !== (header('host') || new URL(url()).host)
   } catch {
     return true
   }

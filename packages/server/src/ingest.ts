@@ -91,7 +91,7 @@ export function createIngestRoute(deps: IngestDependencies): (input: IngestReque
     const started = deps.now()
     const startedMark = elapsedMs()
     const principal = await access.writer(input.request)
-    if (principal && !deps.development && !needsPreflight(input.header('content-type')) && fromAnotherSite(input.header, deps.trustedOrigin)) {
+    if (principal && !deps.development && !needsPreflight(input.header('content-type')) && fromAnotherSite(input.header, deps.trustedOrigin, () => input.request().url)) {
       // Cookies go with a CORS-simple request from any page, preflight-free: taken, it would let
       // any website write activities as the signed-in visitor (cross-site request forgery).
       throw new HttpError(403, 'A signed-in request from another site must send its body as application/json (or come from an origin in cors.origin with credentials).')
