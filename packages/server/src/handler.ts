@@ -1,4 +1,4 @@
-import { positiveOption, type NormalizeOptions, type Sink, type Store } from '@usertracking/core'
+import { MAX_TIMER_MS, positiveOption, type NormalizeOptions, type Sink, type Store } from '@usertracking/core'
 import { createAccess, type Authenticate } from './auth'
 import { discardBody, readJsonBody, type BodyLimits } from './body'
 import type { TrustProxy } from './client-ip'
@@ -174,8 +174,10 @@ export interface ActivityHandler {
   close(): void
 }
 
+/** A positive number option of the handler; the time limits, which become timers, at most {@link MAX_TIMER_MS}. */
 function numberOption(options: ActivityHandlerOptions, name: 'maxBodyBytes' | 'maxDrainBytes' | 'bodyTimeoutMs' | 'storeTimeoutMs' | 'maxBatchSize' | 'recentWindowMs', fallback: number): number {
-  return positiveOption(options[name], `options.${name}`, fallback, { scope: 'server' })
+  const timer = name === 'bodyTimeoutMs' || name === 'storeTimeoutMs'
+  return positiveOption(options[name], `options.${name}`, fallback, { scope: 'server', ...(timer ? { max: MAX_TIMER_MS } : {}) })
 }
 
 function queryOptions(options: ActivityHandlerOptions): QueryOptions {

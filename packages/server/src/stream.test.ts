@@ -138,6 +138,9 @@ describe('live stream', () => {
     for (const [live, message] of cases) expect(() => createActivityHandler({ store, live }), JSON.stringify(live)).toThrow(message)
     expect(() => createActivityHandler({ store, live: 'on' as never })).toThrow(/options\.live must be an object/)
     createActivityHandler({ store, live: { heartbeatMs: 1000, bufferSize: 10, pollIntervalMs: 500, pollWindowMs: 60_000, idleTimeoutMs: 1000 } }).close()
+    // The handler's own time limits are timers too: past what a timer keeps, each would fire at once.
+    expect(() => createActivityHandler({ store, storeTimeoutMs: 2 ** 31 })).toThrow(/options\.storeTimeoutMs must be at most 2147483647/)
+    expect(() => createActivityHandler({ store, bodyTimeoutMs: 2 ** 31 })).toThrow(/options\.bodyTimeoutMs must be at most 2147483647/)
   })
 
   it('delivers an activity posted after it connected', async () => {
