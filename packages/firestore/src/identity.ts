@@ -1,4 +1,4 @@
-import type { Activity, DeletionResult, DeletionSubject, IdentifyResult, IdentityLink, RejectedActivity } from '@usertracking/core'
+import { checkDeletionSubject, checkIdentityLink, type Activity, type DeletionResult, type DeletionSubject, type IdentifyResult, type IdentityLink, type RejectedActivity } from '@usertracking/core'
 import type { FirestoreAdapter } from './adapter'
 import { EXPIRE_AT, fromDocument, STORED_AT, toDocument } from './document'
 import { documentPath, ownerId, userCollectionPath, type Layout } from './layout'
@@ -17,9 +17,6 @@ export const LINKED_AT = 'linkedAt'
 const MOVE_BATCH = 250
 const DELETE_BATCH = 500
 
-function nonEmpty(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0
-}
 
 function ownerPath(layout: Layout, owner: { userId?: string; anonymousId?: string }): string {
   return `${layout.collection}/${ownerId(owner)}`
@@ -101,10 +98,7 @@ export async function screenBatch(
  * the user's collection with `userId` set, {@link MOVE_BATCH} to a commit.
  */
 export async function linkIdentity(adapter: FirestoreAdapter, layout: Layout, link: IdentityLink, nowMs: number): Promise<IdentifyResult> {
-  const { userId, anonymousId } = link ?? ({} as IdentityLink)
-  if (!nonEmpty(userId) || !nonEmpty(anonymousId)) {
-    throw new TypeError('[usertracking] [firestore] identify() needs a non-empty userId and anonymousId.')
-  }
+  const { userId, anonymousId } = checkIdentityLink(link, 'firestore')
   const visitor = ownerPath(layout, { anonymousId })
   const [existing] = await adapter.read([visitor])
   // A device shared by two people links to whoever signed in last; moved activities keep their user.
@@ -153,12 +147,9 @@ export async function deleteSubject(
   nowMs: number,
   tombstoneMs: number,
 ): Promise<DeletionResult> {
-  const { userId, anonymousId } = (subject ?? {}) as { userId?: unknown; anonymousId?: unknown }
-  const byUser = nonEmpty(userId) && anonymousId === undefined
-  const byVisitor = nonEmpty(anonymousId) && userId === undefined
-  if (!byUser && !byVisitor) {
-    throw new TypeError('[usertracking] [firestore] deleteActivities() needs exactly one of a non-empty userId or anonymousId.')
-  }
+  const { userId, anonymousId } = checkDeletionSubject(subject, 'firestore')
+  const byUser = userId !== undefined
+  const byVisitor = !byUser
   const tombstone = { [DELETED_AT]: new Date(nowMs), [EXPIRE_AT]: new Date(nowMs + tombstoneMs) }
   if (byVisitor) {
     const visitor = ownerPath(layout, { anonymousId: anonymousId as string })
