@@ -2,27 +2,8 @@ import { createActivityClient } from '@usertracking/client'
 import { screen } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
-import { renderWith } from '../test/harness'
+import { downloadsOf, renderWith } from '../test/harness'
 import { ExportButton } from './export-button'
-
-/** The links the component has the browser download, caught before the browser follows them. */
-async function downloadsOf(act: () => Promise<void>): Promise<{ href: string; download: string }[]> {
-  const downloads: { href: string; download: string }[] = []
-  const onClick = (event: MouseEvent) => {
-    const link = event.target as HTMLAnchorElement
-    if (link.tagName === 'A' && link.download) {
-      event.preventDefault()
-      downloads.push({ href: link.href, download: link.download })
-    }
-  }
-  document.addEventListener('click', onClick, true)
-  try {
-    await act()
-  } finally {
-    document.removeEventListener('click', onClick, true)
-  }
-  return downloads
-}
 
 // Cookie sessions: a download is a link to the export URL, so no request leaves before the browser follows it.
 const client = createActivityClient({ baseUrl: 'https://activities.example/api' })

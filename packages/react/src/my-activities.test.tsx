@@ -2,7 +2,7 @@ import type { ActivityInput } from '@usertracking/core'
 import { screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { renderWith, startBackend, type Backend } from '../test/harness'
+import { downloadsOf, renderWith, startBackend, type Backend } from '../test/harness'
 import { MyActivities } from './my-activities'
 
 const seed: ActivityInput[] = [
@@ -199,20 +199,7 @@ describe('MyActivities', () => {
     // Cookie sessions: no headers, so the download is a plain link the browser streams to disk.
     const client = backend.clientFor('ana', { headers: undefined })
     renderWith(client, <MyActivities live={false} types={['job_match', 'resume_generation']} />)
-    const downloads: { href: string; download: string }[] = []
-    const onClick = (event: MouseEvent) => {
-      const link = event.target as HTMLAnchorElement
-      if (link.tagName === 'A' && link.download) {
-        event.preventDefault()
-        downloads.push({ href: link.href, download: link.download })
-      }
-    }
-    document.addEventListener('click', onClick, true)
-    try {
-      await user.click(screen.getByRole('button', { name: 'Export CSV' }))
-    } finally {
-      document.removeEventListener('click', onClick, true)
-    }
+    const downloads = await downloadsOf(() => user.click(screen.getByRole('button', { name: 'Export CSV' })))
     expect(downloads).toEqual([{ href: `${backend.server.baseUrl}/activities/export?activityType=job_match&order=desc&format=csv`, download: 'activities.csv' }])
     const csv = await fetch(downloads[0]!.href, { headers: { authorization: 'Bearer ana' } }).then((response) => response.text())
     // Newest first, as the table shows them.
