@@ -7,6 +7,7 @@ import { AdminDashboard } from './admin-dashboard'
 const DAY = 86_400_000
 const today = Math.floor(Date.now() / DAY) * DAY
 const at = (daysAgo: number, hour = 1) => new Date(today - daysAgo * DAY + hour * 3_600_000).toISOString()
+const dayLabel = (daysAgo: number) => new Date(today - daysAgo * DAY).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' })
 const cost = (total: number) => ({ total, currency: 'USD' as const, source: 'custom' })
 
 /** Priced as a tracker with a price table records them, straight into the store. */
@@ -33,7 +34,7 @@ afterAll(() => backend.close())
 const card = (label: string) => [...document.querySelectorAll('.ut-card')].find((element) => element.querySelector('dt')?.textContent === label)?.querySelector('.ut-card-value')?.textContent
 
 describe('AdminDashboard', () => {
-  it('shows totals, people, tokens and cost over the period, per day and per type, and every user’s recent activity', async () => {
+  it('shows totals, people, tokens and cost over the period, activities, tokens and cost per day, per type, and every user’s recent activity', async () => {
     renderWith(backend.clientFor('admin'), <AdminDashboard />)
     await waitFor(() => expect(card('Activities')).toBe('5'))
     expect(card('Unique users')).toBe('2')
@@ -47,8 +48,12 @@ describe('AdminDashboard', () => {
     expect(activitiesChart.querySelectorAll('rect')).toHaveLength(14)
     const tokensChart = screen.getByRole('img', { name: /^Tokens over time/ })
     expect([...tokensChart.querySelectorAll('rect title')].map((title) => title.textContent).filter((text) => !text?.endsWith(': 0 tokens'))).toEqual([
-      `${new Date(today - 2 * DAY).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' })}: 1,500 tokens`,
+      `${dayLabel(2)}: 1,500 tokens`,
     ])
+    const costChart = screen.getByRole('img', { name: /^Cost over time/ })
+    expect(costChart.getAttribute('aria-label')).toBe(`Cost over time: $0.015 from ${dayLabel(13)} to ${dayLabel(0)}, most on ${dayLabel(2)} ($0.015).`)
+    expect(costChart.querySelectorAll('rect')).toHaveLength(14)
+    expect([...costChart.querySelectorAll('rect title')].map((title) => title.textContent).filter((text) => !text?.endsWith(': $0.00'))).toEqual([`${dayLabel(2)}: $0.015`])
 
     const byType = screen.getByRole('table', { name: 'By activity type' })
     expect(within(byType).getAllByRole('row').slice(1).map((row) => row.textContent)).toEqual(['chat_completion21,500$0.015', 'button_click10$0.00', 'login10$0.00', 'page_visit10$0.00'])

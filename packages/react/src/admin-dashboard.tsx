@@ -77,7 +77,7 @@ function Breakdown({ caption, keyLabel, loading, rows }: BreakdownProps) {
 
 /**
  * The admin view of stories 3 and 4: totals, unique users and visitors, sessions, tokens and cost
- * over the last `days`, activities and tokens per day, counts by type and by page, a live "N
+ * over the last `days`, activities, tokens and cost per day, counts by type and by page, a live "N
  * activities today" counter, and recent activity across users with details. It needs a principal the server
  * treats as an admin to see every user's rows.
  */
@@ -85,6 +85,7 @@ export function AdminDashboard({ title = 'Activity dashboard', days = 14, perPag
   const headingId = useId()
   // UTC midnights: the server's day buckets start there.
   const [from] = useState(() => new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS - (days - 1) * DAY_MS).toISOString())
+  const to = new Date(Date.parse(from) + days * DAY_MS)
   const stats = useActivityStats({ from, intervalMs: DAY_MS }, { live: true, ...(refreshIntervalMs ? { refreshIntervalMs } : {}) })
   const recent = useActivities({ perPage })
   const [selected, setSelected] = useState<Activity>()
@@ -98,8 +99,9 @@ export function AdminDashboard({ title = 'Activity dashboard', days = 14, perPag
       </header>
       <StatsCards stats={stats} cards={['total', 'users', 'visitors', 'sessions', 'tokens', 'cost']} />
       <div className="ut-grid">
-        <ActivityChart stats={stats} intervalMs={DAY_MS} from={from} to={new Date(Date.parse(from) + days * DAY_MS)} metric="count" />
-        <ActivityChart stats={stats} intervalMs={DAY_MS} from={from} to={new Date(Date.parse(from) + days * DAY_MS)} metric="tokens" />
+        {(['count', 'tokens', 'cost'] as const).map((metric) => (
+          <ActivityChart key={metric} stats={stats} intervalMs={DAY_MS} from={from} to={to} metric={metric} />
+        ))}
       </div>
       <div className="ut-grid">
         <Breakdown caption="By activity type" keyLabel="Activity Type" loading={stats.loading} rows={(stats.stats?.byType ?? []).map((entry) => ({ key: entry.activityType, ...entry }))} />
