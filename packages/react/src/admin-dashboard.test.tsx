@@ -1,5 +1,6 @@
 import { uuidv7, type Activity, type ActivityInput } from '@usertracking/core'
 import { screen, waitFor, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renderWith, startBackend, type Backend } from '../test/harness'
 import { AdminDashboard } from './admin-dashboard'
@@ -63,6 +64,28 @@ describe('AdminDashboard', () => {
     const recent = screen.getByRole('table', { name: 'Recent activity across users' })
     await waitFor(() => expect(within(recent).getAllByRole('row')).toHaveLength(7))
     expect([...recent.querySelectorAll('tbody tr td:first-child')].map((cell) => cell.textContent)).toEqual(['anon-1', 'anon-1', 'ben', 'ana', 'ana', 'old'])
+  })
+
+  it('filters and sorts every user’s recent activity, as story 4’s admin list does, without touching the URL', async () => {
+    window.history.replaceState(null, '', '/admin')
+    const user = userEvent.setup()
+    renderWith(backend.clientFor('admin'), <AdminDashboard />)
+    const recent = screen.getByRole('table', { name: 'Recent activity across users' })
+    const users = () => [...recent.querySelectorAll('tbody tr td:first-child')].map((cell) => cell.textContent)
+    await waitFor(() => expect(users()).toHaveLength(6))
+    await waitFor(() => expect([...(screen.getByLabelText('Activity type') as HTMLSelectElement).options].map((option) => option.value)).toContain('login'))
+
+    await user.selectOptions(screen.getByLabelText('Activity type'), 'login')
+    await waitFor(() => expect(users()).toEqual(['ben', 'old']))
+    await user.type(screen.getByLabelText('Min tokens'), '5000')
+    await waitFor(() => expect(recent.textContent).toContain('No activities match these filters.'))
+    await user.click(screen.getByRole('button', { name: 'Clear filters' }))
+    await waitFor(() => expect(users()).toHaveLength(6))
+
+    await user.click(screen.getByRole('button', { name: /Token Usage/ }))
+    await waitFor(() => expect([...recent.querySelectorAll('tbody td[data-label="Token Usage"]')].slice(0, 2).map((cell) => cell.textContent)).toEqual(['1,000', '500']))
+    expect(screen.getByRole('columnheader', { name: /Token Usage/ }).getAttribute('aria-sort')).toBe('descending')
+    expect(window.location.href).toBe(`${window.location.origin}/admin`)
   })
 
   it('counts today live and keeps the numbers current as activities arrive', async () => {
