@@ -18,6 +18,13 @@ describe('createFormat', () => {
     expect(format.cost({ currency: 'USD', source: 'custom', unpriced: true })).toBe('Unknown')
   })
 
+  it('keeps the cents of amounts under a dollar and two significant digits below a cent', () => {
+    expect([0.3, 0.5, 0.99, 0.1234, 0.05, 0.015, 0.01, 0.004213, 0.005, 0.0000001].map(format.money)).toEqual(['$0.30', '$0.50', '$0.99', '$0.12', '$0.05', '$0.015', '$0.01', '$0.0042', '$0.005', '$0.0000001'])
+    expect([0, 0.999, 1, 1234.5].map(format.money)).toEqual(['$0.00', '$1.00', '$1.00', '$1,234.50'])
+    expect(format.cost({ total: 0.3, currency: 'USD', source: 'custom' })).toBe('$0.30')
+    expect(createFormat('de-DE').money(0.3)).toBe('0,30\u00a0$')
+  })
+
   it('shows timestamps in the viewer’s time zone and locale', () => {
     expect(format.timestamp('2025-07-06T10:05:00Z')).toBe('Jul 6, 2025, 6:05 AM')
     expect(createFormat('en-GB', 'Asia/Tokyo').timestamp('2025-07-06T10:05:00Z')).toBe('6 Jul 2025, 19:05')

@@ -13,7 +13,7 @@ export interface Format {
   duration(ms: number | undefined | null): string
   /** `1,420`. */
   number(value: number | undefined | null): string
-  /** `$0.0042`, `$12.40`. */
+  /** US dollars with cents (`$0.30`, `$12.40`), and two significant digits below a cent (`$0.0042`). */
   money(amount: number): string
   /** An activity's cost: its total, or `Unknown` for a model without a known price. */
   cost(cost: ActivityCost | undefined): string
@@ -32,9 +32,16 @@ export function createFormat(locale?: string, timeZone?: string): Format {
   const timestamps = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone })
   const days = new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', timeZone: 'UTC' })
   const hours = new Intl.DateTimeFormat(locale, { hour: 'numeric', minute: '2-digit', timeZone })
-  const money = (amount: number) =>
-    // Sub-cent amounts are what one LLM call costs: keep their digits instead of showing $0.00.
-    new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD', maximumSignificantDigits: amount > 0 && amount < 1 ? 2 : undefined, maximumFractionDigits: amount >= 1 ? 2 : undefined }).format(amount)
+  const cents = new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD' })
+  const money = (amount: number) => {
+    const size = Math.abs(amount)
+    if (size === 0 || size >= 1 || !Number.isFinite(size)) return cents.format(amount)
+    // Sub-cent amounts are what one LLM call costs: keep two significant digits instead of showing
+    // $0.00, but never fewer than the two fraction digits of cents ($0.30, not $0.3). Fraction
+    // digits rather than significant ones, which would drop that zero; 20 is Intl's old maximum.
+    const digits = Math.min(20, Math.max(2, 1 - Math.floor(Math.log10(size))))
+    return new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: digits }).format(amount)
+  }
   return {
     timestamp: (iso) => timestamps.format(new Date(iso)),
     bucket: (iso, intervalMs) => (intervalMs < 86_400_000 ? hours : days).format(new Date(iso)),

@@ -7,7 +7,7 @@ import { ExportButton } from './export-button'
 import { LiveStatus } from './live-status'
 import { useActivities, type UseActivitiesOptions } from './use-activities'
 import { useActivityStats } from './use-activity-stats'
-import { useActivityView, viewQuery, type ActivityView } from './use-activity-view'
+import { isFiltered, useActivityView, viewQuery, type ActivityView } from './use-activity-view'
 
 /** Props of {@link MyActivities}. */
 export interface MyActivitiesProps extends Omit<UseActivitiesOptions, 'page' | 'onPageChange'> {
@@ -57,7 +57,7 @@ export function MyActivities({ title = 'My Activities', types, perPage = 20, syn
         onSortChange={(sort, order) => setView({ ...view, sort, order })}
         onViewDetails={setSelected}
         caption={title}
-        emptyMessage={Object.keys(view).some((name) => name !== 'sort' && name !== 'order' && name !== 'page') ? 'No activities match these filters.' : 'No activities yet.'}
+        emptyMessage={isFiltered(view) ? 'No activities match these filters.' : 'No activities yet.'}
       />
       <ActivityDetails activity={selected} onClose={() => setSelected(undefined)} variant={details} />
     </section>

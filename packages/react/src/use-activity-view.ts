@@ -126,6 +126,11 @@ export function useActivityView(options: UseActivityViewOptions = {}): [Activity
   return [syncUrl ? view : local, setView]
 }
 
+/** Whether a view filters anything (its order and page aside): an empty table then reads "no match", not "nothing yet". */
+export function isFiltered(view: ActivityView): boolean {
+  return Object.keys(view).some((name) => name !== 'sort' && name !== 'order' && name !== 'page')
+}
+
 /** Midnight starting a `YYYY-MM-DD` day in the viewer's time zone, `days` later. */
 function localDay(day: string, days = 0): Date {
   const [year, month, date] = day.split('-').map(Number) as [number, number, number]

@@ -286,10 +286,14 @@ describe.skipIf(!executablePath && !inCi)('the product tour in Chromium (pnpm st
         const recent = page.getByRole('table', { name: 'Recent activity across users' })
         await expect.poll(async () => new Set(await recent.locator('tbody td[data-label="User"]').allTextContents()).size).toBeGreaterThan(1)
         await expect.poll(() => page.getByRole('table', { name: 'By activity type' }).locator('tbody tr').count()).toBeGreaterThan(5)
+        // The seeded tailorings are priced: the cost chart names its busiest day ("most on …").
+        const costChart = page.locator('figure.ut-chart').filter({ has: page.getByRole('img', { name: /^Cost over time/ }) })
+        await expect.poll(() => costChart.getByRole('img').getAttribute('aria-label')).toMatch(/^Cost over time: \$[\d,]+\.\d{2,} from .*, most on .* \(\$[\d,]+\.\d{2,}\)\.$/)
         if (pass.width <= 640) await fitsTheScreen(page)
         await shot(page, 'admin')
         await component(cards, 'stats-cards')
         await component(page.locator('figure.ut-chart'), 'activity-chart')
+        await component(costChart, 'activity-chart-cost')
         await component(page.locator('.ut-live-counter'), 'live-counter')
 
         expect(problems).toEqual([])
