@@ -200,6 +200,26 @@ describe(`postgresStore into an existing table (${process.env.DATABASE_URL ? 'th
     await expect(store.list({ userId: 'did:privy:nobody' }), "the app's lookup failed").rejects.toThrow(/userId "did:privy:nobody" cannot be converted/)
   })
 
+  it('sends nothing for a query it refuses, so no statement is left to fail after it answered', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const store = mappedStore()
+      await store.migrate()
+      await store.list()
+      // The store still knows the table's shape; any statement it sends from now on fails.
+      await db.query(`DROP TABLE "${schema}".activity`)
+      await expect(store.stats({ groupBy: { intervalMs: 60_000, on: 'receivedAt' } })).rejects.toBeInstanceOf(RangeError)
+      await db.idle()
+      // Node reports a rejection nobody handled once the microtasks of the tick that rejected it have run.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
   it('refuses filter values and cursors the columns cannot hold with a RangeError, never a database error', async () => {
     const store = mappedStore(storyMapping({ userId: { column: 'user_id', write: (id) => Number(id), read: (id) => String(id) } }))
     await store.migrate()

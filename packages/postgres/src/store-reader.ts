@@ -131,24 +131,18 @@ export function createStoreReader(adapter: PostgresAdapter, loadShape: () => Pro
     const visitor = shape.groupKeys.visitor ?? 'NULL::text'
     const session = shape.equality.sessionId ?? 'NULL::text'
     const unpriced = shape.costUnpriced === undefined ? '0' : `count(*) FILTER (WHERE ${shape.costUnpriced})`
-    const totals = adapter.query(
-      `SELECT count(*)::float8 AS total, count(DISTINCT ${user})::float8 AS users,
+    const totals = `SELECT count(*)::float8 AS total, count(DISTINCT ${user})::float8 AS users,
   count(DISTINCT ${visitor})::float8 AS visitors, count(DISTINCT ${session})::float8 AS sessions,
   ${sumOf(shape.inputTokens)} AS input, ${sumOf(shape.outputTokens)} AS output,
   ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost,
   ${unpriced}::float8 AS unpriced,
   ${shape.durationMs === undefined ? 'NULL::text' : `avg(${boundedFloat(shape.durationMs, '1.7976931348623157e308')}::numeric)::text`} AS average,
   ${percentile(0.5, shape.durationMs)} AS median, ${percentile(0.95, shape.durationMs)} AS p95
-FROM ${table} ${where}`,
-      params.values,
-    )
+FROM ${table} ${where}`
     const type = required(shape.groupKeys.activityType, 'activityType')
-    const byType = adapter.query(
-      `SELECT ${type}::text AS type, count(*)::float8 AS count, ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost
-FROM ${table} ${where} GROUP BY 1`,
-      params.values,
-    )
-    let buckets: Promise<Row[]> | undefined
+    const byType = `SELECT ${type}::text AS type, count(*)::float8 AS count, ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost
+FROM ${table} ${where} GROUP BY 1`
+    let buckets: { text: string; values: unknown[] } | undefined
     if (groupBy !== undefined) {
       const bucketParams = new Params()
       const conditions = await filterConditions(shape, query, bucketParams)
@@ -161,13 +155,19 @@ FROM ${table} ${where} GROUP BY 1`,
         groupBy.intervalMs === undefined
           ? 'NULL::float8'
           : `floor(extract(epoch from ${time}) * 1000 / ${bucketParams.add(groupBy.intervalMs)}::numeric)::float8`
-      buckets = adapter.query(
-        `SELECT ${bucket} AS bucket, ${key} AS key, count(*)::float8 AS count, ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost
+      buckets = {
+        text: `SELECT ${bucket} AS bucket, ${key} AS key, count(*)::float8 AS count, ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost
 FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
-        bucketParams.values,
-      )
+        values: bucketParams.values,
+      }
     }
-    const [[aggregate], typeRows, bucketRows] = await Promise.all([totals, byType, buckets])
+    // Every statement is built (and the query refused, if it must be) before any is sent: a
+    // statement sent and then left behind by a refusal would fail later with nobody to hear it.
+    const [[aggregate], typeRows, bucketRows] = await Promise.all([
+      adapter.query(totals, params.values),
+      adapter.query(byType, params.values),
+      buckets && adapter.query(buckets.text, buckets.values),
+    ])
     const result: ActivityStats = {
       total: toNumber(aggregate?.total),
       uniqueUsers: toNumber(aggregate?.users),
