@@ -251,12 +251,32 @@ describe(`postgresStore into an existing table (${process.env.DATABASE_URL ? 'th
     await store.migrate()
     await store.sink.write([chat()], { signal })
     await db.query(`ALTER TABLE "${schema}".activity RENAME COLUMN action TO event`)
+    // The store reads the table again on the error, and names what no longer fits.
     const result = await store.sink.write([chat(), chat()], { signal })
     expect(result.type).toBe('failure')
-    expect(result.type === 'failure' && (result.error as Error).message).toMatch(/column "action" .*does not exist.*describe the table with options.mapping/)
+    expect(result.type === 'failure' && (result.error as Error).message).toMatch(/names the column action, which \S+ does not have/)
     // A new store (a restart) finds out before writing anything.
     const restarted = await mappedStore().sink.write([chat()], { signal })
     expect(restarted.type === 'failure' && (restarted.error as Error).message).toMatch(/names the column action/)
+  })
+
+  it('reads the table again when a column it learned from the catalog is gone, and carries on', async () => {
+    const store = mappedStore()
+    await store.migrate()
+    const rows = [chat({ userId: 'did:privy:user4' }), chat({ userId: 'did:privy:user5' })]
+    await store.sink.write(rows, { signal })
+    expect((await store.list()).items).toHaveLength(2)
+    // The app's own migration renames its primary key, which the store pages by.
+    await db.query(`ALTER TABLE "${schema}".activity RENAME COLUMN id TO activity_pk`)
+    const later = chat({ userId: 'did:privy:user5' })
+    expect(await store.sink.write([later], { signal })).toEqual({ type: 'success' })
+    expect((await store.list({ limit: 2 })).nextCursor).toBeDefined()
+    expect(await store.stats()).toMatchObject({ total: 3, uniqueUsers: 2 })
+    const exported: string[] = []
+    for await (const item of store.export()) exported.push(item.id)
+    expect(exported.sort()).toEqual([...rows, later].map((row) => row.id).sort())
+    expect(await store.deleteActivities({ userId: 'did:privy:user4' })).toEqual({ deleted: 1 })
+    expect((await store.list({ includeTotal: true })).total).toBe(2)
   })
 
   it('keeps the batch (retryable) until migrate() made the id unique, then stores it', async () => {

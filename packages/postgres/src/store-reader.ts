@@ -78,11 +78,12 @@ export interface StoreReader {
 }
 
 /**
- * The reader over the table `loadShape` describes (a mapped table's shape depends on its column
- * types, read from the catalog the first time). Every read is one or a few statements; filters
- * become parameters, never SQL text; figures are computed so that no stored value can make them fail.
+ * The reader over the table `withShape` describes (a mapped table's shape depends on its column
+ * types, read from the catalog, and read again when a column is found gone). Every read is one or a
+ * few statements; filters become parameters, never SQL text; figures are computed so that no stored
+ * value can make them fail.
  */
-export function createStoreReader(adapter: PostgresAdapter, loadShape: () => Promise<TableShape>): StoreReader {
+export function createStoreReader(adapter: PostgresAdapter, withShape: <T>(work: (shape: TableShape) => Promise<T>) => Promise<T>): StoreReader {
   const toActivities = (shape: TableShape, rows: Row[]) => Promise.all(rows.map((row) => shape.toActivity(row)))
 
   function positionOf(shape: TableShape, row: Row, sort: ActivitySortKey): CursorPosition {
@@ -118,12 +119,15 @@ export function createStoreReader(adapter: PostgresAdapter, loadShape: () => Pro
 
   async function stats(query: StatsQuery = {}): Promise<ActivityStats> {
     checkGroupBy(query.groupBy, 'postgres')
-    const groupBy = query.groupBy
-    if (groupBy?.intervalMs !== undefined && groupBy.intervalMs < 1) {
+    if (query.groupBy?.intervalMs !== undefined && query.groupBy.intervalMs < 1) {
       // Finer than the millisecond a timestamp holds, the bucket numbers overflow a double.
       throw invalidQuery('groupBy.intervalMs must be at least 1 millisecond.')
     }
-    const shape = await loadShape()
+    return withShape((shape) => statsOver(shape, query))
+  }
+
+  async function statsOver(shape: TableShape, query: StatsQuery): Promise<ActivityStats> {
+    const groupBy = query.groupBy
     const table = shape.qualifiedTable
     const params = new Params()
     const where = whereSql(await filterConditions(shape, query, params))
@@ -214,14 +218,15 @@ FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
   }
 
   return {
-    async list(query: ListQuery = {}): Promise<ListResult> {
+    list(query: ListQuery = {}): Promise<ListResult> {
       const sort = query.sort ?? 'timestamp'
       const order = query.order ?? 'desc'
-      const shape = await loadShape()
-      checkSort(shape, sort, order)
       const limit = clamp(query.limit, DEFAULT_LIMIT, MAX_LIMIT)
-      const [result, total] = await Promise.all([page(shape, query, sort, order, limit), query.includeTotal ? count(shape, query) : undefined])
-      return total === undefined ? result : { ...result, total }
+      return withShape(async (shape) => {
+        checkSort(shape, sort, order)
+        const [result, total] = await Promise.all([page(shape, query, sort, order, limit), query.includeTotal ? count(shape, query) : undefined])
+        return total === undefined ? result : { ...result, total }
+      })
     },
 
     stats,
@@ -229,12 +234,14 @@ FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
     async *export(query: ExportQuery = {}): AsyncGenerator<Activity> {
       const sort = query.sort ?? 'timestamp'
       const order = query.order ?? 'asc'
-      const shape = await loadShape()
-      checkSort(shape, sort, order)
       const pageSize = clamp(query.pageSize, DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
       let cursor: string | undefined
       do {
-        const result = await page(shape, { ...query, cursor }, sort, order, pageSize)
+        const after = cursor
+        const result = await withShape((shape) => {
+          checkSort(shape, sort, order)
+          return page(shape, { ...query, cursor: after }, sort, order, pageSize)
+        })
         yield* result.items
         cursor = result.nextCursor
       } while (cursor !== undefined)
@@ -242,18 +249,19 @@ FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
 
     async byIds(ids: readonly string[]): Promise<Activity[]> {
       if (ids.length === 0) return []
-      const shape = await loadShape()
-      const id = shape.activityId
-      if (id === undefined) return []
-      const rows = await adapter.query(
-        `SELECT ${shape.selectList}, ${id.sql}::text AS ut_notified_id FROM ${shape.qualifiedTable} WHERE ${id.sql} = ANY($1${id.arrayCast})`,
-        [[...ids]],
-      )
-      // UUIDs print in lower case whatever case they were written in.
-      const position = (value: unknown) => order.get(String(value).toLowerCase()) ?? 0
-      const order = new Map(ids.map((value, index) => [value.toLowerCase(), index]))
-      rows.sort((a, b) => position(a.ut_notified_id) - position(b.ut_notified_id))
-      return toActivities(shape, rows)
+      return withShape(async (shape) => {
+        const id = shape.activityId
+        if (id === undefined) return []
+        const rows = await adapter.query(
+          `SELECT ${shape.selectList}, ${id.sql}::text AS ut_notified_id FROM ${shape.qualifiedTable} WHERE ${id.sql} = ANY($1${id.arrayCast})`,
+          [[...ids]],
+        )
+        // UUIDs print in lower case whatever case they were written in.
+        const position = (value: unknown) => order.get(String(value).toLowerCase()) ?? 0
+        const order = new Map(ids.map((value, index) => [value.toLowerCase(), index]))
+        rows.sort((a, b) => position(a.ut_notified_id) - position(b.ut_notified_id))
+        return toActivities(shape, rows)
+      })
     },
   }
 }
