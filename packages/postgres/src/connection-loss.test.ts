@@ -158,6 +158,49 @@ describe.skipIf(!serverAvailable)('a connection lost under node-postgres', () =>
   })
 })
 
+describe.skipIf(!serverAvailable)('a statement past queryTimeoutMs', () => {
+  const clients = {
+    'a node-postgres Pool': async (name: string) => {
+      const pool = new pg.Pool({ connectionString: serverUrl, max: 2, application_name: name })
+      cleanups.push(() => pool.end())
+      return pool
+    },
+    'a node-postgres Client': async (name: string) => {
+      const client = new pg.Client({ connectionString: serverUrl, application_name: name })
+      await client.connect()
+      cleanups.push(() => client.end())
+      return client as never
+    },
+    'postgres.js': async (name: string) => {
+      const sql = postgres(serverUrl, { max: 2, onnotice: () => {}, connection: { application_name: name } })
+      cleanups.push(() => sql.end({ timeout: 1 }))
+      return sql
+    },
+  }
+  for (const [kind, open] of Object.entries(clients)) {
+    it(`is cancelled on the server, not only abandoned (${kind})`, async () => {
+      const name = uniqueSchema('cancel')
+      const { store, schema } = await freshStore(await open(name), [], { queryTimeoutMs: STALL_TIMEOUT_MS })
+      await deliver(store, batchOf(10))
+      // Another session holds the table, so the store's statements wait on its lock.
+      const blocker = await admin.connect()
+      cleanups.push(async () => blocker.release())
+      await blocker.query('BEGIN')
+      await blocker.query(`LOCK TABLE "${schema}".user_activities IN ACCESS EXCLUSIVE MODE`)
+      const waiting = async () =>
+        (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [name])).rows[0].n
+      await expect(store.list()).rejects.toBeInstanceOf(QueryTimeoutError)
+      const write = await store.sink.write(batchOf(200), { signal })
+      expect(write.type === 'retryable' && (write.error as Error).message).toMatch(`did not finish within ${STALL_TIMEOUT_MS} ms`)
+      // While the lock is still held, nothing of the store's is left waiting on it.
+      await expect.poll(waiting, { timeout: 10_000 }).toBe(0)
+      await blocker.query('ROLLBACK')
+      await deliver(store, batchOf(10))
+      expect(await stored(schema)).toMatchObject({ count: 20 })
+    })
+  }
+})
+
 describe.skipIf(!serverAvailable)('a LISTEN connection lost', () => {
   for (const driver of ['node-postgres', 'postgres.js'] as const) {
     it(`listens again after its connection is reset, and says so (${driver})`, async () => {

@@ -346,4 +346,16 @@ describe('postgresStore options', () => {
   it('refuses a client it does not know', () => {
     expect(() => postgresStore({ client: {} as never })).toThrow(/node-postgres Pool or Client, a postgres.js sql instance or a PGlite instance/)
   })
+
+  it('refuses a time bound no timer can keep, naming the option', () => {
+    // Past 2^31 - 1 ms, Node fires a timer after 1 ms: every statement would time out at once.
+    for (const field of ['queryTimeoutMs', 'migrationTimeoutMs'] as const) {
+      for (const value of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '1000']) {
+        expect(() => postgresStore({ client: db.client, [field]: value as number }), `${field}: ${String(value)}`).toThrow(
+          new RegExp(`options.${field} must be a number of milliseconds from 1 to 2147483647`),
+        )
+      }
+      expect(() => postgresStore({ client: db.client, [field]: 2 ** 31 - 1 })).not.toThrow()
+    }
+  })
 })
