@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { activity, NASTY, nastyActivity, signal, withoutReceivedAt } from '../test/activities'
 import { openTestDatabase, uniqueSchema, type TestDatabase } from '../test/database'
 import { postgresStore, PostgresStoreError, schemaSql, type PostgresStore } from './index'
+import { COPY_MIN_ROWS } from './postgres-sink'
 
 let db: TestDatabase
 let schema: string
@@ -89,6 +90,20 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     expect(reasons[hugeUser.id]).toMatch(/54000/)
     expect(reasons[notUuid.id]).toBe('id is not a UUID.')
     expect(await storedIds()).toEqual(good.map((row) => row.id).sort())
+  })
+
+  it(`writes batches on both sides of ${COPY_MIN_ROWS} rows (one INSERT below, a COPY from there) alike: retried, stamped or not, a refused row alone`, async () => {
+    for (const size of [1, COPY_MIN_ROWS - 1, COPY_MIN_ROWS]) {
+      const stamped = Array.from({ length: size }, (_, index) => activity({ receivedAt: index % 2 === 0 ? '2025-07-06T10:05:00.000Z' : undefined }))
+      const refused = activity({ timestamp: '-010000-01-01T00:00:00.000Z' })
+      const first = await store.sink.write([...stamped.slice(0, -1), refused, stamped.at(-1)!], { signal })
+      expect(first.type === 'success' && first.rejected?.map((entry) => entry.id), `${size} rows`).toEqual([refused.id])
+      expect(await store.sink.write(stamped, { signal }), `${size} rows again`).toEqual({ type: 'success' })
+      const rows = await db.query(`SELECT id::text AS id, received_at = '2025-07-06T10:05:00Z' AS kept FROM "${schema}".user_activities WHERE id = ANY($1::uuid[])`, [
+        stamped.map((row) => row.id),
+      ])
+      expect(rows.map((row) => [row.id, row.kept]).sort()).toEqual(stamped.map((row) => [row.id, row.receivedAt !== undefined]).sort())
+    }
   })
 
   it('stores SQL, NUL characters, emoji and very long strings in every field, and reads them back exactly', async () => {
