@@ -4,7 +4,7 @@ import { deleteSubject, deleteWhere, linkIdentity } from './identity'
 import { createMappedSink } from './mapped-sink'
 import { resolveMappedTable, type ResolvedTable } from './mapped-shape'
 import { compileMapping, type ActivityMapping } from './mapping'
-import { lockForMigration, sideTableStatements } from './migrations'
+import { hashTombstonesStatement, lockForMigration, sideTableStatements } from './migrations'
 import type { TableAccess } from './table-access'
 import type { SqlNames } from './sql-names'
 import { readCatalog } from './table-catalog'
@@ -54,7 +54,7 @@ export function mappedTable(
       await adapter.transaction(async (connection) => {
         await lockForMigration(connection, names)
         const resolved = resolveMappedTable(await readCatalog(connection, names.qualifiedTable), compiled, names)
-        for (const statement of sideTableStatements(names)) await connection.query(statement)
+        for (const statement of [...sideTableStatements(names), hashTombstonesStatement(names)]) await connection.query(statement)
         if (resolved.idIndexStatement) await connection.query(resolved.idIndexStatement)
       }, settings.migrationTimeoutMs)
       loading = undefined
