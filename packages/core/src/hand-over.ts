@@ -1,3 +1,9 @@
+/** What {@link createHandOver} uses of the tracker (structural, so this file imports nothing from it). */
+interface Delivering {
+  flush(options: { timeoutMs?: number }): Promise<{ delivered: boolean }>
+  stats(): { queued: number }
+}
+
 /**
  * Delivery handed to a platform's `waitUntil` (Vercel, Cloudflare's `ctx.waitUntil`): each
  * synchronous burst of `track()` calls starts a delivery of its own and hands it over. Not one
@@ -5,15 +11,15 @@
  * that request's timers and I/O, and a request handed it would be cancelled as hung.
  *
  * @param waitUntil - the platform's hook.
- * @param flush - flushes within the write timeout.
- * @param pending - whether anything is left to deliver.
+ * @param tracker - flushed until nothing is left to deliver (`stats().queued` is 0 once it is shut down).
+ * @param timeoutMs - how long each flush may take: the write timeout.
  * @param report - receives the hook's own failure.
  * @returns what `track()` calls after queueing an activity.
  */
 export function createHandOver(
   waitUntil: (promise: Promise<unknown>) => void,
-  flush: () => Promise<{ delivered: boolean }>,
-  pending: () => boolean,
+  tracker: Delivering,
+  timeoutMs: number,
   report: (error: unknown) => void,
 ): () => void {
   let burst = false
@@ -24,7 +30,7 @@ export function createHandOver(
       burst = false
     })
     const delivery = (async () => {
-      while (pending() && (await flush()).delivered) {
+      while (tracker.stats().queued > 0 && (await tracker.flush({ timeoutMs })).delivered) {
         // Delivered what was due; go again for what was tracked meanwhile.
       }
     })()

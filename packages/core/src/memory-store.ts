@@ -1,5 +1,6 @@
 import type { Activity } from './activity'
 import { activityMatcher as matcher } from './filter'
+import { checkDeletionSubject, checkIdentityLink } from './identity-checks'
 import { isExpired, resolveRetention, startRetentionJob, type ExpiryResult, type RetentionOptions } from './retention'
 import type { RejectedActivity, SinkResult } from './sink'
 import { checkOffset, computeStats } from './stats'
@@ -267,10 +268,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     async stats(query: StatsQuery = {}): Promise<ActivityStats> {
       return computeStats(rows.values(), query, name)
     },
-    async identify({ userId, anonymousId }: IdentityLink): Promise<IdentifyResult> {
-      if (typeof userId !== 'string' || userId === '' || typeof anonymousId !== 'string' || anonymousId === '') {
-        throw new TypeError(`[usertracking] [${name}] identify() needs a non-empty userId and anonymousId.`)
-      }
+    async identify(link: IdentityLink): Promise<IdentifyResult> {
+      const { userId, anonymousId } = checkIdentityLink(link, name)
       links.set(anonymousId, { userId, linkedAt: now() })
       let linked = 0
       for (const activity of rows.values()) {
@@ -282,12 +281,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return { linked }
     },
     async deleteActivities(subject: DeletionSubject): Promise<DeletionResult> {
-      const { userId, anonymousId } = subject as { userId?: unknown; anonymousId?: unknown }
-      const byUser = typeof userId === 'string' && userId !== '' && anonymousId === undefined
-      const byVisitor = typeof anonymousId === 'string' && anonymousId !== '' && userId === undefined
-      if (!byUser && !byVisitor) {
-        throw new TypeError(`[usertracking] [${name}] deleteActivities() needs exactly one of a non-empty userId or anonymousId.`)
-      }
+      const { userId, anonymousId } = checkDeletionSubject(subject, name)
+      const byUser = userId !== undefined
       const deletedAt = now()
       let deleted = 0
       for (const [id, activity] of rows) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { normalizeActivity, normalizeCanonicalActivity } from './normalize'
+import { normalizeActivity } from './normalize'
+import { normalizeCanonicalActivity } from './normalize-canonical'
 import { parseActivity } from './schema'
 
 const priced = { total: 0.0035, input: 0.0025, output: 0.001, currency: 'USD', source: 'genai-prices@0.1.8' }
@@ -28,8 +29,8 @@ describe('cost in normalizeActivity and parseActivity', () => {
     expect(!result.ok && result.issues.map((issue) => issue.path.join('.'))).toContain(path)
   })
 
-  it('is not read by the canonical normaliser of the browser bundle', () => {
+  it('is refused by the canonical normaliser of the browser bundle, which does not read it', () => {
     const result = normalizeCanonicalActivity({ activityType: 'chat', cost: priced })
-    expect(result.ok && result.activity.cost).toBeUndefined()
+    expect(!result.ok && result.issues.map((issue) => issue.path.join('.'))).toEqual(['cost'])
   })
 })

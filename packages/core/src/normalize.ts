@@ -58,14 +58,16 @@ const MAX_ID_LENGTH = 256
 const MAX_TYPE_LENGTH = 200
 const MAX_DEPTH = 32
 
-type Path = (string | number)[]
+/** A field path, as in {@link ValidationIssue}. */
+export type Path = (string | number)[]
 
 /** Whether `value` is an object and not an array (nor null). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-class Issues {
+/** The issues found in one input, and the bytes of JSON counted so far. */
+export class Issues {
   list: ValidationIssue[] = []
   /** Bytes of JSON counted so far for `metadata` and `context`. */
   bytes = 0
@@ -92,7 +94,19 @@ function toIsoTime(value: unknown, path: Path, issues: Issues): string | undefin
   return toIsoString(ms)
 }
 
-function toId(value: unknown, path: Path, issues: Issues): string | undefined {
+/**
+ * An `activityType` read from the input's `key`: a non-empty string of at most 200 characters,
+ * trimmed.
+ */
+export function toActivityType(value: unknown, key: string, issues: Issues): string | undefined {
+  if (value == null) return issues.add(['activityType'], 'Required.')
+  if (typeof value !== 'string' || value.trim().length === 0) return issues.add([key], 'Expected a non-empty string.')
+  if (value.length > MAX_TYPE_LENGTH) return issues.add([key], `Expected at most ${MAX_TYPE_LENGTH} characters.`)
+  return value.trim()
+}
+
+/** A user, anonymous or session id: a trimmed string or a finite number; empty means none. */
+export function toId(value: unknown, path: Path, issues: Issues): string | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value)
   if (typeof value !== 'string') return issues.add(path, 'Expected a string or a number.')
   const trimmed = value.trim()
@@ -112,7 +126,8 @@ function readId(
   if (key !== undefined) set(activity, field, toId(source[key], [key], issues))
 }
 
-function toCount(value: unknown, path: Path, issues: Issues, max: number): number | undefined {
+/** A count from 0 to `max`. */
+export function toCount(value: unknown, path: Path, issues: Issues, max: number): number | undefined {
   // `!(value <= max)` also refuses NaN and Infinity.
   if (typeof value !== 'number' || value < 0 || !(value <= max)) {
     return issues.add(path, `Expected a number from 0 to ${max}.`)
@@ -246,94 +261,35 @@ function toJsonObject(
   return issues.list.length === before ? copy : undefined
 }
 
-type JsonCopier = typeof toJsonObject
-
-/**
- * {@link toJsonObject} for canonical input, in a few bytes of bundle: the copy is what
- * `JSON.stringify` makes of the value (functions and `undefined` are left out, `NaN` becomes
- * `null`, as any JSON API does) and the size is that text's length in UTF-16 code units. What
- * JSON cannot carry at all (a cycle, a BigInt) is refused, with the field's path but not the path
- * inside it.
- */
-function toJsonObjectLight(value: unknown, path: Path, maxBytes: number, issues: Issues, parseStrings: boolean): JsonObject | undefined {
-  let text: string
-  let copy: unknown
-  try {
-    if (typeof value === 'string' && parseStrings) value = JSON.parse(value)
-    text = JSON.stringify(value)
-    copy = isPlainObject(value) && JSON.parse(text)
-  } catch (error) {
-    return issues.add(path, `Not JSON: ${errorMessage(error)}`)
-  }
-  if (!isPlainObject(copy)) return issues.add(path, 'Expected a JSON object.')
-  if (text.length > maxBytes) return issues.add(path, `Larger than the ${maxBytes}-byte limit.`)
-  issues.bytes += text.length
-  return copy as JsonObject
-}
-
 type TokenField = keyof Omit<TokenUsage, 'model'>
 
-const TOKEN_FIELDS: readonly string[] = ['input', 'output', 'total', 'cacheRead', 'cacheWrite']
-
-/**
- * What {@link normalizeActivity} reads beyond the canonical names. Referenced by nothing else, so a
- * bundle that only builds canonical input (the browser's) leaves it out.
- */
-interface Aliases {
-  /** The input keys read for a field, first match wins. */
-  type: readonly string[]
-  time: readonly string[]
-  user: readonly string[]
-  anonymous: readonly string[]
-  session: readonly string[]
-  metadata: readonly string[]
-  /** Token count keys, canonical ones included, and the field each feeds. */
-  tokens: Record<string, TokenField>
-  /** Reads the aliases of `durationMs` and of context fields, after the canonical fields. */
-  read: (source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number) => void
-  /**
-   * Copies `metadata` and `context`, walking them to report the exact path of what JSON cannot
-   * carry; canonical input gets {@link toJsonObjectLight}.
-   */
-  json: JsonCopier
-}
-
-const ALIASES: Aliases = {
+/** The input keys {@link normalizeActivity} reads for a field, canonical name first; the first with a value wins. */
+const ALIASES = {
   type: ['activityType', 'action', 'action_type', 'type', 'event'],
   time: ['timestamp', 'event_action_timestamp', 'created_at'],
   user: ['userId', 'user_id'],
   anonymous: ['anonymousId', 'user_identifier'],
   session: ['sessionId', 'session_id'],
   metadata: ['metadata', 'details', 'additional_data'],
-  tokens: {
-    input: 'input',
-    output: 'output',
-    total: 'total',
-    cacheRead: 'cacheRead',
-    cacheWrite: 'cacheWrite',
-    prompt_tokens: 'input',
-    completion_tokens: 'output',
-    total_tokens: 'total',
-    input_tokens: 'input',
-    output_tokens: 'output',
-    inputTokens: 'input',
-    outputTokens: 'output',
-    totalTokens: 'total',
-    cache_read_input_tokens: 'cacheRead',
-    cache_creation_input_tokens: 'cacheWrite',
-  },
-  read: readAliasesAndCost,
-  json: toJsonObject,
-}
+} as const
 
-/** The canonical names, for input without aliases. */
-const CANONICAL: Pick<Aliases, 'type' | 'time' | 'user' | 'anonymous' | 'session' | 'metadata'> = {
-  type: ['activityType'],
-  time: ['timestamp'],
-  user: ['userId'],
-  anonymous: ['anonymousId'],
-  session: ['sessionId'],
-  metadata: ['metadata'],
+/** Token count keys, canonical ones included, and the field each feeds. */
+const TOKEN_ALIASES: Record<string, TokenField> = {
+  input: 'input',
+  output: 'output',
+  total: 'total',
+  cacheRead: 'cacheRead',
+  cacheWrite: 'cacheWrite',
+  prompt_tokens: 'input',
+  completion_tokens: 'output',
+  total_tokens: 'total',
+  input_tokens: 'input',
+  output_tokens: 'output',
+  inputTokens: 'input',
+  outputTokens: 'output',
+  totalTokens: 'total',
+  cache_read_input_tokens: 'cacheRead',
+  cache_creation_input_tokens: 'cacheWrite',
 }
 
 const CONTEXT_ALIASES = [
@@ -364,7 +320,7 @@ function readAliases(source: Record<string, unknown>, activity: Activity, issues
   }
 }
 
-function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Aliases | undefined): TokenUsage | undefined {
+function toTokenUsage(value: unknown, path: Path, issues: Issues): TokenUsage | undefined {
   if (typeof value === 'number') {
     const total = toCount(value, path, issues, ACTIVITY_LIMITS.maxTokens)
     return total === undefined ? undefined : { total }
@@ -380,7 +336,7 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Alias
       else issues.add([...path, key], 'Expected a string.')
       continue
     }
-    const field = aliases ? aliases.tokens[key] : TOKEN_FIELDS.includes(key) ? (key as TokenField) : undefined
+    const field = TOKEN_ALIASES[key]
     if (!field) continue
     const count = toCount(raw, [...path, key], issues, ACTIVITY_LIMITS.maxTokens)
     if (count !== undefined && usage[field] === undefined) usage[field] = count
@@ -396,7 +352,8 @@ function toTokenUsage(value: unknown, path: Path, issues: Issues, aliases: Alias
   return usage as TokenUsage
 }
 
-function errorMessage(value: unknown): string {
+/** The message of a thrown value, whatever it is; never throws. */
+export function errorMessage(value: unknown): string {
   try {
     if (value instanceof Error) return value.message || value.name
     const message = (value as { message?: unknown } | null | undefined)?.message
@@ -406,7 +363,8 @@ function errorMessage(value: unknown): string {
   }
 }
 
-function set<K extends keyof Activity>(activity: Activity, key: K, value: Activity[K] | undefined): void {
+/** Sets `activity[key]` unless `value` is `undefined`. */
+export function set<K extends keyof Activity>(activity: Activity, key: K, value: Activity[K] | undefined): void {
   if (value !== undefined) activity[key] = value
 }
 
@@ -419,23 +377,6 @@ function set<K extends keyof Activity>(activity: Activity, key: K, value: Activi
  * @param options - limits; see {@link NormalizeOptions} for defaults.
  */
 export function normalizeActivity(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
-  return normalize(input, options, ALIASES)
-}
-
-/**
- * {@link normalizeActivity} without the aliases, for input the SDK builds itself: only the canonical
- * field names of {@link Activity} are read, with the same checks, limits and defaults, except that
- * `metadata` and `context` are copied through JSON: what `JSON.stringify` leaves out (functions,
- * `undefined`) or turns into `null` (`NaN`, `Infinity`) is left out or `null`, their size is counted
- * in UTF-16 code units, and what JSON cannot carry (a cycle, a BigInt) is refused with the field's
- * path. That keeps the strict walker of {@link normalizeActivity} out of a browser bundle. `cost`
- * is not read either: it is set on the server (see the pricing package).
- */
-export function normalizeCanonicalActivity(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
-  return normalize(input, options, undefined)
-}
-
-function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases | undefined): NormalizeResult {
   const issues = new Issues()
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     issues.add([], 'Expected an activity object.')
@@ -445,19 +386,12 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
   const maxMetadataBytes = options.maxMetadataBytes ?? NORMALIZE_DEFAULTS.maxMetadataBytes
   const maxStringLength = options.maxStringLength ?? NORMALIZE_DEFAULTS.maxStringLength
 
-  let activityType: string | undefined
-  const typeKey = firstKey(source, (aliases ?? CANONICAL).type)
-  const typeValue = typeKey === undefined ? undefined : source[typeKey]
-  if (typeKey === undefined) issues.add(['activityType'], 'Required.')
-  else if (typeof typeValue !== 'string' || typeValue.trim().length === 0) {
-    issues.add([typeKey], 'Expected a non-empty string.')
-  } else if (typeValue.length > MAX_TYPE_LENGTH) {
-    issues.add([typeKey], `Expected at most ${MAX_TYPE_LENGTH} characters.`)
-  } else activityType = typeValue.trim()
+  const typeKey = firstKey(source, ALIASES.type) ?? 'activityType'
+  const activityType = toActivityType(source[typeKey], typeKey, issues)
 
   let nowMs: number | undefined
   let timestamp: string | undefined
-  const timeKey = firstKey(source, (aliases ?? CANONICAL).time)
+  const timeKey = firstKey(source, ALIASES.time)
   if (timeKey !== undefined) timestamp = toIsoTime(source[timeKey], [timeKey], issues)
   else {
     nowMs = (options.now ?? Date.now)()
@@ -472,9 +406,9 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
 
   const activity: Activity = { id: '', activityType: activityType ?? '', timestamp: timestamp ?? '' }
 
-  readId(source, activity, 'userId', (aliases ?? CANONICAL).user, issues)
-  readId(source, activity, 'anonymousId', (aliases ?? CANONICAL).anonymous, issues)
-  readId(source, activity, 'sessionId', (aliases ?? CANONICAL).session, issues)
+  readId(source, activity, 'userId', ALIASES.user, issues)
+  readId(source, activity, 'anonymousId', ALIASES.anonymous, issues)
+  readId(source, activity, 'sessionId', ALIASES.session, issues)
 
   if (source.description != null) {
     if (typeof source.description !== 'string') issues.add(['description'], 'Expected a string.')
@@ -489,7 +423,7 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
   if (source.durationMs != null) set(activity, 'durationMs', toCount(source.durationMs, ['durationMs'], issues, ACTIVITY_LIMITS.maxDurationMs))
 
   if (source.tokenUsage != null) {
-    set(activity, 'tokenUsage', toTokenUsage(source.tokenUsage, ['tokenUsage'], issues, aliases))
+    set(activity, 'tokenUsage', toTokenUsage(source.tokenUsage, ['tokenUsage'], issues))
   }
 
   if (source.status != null) {
@@ -502,15 +436,15 @@ function normalize(input: unknown, options: NormalizeOptions, aliases: Aliases |
     activity.status ??= 'error'
   }
 
-  const json = aliases ? aliases.json : toJsonObjectLight
   if (source.context != null) {
-    set(activity, 'context', json(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined)
+    set(activity, 'context', toJsonObject(source.context, ['context'], maxMetadataBytes, issues, false) as ActivityContext | undefined)
   }
-  aliases?.read(source, activity, issues, maxStringLength)
+  readAliases(source, activity, issues, maxStringLength)
+  if (source.cost != null) set(activity, 'cost', toCost(source.cost, issues))
 
-  const metadataKey = firstKey(source, (aliases ?? CANONICAL).metadata)
+  const metadataKey = firstKey(source, ALIASES.metadata)
   if (metadataKey !== undefined) {
-    set(activity, 'metadata', json(source[metadataKey], [metadataKey], maxMetadataBytes, issues, true))
+    set(activity, 'metadata', toJsonObject(source[metadataKey], [metadataKey], maxMetadataBytes, issues, true))
   }
 
   if (source.receivedAt != null) {
@@ -530,16 +464,6 @@ export function formatIssues(issues: readonly ValidationIssue[]): string {
 
 /** The largest `cost.total` (and `input`, `output`) accepted, in USD: far above any single LLM call. */
 const MAX_COST_USD = 1_000_000
-
-/**
- * {@link readAliases}, then `cost`: only server-side code sets it (the pricing package, a Node
- * client's batch at the ingest handler), so it is read with the aliases, which the browser's
- * canonical bundle leaves out.
- */
-function readAliasesAndCost(source: Record<string, unknown>, activity: Activity, issues: Issues, maxStringLength: number): void {
-  readAliases(source, activity, issues, maxStringLength)
-  if (source.cost != null) set(activity, 'cost', toCost(source.cost, issues))
-}
 
 /** Checks an activity's `cost` (see {@link ActivityCost}), as the pricing package or a client sends it. */
 function toCost(value: unknown, issues: Issues): ActivityCost | undefined {

@@ -1,6 +1,7 @@
 import type { Activity } from './activity'
 import { createDeque } from './deque'
 import type { Entry } from './sink-queue'
+import { PAGED_QUEUE_BYTES } from './options'
 import { CHUNK, yieldToLoop, type Pager, type PagerParts } from './write-ahead'
 
 /** Activities read back per `page` (and handed out by `load` at start). */
@@ -19,7 +20,8 @@ const PAGE = 1000
  *
  * @param parts - see {@link PagerParts}.
  */
-export function createPager({ storage, config, windowBytes, hooks, then, schedule, entries, report }: PagerParts): Pager {
+export function createPager({ storage, config, windowBytes: given, hooks, then, schedule, entries, report }: PagerParts): Pager {
+  const windowBytes = given ?? PAGED_QUEUE_BYTES
   let heldBytes = 0
   let heldCount = 0
   let storedBytes = 0

@@ -5,6 +5,8 @@ import type { Sink, SinkResult } from './sink'
 import { memoryStorage, type Storage } from './storage'
 import { createCanonicalTracker, createTracker } from './tracker'
 import type { TrackerOptions } from './options'
+import type { ValidationError } from './errors'
+import { isUuid } from './uuid'
 
 beforeEach(() => {
   vi.useFakeTimers()
@@ -726,27 +728,38 @@ describe('options', () => {
 })
 
 describe('createCanonicalTracker', () => {
-  it('validates and delivers canonical input like createTracker, and reads no aliases', async () => {
+  it('validates and delivers the fields a page builds, reads no aliases, and refuses the fields it does not read', async () => {
     const sink = memorySink()
-    const t = createCanonicalTracker({ sinks: [sink], debounceTime: 0 })
-    expect(t.track({ activityType: 'ok', userId: 'u1', durationMs: 5, tokenUsage: { input: 2, output: 3 }, metadata: { a: 1 } })).toBeDefined()
+    const t = createCanonicalTracker({ sinks: [sink], debounceTime: 0, defaults: { sessionId: 's1' } })
+    expect(t.track({ activityType: 'ok', userId: 'u1', anonymousId: 'a1', durationMs: 5, context: { element: 'b' }, metadata: { a: 1 } })).toBeDefined()
     expect(t.track({ action: 'alias only' })).toBeUndefined()
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
     expect(t.track({ activityType: 'bad', metadata: cyclic })).toBeUndefined()
     // Metadata is copied through JSON, as JSON APIs do: NaN becomes null, a function is left out.
     expect(t.track({ activityType: 'json', metadata: { n: Number.NaN, f: () => 1, ok: 'yes' } })).toBeDefined()
-    expect(t.track({ activityType: 'aliases ignored', user_id: 7, details: { b: 2 }, timeTaken: 3, tokenUsage: { prompt_tokens: 1, total: 4 } })).toBeDefined()
+    expect(t.track({ activityType: 'aliases ignored', user_id: 7, details: { b: 2 }, timeTaken: 3 })).toBeDefined()
+    const refused: unknown[] = []
+    t.on('dropped', (reason, _activities, detail) => refused.push([reason, (detail.error as ValidationError).issues.map((issue) => issue.path.join('.'))]))
+    expect(t.track({ activityType: 'llm', tokenUsage: { input: 2, output: 3 } })).toBeUndefined()
+    expect(t.track({ activityType: 'replayed', id: '0190a0b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b', timestamp: '2026-01-01T00:00:00.000Z' })).toBeUndefined()
+    expect(t.track({ activityType: 'x'.repeat(201), durationMs: -1, metadata: 'not json' })).toBeUndefined()
+    expect(refused).toEqual([
+      ['invalid', ['tokenUsage']],
+      ['invalid', ['id', 'timestamp']],
+      ['invalid', ['activityType', 'durationMs', 'metadata']],
+    ])
     await t.flush()
     const [first, third, second] = sink.activities
     expect(third).toMatchObject({ activityType: 'json', metadata: { n: null, ok: 'yes' } })
     expect(third!.metadata).not.toHaveProperty('f')
-    expect(first).toMatchObject({ activityType: 'ok', userId: 'u1', durationMs: 5, tokenUsage: { input: 2, output: 3, total: 5 }, metadata: { a: 1 } })
-    expect(second).toMatchObject({ activityType: 'aliases ignored', tokenUsage: { total: 4 } })
+    expect(first).toMatchObject({ activityType: 'ok', userId: 'u1', anonymousId: 'a1', sessionId: 's1', durationMs: 5, context: { element: 'b' }, metadata: { a: 1 } })
+    expect(isUuid(first!.id)).toBe(true)
+    expect(Date.parse(first!.timestamp)).toBeGreaterThan(0)
+    expect(second).toMatchObject({ activityType: 'aliases ignored' })
     expect(second).not.toHaveProperty('userId')
     expect(second).not.toHaveProperty('metadata')
     expect(second).not.toHaveProperty('durationMs')
-    expect(second!.tokenUsage).not.toHaveProperty('input')
-    expect(t.stats().droppedByReason).toEqual({ invalid: 2 })
+    expect(t.stats().droppedByReason).toEqual({ invalid: 5 })
   })
 })

@@ -2,11 +2,13 @@ import type { Activity, ActivityInput } from './activity'
 import { StorageError, SinkError, ValidationError } from './errors'
 import { createLogger } from './logger'
 import { createWarnings } from './warnings'
-import { isPlainObject, normalizeActivity, normalizeCanonicalActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
-import { PAGED_QUEUE_BYTES, resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
+import { isPlainObject, normalizeActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
+import { normalizeCanonicalActivity } from './normalize-canonical'
+import { resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
 import { createSinkQueue, type Entry, type SinkQueue } from './sink-queue'
 import { unref } from './unref'
 import { createHandOver } from './hand-over'
+import { createHold } from './hold'
 import { createPager } from './paging'
 import { createWriteAhead, type PagerFactory } from './write-ahead'
 
@@ -107,12 +109,14 @@ interface FlushWaiter {
 
 /**
  * What {@link createTracker} adds to the lean tracker of {@link createCanonicalTracker}: paging,
- * warnings without `debug`, and delivery handed to a platform's `waitUntil`. Passed in, so that a bundle that never uses them leaves them out.
+ * warnings without `debug`, delivery handed to a platform's `waitUntil`, and the process held
+ * while a flush is awaited. Passed in, so that a bundle that never uses them leaves them out.
  */
 interface TrackerParts {
   pager?: PagerFactory
   warnings?: typeof createWarnings
   handOver?: typeof createHandOver
+  hold?: typeof createHold
 }
 
 /**
@@ -154,19 +158,22 @@ export function mergeActivityDefaults<T extends Partial<ActivityInput>>(defaults
  * @param options - see {@link TrackerOptions}; throws a `TypeError` naming the field when one is invalid.
  */
 export function createTracker(options: TrackerOptions): Tracker {
-  return trackerWith(options, normalizeActivity, { pager: createPager, warnings: createWarnings, handOver: createHandOver })
+  return trackerWith(options, normalizeActivity, { pager: createPager, warnings: createWarnings, handOver: createHandOver, hold: createHold })
 }
 
 /**
- * {@link createTracker} for callers that only ever pass canonical {@link Activity} field names, such
- * as a browser bundle whose every activity is built by the SDK itself. It reads no aliases
- * (`action`, `user_id`, `details`, `prompt_tokens`, …: an alias alone is ignored, so `{ action }`
- * is dropped as `invalid`), and leaves the alias tables out of the bundle. It is the lean tracker a
- * bundle ships: `metadata` and `context` are copied through JSON (see `normalizeCanonicalActivity`);
- * it does not page (a storage with `spill` and `page` is used through `load`, `add` and `remove`
- * alone, and memory holds the whole queue, bounded by `maxQueueBytes`); it does not warn without
- * `debug` (`warnings` is ignored: see drops through `onDrop`, `stats()` and `flush()`); and it
- * ignores `waitUntil`, which no browser has.
+ * {@link createTracker} for the activities an SDK builds itself, such as a browser bundle's. It
+ * reads only the fields a page's activity carries: `activityType`, `userId`, `anonymousId`,
+ * `sessionId`, `durationMs`, `context` and `metadata`, by their canonical names, and sets `id` and
+ * `timestamp` itself. An activity with any other field (`description`, `tokenUsage`, `cost`, …) is
+ * dropped as `invalid`, naming the field; aliases (`action`, `user_id`, `details`, …) are not read
+ * (an alias alone is ignored, so `{ action }` is dropped as `invalid`). That leaves the alias tables
+ * and the strict JSON walker out of the bundle: `metadata` and `context` are copied through JSON.
+ * It is the lean tracker a bundle ships: it does not page (a storage with `spill` and `page` is used
+ * through `load`, `add` and `remove` alone, and memory holds the whole queue, bounded by
+ * `maxQueueBytes`); it does not warn without `debug` (`warnings` is ignored: see drops through
+ * `onDrop`, `stats()` and `flush()`); it ignores `waitUntil`, which no browser has; and an awaited
+ * `flush()` does not keep a process alive, which a page does not have.
  * Batching, retries, byte bounds, storage and everything else are those of `createTracker`.
  *
  * @param options - see {@link TrackerOptions}; `defaults` must use canonical names too.
@@ -176,7 +183,6 @@ export function createCanonicalTracker(options: TrackerOptions): Tracker {
 }
 
 function trackerWith(options: TrackerOptions, normalize: (input: unknown, options: NormalizeOptions) => NormalizeResult, parts: TrackerParts): Tracker {
-  const makePager = parts.pager
   const config = resolveTrackerOptions(options)
   const log = createLogger(config.debug)
   const warn = config.warnings === false ? undefined : parts.warnings?.(config.debug)
@@ -189,9 +195,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   let paused = false
   let shutdownPromise: Promise<boolean> | undefined
   let waiters: FlushWaiter[] = []
-  // A ref'd timer held while someone awaits flush() or shutdown(): every other timer is unref'd so
-  // tracking never keeps a process alive, but an awaited flush must not be cut short by the exit.
-  let hold: ReturnType<typeof setInterval> | undefined
+  const hold = parts.hold?.()
   let batchTimer: ReturnType<typeof setTimeout> | undefined
   let batchTimerAt = 0
   let windowStart: number | undefined
@@ -241,7 +245,17 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
 
   // ---- the parts: write-ahead persistence, and one delivery queue per sink ----
 
-  const paging = makePager !== undefined && typeof config.storage?.page === 'function' && typeof config.storage.spill === 'function'
+  // Without a storage, an entry is sendable at once and nothing is written.
+  const writeAhead = config.storage && createWriteAhead(config.storage, config, config.sinks.length, {
+    persisted: pumpAll,
+    loaded(entries, front, fresh) {
+      counters.queued += fresh
+      for (const queue of queues) queue.add(entries, front)
+      pumpAll()
+    },
+    error: reportError,
+  }, parts.pager, options.maxQueueBytes)
+  // A paging storage bounds memory itself; otherwise each queue drops its oldest past the bounds.
   const queues: SinkQueue[] = config.sinks.map((sink) =>
     createSinkQueue(
       sink,
@@ -255,19 +269,9 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         error: reportError,
         debug: log.debug,
       },
-      !paging,
+      !writeAhead?.pages,
     ),
   )
-  // Without a storage, an entry is sendable at once and nothing is written.
-  const writeAhead = config.storage && createWriteAhead(config.storage, config, queues.length, {
-    persisted: pumpAll,
-    loaded(entries, front, fresh) {
-      counters.queued += fresh
-      for (const queue of queues) queue.add(entries, front)
-      pumpAll()
-    },
-    error: reportError,
-  }, makePager, options.maxQueueBytes ?? PAGED_QUEUE_BYTES)
 
   function settled(sink: string, entries: Entry[], reason?: DropReason, error?: unknown): void {
     const activities = entries.map((entry) => entry.activity)
@@ -346,11 +350,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
 
   // Held exactly while there are waiters.
   function syncHold(): void {
-    if (waiters.length > 0) hold ??= setInterval(() => {}, 2 ** 31 - 1)
-    else {
-      clearInterval(hold)
-      hold = undefined
-    }
+    hold?.(waiters.length > 0)
   }
 
   async function flushReport(timeoutMs?: number): Promise<FlushReport> {
@@ -393,15 +393,6 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   }
 
   // ---- the public surface ----
-
-  const handOver =
-    config.waitUntil &&
-    parts.handOver?.(
-      config.waitUntil,
-      () => flushReport(config.writeTimeoutMs),
-      () => counters.queued > 0 && !stopped,
-      reportError,
-    )
 
   function track(input: ActivityInput): string | undefined {
     try {
@@ -518,7 +509,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
     return shutdownPromise
   }
 
-  return {
+  const tracker: Tracker = {
     track,
     flush,
     shutdown,
@@ -540,4 +531,6 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       }
     },
   }
+  const handOver = config.waitUntil && parts.handOver?.(config.waitUntil, tracker, config.writeTimeoutMs, reportError)
+  return tracker
 }

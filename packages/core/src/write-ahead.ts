@@ -23,6 +23,8 @@ export type Placement = 'held' | 'spilled' | 'full'
 
 /** The write-ahead layer of a tracker; see {@link createWriteAhead}. */
 export interface WriteAhead {
+  /** Whether the storage pages: memory holds a window of the queue and the rest waits in storage. */
+  readonly pages: boolean
   /** Settles once what the storage held is loaded (a first window of it, when the storage pages). */
   readonly loaded: Promise<void>
   /**
@@ -47,8 +49,8 @@ export interface WriteAhead {
 export interface PagerParts {
   storage: Required<Pick<Storage, 'spill' | 'page'>> & Storage
   config: ResolvedTrackerOptions
-  /** The window memory holds, in bytes: `maxQueueBytes` when it was given. */
-  windowBytes: number
+  /** The window memory holds, in bytes: `maxQueueBytes` as given (the pager has its own default). */
+  windowBytes: number | undefined
   hooks: WriteAheadHooks
   /** Queues `step` behind every storage call queued so far. */
   then(step: () => Promise<void>): void
@@ -97,7 +99,12 @@ const STARTUP_SEQ = -(2 ** 52)
  * Workers) would leave the storage chain waiting forever; there, and in browsers, the steps run on.
  */
 export const yieldToLoop = () =>
-  new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : resolve()))
+  new Promise<void>((resolve) => {
+    // Read off globalThis: core is typed without Node's globals (browsers and React 18 apps compile it too).
+    const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate
+    if (typeof immediate === 'function') immediate(resolve)
+    else resolve()
+  })
 
 /**
  * Persistence wrapped around delivery: every accepted activity is stored before it is sent, in one
@@ -111,7 +118,7 @@ export const yieldToLoop = () =>
  * @param sinks - how many sinks each entry must settle with.
  * @param hooks - how it reports back.
  * @param makePager - paging, used when the storage pages.
- * @param windowBytes - with paging, the memory window in bytes.
+ * @param windowBytes - with paging, the memory window in bytes: `maxQueueBytes` as given, if it was.
  */
 export function createWriteAhead(
   storage: Storage,
@@ -119,7 +126,7 @@ export function createWriteAhead(
   sinks: number,
   hooks: WriteAheadHooks,
   makePager?: PagerFactory,
-  windowBytes = config.maxQueueBytes,
+  windowBytes?: number,
 ): WriteAhead {
   let chain: Promise<unknown> = Promise.resolve()
   let adds: Entry[] = []
@@ -226,6 +233,7 @@ export function createWriteAhead(
     .catch((error) => report('Could not load activities.', error)))
 
   return {
+    pages: pager !== undefined,
     loaded,
     accept(entry) {
       const placement = pager ? pager.accept(entry) : 'held'

@@ -68,6 +68,10 @@ export interface FirestoreAdapter {
    * last returned.
    */
   transact(path: string, change: (data: Record<string, unknown> | undefined) => Record<string, unknown> | null | undefined): Promise<Record<string, unknown> | null | undefined>
-  /** Calls `onAdded` with documents stored at or after `sinceMs` as they are added; returns the stop function. */
+  /**
+   * Listens to documents stored at or after `sinceMs`: calls `onAdded` at each snapshot with the
+   * documents it added (none, when it only says the listener is up), and `onError` once when the
+   * listener fails, after which it has ended. Returns the stop function.
+   */
   listen(scope: QueryScope, sinceMs: number, onAdded: (documents: StoredDocument[]) => void, onError: (error: unknown) => void): () => void
 }

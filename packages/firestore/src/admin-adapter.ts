@@ -101,7 +101,7 @@ export function adminAdapter(database: unknown): FirestoreAdapter {
         .where(STORED_AT, '>=', new Date(sinceMs))
         .onSnapshot((snapshot) => {
           const added = snapshot.docChanges().filter((change) => change.type === 'added')
-          if (added.length > 0) onAdded(added.map(({ doc }) => ({ path: doc.ref.path, data: doc.data() })))
+          onAdded(added.map(({ doc }) => ({ path: doc.ref.path, data: doc.data() })))
         }, onError)
     },
   }

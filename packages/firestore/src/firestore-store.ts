@@ -28,7 +28,8 @@ import { fromDocument } from './document'
 import { createFirestoreSink, MAX_BATCH_SIZE } from './firestore-sink'
 import { deleteSubject, linkIdentity } from './identity'
 import { checkLayout, userCollectionPath, type Layout } from './layout'
-import { matchesNothing, planQueries, sortField, type QueryPlan, type SortField } from './query-plan'
+import { matchesNothing, planQueries, sortField, type QueryPlan, type QueryScope, type SortField } from './query-plan'
+import { listenAgainOnError } from './live-listener'
 import { expireFirestore } from './retention'
 import { describeError, FirestoreStoreError } from './errors'
 import { selectAdapter } from './select-adapter'
@@ -41,7 +42,11 @@ export interface FirestoreStoreOptions {
    * belongs to the app.
    */
   db: FirestoreDatabase
-  /** The top-level collection, one document per user. @default 'user-activities' */
+  /**
+   * The top-level collection, one document per user; deletion tombstones go to
+   * `{collection}-tombstones`, named by the SHA-256 of the deleted person's id.
+   * @default 'user-activities'
+   */
   collection?: string
   /**
    * The collection of activities under each user, so one activity lives at
@@ -61,8 +66,9 @@ export interface FirestoreStoreOptions {
   liveLookbackMs?: number
   /**
    * How long after `deleteActivities` the sink refuses activities of that person tracked before the
-   * deletion, in ms (30 days, longer than any tracker's retry window). The tombstone's `expireAt`
-   * field lets a Firestore TTL policy remove it afterwards.
+   * deletion, in ms (30 days, longer than any tracker's retry window). The tombstone (in
+   * `{collection}-tombstones`, under the SHA-256 of the person's id) carries `expireAt`, which
+   * lets a Firestore TTL policy remove it afterwards.
    * @default 2592000000
    */
   tombstoneMs?: number
@@ -77,8 +83,10 @@ export interface FirestoreStoreOptions {
    */
   retention?: RetentionOptions
   /**
-   * Errors of `subscribe` listeners (a rule refusing the read, a lost index) and of retention runs
-   * (the job runs again at its next interval). @default console.error
+   * Errors of `subscribe` listeners (a rule refusing the read, a lost index, the backend lost), each
+   * a `FirestoreStoreError` saying when the listener listens again, of `onActivities` callbacks, and
+   * of retention runs (the job runs again at its next interval). A throw from it is swallowed.
+   * @default console.error
    */
   onError?: (error: unknown) => void
   /**
@@ -94,7 +102,11 @@ export interface FirestoreStore extends Store {
   /**
    * Pushes activities matching `filter` as they are written, by any process; returns the
    * unsubscribe function. With `userId`, it listens to that user's collection alone (what a signed-in
-   * browser may read under the shipped rules); without, to every user's.
+   * browser may read under the shipped rules); without, to every user's. When the listener fails,
+   * the failure goes to `onError` and a new listener starts after a backoff (up to 1 s, doubling
+   * with each failure in a row to at most 60 s, fully jittered), starting `liveLookbackMs` before
+   * the failure of the last listener that answered, so nothing written meanwhile is missed; an
+   * activity is pushed once however many listeners see it.
    */
   subscribe(filter: ActivityFilter, onActivities: (activities: Activity[]) => void): () => void
   /**
@@ -186,6 +198,14 @@ export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
     ((error: unknown) => {
       console.error(`[usertracking] [firestore] ${error instanceof Error ? error.message : String(error)}`, error)
     })
+  /** Hands an error to `onError`, which is the last resort: a throw from it must never reach the host process. */
+  const report = (error: unknown) => {
+    try {
+      onError(error)
+    } catch {
+      // Nowhere left to report it.
+    }
+  }
   const retention = resolveRetention(options.retention, 'firestore')
   /** Names this store in the retention lease. */
   const holder = uuidv7()
@@ -195,7 +215,7 @@ export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
   }
   const job = retention?.runInBackground
     ? startRetentionJob(expire, retention.intervalMs, (error) =>
-        onError(
+        report(
           new FirestoreStoreError(`The retention job under ${layout.collection} failed (it runs again in ${retention.intervalMs} ms): ${describeError(error)}`, {
             cause: error,
           }),
@@ -308,27 +328,24 @@ export function firestoreStore(options: FirestoreStoreOptions): FirestoreStore {
 
     subscribe(filter: ActivityFilter, onActivities: (activities: Activity[]) => void): () => void {
       const matches = activityMatcher(filter)
-      const scope = filter.userId === undefined ? { group: layout.subcollection } : { collection: userCollectionPath(layout, filter.userId) }
-      return adapter.listen(
-        scope,
-        now() - liveLookbackMs,
-        (documents) => {
+      const scope: QueryScope = filter.userId === undefined ? { group: layout.subcollection } : { collection: userCollectionPath(layout, filter.userId) }
+      return listenAgainOnError({
+        listen: (sinceMs, onAdded, onListenerError) => adapter.listen(scope, sinceMs, onAdded, onListenerError),
+        sinceMs: now() - liveLookbackMs,
+        lookbackMs: liveLookbackMs,
+        describe: 'collection' in scope ? scope.collection : `every ${scope.group} collection`,
+        now,
+        onDocuments: (documents) => {
           const activities = documents.map((document) => fromDocument(document.data)).filter(matches)
           if (activities.length === 0) return
           try {
             onActivities(activities)
           } catch (error) {
-            onError(error)
+            report(error)
           }
         },
-        (error) => {
-          try {
-            onError(error)
-          } catch {
-            // onError is the last resort; a listener failure must never reach the host process.
-          }
-        },
-      )
+        onError: report,
+      })
     },
   }
 }

@@ -1,25 +1,22 @@
-import type { Activity, DeletionResult, DeletionSubject, IdentifyResult, IdentityLink, RejectedActivity } from '@usertracking/core'
+import { checkDeletionSubject, checkIdentityLink, type Activity, type DeletionResult, type DeletionSubject, type IdentifyResult, type IdentityLink, type RejectedActivity } from '@usertracking/core'
 import type { FirestoreAdapter } from './adapter'
 import { EXPIRE_AT, fromDocument, STORED_AT, toDocument } from './document'
 import { documentPath, ownerId, userCollectionPath, type Layout } from './layout'
 import { planQueries, type QueryPlan } from './query-plan'
+import { DELETED_AT, tombstonePath, tombstonePathOfOwner } from './tombstones'
 
 /**
- * What `identify` and `deleteActivities` leave behind lives in the owner documents, the parents of
- * each owner's activities (`user-activities/{owner}`): an anonymous visitor's owner document holds
- * the user it was linked to; a deleted person's holds the time of the deletion (a tombstone), and
- * `expireAt`, for a Firestore TTL policy to remove it once no delivery can still be late.
+ * What `identify` leaves behind lives in the owner documents, the parents of each owner's
+ * activities (`user-activities/{owner}`): an anonymous visitor's owner document holds the user it
+ * was linked to. A deletion removes those links and leaves a tombstone, under a hash, in the
+ * tombstone collection (see `tombstones.ts`).
  */
 export const LINKED_USER = 'linkedUserId'
 export const LINKED_AT = 'linkedAt'
-export const DELETED_AT = 'deletedAt'
 /** Writes per commit when moving (a set and a delete each) or deleting activities. */
 const MOVE_BATCH = 250
 const DELETE_BATCH = 500
 
-function nonEmpty(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0
-}
 
 function ownerPath(layout: Layout, owner: { userId?: string; anonymousId?: string }): string {
   return `${layout.collection}/${ownerId(owner)}`
@@ -41,9 +38,10 @@ export interface ScreenedBatch {
 }
 
 /**
- * Applies links and tombstones to a batch about to be written, with one read of the owner
- * documents it touches: activities of a deleted person tracked before the deletion are refused,
- * and an anonymous visitor's activities without a user get the user they were linked to (a copy).
+ * Applies links and tombstones to a batch about to be written, with one read of the documents it
+ * touches (the tombstone of each person, the owner document of each visitor): activities of a
+ * deleted person tracked before the deletion are refused, and an anonymous visitor's activities
+ * without a user get the user they were linked to (a copy).
  */
 export async function screenBatch(
   adapter: FirestoreAdapter,
@@ -52,30 +50,43 @@ export async function screenBatch(
   nowMs: number,
   tombstoneMs: number,
 ): Promise<ScreenedBatch> {
-  const paths = new Set<string>()
+  /** Owner key (`u` or `a` + the id) → the tombstone's path. */
+  const tombstones = new Map<string, Promise<string>>()
+  const visitorOwners = new Set<string>()
   for (const activity of batch) {
-    if (activity.userId !== undefined) paths.add(ownerPath(layout, { userId: activity.userId }))
-    if (activity.anonymousId !== undefined) paths.add(ownerPath(layout, { anonymousId: activity.anonymousId }))
+    if (activity.userId !== undefined && !tombstones.has(`u${activity.userId}`)) {
+      tombstones.set(`u${activity.userId}`, tombstonePath(layout, { userId: activity.userId }))
+    }
+    if (activity.anonymousId !== undefined) {
+      visitorOwners.add(ownerPath(layout, { anonymousId: activity.anonymousId }))
+      if (!tombstones.has(`a${activity.anonymousId}`)) tombstones.set(`a${activity.anonymousId}`, tombstonePath(layout, { anonymousId: activity.anonymousId }))
+    }
   }
-  if (paths.size === 0) return { batch: [...batch], rejected: [] }
-  const list = [...paths]
+  if (tombstones.size === 0) return { batch: [...batch], rejected: [] }
+  const tombstonePaths = await Promise.all(tombstones.values())
+  const list = [...new Set([...tombstonePaths, ...visitorOwners])]
   const found = await adapter.read(list)
-  const owners = new Map(list.map((path, index) => [path, found[index]]))
-  const deletedAt = (path: string): number => {
-    const at = millis(owners.get(path)?.[DELETED_AT])
+  const documents = new Map(list.map((path, index) => [path, found[index]]))
+  const tombstoneOf = new Map([...tombstones.keys()].map((key, index) => [key, tombstonePaths[index]!]))
+  const deletedAt = (key: string): number => {
+    const at = millis(documents.get(tombstoneOf.get(key)!)?.[DELETED_AT])
     return at !== undefined && nowMs - at <= tombstoneMs ? at : -Infinity
   }
   const screened: Activity[] = []
   const rejected: RejectedActivity[] = []
   for (const activity of batch) {
-    const userOwner = activity.userId === undefined ? undefined : ownerPath(layout, { userId: activity.userId })
-    const visitorOwner = activity.anonymousId === undefined ? undefined : ownerPath(layout, { anonymousId: activity.anonymousId })
-    const deleted = Math.max(userOwner ? deletedAt(userOwner) : -Infinity, visitorOwner ? deletedAt(visitorOwner) : -Infinity)
+    const deleted = Math.max(
+      activity.userId === undefined ? -Infinity : deletedAt(`u${activity.userId}`),
+      activity.anonymousId === undefined ? -Infinity : deletedAt(`a${activity.anonymousId}`),
+    )
     if (Date.parse(activity.timestamp) <= deleted) {
       rejected.push({ id: activity.id, error: 'The person was deleted after this activity was tracked.' })
       continue
     }
-    const linked = userOwner === undefined && visitorOwner !== undefined ? owners.get(visitorOwner)?.[LINKED_USER] : undefined
+    const linked =
+      activity.userId === undefined && activity.anonymousId !== undefined
+        ? documents.get(ownerPath(layout, { anonymousId: activity.anonymousId }))?.[LINKED_USER]
+        : undefined
     screened.push(typeof linked === 'string' ? { ...activity, userId: linked } : activity)
   }
   return { batch: screened, rejected }
@@ -87,10 +98,7 @@ export async function screenBatch(
  * the user's collection with `userId` set, {@link MOVE_BATCH} to a commit.
  */
 export async function linkIdentity(adapter: FirestoreAdapter, layout: Layout, link: IdentityLink, nowMs: number): Promise<IdentifyResult> {
-  const { userId, anonymousId } = link ?? ({} as IdentityLink)
-  if (!nonEmpty(userId) || !nonEmpty(anonymousId)) {
-    throw new TypeError('[usertracking] [firestore] identify() needs a non-empty userId and anonymousId.')
-  }
+  const { userId, anonymousId } = checkIdentityLink(link, 'firestore')
   const visitor = ownerPath(layout, { anonymousId })
   const [existing] = await adapter.read([visitor])
   // A device shared by two people links to whoever signed in last; moved activities keep their user.
@@ -127,10 +135,10 @@ async function deleteAll(adapter: FirestoreAdapter, plan: QueryPlan): Promise<nu
 }
 
 /**
- * Deletes one person: first the tombstones, replacing the identity links (so a delivery racing
- * the deletion is refused); then their activities, {@link DELETE_BATCH} to a commit. A user's are
- * those in their collection and under every anonymous id linked to them; a visitor's are every
- * activity with their `anonymousId`.
+ * Deletes one person: first the tombstones (so a delivery racing the deletion is refused), with
+ * the identity links removed in the same commits; then their activities, {@link DELETE_BATCH} to
+ * a commit. A user's are those in their collection and under every anonymous id linked to them; a
+ * visitor's are every activity with their `anonymousId`.
  */
 export async function deleteSubject(
   adapter: FirestoreAdapter,
@@ -139,22 +147,29 @@ export async function deleteSubject(
   nowMs: number,
   tombstoneMs: number,
 ): Promise<DeletionResult> {
-  const { userId, anonymousId } = (subject ?? {}) as { userId?: unknown; anonymousId?: unknown }
-  const byUser = nonEmpty(userId) && anonymousId === undefined
-  const byVisitor = nonEmpty(anonymousId) && userId === undefined
-  if (!byUser && !byVisitor) {
-    throw new TypeError('[usertracking] [firestore] deleteActivities() needs exactly one of a non-empty userId or anonymousId.')
-  }
+  const { userId, anonymousId } = checkDeletionSubject(subject, 'firestore')
+  const byUser = userId !== undefined
+  const byVisitor = !byUser
   const tombstone = { [DELETED_AT]: new Date(nowMs), [EXPIRE_AT]: new Date(nowMs + tombstoneMs) }
   if (byVisitor) {
-    await adapter.commit([{ path: ownerPath(layout, { anonymousId: anonymousId as string }), data: tombstone }])
+    const visitor = ownerPath(layout, { anonymousId: anonymousId as string })
+    await adapter.commit([
+      { path: await tombstonePathOfOwner(layout, visitor), data: tombstone },
+      { path: visitor, data: null },
+    ])
     const [plan] = planQueries(layout, { anonymousId: anonymousId as string }, 'timestamp', 'asc')
     return { deleted: await deleteAll(adapter, plan!) }
   }
   const visitors = await adapter.find(layout.collection, LINKED_USER, userId as string)
-  const owners = [ownerPath(layout, { userId: userId as string }), ...visitors]
-  for (let start = 0; start < owners.length; start += DELETE_BATCH) {
-    await adapter.commit(owners.slice(start, start + DELETE_BATCH).map((path) => ({ path, data: tombstone })))
+  const visitorWrites = await Promise.all(
+    visitors.map(async (visitor) => [
+      { path: await tombstonePathOfOwner(layout, visitor), data: tombstone },
+      { path: visitor, data: null },
+    ]),
+  )
+  const writes = [{ path: await tombstonePath(layout, { userId: userId as string }), data: tombstone }, ...visitorWrites.flat()]
+  for (let start = 0; start < writes.length; start += DELETE_BATCH) {
+    await adapter.commit(writes.slice(start, start + DELETE_BATCH))
   }
   let deleted = await deleteAll(adapter, collectionPlan(userCollectionPath(layout, userId as string)))
   for (const visitor of visitors) deleted += await deleteAll(adapter, collectionPlan(`${visitor}/${layout.subcollection}`))

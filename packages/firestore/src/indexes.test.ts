@@ -116,16 +116,16 @@ describe('firestore.indexes.json', () => {
 })
 
 describe('the indexes retention needs', () => {
-  it('covers its queries: expired activities across users by timestamp and receivedAt, owner documents by expireAt', () => {
+  it('covers its queries: expired activities across users by timestamp and receivedAt, tombstones by expireAt', () => {
     for (const field of ['timestamp', 'receivedAt']) {
       expect(covered({ scope: 'COLLECTION_GROUP', field, order: 'ASCENDING' }), field).toBeDefined()
     }
-    const owners = shipped.fieldOverrides.find((entry) => entry.collectionGroup === 'user-activities' && entry.fieldPath === 'expireAt')
-    expect(owners?.indexes).toContainEqual({ order: 'ASCENDING', queryScope: 'COLLECTION' })
+    const tombstones = shipped.fieldOverrides.find((entry) => entry.collectionGroup === 'user-activities-tombstones' && entry.fieldPath === 'expireAt')
+    expect(tombstones?.indexes).toContainEqual({ order: 'ASCENDING', queryScope: 'COLLECTION' })
   })
 
-  it('turns TTL policies on for expireAt, of activities and of owner documents (tombstones)', () => {
-    for (const group of ['activities', 'user-activities']) {
+  it('turns TTL policies on for expireAt, of activities and of tombstones', () => {
+    for (const group of ['activities', 'user-activities-tombstones']) {
       expect(shipped.fieldOverrides.find((entry) => entry.collectionGroup === group && entry.fieldPath === 'expireAt')?.ttl, group).toBe(true)
     }
   })

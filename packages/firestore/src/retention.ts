@@ -1,8 +1,9 @@
 import type { ExpiryResult } from '@usertracking/core'
 import type { FirestoreAdapter, StoredDocument } from './adapter'
 import { EXPIRE_AT } from './document'
-import { DELETED_AT, LINKED_AT, LINKED_USER } from './identity'
+import { LINKED_AT, LINKED_USER } from './identity'
 import type { Layout } from './layout'
+import { tombstoneCollection } from './tombstones'
 import type { OrderField, QueryPlan, QueryScope } from './query-plan'
 
 /** Documents read, and deleted in one commit, at a time (Firestore's limit for one commit). */
@@ -63,9 +64,9 @@ async function* older(adapter: FirestoreAdapter, scope: QueryScope, field: Order
  * `{collection}/%retention`), so one process at a time runs it; a call that finds the lease held
  * answers `{ deleted: 0, skipped: true }`. It deletes the activities whose `timestamp` or
  * `receivedAt` is before the cutoff (collection group queries, only documents under this store's
- * collection), removes identity links older than the cutoff and tombstones past their `expireAt`
- * from the owner documents, and gives the lease back. Stops between two commits when `signal`
- * aborts, or when the lease was lost (it ran out while this process stalled, and another took it).
+ * collection), removes identity links older than the cutoff from the owner documents, deletes
+ * tombstones past their `expireAt` from the tombstone collection, and gives the lease back. Stops
+ * between two commits when `signal` aborts, or when the lease was lost (it ran out while this process stalled, and another took it).
  */
 export async function expireFirestore(
   adapter: FirestoreAdapter,
@@ -97,20 +98,19 @@ export async function expireFirestore(
         deleted += documents.length
       }
     }
-    // Owner documents keep a link (linkedUserId, linkedAt) and a tombstone (deletedAt, expireAt): each is removed on its own.
-    for (const [field, beforeMs, fields] of [
-      [LINKED_AT, cutoff, [LINKED_USER, LINKED_AT]],
-      [EXPIRE_AT, now(), [DELETED_AT, EXPIRE_AT]],
-    ] as const) {
-      for await (const documents of older(adapter, { collection: layout.collection }, field, beforeMs, owners)) {
-        if (!(await mayGoOn())) return { deleted }
-        await adapter.commit(
-          documents.map((document) => {
-            const rest = Object.fromEntries(Object.entries(document.data).filter(([key]) => !(fields as readonly string[]).includes(key)))
-            return { path: document.path, data: Object.keys(rest).length === 0 ? null : rest }
-          }),
-        )
-      }
+    // A visitor's owner document keeps a link (linkedUserId, linkedAt), removed once it is old.
+    for await (const documents of older(adapter, { collection: layout.collection }, LINKED_AT, cutoff, owners)) {
+      if (!(await mayGoOn())) return { deleted }
+      await adapter.commit(
+        documents.map((document) => {
+          const rest = Object.fromEntries(Object.entries(document.data).filter(([key]) => key !== LINKED_USER && key !== LINKED_AT))
+          return { path: document.path, data: Object.keys(rest).length === 0 ? null : rest }
+        }),
+      )
+    }
+    for await (const documents of older(adapter, { collection: tombstoneCollection(layout) }, EXPIRE_AT, now(), owners)) {
+      if (!(await mayGoOn())) return { deleted }
+      await adapter.commit(documents.map((document) => ({ path: document.path, data: null })))
     }
     return { deleted }
   } finally {

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Activity } from '@usertracking/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adminDb, closeClients, emulatorHost, loadRules, uniqueProjectId, webDb } from '../test/emulator'
-import { firestoreStore } from './index'
+import { FirestoreStoreError, firestoreStore } from './index'
 
 const SHIPPED_RULES = readFileSync(new URL('../firestore.rules', import.meta.url), 'utf8')
 const CLIENT_WRITES_RULES = SHIPPED_RULES.replace(/function clientWrites\(\) \{\s*return false;/, 'function clientWrites() {\n      return true;')
@@ -78,8 +79,9 @@ describe.runIf(emulatorHost)('firestore.rules on the emulator, through the web S
     it("reports a listener the rules refuse through onError, and never throws", async () => {
       const errors: unknown[] = []
       const stop = firestoreStore({ db: webDb(projectId, { uid: 'alice' }), onError: (error) => errors.push(error) }).subscribe({ userId: 'bob' }, () => {})
-      await expect.poll(() => errors.length, { timeout: 20_000 }).toBe(1)
-      expect(errors[0]).toMatchObject({ code: 'permission-denied' })
+      await expect.poll(() => errors.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(1)
+      expect(errors[0]).toBeInstanceOf(FirestoreStoreError)
+      expect(errors[0]).toMatchObject({ code: 'permission-denied', message: expect.stringMatching(/listens again in \d+ ms/) })
       stop()
     })
 
@@ -118,6 +120,18 @@ describe.runIf(emulatorHost)('firestore.rules on the emulator, through the web S
       expect(stored.expireAt.toDate().toISOString()).toBe('2026-01-31T00:00:00.000Z')
     })
 
+    it("refuses a deleted user's late activities from their own browser: it reads its own tombstone, nobody else's", async () => {
+      await firestoreStore({ db: adminDb(projectId) }).deleteActivities({ userId: 'carol' })
+      const tracked = activity('carol', { timestamp: new Date(Date.now() - 60_000).toISOString() })
+      const result = await firestoreStore({ db: webDb(projectId, { uid: 'carol' }) }).sink.write([tracked], { signal })
+      expect(result).toEqual({ type: 'success', rejected: [{ id: tracked.id, error: expect.stringMatching(/deleted/) }] })
+      const tombstone = `user-activities-tombstones/${createHash('sha256').update('carol').digest('hex')}`
+      const { doc, getDoc } = await import('firebase/firestore')
+      expect((await getDoc(doc(webDb(projectId, { uid: 'carol' }), tombstone))).get('deletedAt')).toBeDefined()
+      await expect(getDoc(doc(webDb(projectId, { uid: 'mallory' }), tombstone))).rejects.toMatchObject({ code: 'permission-denied' })
+      await expect(getDoc(doc(webDb(projectId, 'anonymous'), tombstone))).rejects.toMatchObject({ code: 'permission-denied' })
+    })
+
     it('refuses an anonymous client', async () => {
       const store = firestoreStore({ db: webDb(projectId, 'anonymous') })
       const row = activity('alice')
@@ -125,4 +139,30 @@ describe.runIf(emulatorHost)('firestore.rules on the emulator, through the web S
     })
   })
 
+  describe('a live listener the rules refused', () => {
+    const projectId = uniqueProjectId('rules-relisten')
+    beforeAll(() => loadRules(projectId, SHIPPED_RULES))
+
+    it('listens again with a capped backoff, and pushes what was written while it could not, once the rules let it read', { timeout: 120_000 }, async () => {
+      const errors: unknown[] = []
+      const received: Activity[] = []
+      // No lookback: what the listener pushes is what the re-listens themselves recovered.
+      const watcher = firestoreStore({ db: webDb(projectId, { uid: 'support-desk' }), liveLookbackMs: 0, onError: (error) => errors.push(error) })
+      const stop = watcher.subscribe({ userId: 'dave' }, (activities) => received.push(...activities))
+      await expect.poll(() => errors.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(1)
+      const server = firestoreStore({ db: adminDb(projectId) })
+      const during = activity('dave', { description: 'written while the rules refused the listener' })
+      await server.sink.write([during], { signal })
+      const failuresBefore = errors.length
+      await expect.poll(() => errors.length, { timeout: 30_000 }).toBeGreaterThan(failuresBefore)
+      // The deployer grants the support desk read access to everyone's activities (a real rules change).
+      await loadRules(projectId, SHIPPED_RULES.replace('allow read: if signedIn() && request.auth.uid == userId;', 'allow read: if signedIn();'))
+      await expect.poll(() => received.map((row) => row.id), { timeout: 90_000 }).toEqual([during.id])
+      const late = activity('dave', { description: 'written after the rules changed' })
+      await server.sink.write([late], { signal })
+      await expect.poll(() => received.map((row) => row.id), { timeout: 30_000 }).toEqual([during.id, late.id])
+      stop()
+      for (const error of errors) expect(error).toMatchObject({ name: 'FirestoreStoreError', code: 'permission-denied' })
+    })
+  })
 })

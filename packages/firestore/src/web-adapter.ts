@@ -142,9 +142,7 @@ export function webAdapter(database: unknown): FirestoreAdapter {
             query,
             (snapshot) => {
               const added = snapshot.docChanges().filter((change) => change.type === 'added')
-              if (added.length > 0) {
-                onAdded(added.map(({ doc }) => ({ path: doc.ref.path, data: doc.data({ serverTimestamps: 'estimate' }) })))
-              }
+              onAdded(added.map(({ doc }) => ({ path: doc.ref.path, data: doc.data({ serverTimestamps: 'estimate' }) })))
             },
             onError,
           )

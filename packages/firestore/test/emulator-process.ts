@@ -54,11 +54,11 @@ export interface RunningEmulator {
 
 /**
  * Starts Google's Cloud Firestore emulator from its jar with Java (not through firebase-tools, which
- * refuses Java 17 from version 15 on and otherwise downloads the jar) on a free port of 127.0.0.1,
- * and resolves once it says it is running.
+ * refuses Java 17 from version 15 on and otherwise downloads the jar) on `port` of 127.0.0.1 (a
+ * free one by default), and resolves once it says it is running.
  */
-export async function startEmulator(jar: string): Promise<RunningEmulator> {
-  const port = await freePort()
+export async function startEmulator(jar: string, port?: number): Promise<RunningEmulator> {
+  port ??= await freePort()
   const child = spawn(
     'java',
     ['-Xmx1g', '-cp', jar, 'com.google.cloud.datastore.emulator.firestore.CloudFirestore', '--host', '127.0.0.1', '--port', String(port)],

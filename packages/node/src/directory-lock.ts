@@ -89,7 +89,9 @@ function holderAlive(record: LockRecord, lockPath: string): boolean {
 }
 
 /**
- * Takes the directory for this process, so that two journals never interleave in one directory.
+ * Takes the directory for this process, so that two writers never share it (`fileStorage` locks its
+ * journal directory with it; an app can lock its own data folder the same way, e.g. for PGlite,
+ * whose files must never have two writers). The lock is a file named `lock` in the directory.
  * A lock left by a process that is gone (killed, crashed, or from before a container restart) is
  * taken over. A lock naming this very process but not held by it is also stale: in a container
  * every restart is pid 1.
@@ -113,7 +115,7 @@ export function lockDirectory(dir: string): number | undefined {
   return undefined
 }
 
-/** Gives the directory back. */
+/** Gives back a directory taken with {@link lockDirectory}; a directory this process does not hold is left alone. */
 export function unlockDirectory(dir: string): void {
   const key = resolve(dir)
   if (!heldHere.delete(key)) return

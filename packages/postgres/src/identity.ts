@@ -1,4 +1,4 @@
-import type { Activity, DeletionResult, DeletionSubject, IdentifyResult, IdentityLink, RejectedActivity } from '@usertracking/core'
+import { checkDeletionSubject, checkIdentityLink, type Activity, type DeletionResult, type DeletionSubject, type IdentifyResult, type IdentityLink, type RejectedActivity } from '@usertracking/core'
 import type { PostgresAdapter, PostgresConnection } from './client-adapter'
 import { escapeText, unescapeText } from './nul-escape'
 import { subjectHashSql } from './migrations'
@@ -7,9 +7,6 @@ import type { SqlNames } from './sql-names'
 /** Rows deleted per statement: a large user's deletion never holds many row locks at once. */
 const DELETE_BATCH = 5000
 
-function nonEmpty(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0
-}
 
 /** A value compared with (or set into) a column or expression, and the cast its parameter needs. */
 export interface StoredValue {
@@ -51,10 +48,7 @@ export function ownIdentityTarget(names: SqlNames): IdentityTarget {
  * anonymous id get the user too) and back-filled into the rows already stored without a user.
  */
 export async function linkIdentity(adapter: PostgresAdapter, names: SqlNames, target: IdentityTarget, link: IdentityLink): Promise<IdentifyResult> {
-  const { userId, anonymousId } = link ?? ({} as IdentityLink)
-  if (!nonEmpty(userId) || !nonEmpty(anonymousId)) {
-    throw new TypeError('[usertracking] [postgres] identify() needs a non-empty userId and anonymousId.')
-  }
+  const { userId, anonymousId } = checkIdentityLink(link, 'postgres')
   const { user, anonymous, linkColumn } = target
   if (typeof linkColumn !== 'string' || !user || !anonymous) {
     const why = typeof linkColumn !== 'string' ? linkColumn.refused : 'it keeps no anonymous id'
@@ -115,12 +109,9 @@ export async function deleteSubject(
   subject: DeletionSubject,
   tombstoneMs: number,
 ): Promise<DeletionResult> {
-  const { userId, anonymousId } = (subject ?? {}) as { userId?: unknown; anonymousId?: unknown }
-  const byUser = nonEmpty(userId) && anonymousId === undefined
-  const byVisitor = nonEmpty(anonymousId) && userId === undefined
-  if (!byUser && !byVisitor) {
-    throw new TypeError('[usertracking] [postgres] deleteActivities() needs exactly one of a non-empty userId or anonymousId.')
-  }
+  const { userId, anonymousId } = checkDeletionSubject(subject, 'postgres')
+  const byUser = userId !== undefined
+  const byVisitor = !byUser
   const kept = byUser ? target.user : target.anonymous
   if (kept === undefined) {
     throw new TypeError(`[usertracking] [postgres] deleteActivities() cannot find activities by ${byUser ? 'userId' : 'anonymousId'}: the table's mapping gives it no column or JSON key.`)

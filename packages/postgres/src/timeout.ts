@@ -1,4 +1,4 @@
-import { unref } from '@usertracking/core'
+import { settleWithin } from '@usertracking/core'
 import { PostgresStoreError } from './errors'
 
 /**
@@ -20,37 +20,17 @@ export class QueryTimeoutError extends PostgresStoreError {
 
 /**
  * Settles like `work`, or rejects with a {@link QueryTimeoutError} after `timeoutMs` and calls
- * `onTimeout` (to destroy or cancel what is stuck). A late rejection of `work` is handled here, so
- * it never surfaces as an unhandled rejection.
+ * `onTimeout` (to destroy or cancel what is stuck). A late rejection of `work` is handled, so it
+ * never surfaces as an unhandled rejection.
  */
 export function withTimeout<T>(work: PromiseLike<T>, timeoutMs: number, what: string, onTimeout?: (error: QueryTimeoutError) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let done = false
-    const timer = unref(
-      setTimeout(() => {
-        if (done) return
-        done = true
-        const error = new QueryTimeoutError(what, timeoutMs)
-        try {
-          onTimeout?.(error)
-        } finally {
-          reject(error)
-        }
-      }, timeoutMs),
-    )
-    work.then(
-      (value) => {
-        if (done) return
-        done = true
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        if (done) return
-        done = true
-        clearTimeout(timer)
-        reject(error)
-      },
-    )
+  return settleWithin(work, timeoutMs, () => {
+    const error = new QueryTimeoutError(what, timeoutMs)
+    try {
+      onTimeout?.(error)
+    } catch {
+      // The clean-up failing does not change why the call failed; thrown from a timer it would crash the host.
+    }
+    return error
   })
 }

@@ -1,5 +1,5 @@
 import type { Activity, ActivitySortKey } from '@usertracking/core'
-import type { ReactNode } from 'react'
+import { useId, type ReactNode } from 'react'
 import { useActivityContext } from './context'
 import type { ActivitiesState } from './use-activities'
 
@@ -23,18 +23,20 @@ export interface ActivityTableProps {
   emptyMessage?: ReactNode
 }
 
-const HEADERS: { label: string; sort?: ActivitySortKey; className?: string }[] = [
+/** The columns; a sortable one names its orders as the phone's sort menu reads them (`desc` first). */
+const HEADERS: { label: string; sort?: ActivitySortKey; orders?: { desc: string; asc: string }; className?: string }[] = [
   { label: 'Activity Type' },
-  { label: 'Timestamp', sort: 'timestamp' },
-  { label: 'Time Taken', sort: 'durationMs', className: 'ut-number' },
-  { label: 'Token Usage', sort: 'tokens', className: 'ut-number' },
+  { label: 'Timestamp', sort: 'timestamp', orders: { desc: 'newest first', asc: 'oldest first' } },
+  { label: 'Time Taken', sort: 'durationMs', orders: { desc: 'longest first', asc: 'shortest first' }, className: 'ut-number' },
+  { label: 'Token Usage', sort: 'tokens', orders: { desc: 'most first', asc: 'fewest first' }, className: 'ut-number' },
 ]
 
 /**
  * The activity table of a "My Activities" page: Activity Type | Timestamp | Time Taken | Token
  * Usage | View Details, sortable headers (`aria-sort`), pagination, loading, empty and error
- * states, new live rows highlighted and announced to screen readers. Below 640 px wide each row
- * becomes a card, so it reads on a phone.
+ * states, new live rows highlighted for a few seconds and announced to screen readers. Below 640 px wide each row
+ * becomes a card, so it reads on a phone, and a "Sort by" menu with the headers' orders takes the
+ * place of the (hidden) header row.
  */
 export function ActivityTable({ activities, sort = 'timestamp', order = 'desc', onSortChange, onViewDetails, showUser = false, caption = 'Activities', emptyMessage = 'No activities yet.' }: ActivityTableProps) {
   const { format } = useActivityContext()
@@ -42,8 +44,32 @@ export function ActivityTable({ activities, sort = 'timestamp', order = 'desc', 
   const freshIds = new Set(fresh.map((activity) => activity.id))
   const columns = HEADERS.length + (showUser ? 1 : 0) + (onViewDetails ? 1 : 0)
   const latest = fresh.at(-1)
+  const sortId = useId()
   return (
     <div className="ut ut-table-wrap">
+      {onSortChange && (
+        <div className="ut-field ut-sort-field">
+          <label htmlFor={sortId}>Sort by</label>
+          <select
+            id={sortId}
+            value={`${sort} ${order}`}
+            onChange={(event) => {
+              const [key, direction] = event.target.value.split(' ') as [ActivitySortKey, 'asc' | 'desc']
+              onSortChange(key, direction)
+            }}
+          >
+            {HEADERS.flatMap((header) =>
+              header.sort && header.orders
+                ? (['desc', 'asc'] as const).map((direction) => (
+                    <option key={`${header.sort} ${direction}`} value={`${header.sort} ${direction}`}>
+                      {`${header.label}, ${header.orders![direction]}`}
+                    </option>
+                  ))
+                : [],
+            )}
+          </select>
+        </div>
+      )}
       <p className="ut-visually-hidden" role="status" aria-live="polite">
         {latest ? `New activity: ${latest.activityType}${fresh.length > 1 ? ` (${fresh.length} new)` : ''}` : ''}
       </p>

@@ -1,12 +1,15 @@
 import type { ActivityExportQuery, ExportFormat } from '@usertracking/client'
-import { useState } from 'react'
+import { useId, useState } from 'react'
 import { useActivityContext } from './context'
 
 /** Props of {@link ExportButton}. */
 export interface ExportButtonProps {
   /** The filter and order to export: the one on screen. */
   query?: Omit<ActivityExportQuery, 'format'>
-  /** One button per format. @default ['csv', 'json'] */
+  /**
+   * The formats offered, always listed CSV, JSON, NDJSON whatever the order given; the first of
+   * them is selected to begin with. @default ['csv', 'json']
+   */
   formats?: readonly ExportFormat[]
   /**
    * `link` lets the browser download the export URL itself, streaming to disk whatever the size
@@ -17,7 +20,9 @@ export interface ExportButtonProps {
   via?: 'link' | 'fetch'
 }
 
+/** Every format, in the order offered: a spreadsheet first, then JSON and its one-per-line form. */
 const LABELS: Record<ExportFormat, string> = { csv: 'CSV', json: 'JSON', ndjson: 'NDJSON' }
+const ORDER = Object.keys(LABELS) as ExportFormat[]
 
 interface SavePicker {
   showSaveFilePicker?: (options: { suggestedName: string }) => Promise<{ createWritable(): Promise<WritableStream<Uint8Array>> }>
@@ -33,9 +38,16 @@ function click(href: string, filename: string): void {
   link.remove()
 }
 
-/** Downloads the activities of the current filter as CSV or JSON, in the browser. */
+/**
+ * Downloads the activities of the current filter, in the browser: a format picker (CSV selected to
+ * begin with) and an "Export CSV" button that names the format picked.
+ */
 export function ExportButton({ query = {}, formats = ['csv', 'json'], via }: ExportButtonProps) {
   const { client } = useActivityContext()
+  const id = useId()
+  const offered = ORDER.filter((format) => formats.includes(format))
+  const [picked, setPicked] = useState<ExportFormat>()
+  const format = picked && offered.includes(picked) ? picked : offered[0]
   const [busy, setBusy] = useState<ExportFormat>()
   const [error, setError] = useState<string>()
   const mode = via ?? (client.sendsHeaders ? 'fetch' : 'link')
@@ -64,13 +76,26 @@ export function ExportButton({ query = {}, formats = ['csv', 'json'], via }: Exp
     }
   }
 
+  if (!format) return null
   return (
     <div className="ut ut-export" role="group" aria-label="Export">
-      {formats.map((format) => (
-        <button key={format} type="button" className="ut-button" aria-busy={busy === format} disabled={busy !== undefined} onClick={() => void download(format)}>
-          {busy === format ? `Exporting ${LABELS[format]}…` : `Export ${LABELS[format]}`}
-        </button>
-      ))}
+      {offered.length > 1 && (
+        <>
+          <label className="ut-visually-hidden" htmlFor={id}>
+            Export format
+          </label>
+          <select id={id} value={format} disabled={busy !== undefined} onChange={(event) => setPicked(event.target.value as ExportFormat)}>
+            {offered.map((each) => (
+              <option key={each} value={each}>
+                {LABELS[each]}
+              </option>
+            ))}
+          </select>
+        </>
+      )}
+      <button type="button" className="ut-button" aria-busy={busy !== undefined} disabled={busy !== undefined} onClick={() => void download(format)}>
+        {busy ? `Exporting ${LABELS[busy]}…` : `Export ${LABELS[format]}`}
+      </button>
       {error && (
         <p className="ut-error" role="alert">
           {error}

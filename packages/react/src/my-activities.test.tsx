@@ -2,7 +2,7 @@ import type { ActivityInput } from '@usertracking/core'
 import { screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { renderWith, startBackend, type Backend } from '../test/harness'
+import { downloadsOf, renderWith, startBackend, type Backend } from '../test/harness'
 import { MyActivities } from './my-activities'
 
 const seed: ActivityInput[] = [
@@ -68,6 +68,31 @@ describe('MyActivities', () => {
     await waitFor(() => expect(tokensColumn()).toEqual(['1,420', '1,800']))
   })
 
+  it('sorts on a phone too: the "Sort by" menu offers the headers’ orders and follows them', async () => {
+    const user = userEvent.setup()
+    renderWith(backend.clientFor('ana'), <MyActivities perPage={2} live={false} />)
+    await waitFor(() => expect(rows()).toHaveLength(2))
+    const menu = screen.getByLabelText('Sort by') as HTMLSelectElement
+    expect([...menu.options].map((option) => option.textContent)).toEqual([
+      'Timestamp, newest first',
+      'Timestamp, oldest first',
+      'Time Taken, longest first',
+      'Time Taken, shortest first',
+      'Token Usage, most first',
+      'Token Usage, fewest first',
+    ])
+    expect(menu.selectedOptions[0]!.textContent).toBe('Timestamp, newest first')
+    await user.selectOptions(menu, 'Token Usage, most first')
+    await waitFor(() => expect(tokensColumn()).toEqual(['2,200', '1,800']))
+    expect(new URLSearchParams(window.location.search).get('sort')).toBe('tokens')
+    expect(screen.getByRole('columnheader', { name: /Token Usage/ }).getAttribute('aria-sort')).toBe('descending')
+    await user.selectOptions(menu, 'Time Taken, shortest first')
+    await waitFor(() => expect(tokensColumn()).toEqual(['90', '300']))
+    // A header click (on a wider screen) moves the menu along.
+    await user.click(screen.getByRole('button', { name: /Timestamp/ }))
+    await waitFor(() => expect(menu.selectedOptions[0]!.textContent).toBe('Timestamp, newest first'))
+  })
+
   it('reads its filters from a shared URL, and writes them back as they change', async () => {
     window.history.replaceState(null, '', '/my-activities?activityType=resume_generation&minTokens=1500&tab=log')
     const user = userEvent.setup()
@@ -94,6 +119,50 @@ describe('MyActivities', () => {
     await user.click(screen.getByRole('button', { name: 'Clear filters' }))
     await waitFor(() => expect(rows()).toHaveLength(5))
     expect(window.location.search).toBe('?tab=log')
+  })
+
+  it('puts each view and page in the history: Back and Forward bring them back', async () => {
+    const user = userEvent.setup()
+    renderWith(backend.clientFor('ana'), <MyActivities perPage={2} live={false} />)
+    await waitFor(() => expect(tokensColumn()).toEqual(['1,800', '90']))
+    const entries = window.history.length
+    await user.click(screen.getByRole('button', { name: 'Next' }))
+    await waitFor(() => expect(tokensColumn()).toEqual(['2,200', '300']))
+    expect(window.location.search).toBe('?page=2')
+    // A new filter starts from its first page.
+    await user.selectOptions(screen.getByLabelText('Activity type'), 'resume_generation')
+    await waitFor(() => expect(tokensColumn()).toEqual(['1,800', '2,200']))
+    expect(window.location.search).toBe('?activityType=resume_generation')
+    await user.type(screen.getByLabelText('Min tokens'), '2000')
+    await waitFor(() => expect(tokensColumn()).toEqual(['2,200']))
+    // One entry per change: the four keystrokes of "2000" are one edit.
+    expect(window.history.length).toBe(entries + 3)
+
+    window.history.back()
+    await waitFor(() => expect(tokensColumn()).toEqual(['1,800', '2,200']))
+    expect((screen.getByLabelText('Min tokens') as HTMLInputElement).value).toBe('')
+    window.history.back()
+    await waitFor(() => expect(tokensColumn()).toEqual(['2,200', '300']))
+    expect((screen.getByLabelText('Activity type') as HTMLSelectElement).value).toBe('')
+    expect(screen.getByRole('navigation', { name: 'Pagination' }).textContent).toContain('Page 2 of 3 · 5 activities')
+    window.history.forward()
+    await waitFor(() => expect(tokensColumn()).toEqual(['1,800', '2,200']))
+    expect((screen.getByLabelText('Activity type') as HTMLSelectElement).value).toBe('resume_generation')
+  })
+
+  it('opens a shared link to a later page, and pages on from there', async () => {
+    window.history.replaceState(null, '', '/?sort=tokens&order=asc&page=3')
+    const user = userEvent.setup()
+    renderWith(backend.clientFor('ana'), <MyActivities perPage={2} live={false} />)
+    await waitFor(() => expect(tokensColumn()).toEqual(['2,200']))
+    expect(screen.getByRole('navigation', { name: 'Pagination' }).textContent).toContain('Page 3 of 3 · 5 activities')
+    expect(screen.getByRole('button', { name: 'Next' }).hasAttribute('disabled')).toBe(true)
+    await user.click(screen.getByRole('button', { name: 'Previous' }))
+    await waitFor(() => expect(tokensColumn()).toEqual(['1,420', '1,800']))
+    expect(window.location.search).toBe('?sort=tokens&order=asc&page=2')
+    await user.click(screen.getByRole('button', { name: 'Previous' }))
+    await waitFor(() => expect(tokensColumn()).toEqual(['90', '300']))
+    expect(window.location.search).toBe('?sort=tokens&order=asc')
   })
 
   it('opens details in a modal that holds the focus, closes on Escape and gives the focus back', async () => {
@@ -130,20 +199,7 @@ describe('MyActivities', () => {
     // Cookie sessions: no headers, so the download is a plain link the browser streams to disk.
     const client = backend.clientFor('ana', { headers: undefined })
     renderWith(client, <MyActivities live={false} types={['job_match', 'resume_generation']} />)
-    const downloads: { href: string; download: string }[] = []
-    const onClick = (event: MouseEvent) => {
-      const link = event.target as HTMLAnchorElement
-      if (link.tagName === 'A' && link.download) {
-        event.preventDefault()
-        downloads.push({ href: link.href, download: link.download })
-      }
-    }
-    document.addEventListener('click', onClick, true)
-    try {
-      await user.click(screen.getByRole('button', { name: 'Export CSV' }))
-    } finally {
-      document.removeEventListener('click', onClick, true)
-    }
+    const downloads = await downloadsOf(() => user.click(screen.getByRole('button', { name: 'Export CSV' })))
     expect(downloads).toEqual([{ href: `${backend.server.baseUrl}/activities/export?activityType=job_match&order=desc&format=csv`, download: 'activities.csv' }])
     const csv = await fetch(downloads[0]!.href, { headers: { authorization: 'Bearer ana' } }).then((response) => response.text())
     // Newest first, as the table shows them.
@@ -171,6 +227,7 @@ describe('MyActivities', () => {
     }
     document.addEventListener('click', onClick, true)
     try {
+      await user.selectOptions(screen.getByLabelText('Export format'), 'JSON')
       await user.click(screen.getByRole('button', { name: 'Export JSON' }))
       await waitFor(() => expect(downloads).toEqual(['activities.json']))
     } finally {

@@ -10,14 +10,14 @@ import { useActivityStats } from './use-activity-stats'
 import { useActivityView, viewQuery, type ActivityView } from './use-activity-view'
 
 /** Props of {@link MyActivities}. */
-export interface MyActivitiesProps extends UseActivitiesOptions {
+export interface MyActivitiesProps extends Omit<UseActivitiesOptions, 'page' | 'onPageChange'> {
   /** The heading. @default 'My Activities' */
   title?: ReactNode
   /** Activity types in the type filter. @default the types the server counts for this user */
   types?: readonly string[]
   /** Rows per page. @default 20 */
   perPage?: number
-  /** Keep filters and order in the URL query. @default true */
+  /** Keep filters, order and page in the URL query, a history entry each (back and forward step through them). @default true */
   syncUrl?: boolean
   /** How details open. @default 'modal' */
   details?: 'modal' | 'drawer'
@@ -29,7 +29,7 @@ function TypeFilters(props: { value: ActivityView; onChange: (view: ActivityView
 }
 
 /**
- * Story 1's "My Activities" page in one component: filters kept in the URL, CSV and JSON export of
+ * Story 1's "My Activities" page in one component: filters and page kept in the URL, CSV and JSON export of
  * what is filtered, the sortable, paged table, live updates and the details modal. The server
  * decides whose rows these are: a signed-in non-admin only ever gets their own.
  */
@@ -37,7 +37,7 @@ export function MyActivities({ title = 'My Activities', types, perPage = 20, syn
   const headingId = useId()
   const [view, setView] = useActivityView({ syncUrl })
   const query = useMemo(() => ({ ...viewQuery(view), perPage }), [view, perPage])
-  const activities = useActivities(query, options)
+  const activities = useActivities(query, { ...options, page: view.page ?? 1, onPageChange: (page) => setView({ ...view, page }) })
   const [selected, setSelected] = useState<Activity>()
   const { perPage: _perPage, ...filter } = query
   // The file holds the rows in the table's order: lists default to newest first, exports to oldest first.
@@ -57,7 +57,7 @@ export function MyActivities({ title = 'My Activities', types, perPage = 20, syn
         onSortChange={(sort, order) => setView({ ...view, sort, order })}
         onViewDetails={setSelected}
         caption={title}
-        emptyMessage={Object.keys(view).some((name) => name !== 'sort' && name !== 'order') ? 'No activities match these filters.' : 'No activities yet.'}
+        emptyMessage={Object.keys(view).some((name) => name !== 'sort' && name !== 'order' && name !== 'page') ? 'No activities match these filters.' : 'No activities yet.'}
       />
       <ActivityDetails activity={selected} onClose={() => setSelected(undefined)} variant={details} />
     </section>

@@ -41,6 +41,30 @@ describe.each(stores)('the hooks against the server handler over the $name', ({ 
     expect(result.current.page).toBe(2)
   })
 
+  it('useActivities counts the matches with the first cursor page only, and keeps the count on later pages', async () => {
+    const asked: URLSearchParams[] = []
+    const client = backend.clientFor('ana', {
+      fetch: (input, init) => {
+        asked.push(new URL(String(input)).searchParams)
+        return fetch(input, init)
+      },
+    })
+    const { result } = renderHook(() => useActivities({ perPage: 2 }, { live: false }), { wrapper: providerFor(client) })
+    await waitFor(() => expect(result.current.loading).toBe(false))
+    expect(result.current).toMatchObject({ page: 1, pages: 3, total: 5 })
+    act(() => result.current.next())
+    await waitFor(() => expect(result.current.items.map((activity) => activity.tokenUsage?.total)).toEqual([2200, 300]))
+    expect(result.current).toMatchObject({ page: 2, pages: 3, total: 5 })
+    act(() => result.current.next())
+    await waitFor(() => expect(result.current.items.map((activity) => activity.tokenUsage?.total)).toEqual([1420]))
+    expect(result.current).toMatchObject({ page: 3, pages: 3, total: 5, hasNext: false })
+    expect(asked.map((params) => [params.has('cursor'), params.get('includeTotal')])).toEqual([
+      [false, 'true'],
+      [true, null],
+      [true, null],
+    ])
+  })
+
   it('useActivities with page numbers jumps straight to any page', async () => {
     const { result } = renderHook(() => useActivities({ perPage: 2, sort: 'tokens', order: 'asc' }, { pagination: 'page', live: false }), {
       wrapper: providerFor(backend.clientFor('ana')),

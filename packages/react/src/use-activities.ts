@@ -1,6 +1,6 @@
 import type { ActivityPage, LiveState } from '@usertracking/client'
 import type { Activity, ActivityFilter, ActivitySortKey } from '@usertracking/core'
-import { useCallback, useEffect, useRef, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { useActivityContext } from './context'
 
 /** What {@link useActivities} shows: a filter, an order and a page size. */
@@ -24,6 +24,14 @@ export interface UseActivitiesOptions {
   pagination?: 'cursor' | 'page'
   /** Merge new activities in as they happen, over the live stream. @default true */
   live?: boolean
+  /**
+   * The 1-based page to show, when the caller keeps it (in the URL, as {@link useActivityView}
+   * does): paging then calls `onPageChange` instead of moving by itself, and a change of query
+   * no longer goes back to the first page unless the caller says so. @default kept by the hook
+   */
+  page?: number
+  /** Called with the page to show, when `page` is given. */
+  onPageChange?: (page: number) => void
 }
 
 /** What {@link useActivities} returns. */
@@ -38,19 +46,26 @@ export interface ActivitiesState {
   page: number
   /** How many pages there are, when the server counted. */
   pages: number | undefined
-  /** How many activities match, when the server counted (live arrivals included). */
+  /**
+   * How many activities match, when the server counted (live arrivals included). Cursor paging
+   * asks for the count with the first page only (counting every match is the expensive part of a
+   * list) and keeps it for the pages after.
+   */
   total: number | undefined
   hasNext: boolean
   hasPrevious: boolean
   next(): void
   previous(): void
-  /** Jumps to a page: any page with page-number paging, a page already visited with cursors. */
+  /**
+   * Jumps to any page. With cursors, a page not reached through the ones before it (a link to
+   * page 3) is fetched by its number, and so are the pages after it.
+   */
   goTo(page: number): void
   /** Fetches the page on screen again. */
   refresh(): void
   /** The live stream's state (`connected`, `error`). */
   live: LiveState
-  /** Activities merged in live since the page was fetched, oldest first: for highlighting and announcing. */
+  /** Activities merged in live since the page was fetched, oldest first: for highlighting (the table does for a few seconds) and announcing. */
   fresh: Activity[]
   /** Activities that arrived live but belong elsewhere than this page or order (see {@link ActivitiesState.showPending}). */
   pending: number
@@ -59,6 +74,8 @@ export interface ActivitiesState {
 }
 
 interface Loaded {
+  /** The query (its JSON) these rows answer. */
+  key: string
   items: Activity[]
   total: number | undefined
   pages: number | undefined
@@ -75,7 +92,7 @@ interface Placement {
   hasNext: boolean
 }
 
-const EMPTY: Loaded = { items: [], total: undefined, pages: undefined, nextCursor: undefined, fresh: [], pending: 0 }
+const EMPTY: Loaded = { key: '', items: [], total: undefined, pages: undefined, nextCursor: undefined, fresh: [], pending: 0 }
 
 /**
  * A new activity joins the rows on screen only where it belongs and where it cannot move what the
@@ -99,7 +116,8 @@ function merge(loaded: Loaded, activity: Activity, at: Placement): Loaded {
 /**
  * A page of activities with paging, sorting and filters, kept current over the live stream: new
  * activities appear at the top of the first page (never twice, and never moving rows on another
- * page: there they are counted in `pending`). A change of `query` goes back to the first page.
+ * page: there they are counted in `pending`). A change of `query` goes back to the first page
+ * (unless the caller keeps the page: see {@link UseActivitiesOptions.page}).
  *
  * ```tsx
  * const activities = useActivities({ activityType: 'resume_generation', sort: 'tokens' })
@@ -112,16 +130,21 @@ export function useActivities(query: ActivitiesQuery = {}, options: UseActivitie
   // Effects run again when the query's content changes, not when a caller passes a new object.
   const key = JSON.stringify(query)
   const [position, setPosition] = useState({ key, page: 1, reload: 0 })
-  const page = position.key === key ? position.page : 1
+  const controlled = options.page !== undefined
+  const page = controlled ? Math.max(1, Math.floor(options.page!) || 1) : position.key === key ? position.page : 1
   const reload = position.key === key ? position.reload : 0
   const [loaded, setLoaded] = useState<Loaded>(EMPTY)
   const [loading, setLoading] = useState(true)
   const [error, setError] = useState<Error>()
   const [live, setLive] = useState<LiveState>({ status: liveEnabled ? 'connecting' : 'closed', connected: false })
   const cursors = useRef<{ key: string; list: (string | undefined)[] }>({ key, list: [undefined] })
+  // The query whose total is known: later cursor pages of it need not count again.
+  const counted = useRef<string | undefined>(undefined)
   if (cursors.current.key !== key) cursors.current = { key, list: [undefined] }
   const perPage = query.perPage ?? 20
-  const hasNext = pagination === 'page' ? page < (loaded.pages ?? 0) : cursors.current.list[page] !== undefined
+  /** Whether a page is asked for by number: with page numbers, or with cursors when its cursor is unknown. */
+  const byNumber = (at: number) => pagination === 'page' || (at > 1 && cursors.current.list[at - 1] === undefined)
+  const hasNext = byNumber(page) ? page < (loaded.pages ?? 0) : cursors.current.list[page] !== undefined
   const placement: Placement = { page, sort: query.sort ?? 'timestamp', order: query.order ?? 'desc', perPage, hasNext }
   // The live callback outlives renders: it reads where the reader is through this ref.
   const current = useRef({ placement, loading, arrived: [] as Activity[] })
@@ -134,21 +157,29 @@ export function useActivities(query: ActivitiesQuery = {}, options: UseActivitie
     const cursorList = cursors.current.list
     setLoading(true)
     current.current.loading = true
+    const numbered = byNumber(page)
     const request: Promise<ActivityPage> =
-      pagination === 'page'
+      numbered
         ? client.list({ ...rest, page, perPage: size }, { signal: controller.signal })
-        : client.list({ ...rest, limit: size, cursor: cursorList[page - 1], includeTotal: true }, { signal: controller.signal })
+        : client.list({ ...rest, limit: size, cursor: cursorList[page - 1], includeTotal: page === 1 || counted.current !== key }, { signal: controller.signal })
     request.then(
       (result) => {
         if (controller.signal.aborted) return
-        if (pagination === 'cursor') cursorList[page] = result.nextCursor
-        const pages = result.pages ?? (result.total === undefined ? undefined : Math.max(1, Math.ceil(result.total / size)))
-        let next: Loaded = { items: result.items, total: result.total, pages, nextCursor: result.nextCursor, fresh: [], pending: 0 }
+        if (!numbered) cursorList[page] = result.nextCursor
+        if (result.total !== undefined) counted.current = key
         // What arrived live while this page was on its way: kept unless the page already has it.
-        const at = { ...current.current.placement, hasNext: pagination === 'page' ? page < (pages ?? 0) : result.nextCursor !== undefined }
-        for (const activity of current.current.arrived.splice(0)) next = merge(next, activity, at)
+        const arrived = current.current.arrived.splice(0)
+        const placement = current.current.placement
         current.current.loading = false
-        setLoaded(next)
+        setLoaded((previous) => {
+          // A later cursor page comes without a count: the first page's stands (with what arrived live since).
+          const total = result.total ?? (previous.key === key ? previous.total : undefined)
+          const pages = result.pages ?? (total === undefined ? undefined : Math.max(1, Math.ceil(total / size)))
+          let next: Loaded = { key, items: result.items, total, pages, nextCursor: result.nextCursor, fresh: [], pending: 0 }
+          const at = { ...placement, hasNext: numbered ? page < (pages ?? 0) : result.nextCursor !== undefined }
+          for (const activity of arrived) next = merge(next, activity, at)
+          return next
+        })
         setError(undefined)
         setLoading(false)
       },
@@ -184,12 +215,11 @@ export function useActivities(query: ActivitiesQuery = {}, options: UseActivitie
     return () => subscription.close()
   }, [client, key, liveEnabled])
 
-  const goTo = useCallback(
-    (target: number) => {
-      setPosition((previous) => ({ key, page: Math.max(1, target), reload: previous.key === key ? previous.reload : 0 }))
-    },
-    [key],
-  )
+  const goTo = (target: number) => {
+    const next = Math.max(1, Math.floor(target) || 1)
+    if (controlled) options.onPageChange?.(next)
+    else setPosition((previous) => ({ key, page: next, reload: previous.key === key ? previous.reload : 0 }))
+  }
   const pages = loaded.pages
   return {
     ...loaded,
@@ -201,11 +231,12 @@ export function useActivities(query: ActivitiesQuery = {}, options: UseActivitie
     hasPrevious: page > 1,
     next: () => hasNext && goTo(page + 1),
     previous: () => goTo(page - 1),
-    goTo: (target) => {
-      if (pagination === 'page' || cursors.current.list[target - 1] !== undefined || target === 1) goTo(target)
-    },
+    goTo,
     refresh: () => setPosition({ key, page, reload: reload + 1 }),
     live,
-    showPending: () => setPosition({ key, page: 1, reload: reload + 1 }),
+    showPending: () => {
+      setPosition({ key, page: 1, reload: reload + 1 })
+      if (controlled) options.onPageChange?.(1)
+    },
   }
 }

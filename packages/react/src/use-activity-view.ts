@@ -1,10 +1,10 @@
 import type { ActivitySortKey } from '@usertracking/core'
-import { useCallback, useMemo, useState, useSyncExternalStore } from 'react'
+import { useCallback, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import type { ActivitiesQuery } from './use-activities'
 
 /**
- * What a person chose to see: filters and order, as they read in the page's URL
- * (`?activityType=job_match&from=2025-07-01&sort=tokens`), so a view can be shared or bookmarked.
+ * What a person chose to see: filters, order and page, as they read in the page's URL
+ * (`?activityType=job_match&from=2025-07-01&sort=tokens&page=2`), so a view can be shared or bookmarked.
  */
 export interface ActivityView {
   activityType?: string
@@ -16,6 +16,8 @@ export interface ActivityView {
   maxTokens?: number
   sort?: ActivitySortKey
   order?: 'asc' | 'desc'
+  /** The 1-based page; absent on the first. A new filter or order goes back to the first page. */
+  page?: number
 }
 
 /** Options of {@link useActivityView}. */
@@ -28,7 +30,7 @@ export interface UseActivityViewOptions {
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/
 const SORTS: readonly string[] = ['timestamp', 'durationMs', 'tokens']
-/** Dispatched on `window` when the view changed the URL: `history.replaceState` fires no event of its own. */
+/** Dispatched on `window` when the view changed the URL: `history.pushState` fires no event of its own. */
 const CHANGE = 'usertracking:view'
 
 function readView(search: string): ActivityView {
@@ -42,6 +44,7 @@ function readView(search: string): ActivityView {
   }
   const sort = text('sort')
   const order = text('order')
+  const page = count('page')
   const entries: ActivityView = {
     activityType: text('activityType'),
     from: day('from'),
@@ -50,12 +53,22 @@ function readView(search: string): ActivityView {
     maxTokens: count('maxTokens'),
     sort: sort && SORTS.includes(sort) ? (sort as ActivitySortKey) : undefined,
     order: order === 'asc' || order === 'desc' ? order : undefined,
+    page: page !== undefined && page > 1 && Number.isInteger(page) ? page : undefined,
   }
   for (const [name, value] of Object.entries(entries)) if (value !== undefined) (view as Record<string, unknown>)[name] = value
   return view
 }
 
-const VIEW_KEYS = ['activityType', 'from', 'to', 'minTokens', 'maxTokens', 'sort', 'order'] as const
+const VIEW_KEYS = ['activityType', 'from', 'to', 'minTokens', 'maxTokens', 'sort', 'order', 'page'] as const
+/** Fields typed into, which change at every keystroke: one history entry per edit, not per key. */
+const TYPED: readonly string[] = ['from', 'to', 'minTokens', 'maxTokens']
+
+/** The view to show next: a new filter or order starts from its first page. */
+function settle(current: ActivityView, next: ActivityView): ActivityView {
+  const moved = VIEW_KEYS.some((name) => name !== 'page' && current[name] !== next[name])
+  const { page, ...rest } = next
+  return !moved && page !== undefined && page > 1 ? { ...rest, page } : rest
+}
 
 function subscribe(onChange: () => void): () => void {
   window.addEventListener('popstate', onChange)
@@ -71,9 +84,11 @@ const urlSearch = () => window.location.search
 const noSearch = () => ''
 
 /**
- * The view (filters and order) as state, kept in the URL query by default so that a filtered
- * table can be shared as a link; the back button restores an earlier view. Server rendering sees
- * the empty view, then the browser's URL takes over.
+ * The view (filters, order and page) as state, kept in the URL query by default so that a
+ * filtered table can be shared as a link. Each change is a new history entry (`history.pushState`;
+ * typing into a field is one entry per field edited, not one per key), so the back and forward
+ * buttons step through earlier views. Server rendering sees the empty view, then the browser's
+ * URL takes over.
  */
 export function useActivityView(options: UseActivityViewOptions = {}): [ActivityView, (view: ActivityView) => void] {
   const syncUrl = options.syncUrl ?? true
@@ -84,19 +99,29 @@ export function useActivityView(options: UseActivityViewOptions = {}): [Activity
     const fromUrl = readView(search)
     return Object.keys(fromUrl).length > 0 ? fromUrl : (initial ?? {})
   }, [search, initial])
+  // The entry this hook last wrote and the field typed into for it: the next keystroke replaces it.
+  const typing = useRef<{ href: string; field: string | undefined }>(undefined)
   const setView = useCallback(
-    (next: ActivityView) => {
-      if (!syncUrl) return setLocal(next)
+    (wanted: ActivityView) => {
+      if (!syncUrl) return setLocal((current) => settle(current, wanted))
+      const fromUrl = readView(window.location.search)
+      const current = Object.keys(fromUrl).length > 0 ? fromUrl : (initial ?? {})
+      const next = settle(current, wanted)
       const url = new URL(window.location.href)
       for (const name of VIEW_KEYS) {
         const value = next[name]
         if (value === undefined || value === '') url.searchParams.delete(name)
         else url.searchParams.set(name, String(value))
       }
-      window.history.replaceState(window.history.state, '', url)
+      if (url.href === window.location.href) return
+      const edited = VIEW_KEYS.filter((name) => name !== 'page' && current[name] !== next[name])
+      const field = edited.length === 1 && TYPED.includes(edited[0]!) ? edited[0] : undefined
+      if (field && typing.current?.field === field && typing.current.href === window.location.href) window.history.replaceState(window.history.state, '', url)
+      else window.history.pushState(null, '', url)
+      typing.current = { href: url.href, field }
       window.dispatchEvent(new Event(CHANGE))
     },
-    [syncUrl],
+    [syncUrl, initial],
   )
   return [syncUrl ? view : local, setView]
 }
@@ -107,9 +132,12 @@ function localDay(day: string, days = 0): Date {
   return new Date(year, month - 1, date + days)
 }
 
-/** The list query of a view: days become instants in the viewer's time zone, the last day included. */
+/**
+ * The list query of a view: days become instants in the viewer's time zone, the last day
+ * included. The page is not part of it: give it to {@link useActivities} as `options.page`.
+ */
 export function viewQuery(view: ActivityView): ActivitiesQuery {
-  const { from, to, ...rest } = view
+  const { from, to, page: _page, ...rest } = view
   const query: ActivitiesQuery = { ...rest }
   if (from) query.from = localDay(from).toISOString()
   if (to) query.to = localDay(to, 1).toISOString()

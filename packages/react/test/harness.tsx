@@ -58,3 +58,22 @@ export function providerFor(client: ActivityClient) {
     </ActivityProvider>
   )
 }
+
+/** The links the component has the browser download, caught before the browser follows them. */
+export async function downloadsOf(act: () => Promise<void>): Promise<{ href: string; download: string }[]> {
+  const downloads: { href: string; download: string }[] = []
+  const onClick = (event: MouseEvent) => {
+    const link = event.target as HTMLAnchorElement
+    if (link.tagName === 'A' && link.download) {
+      event.preventDefault()
+      downloads.push({ href: link.href, download: link.download })
+    }
+  }
+  document.addEventListener('click', onClick, true)
+  try {
+    await act()
+  } finally {
+    document.removeEventListener('click', onClick, true)
+  }
+  return downloads
+}

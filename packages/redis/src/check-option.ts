@@ -1,14 +1,13 @@
+import { positiveOption as checkPositive } from '@usertracking/core'
+
 /**
- * A positive number option, or its default when left out; a `TypeError` naming the field otherwise.
+ * A positive number option of this package, or its default when left out: core's check, naming
+ * `options.<field>` under `[redis]`.
  *
  * @param integer - also require a whole number (counts, lengths).
  */
 export function positiveOption(value: unknown, field: string, fallback: number, integer = false): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new TypeError(`[usertracking] [redis] options.${field} must be a positive ${integer ? 'whole ' : ''}number; got ${String(value)}.`)
-  }
-  return value
+  return checkPositive(value, `options.${field}`, fallback, { scope: 'redis', integer })
 }
 
 /** Checks that a required option is there, naming it when it is not. */

@@ -1,4 +1,4 @@
-import { UserTrackingError, unref } from '@usertracking/core'
+import { settleWithin, UserTrackingError, unref } from '@usertracking/core'
 import type { Cluster, Redis } from 'ioredis'
 
 /**
@@ -44,23 +44,12 @@ export function command(client: RedisClient, timeoutMs: number, name: string, ar
 
 /** `promise`, or a {@link RedisCommandError} once `timeoutMs` passed; a late rejection is swallowed, never left unhandled. */
 export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, name: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = unref(
-      setTimeout(() => reject(new RedisCommandError(`[usertracking] [redis] ${name} did not answer within ${timeoutMs} ms.`)), timeoutMs),
-    )
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        // A reply or connection error from ioredis gets the command's name; an error of ours passes as is.
-        if (UserTrackingError.isInstance(error) || !(error instanceof Error)) reject(error)
-        else reject(new RedisCommandError(`[usertracking] [redis] ${name} failed: ${error.message}`, { cause: error }))
-      },
-    )
+  const named = promise.catch((error: unknown) => {
+    // A reply or connection error from ioredis gets the command's name; an error of ours passes as is.
+    if (UserTrackingError.isInstance(error) || !(error instanceof Error)) throw error
+    throw new RedisCommandError(`[usertracking] [redis] ${name} failed: ${error.message}`, { cause: error })
   })
+  return settleWithin(named, timeoutMs, () => new RedisCommandError(`[usertracking] [redis] ${name} did not answer within ${timeoutMs} ms.`))
 }
 
 /**

@@ -53,6 +53,32 @@ describe.each(redisModes())('redisStreamSink on $name', ({ target }) => {
     await tracker.shutdown()
     await deletePrefix(client, keyPrefix)
   })
+
+  it.skipIf(!target)('never trims an entry a consumer still holds, however many newer ones are appended and acknowledged', async () => {
+    const client = createClient(target!)
+    const keyPrefix = uniquePrefix()
+    const sink = redisStreamSink({ client, keyPrefix, maxLength: 10 })
+    const { stream } = streamKeys({ keyPrefix })
+    const held = activity(0)
+    expect(await sink.write([held], { signal })).toEqual({ type: 'success' })
+    await client.xgroup('CREATE', stream, 'workers', '0')
+    // A worker took the first entry and hangs on it (a long store write, a stalled process).
+    const taken = (await client.xreadgroup('GROUP', 'workers', 'slow', 'COUNT', 1, 'STREAMS', stream, '>')) as [string, [string, string[]][]][]
+    const heldId = taken[0]![1][0]![0]
+    // Meanwhile another worker keeps up with a burst of 600: the backlog stays under maxLength, so every append is taken.
+    for (let round = 0; round < 120; round++) {
+      expect(await sink.write([activity(1), activity(2), activity(3), activity(4), activity(5)], { signal })).toEqual({ type: 'success' })
+      const read = (await client.xreadgroup('GROUP', 'workers', 'fast', 'COUNT', 100, 'STREAMS', stream, '>')) as [string, [string, string[]][]][]
+      await client.xack(stream, 'workers', ...read[0]![1].map(([id]) => id))
+    }
+    const kept = (await client.xrange(stream, heldId, heldId)) as [string, string[]][]
+    expect(kept.map(([, fields]) => (JSON.parse(fields[1]!) as Activity).id)).toEqual([held.id])
+    // What every group acknowledged before the held entry's time is trimmed: the stream does not grow without bound.
+    await client.xack(stream, 'workers', heldId)
+    expect(await sink.write([activity(6)], { signal })).toEqual({ type: 'success' })
+    expect(await client.xlen(stream)).toBeLessThan(200)
+    await deletePrefix(client, keyPrefix)
+  })
 })
 
 describe('redisStreamSink without Redis', () => {

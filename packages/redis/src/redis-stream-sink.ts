@@ -10,9 +10,10 @@ export interface RedisStreamSinkOptions extends StreamKeyOptions {
   /** The app's ioredis client (`Redis` or `Cluster`); the sink sends its commands on it and never closes it. */
   client: RedisClient
   /**
-   * Most entries the stream holds, and the bound of its backlog: entries the worker has not stored
-   * yet. Appends are trimmed with `MAXLEN ~` to this length (Redis trims whole nodes, so the stream
-   * may run slightly over). Activities that would push the backlog past it are not appended: the
+   * The bound of the stream's backlog: entries the worker has not stored yet. Appends trim the
+   * entries every consumer group is done with (`XTRIM MINID ~`: older than each group's oldest
+   * pending entry; Redis trims whole nodes, so a few hundred more may stay), never one a worker
+   * still holds. Activities that would push the backlog past it are not appended: the
    * write answers them as `rejected` ("the Redis buffer is full"), which a tracker counts as a drop
    * with the reason `rejected` and the ingest route answers in its `rejected` list, instead of
    * trimming entries no one has stored. At ~1 KB an activity, the default holds ~100 MB.
@@ -32,31 +33,51 @@ export interface RedisStreamSinkOptions extends StreamKeyOptions {
  * started) every entry is backlog. `lag` is unknown only after entries were deleted from the middle
  * of the stream (XDEL); the stream's length stands in for it then.
  *
+ * Then trims by id (`XTRIM MINID ~`), never by length: only the entries older than what any group
+ * still needs (its oldest pending entry, else its last delivered one) go. A `MAXLEN` trim keeps the
+ * newest entries, so one entry a worker holds behind `maxLength` newer, acknowledged ones would be
+ * trimmed before any store held it. With no group nothing is trimmed: the backlog bound caps it.
+ *
  * Returns how many activities it appended: the first ones of the batch.
  */
 const APPEND_LUA = `
 local stream = KEYS[1]
 local maxLength = tonumber(ARGV[1])
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
 local backlog = 0
+local needed = false
 if redis.call('EXISTS', stream) == 1 then
   local length = redis.call('XLEN', stream)
   local groups = redis.call('XINFO', 'GROUPS', stream)
   if #groups == 0 then backlog = length end
   for _, group in ipairs(groups) do
-    local pending, lag = 0, false
+    local name, pending, lag, delivered = nil, 0, false, '0-0'
     for i = 1, #group, 2 do
-      if group[i] == 'pending' then pending = group[i + 1] elseif group[i] == 'lag' then lag = group[i + 1] end
+      local field = group[i]
+      if field == 'name' then name = group[i + 1]
+      elseif field == 'pending' then pending = group[i + 1]
+      elseif field == 'lag' then lag = group[i + 1]
+      elseif field == 'last-delivered-id' then delivered = group[i + 1] end
     end
     if not lag then lag = length end
     if pending + lag > backlog then backlog = pending + lag end
+    local oldest = delivered
+    if pending > 0 then oldest = redis.call('XPENDING', stream, name)[2] end
+    if not needed or older(oldest, needed) then needed = oldest end
   end
 end
 local appended = 0
 for i = 2, #ARGV do
   if backlog + appended >= maxLength then break end
-  redis.call('XADD', stream, 'MAXLEN', '~', maxLength, '*', '${ACTIVITY_FIELD}', ARGV[i])
+  redis.call('XADD', stream, '*', '${ACTIVITY_FIELD}', ARGV[i])
   appended = appended + 1
 end
+if needed then redis.call('XTRIM', stream, 'MINID', '~', needed) end
 return appended
 `
 const APPEND_SCRIPT = { lua: APPEND_LUA, sha: createHash('sha1').update(APPEND_LUA).digest('hex') }

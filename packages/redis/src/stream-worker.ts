@@ -65,7 +65,7 @@ export interface StreamWorkerStats {
   claimed: number
   /** Entries moved to the dead-letter stream: unreadable, refused by the store as a batch of one, or delivered `maxDeliveries` times. */
   deadLettered: number
-  /** Entries trimmed from the stream while still pending, found when claiming them: lost before any store held them. */
+  /** Entries trimmed or deleted from the stream by another client while still pending, found when claiming them: lost before any store held them. */
   trimmed: number
   /** Store writes that failed and were tried again. */
   retries: number
@@ -325,7 +325,7 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorker {
     const deleted = Array.isArray(reply[2]) ? reply[2].length : 0
     if (deleted > 0) {
       counts.trimmed += deleted
-      log.error(`${label}: ${deleted} pending entries were trimmed from the stream before any worker stored them (raise the sink's maxLength).`)
+      log.error(`${label}: ${deleted} pending entries were trimmed or deleted from the stream before any worker stored them (by a client other than redisStreamSink, which trims only what every group acknowledged).`)
     }
     const entries = decodeEntries(reply[1])
     if (entries.length === 0) return []

@@ -24,6 +24,8 @@ export interface Cors {
   apply(request: Request, response: Response): Response
   /** The CORS headers a request with this `Origin` and method earns, for an answer without other `Vary`. */
   headers(origin: string | null | undefined, method: string): Record<string, string>
+  /** Whether pages of `origin` may send credentialed requests: `credentials` is on and `origin` allowed. */
+  trusts(origin: string): boolean
 }
 
 /**
@@ -72,6 +74,7 @@ export function createCors(option: boolean | CorsOptions | undefined): Cors | un
 
   return {
     headers,
+    trusts: (origin) => credentials && allowOrigin(origin) === origin,
     preflight(request, methods) {
       return new Response(null, {
         status: 204,

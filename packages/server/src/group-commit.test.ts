@@ -194,6 +194,28 @@ describe('group commit', () => {
     release()
   })
 
+  it('holds a slot until the store write settles, even after its request timed out, so a stalled store never has more than maxConcurrentWrites writes', async () => {
+    const { sink, batches, release, waiting } = heldSink()
+    const commit = committer(sink, { maxConcurrentWrites: 2 }, 50)
+    const stalled: Promise<SinkResult>[] = []
+    for (const count of [1, 2]) {
+      stalled.push(commit.write([activity()]))
+      stalled.at(-1)!.catch(() => {})
+      await until(() => waiting.length === count)
+    }
+    expect((await Promise.allSettled(stalled)).map((outcome) => outcome.status === 'rejected' && (outcome.reason as { status: number }).status)).toEqual([503, 503])
+    // Both requests have had their 503, but the store still works on both writes: no third one joins them.
+    const meanwhile = commit.write([activity('meanwhile')])
+    await expect(meanwhile).rejects.toMatchObject({ status: 503, headers: { 'retry-after': '5' } })
+    expect(batches).toHaveLength(2)
+    release()
+    const after = commit.write([activity('after')])
+    await until(() => waiting.length === 1)
+    expect(batches).toHaveLength(3)
+    release()
+    expect(await after).toEqual({ type: 'success' })
+  })
+
   it('writes each request on its own with groupCommit: false', async () => {
     const { sink, batches, release, waiting } = heldSink()
     const commit = committer(sink, false)

@@ -21,7 +21,9 @@ export interface GroupCommitOptions {
    */
   maxWaitMs?: number
   /**
-   * Writes in flight at once. Requests that arrive while every slot is busy go together into the
+   * Writes in flight at once, counted until each write settles: a write that outlived the store
+   * time limit (its requests answered 503) keeps its slot until the store gives it up, so a stalled
+   * store is never sent more. Requests that arrive while every slot is busy go together into the
    * next write; few slots make large writes (one commit each), many slots shorten the wait. Four
    * keep a database's log flushes overlapping while leaving most of a connection pool (node-postgres:
    * 10) to reads.
@@ -39,8 +41,8 @@ export interface GroupCommitOptions {
 /** One request's share of the writes: its activities, and how to answer it. */
 interface Waiter {
   activities: Activity[]
-  /** When it joined the queue, in ms of the monotonic clock. */
-  queuedAt: number
+  /** Answers 503 once it has waited for a slot as long as the store time limit. */
+  expiry?: ReturnType<typeof setTimeout>
   resolve(result: SinkResult): void
   reject(error: unknown): void
 }
@@ -83,10 +85,6 @@ export function groupCommitLimits(option: GroupCommitOptions | false | undefined
   return limits
 }
 
-function now(): number {
-  return typeof performance === 'undefined' ? Date.now() : performance.now()
-}
-
 /** Runs `callback` after the I/O callbacks of this event-loop turn (`setImmediate` where there is one). */
 const afterIo: (callback: () => void) => void =
   typeof setImmediate === 'function' ? (callback) => void setImmediate(callback) : (callback) => void setTimeout(callback, 0)
@@ -127,7 +125,8 @@ function shareOf(result: SinkResult, waiter: Waiter, refused: Map<string, Reject
  * otherwise requests queue and the next free slot takes as many as fit in `maxActivities`. A
  * coalesced write the store refuses as a whole (`too_large`, `failure`) is retried request by
  * request, so one request's bad batch cannot fail the others. A request that has waited for a slot
- * longer than the store time limit is answered 503 instead of being written late.
+ * as long as the store time limit is answered 503 instead of being written late; a slot is free
+ * again only once its write settled, even when its requests were answered 503 at the time limit.
  *
  * @param sink - where activities go (the store's sink, or another the handler was given).
  * @param limits - the checked options, or `false` for one write per request.
@@ -146,12 +145,19 @@ export function createGroupCommit(
 ): GroupCommit {
   async function commit(waiters: Waiter[]): Promise<void> {
     let result: SinkResult
+    let written: Promise<unknown> = Promise.resolve()
     try {
       const batch = merge(waiters)
-      result = await storeCaller.run((signal) => sink.write(batch, { signal }))
+      result = await storeCaller.run((signal) => (written = sink.write(batch, { signal })))
     } catch (error) {
       // The store caller reported it, and made it the 503 every one of these requests gets.
       for (const waiter of waiters) waiter.reject(error)
+      // A write that outlived its time limit still holds a connection: its slot stays taken until
+      // it settles, or a stalled store would be sent more writes than maxConcurrentWrites.
+      await written.then(
+        () => {},
+        () => {},
+      )
       return
     }
     if (waiters.length > 1 && (result.type === 'too_large' || result.type === 'failure')) {
@@ -170,7 +176,7 @@ export function createGroupCommit(
   if (limits === false) {
     return {
       write(activities) {
-        return new Promise((resolve, reject) => void commit([{ activities, queuedAt: 0, resolve, reject }]).catch(onError))
+        return new Promise((resolve, reject) => void commit([{ activities, resolve, reject }]).catch(onError))
       },
     }
   }
@@ -183,7 +189,6 @@ export function createGroupCommit(
 
   function flush(): void {
     scheduled = false
-    const oldest = now() - timeoutMs
     while (inFlight < bounds.maxConcurrentWrites && queue.length > 0) {
       let taken = 0
       let size = 0
@@ -193,12 +198,8 @@ export function createGroupCommit(
       }
       queued -= size
       queueChanged(-size)
-      const waiters: Waiter[] = []
-      for (const waiter of queue.splice(0, taken)) {
-        if (waiter.queuedAt >= oldest) waiters.push(waiter)
-        else waiter.reject(new HttpError(503, `The ${sink.name} store did not take these activities within ${timeoutMs} ms; try again.`, { headers: { 'retry-after': '5' } }))
-      }
-      if (waiters.length === 0) continue
+      const waiters = queue.splice(0, taken)
+      for (const waiter of waiters) clearTimeout(waiter.expiry)
       inFlight++
       void commit(waiters)
         .catch(onError)
@@ -208,6 +209,16 @@ export function createGroupCommit(
           if (queue.length > 0) flush()
         })
     }
+  }
+
+  /** Answers 503 to a request that waited for a slot as long as the store time limit, instead of writing it late. */
+  function expire(waiter: Waiter): void {
+    const at = queue.indexOf(waiter)
+    if (at < 0) return
+    queue.splice(at, 1)
+    queued -= waiter.activities.length
+    queueChanged(-waiter.activities.length)
+    waiter.reject(new HttpError(503, `The ${sink.name} store did not take these activities within ${timeoutMs} ms; try again.`, { headers: { 'retry-after': '5' } }))
   }
 
   function schedule(): void {
@@ -229,7 +240,9 @@ export function createGroupCommit(
         )
       }
       return new Promise((resolve, reject) => {
-        queue.push({ activities, queuedAt: now(), resolve, reject })
+        const waiter: Waiter = { activities, resolve, reject }
+        waiter.expiry = unref(setTimeout(() => expire(waiter), timeoutMs))
+        queue.push(waiter)
         queued += activities.length
         queueChanged(activities.length)
         schedule()

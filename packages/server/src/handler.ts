@@ -1,4 +1,4 @@
-import type { NormalizeOptions, Sink, Store } from '@usertracking/core'
+import { MAX_TIMER_MS, positiveOption, type NormalizeOptions, type Sink, type Store } from '@usertracking/core'
 import { createAccess, type Authenticate } from './auth'
 import { discardBody, readJsonBody, type BodyLimits } from './body'
 import type { TrustProxy } from './client-ip'
@@ -9,7 +9,8 @@ import { NODE_FAST_PATH, type NodeFastPath } from './fast-path'
 import { createGroupCommit, groupCommitLimits, type GroupCommitOptions } from './group-commit'
 import { createIdentifyRoute } from './identify-route'
 import { createIngestRoute, type IngestRequest } from './ingest'
-import { LiveFeed, type LiveFeedOptions } from './live-feed'
+import { LiveFeed } from './live-feed'
+import { checkLiveOptions, type LiveOptions } from './live-options'
 import { createLiveStreamRoute } from './live-stream'
 import { HandlerMetrics, metricsRoute, type MetricsOptions } from './metrics'
 import { createPersonalDataRoutes } from './personal-data'
@@ -145,10 +146,7 @@ export interface ActivityHandlerOptions {
    */
   ingest?: { sink?: Sink }
   /** The live stream's bus to other instances, backlog, polling and heartbeat. */
-  live?: LiveFeedOptions & {
-    /** Comment lines sent this often keep proxies from closing a quiet stream, in ms. @default 15000 */
-    heartbeatMs?: number
-  }
+  live?: LiveOptions
   /** Default window of the `recent` counts in stats, in ms. @default 86400000 (24 hours) */
   recentWindowMs?: number
   /** Limits applied to each activity as it is normalised. */
@@ -176,13 +174,10 @@ export interface ActivityHandler {
   close(): void
 }
 
-function positiveOption(options: ActivityHandlerOptions, name: 'maxBodyBytes' | 'maxDrainBytes' | 'bodyTimeoutMs' | 'storeTimeoutMs' | 'maxBatchSize' | 'recentWindowMs', fallback: number): number {
-  const value = options[name]
-  if (value === undefined) return fallback
-  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
-    throw new TypeError(`[usertracking] [server] options.${name} must be a positive number; got ${String(value)}.`)
-  }
-  return value
+/** A positive number option of the handler; the time limits, which become timers, at most {@link MAX_TIMER_MS}. */
+function numberOption(options: ActivityHandlerOptions, name: 'maxBodyBytes' | 'maxDrainBytes' | 'bodyTimeoutMs' | 'storeTimeoutMs' | 'maxBatchSize' | 'recentWindowMs', fallback: number): number {
+  const timer = name === 'bodyTimeoutMs' || name === 'storeTimeoutMs'
+  return positiveOption(options[name], `options.${name}`, fallback, { scope: 'server', ...(timer ? { max: MAX_TIMER_MS } : {}) })
 }
 
 function queryOptions(options: ActivityHandlerOptions): QueryOptions {
@@ -242,16 +237,16 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     console.warn('[usertracking] [server] insecureDevelopmentMode is on: anyone can read every activity, write as any user and read the metrics. Never deploy it.')
   }
   const body: BodyLimits = {
-    maxBytes: positiveOption(options, 'maxBodyBytes', 1024 * 1024),
-    maxDrainBytes: positiveOption(options, 'maxDrainBytes', 16 * 1024 * 1024),
-    timeoutMs: positiveOption(options, 'bodyTimeoutMs', 30_000),
+    maxBytes: numberOption(options, 'maxBodyBytes', 1024 * 1024),
+    maxDrainBytes: numberOption(options, 'maxDrainBytes', 16 * 1024 * 1024),
+    timeoutMs: numberOption(options, 'bodyTimeoutMs', 30_000),
   }
   const metricsOptions = options.metrics === false ? undefined : (options.metrics ?? {})
   const routes = buildRouteTable(trimPath(options.basePath ?? '/api').replace(/^\/$/, ''), options.routes ?? {}, metricsOptions ? (metricsOptions.path ?? '/metrics') : undefined)
   const cors = createCors(options.cors)
   const metrics = new HandlerMetrics(metricsOptions)
   const access = createAccess(options)
-  const storeTimeoutMs = positiveOption(options, 'storeTimeoutMs', 10_000)
+  const storeTimeoutMs = numberOption(options, 'storeTimeoutMs', 10_000)
   const storeCaller = createStoreCaller(store.name, storeTimeoutMs, onError)
   const ingestSink = options.ingest?.sink ?? store.sink
   if (typeof ingestSink?.write !== 'function') throw new TypeError('[usertracking] [server] options.ingest.sink must be a Sink (an object with a write method).')
@@ -259,7 +254,8 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
   if (options.deletionHashKey !== undefined && (typeof options.deletionHashKey !== 'string' || options.deletionHashKey.length < 16)) {
     throw new TypeError('[usertracking] [server] options.deletionHashKey must be a secret string of at least 16 characters.')
   }
-  const feed = new LiveFeed(store, options.live ?? {}, storeCaller, onError)
+  const liveOptions = checkLiveOptions(options.live)
+  const feed = new LiveFeed(store, liveOptions, storeCaller, onError)
   const ingest = createIngestRoute({
     storeName: ingestSink.name,
     commit: createGroupCommit(
@@ -271,8 +267,10 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
       (by) => metrics.queued(by),
     ),
     access,
+    trustedOrigin: (origin) => cors?.trusts(origin) === true,
+    development,
     body,
-    maxBatchSize: positiveOption(options, 'maxBatchSize', 1000),
+    maxBatchSize: numberOption(options, 'maxBatchSize', 1000),
     normalize: options.normalize,
     trustProxy: options.trustProxy ?? false,
     anonymizeIp: options.anonymizeIp === true,
@@ -288,11 +286,11 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
     present: options.present ?? {},
     query,
     pagination: options.pagination ?? 'cursor',
-    recentWindowMs: positiveOption(options, 'recentWindowMs', 86_400_000),
+    recentWindowMs: numberOption(options, 'recentWindowMs', 86_400_000),
     now,
   })
   const exportRoute = createExportRoute({ store, access, storeCaller, query, onError })
-  const live = createLiveStreamRoute({ access, feed, metrics, query, heartbeatMs: options.live?.heartbeatMs ?? 15_000 })
+  const live = createLiveStreamRoute({ access, feed, metrics, query, heartbeatMs: liveOptions.heartbeatMs })
   const identify = createIdentifyRoute({ store, access, body, storeCaller, development })
   const personalData = createPersonalDataRoutes({ store, sink: store.sink, access, storeCaller, query, hashKey: options.deletionHashKey, onError, now })
 

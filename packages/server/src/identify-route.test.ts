@@ -1,4 +1,6 @@
+import { PGlite } from '@electric-sql/pglite'
 import { memoryStore, type Activity, type Store } from '@usertracking/core'
+import { postgresStore } from '@usertracking/postgres'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { ADMIN, as, startServer, type TestServer } from '../test/test-server'
 import { closeStores, storeKinds, type TestStore } from '../test/stores'
@@ -101,6 +103,27 @@ describe('POST /identify', () => {
     const response = await post('/api/identify', { anonymousId: 'anon' }, as('alice'))
     expect(response.status).toBe(501)
     expect(((await response.json()) as { error: string }).error).toContain('The memory store cannot link identities')
+  })
+
+  it("answers 501 with the store's reason when its table cannot do it (no anonymous id), never a 503 to retry", async () => {
+    const db = await PGlite.create()
+    try {
+      await db.exec('CREATE TABLE activity (id SERIAL PRIMARY KEY, user_id text, action text NOT NULL, details jsonb, created_at timestamptz DEFAULT now())')
+      const store = postgresStore({
+        client: db,
+        table: 'activity',
+        mapping: { fields: { userId: 'user_id', activityType: 'action', timestamp: 'created_at', id: { key: 'activity_id' }, anonymousId: false, receivedAt: false }, json: 'details' },
+      })
+      server = await startServer({ store })
+      const linked = await post('/api/identify', { anonymousId: 'anon' }, as('alice'))
+      expect(linked.status).toBe(501)
+      expect(((await linked.json()) as { error: string }).error).toContain('cannot link on this table: it keeps no anonymous id')
+      const deleted = await fetch(`${server.url}/api/personal-data?anonymousId=anon`, { method: 'DELETE', headers: ADMIN })
+      expect(deleted.status).toBe(501)
+      expect(((await deleted.json()) as { error: string }).error).toContain('cannot find activities by anonymousId')
+    } finally {
+      await db.close()
+    }
   })
 
   it('in insecureDevelopmentMode, links the user id the body names', async () => {

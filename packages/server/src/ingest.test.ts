@@ -252,6 +252,51 @@ describe.each(TRANSPORTS)('through the %s', (transport) => {
     })
   })
 
+  describe('ingest: cross-site requests with the session cookie (CSRF)', () => {
+    /** A session-cookie `authenticate`, as an app with a login page has: the browser attaches the cookie by itself. */
+    const cookieSession = (request: Request) => {
+      const session = /(?:^|;\s*)session=([^;]+)/.exec(request.headers.get('cookie') ?? '')?.[1]
+      return session ? { userId: session } : null
+    }
+    const page = '{"activities":[{"activityType":"page_view","anonymousId":"a1"}]}'
+    const victim = { cookie: 'session=victim', 'content-type': 'text/plain;charset=UTF-8' }
+
+    it('refuses a signed-in text/plain body from another site with 403 and stores nothing', async () => {
+      server = await startServer({ authenticate: cookieSession })
+      // What a hostile page's `fetch(url, { method: 'POST', credentials: 'include', body })` or form sends: no preflight needed.
+      const forged = await post('/api/activity', page, { ...victim, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })
+      expect(forged.status).toBe(403)
+      expect(((await forged.json()) as { error: string }).error).toMatch(/application\/json/)
+      const oldBrowser = await post('/api/activity', page, { ...victim, origin: 'https://evil.example' })
+      expect(oldBrowser.status).toBe(403)
+      expect(await all(server.store)).toHaveLength(0)
+    })
+
+    it("takes the signed-in user's own beacons: same origin, a trusted CORS origin, or JSON", async () => {
+      server = await startServer({ authenticate: cookieSession, cors: { origin: 'https://app.example', credentials: true } })
+      const host = new URL(server.url).host
+      const sameOrigin = await post('/api/activity', page, { ...victim, origin: server.url, 'sec-fetch-site': 'same-origin' })
+      expect(sameOrigin.status).toBe(200)
+      const sameOriginOldBrowser = await post('/api/activity', page, { ...victim, origin: `http://${host}` })
+      expect(sameOriginOldBrowser.status).toBe(200)
+      const trusted = await post('/api/activity', page, { ...victim, origin: 'https://app.example', 'sec-fetch-site': 'same-site' })
+      expect(trusted.status).toBe(200)
+      // JSON from another site needs a preflight, which only the CORS origins pass: safe to take as is.
+      const json = await post('/api/activity', page, { cookie: 'session=victim', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })
+      expect(json.status).toBe(200)
+      // A backend's request carries neither Origin nor Sec-Fetch-Site.
+      const backend = await post('/api/activity', page, victim)
+      expect(backend.status).toBe(200)
+      expect((await all(server.store)).map((activity) => activity.userId)).toEqual(['victim', 'victim', 'victim', 'victim', 'victim'])
+    })
+
+    it('keeps anonymous beacons from any site working', async () => {
+      server = await startServer({ authenticate: cookieSession, cors: true })
+      const beacon = await post('/api/activity', page, { 'content-type': 'text/plain;charset=UTF-8', origin: 'https://customer.example', 'sec-fetch-site': 'cross-site' })
+      expect(beacon.status).toBe(200)
+    })
+  })
+
   describe('ingest: store outcomes', () => {
     function failingStore(write: Store['sink']['write']): Store {
       const store = memoryStore()

@@ -2,6 +2,7 @@ import { isPlainObject, parseActivity, type Activity, type NormalizeOptions, typ
 import type { Access } from './auth'
 import type { BodyLimits, BodyResult } from './body'
 import { anonymizeIp, clientIpFrom, type TrustProxy } from './client-ip'
+import { fromAnotherSite, needsPreflight } from './cross-site'
 import { HttpError, type HttpIssue, type JsonAnswer } from './errors'
 import type { GroupCommit } from './group-commit'
 import type { LiveFeed } from './live-feed'
@@ -15,6 +16,10 @@ export interface IngestDependencies {
   /** Writes the activities, several requests at a time. */
   commit: GroupCommit
   access: Access
+  /** Whether pages of an origin may send signed-in requests (the CORS origins with `credentials`). */
+  trustedOrigin: (origin: string) => boolean
+  /** `insecureDevelopmentMode`: every request is signed in, so none is refused as a forgery. */
+  development: boolean
   body: BodyLimits
   maxBatchSize: number
   normalize: NormalizeOptions | undefined
@@ -86,6 +91,11 @@ export function createIngestRoute(deps: IngestDependencies): (input: IngestReque
     const started = deps.now()
     const startedMark = elapsedMs()
     const principal = await access.writer(input.request)
+    if (principal && !deps.development && !needsPreflight(input.header('content-type')) && fromAnotherSite(input.header, deps.trustedOrigin, () => input.request().url)) {
+      // Cookies go with a CORS-simple request from any page, preflight-free: taken, it would let
+      // any website write activities as the signed-in visitor (cross-site request forgery).
+      throw new HttpError(403, 'A signed-in request from another site must send its body as application/json (or come from an origin in cors.origin with credentials).')
+    }
     const rawIp = clientIpFrom(input.header('x-forwarded-for'), input.remoteAddress, deps.trustProxy)
     if (!principal && deps.rateLimiter) {
       // Requests without a known address share one bucket rather than escaping the limit.

@@ -1,6 +1,7 @@
 import { unref, type Activity, type Store } from '@usertracking/core'
 import { HttpError } from './errors'
 import type { LiveBus } from './live-bus'
+import type { ResolvedLiveOptions } from './live-options'
 import type { StoreCaller } from './store-call'
 
 /** One activity as the live feed numbered it. */
@@ -75,15 +76,15 @@ export class LiveFeed {
 
   constructor(
     private readonly store: Store,
-    options: LiveFeedOptions,
+    options: ResolvedLiveOptions,
     /** Polls run under the store time limit, so a stalled store delays polling instead of ending it. */
     private readonly storeCaller: StoreCaller,
     private readonly onError: (error: unknown) => void,
   ) {
-    this.bufferSize = options.bufferSize ?? 1000
-    this.pollIntervalMs = options.pollIntervalMs ?? 2000
-    this.pollWindowMs = options.pollWindowMs ?? 300_000
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000
+    this.bufferSize = options.bufferSize
+    this.pollIntervalMs = options.pollIntervalMs
+    this.pollWindowMs = options.pollWindowMs
+    this.idleTimeoutMs = options.idleTimeoutMs
     this.bus = options.bus
   }
 

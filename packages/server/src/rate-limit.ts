@@ -1,3 +1,5 @@
+import { positiveOption } from '@usertracking/core'
+
 /** A per-client token bucket for anonymous ingest; see `ActivityHandlerOptions.rateLimit`. */
 export interface RateLimitOptions {
   /** Requests one client IP may send per second, sustained. @default 10 */
@@ -18,15 +20,11 @@ export interface RateLimiter {
   take(key: string): number
 }
 
+const SERVER = { scope: 'server' }
+
 interface Bucket {
   tokens: number
   updatedAt: number
-}
-
-function positive(value: number | undefined, fallback: number, option: string): number {
-  if (value === undefined) return fallback
-  if (!(Number.isFinite(value) && value > 0)) throw new TypeError(`[usertracking] [server] options.rateLimit.${option} must be a positive number; got ${value}.`)
-  return value
 }
 
 /**
@@ -39,9 +37,9 @@ function positive(value: number | undefined, fallback: number, option: string): 
  * @throws TypeError naming the option when a rate or bound is not a positive number.
  */
 export function createRateLimiter(options: RateLimitOptions, now: () => number): RateLimiter {
-  const rate = positive(options.requestsPerSecond, 10, 'requestsPerSecond') / 1000
-  const burst = positive(options.burst, 100, 'burst')
-  const maxClients = Math.floor(positive(options.maxClients, 10_000, 'maxClients'))
+  const rate = positiveOption(options.requestsPerSecond, 'options.rateLimit.requestsPerSecond', 10, SERVER) / 1000
+  const burst = positiveOption(options.burst, 'options.rateLimit.burst', 100, SERVER)
+  const maxClients = Math.floor(positiveOption(options.maxClients, 'options.rateLimit.maxClients', 10_000, SERVER))
   const buckets = new Map<string, Bucket>()
   return {
     take(key) {

@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync'
 import type { Activity } from '@usertracking/core'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { HOSTILE_STRINGS } from '@usertracking/testkit'
 import { CSV_COLUMNS } from './csv'
 import { ADMIN, startServer, type TestServer } from '../test/test-server'
@@ -55,6 +55,26 @@ describe('list and stats', () => {
     expect(forged.status).toBe(400)
     const stats = await get(`/api/activities/stats?interval=1ms`)
     expect(stats.status).toBe(400)
+  })
+
+  it('asks the store once when the recent window is the query itself (its own from is later)', async () => {
+    const now = Date.UTC(2025, 6, 6, 12, 0)
+    server = await startServer({ now: () => now })
+    await seed([
+      { timestamp: '2025-07-06T09:00:00.000Z', userId: 'a' },
+      { timestamp: '2025-07-06T10:30:00.000Z', userId: 'b' },
+      { timestamp: '2025-07-06T11:30:00.000Z', userId: 'c', activityType: 'login' },
+    ])
+    const calls = vi.spyOn(server.store, 'stats')
+    const stats = await (await get('/api/activities/stats?from=2025-07-06T10:00:00Z&interval=1h')).json()
+    expect(calls).toHaveBeenCalledTimes(1)
+    expect(stats).toMatchObject({ total: 2, uniqueUsers: 2, recent: { from: '2025-07-06T10:00:00.000Z', total: 2, uniqueUsers: 2 } })
+    expect(stats.recent.byType).toEqual(stats.byType)
+    // A window that starts after the query's from is a second question.
+    calls.mockClear()
+    const wider = await (await get('/api/activities/stats?from=2025-07-06T08:00:00Z&recent=1h')).json()
+    expect(calls).toHaveBeenCalledTimes(2)
+    expect(wider).toMatchObject({ total: 3, recent: { from: '2025-07-06T11:00:00.000Z', total: 1 } })
   })
 
   it('counts per 4-hour bucket and in the recent window', async () => {

@@ -96,11 +96,14 @@ export function createReadRoutes(deps: ReadDependencies): {
       const lower = deps.query.timeAxis === 'receivedAt' ? 'receivedFrom' : 'from'
       const windowStart = deps.now() - parsed.query.recentMs
       const bound = query[lower]
-      const from = bound !== undefined && Date.parse(String(bound)) > windowStart ? String(bound) : new Date(windowStart).toISOString()
+      const ownBound = bound !== undefined && Date.parse(String(bound)) > windowStart
+      const from = ownBound ? String(bound) : new Date(windowStart).toISOString()
       const { groupBy: _groupBy, ...filter } = query
+      const totals = storeCaller.run(() => store.stats(query), { signal: request.signal })
+      // A window starting at the query's own lower bound is the query itself (buckets aside): one store call.
       const [all, recent] = await Promise.all([
-        storeCaller.run(() => store.stats(query), { signal: request.signal }),
-        storeCaller.run(() => store.stats({ ...filter, [lower]: from }), { parameter: 'recent', signal: request.signal }),
+        totals,
+        ownBound ? totals : storeCaller.run(() => store.stats({ ...filter, [lower]: from }), { parameter: 'recent', signal: request.signal }),
       ])
       const { total, uniqueUsers, uniqueVisitors, sessions, byType } = recent
       const answer: StatsAnswer = { ...all, recent: { from, total, uniqueUsers, uniqueVisitors, sessions, byType } }

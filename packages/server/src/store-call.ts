@@ -6,7 +6,9 @@ export interface StoreCaller {
   /**
    * Runs one store call. Resolves with its result; rejects with an `HttpError`: 503 with
    * `Retry-After` when the store fails or takes longer than the time limit, 400 when the store
-   * refuses the query with a `RangeError` (a cursor it did not issue, an interval it cannot serve).
+   * refuses the query with a `RangeError` (a cursor it did not issue, an interval it cannot serve),
+   * 501 when it throws a `TypeError`: what the store cannot do as configured (`identify` on a table
+   * without an anonymous id), which no retry mends.
    * The result of a call that came too late is dropped, and its failure reported, never left unhandled.
    *
    * @param call - starts the call; the signal aborts when the time limit passes or `options.signal` aborts.
@@ -16,6 +18,15 @@ export interface StoreCaller {
   run<T>(call: (signal: AbortSignal) => Promise<T>, options?: { parameter?: string; signal?: AbortSignal }): Promise<T>
   /** The 503 answered when the store cannot serve. */
   unavailable(retryAfterSeconds?: number): HttpError
+}
+
+/**
+ * The 501 for a store's `TypeError`. The store's own sentence (`[usertracking] [postgres] …`) is
+ * passed on; any other error's message (a driver's, a bug's) stays in the logs.
+ */
+function unsupported(storeName: string, error: TypeError): HttpError {
+  const own = /^\[usertracking\](?: \[[^\]]+\])* (.+)$/s.exec(error.message)?.[1]
+  return new HttpError(501, `The ${storeName} store cannot do this${own ? `: ${own}` : '.'}`, { cause: error })
 }
 
 /** Seconds a client is asked to wait after a store call timed out: a stalled database needs more than a blip. */
@@ -80,7 +91,7 @@ export function createStoreCaller(storeName: string, timeoutMs: number, onError:
               return
             }
             onError(error)
-            reject(unavailable())
+            reject(error instanceof TypeError ? unsupported(storeName, error) : unavailable())
           },
         )
       })

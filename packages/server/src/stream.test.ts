@@ -1,6 +1,7 @@
 import { memoryStore, type Activity, type Store } from '@usertracking/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Principal } from './auth'
+import { createActivityHandler } from './handler'
 import type { LiveBus, LiveBusPublishResult } from './live-bus'
 import { ADMIN, startServer, type TestServer } from '../test/test-server'
 
@@ -123,6 +124,25 @@ async function post(body: unknown, headers: Record<string, string> = {}): Promis
 const activityOf = (event: ServerSentEvent) => JSON.parse(event.data) as Activity
 
 describe('live stream', () => {
+  it('refuses live options it cannot use, naming each', () => {
+    const store = memoryStore()
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ heartbeatMs: 0 }, /options\.live\.heartbeatMs must be a positive number; got 0/],
+      [{ bufferSize: 1.5 }, /options\.live\.bufferSize must be a positive whole number; got 1\.5/],
+      [{ pollIntervalMs: -1 }, /options\.live\.pollIntervalMs/],
+      [{ pollWindowMs: Number.NaN }, /options\.live\.pollWindowMs/],
+      [{ idleTimeoutMs: '5000' }, /options\.live\.idleTimeoutMs/],
+      [{ heartbeatMs: 2 ** 31 }, /options\.live\.heartbeatMs must be at most 2147483647/],
+      [{ bus: {} }, /options\.live\.bus must be a live bus with publish and subscribe/],
+    ]
+    for (const [live, message] of cases) expect(() => createActivityHandler({ store, live }), JSON.stringify(live)).toThrow(message)
+    expect(() => createActivityHandler({ store, live: 'on' as never })).toThrow(/options\.live must be an object/)
+    createActivityHandler({ store, live: { heartbeatMs: 1000, bufferSize: 10, pollIntervalMs: 500, pollWindowMs: 60_000, idleTimeoutMs: 1000 } }).close()
+    // The handler's own time limits are timers too: past what a timer keeps, each would fire at once.
+    expect(() => createActivityHandler({ store, storeTimeoutMs: 2 ** 31 })).toThrow(/options\.storeTimeoutMs must be at most 2147483647/)
+    expect(() => createActivityHandler({ store, bodyTimeoutMs: 2 ** 31 })).toThrow(/options\.bodyTimeoutMs must be at most 2147483647/)
+  })
+
   it('delivers an activity posted after it connected', async () => {
     server = await startServer()
     await post({ activityType: 'before' })

@@ -174,10 +174,11 @@ describe.skipIf(!executablePath && !inCi)('the product tour in Chromium (pnpm st
         if (pass.width <= 640) await fitsTheScreen(page)
 
         // Sort by tokens: the column reads from most to fewest, rows without tokens last. Below
-        // 640 px the table's header row (its sort buttons) is hidden, so a phone gets there by a
-        // shared link: the view lives in the URL.
+        // 640 px the table's header row (its sort buttons) is hidden and the "Sort by" menu shows instead.
+        const sortMenu = page.locator('.ut-table-wrap').getByLabel('Sort by')
+        expect(await sortMenu.isVisible()).toBe(pass.width <= 640)
         if (pass.width > 640) await table.getByRole('button', { name: 'Token Usage' }).click()
-        else await page.goto('/activities?sort=tokens&order=desc')
+        else await sortMenu.selectOption({ label: 'Token Usage, most first' })
         await expect.poll(() => table.locator('th[aria-sort="descending"]').textContent()).toContain('Token Usage')
         await expect.poll(() => new URL(page.url()).searchParams.get('sort')).toBe('tokens')
         await expect.poll(async () => mostTokensFirst((await tableRows(table)).map((row) => tokenCount(row.tokens)))).toBe(true)
@@ -245,7 +246,10 @@ describe.skipIf(!executablePath && !inCi)('the product tour in Chromium (pnpm st
           return liveOne?.description === `Tailored resume for Live ${pass.width} job`
         })
         if (pass.width > 640) {
-          await table.locator(`tbody tr.ut-fresh:has(time[datetime="${liveOne!.timestamp}"])`).waitFor({ timeout: 30_000 })
+          const fresh = table.locator(`tbody tr.ut-fresh:has(time[datetime="${liveOne!.timestamp}"])`)
+          await fresh.waitFor({ timeout: 30_000 })
+          // The highlight lasts a few seconds: then the row reads like the others (no background of its own).
+          await expect.poll(() => fresh.evaluate((row) => getComputedStyle(row).backgroundColor), { timeout: 30_000 }).toBe('rgba(0, 0, 0, 0)')
         } else {
           // Still sorted by tokens: nothing moves under the reader; a button offers what arrived.
           await page.getByRole('button', { name: /new activit(y|ies) — show$/ }).click({ timeout: 30_000 })
