@@ -1,4 +1,4 @@
-import { backoffDelay, unref } from '@usertracking/core'
+import { backoffDelay, settleWithin, unref } from '@usertracking/core'
 import type {
   AdapterOptions,
   NodePostgresClient,
@@ -66,22 +66,34 @@ function asError(value: unknown): Error {
  * CancelRequest on a new connection made by `canceller`. Without it a statement abandoned on
  * timeout runs on in its backend, holding its locks (and, on the app's single client, every
  * statement queued behind it), even after its socket was closed. Best effort: a cancel that cannot
- * connect is given up after `timeoutMs`, and nothing it does can throw or emit unheard.
+ * connect is given up after `timeoutMs`, and nothing it does can throw or emit unheard. Resolves
+ * once the server closed the cancel connection (it has taken the request) or it was given up.
  */
-function cancelRunning(client: PgClient, makeCanceller: () => PgClient | undefined, timeoutMs: number): void {
+function cancelRunning(client: PgClient, makeCanceller: () => PgClient | undefined, timeoutMs: number): Promise<void> {
   const running = client.activeQuery
-  if (running === undefined || running === null) return
+  if (running === undefined || running === null) return Promise.resolve()
   try {
     const canceller = makeCanceller()
-    if (typeof canceller?.cancel !== 'function') return
-    canceller.on('error', noop)
-    canceller.connection?.on('error', noop)
-    canceller.cancel(client, running)
-    const socket = canceller.connection?.stream
-    if (socket) unref(setTimeout(() => socket.destroy(), timeoutMs))
-    socket?.unref?.()
+    const send = canceller?.cancel?.bind(canceller)
+    if (canceller === undefined || send === undefined) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const done = () => resolve()
+      canceller.on('error', noop)
+      canceller.connection?.on('error', done)
+      canceller.connection?.on('end', done)
+      send(client, running)
+      const socket = canceller.connection?.stream
+      unref(
+        setTimeout(() => {
+          socket?.destroy()
+          done()
+        }, timeoutMs),
+      )
+      socket?.unref?.()
+    })
   } catch {
     // An unusual client (a pg-compatible library without cancel): the timeout still answers.
+    return Promise.resolve()
   }
 }
 
@@ -142,7 +154,8 @@ class HeldClient {
 
   /** After a timeout: cancels what runs on the server, and gives the client back as broken. */
   abandon(timeout: unknown): void {
-    if (!this.released) cancelRunning(this.client, this.makeCanceller, this.timeoutMs)
+    // The client is destroyed right after: no later statement runs on its backend for the cancel to hit.
+    if (!this.released) void cancelRunning(this.client, this.makeCanceller, this.timeoutMs)
     this.release(timeout)
   }
 
@@ -293,17 +306,31 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
     options.warn('The node-postgres Client lost its connection and cannot be used again; give the store a Pool, which replaces lost connections.', error),
   )
   let queue: Promise<unknown> = Promise.resolve()
+  /** A statement abandoned on timeout, until it ended and its cancel request was taken (bounded). */
+  let abandoned: Promise<unknown> = Promise.resolve()
   const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
-    const result = queue.then(work, work)
+    const start = () => abandoned.then(work)
+    const result = queue.then(start, start)
     queue = result.catch(noop)
     return result
   }
   // A canceller connects where the app's client does; pg's Client class is the client's own.
   const SingleClient = single.constructor as new (options: unknown) => PgClient
-  const cancel = () => cancelRunning(single, () => new SingleClient({ host: single.host, port: single.port, ssl: single.ssl }), timeoutMs)
+  const cancelling = (running: PromiseLike<unknown>) => () => {
+    const cancelled = cancelRunning(single, () => new SingleClient({ host: single.host, port: single.port, ssl: single.ssl }), timeoutMs)
+    // The next statement waits until this one ended and the server took the cancel request: a cancel
+    // arriving later would stop that statement instead. Bounded, so a dead network holds nothing for long.
+    abandoned = settleWithin(Promise.all([Promise.resolve(running).catch(noop), cancelled]), timeoutMs, () => undefined).catch(noop)
+  }
   const within = (limitMs: number): PostgresConnection => ({
-    query: async (text, params) => (await withTimeout(single.query(text, params), limitMs, 'A statement', cancel)).rows,
-    copyFrom: (target, chunks, after) => withTimeout(copyOn(single, target, chunks, after), limitMs, 'A COPY', cancel),
+    query: async (text, params) => {
+      const running = single.query(text, params)
+      return (await withTimeout(running, limitMs, 'A statement', cancelling(running))).rows
+    },
+    copyFrom: (target, chunks, after) => {
+      const running = copyOn(single, target, chunks, after)
+      return withTimeout(running, limitMs, 'A COPY', cancelling(running))
+    },
   })
   const connection = within(timeoutMs)
   return {
@@ -315,7 +342,8 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
         const inside = within(limitMs)
         await inside.query('BEGIN')
         try {
-          const result = await withTimeout(work(inside), limitMs, 'A transaction', cancel)
+          const working = work(inside)
+          const result = await withTimeout(working, limitMs, 'A transaction', cancelling(working))
           await inside.query('COMMIT')
           return result
         } catch (error) {
