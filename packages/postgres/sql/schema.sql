@@ -63,4 +63,10 @@ CREATE TABLE IF NOT EXISTS "public"."user_activities_deletions" (
 
 INSERT INTO "public"."usertracking_migrations" (table_name, version) VALUES ('user_activities', 2) ON CONFLICT DO NOTHING;
 
+WITH plain AS (DELETE FROM "public"."user_activities_deletions" WHERE subject NOT LIKE 'sha256:%' RETURNING subject_kind, subject, deleted_at)
+INSERT INTO "public"."user_activities_deletions" AS kept (subject_kind, subject, deleted_at) SELECT subject_kind, 'sha256:' || encode(sha256(convert_to(subject, 'UTF8')), 'hex'), deleted_at FROM plain
+ON CONFLICT (subject_kind, subject) DO UPDATE SET deleted_at = greatest(kept.deleted_at, excluded.deleted_at);
+
+INSERT INTO "public"."usertracking_migrations" (table_name, version) VALUES ('user_activities', 3) ON CONFLICT DO NOTHING;
+
 COMMIT;

@@ -54,6 +54,20 @@ async function freshStore(client: pg.Pool | postgres.Sql, warnings: Error[] = []
   return { store, schema }
 }
 
+/**
+ * The statement bound of the stall tests: each stalled write waits this long, so it is short, but
+ * long enough that the writes around the stall rarely outlast it on a loaded machine.
+ */
+const STALL_TIMEOUT_MS = 1500
+
+/**
+ * Writes `batch` until it is stored, as a tracker retries a retryable answer: on a loaded machine a
+ * write may outlast {@link STALL_TIMEOUT_MS} without anything being wrong.
+ */
+async function deliver(store: PostgresStore, batch: Activity[]): Promise<void> {
+  await expect.poll(async () => (await store.sink.write(batch, { signal })).type, { timeout: 20_000 }).toBe('success')
+}
+
 function batchOf(count: number): Activity[] {
   return Array.from({ length: count }, (_, index) => activity({ userId: `u${index % 5}`, description: 'x'.repeat(200) }))
 }
@@ -83,22 +97,21 @@ describe.skipIf(!serverAvailable)('a connection lost under node-postgres', () =>
     const proxy = await proxied()
     const pool = new pg.Pool({ connectionString: proxy.urlFor(serverUrl), max: 2 })
     cleanups.push(() => pool.end())
-    const { store, schema } = await freshStore(pool, [], { queryTimeoutMs: 400 })
-    const before = batchOf(10)
-    expect(await store.sink.write(before, { signal })).toEqual({ type: 'success' })
+    const { store, schema } = await freshStore(pool, [], { queryTimeoutMs: STALL_TIMEOUT_MS })
+    await deliver(store, batchOf(10))
     proxy.stall()
     // More writes than the pool has connections: each stuck one is destroyed, so none waits for a free slot forever.
     const during = [batchOf(10), batchOf(10), batchOf(10), batchOf(10)]
     for (const batch of during) {
       const result = await store.sink.write(batch, { signal })
       expect(result.type).toBe('retryable')
-      expect(result.type === 'retryable' && (result.error as Error).message).toMatch(/did not finish within 400 ms/)
+      expect(result.type === 'retryable' && (result.error as Error).message).toMatch(`did not finish within ${STALL_TIMEOUT_MS} ms`)
     }
     await expect(store.list()).rejects.toBeInstanceOf(QueryTimeoutError)
     proxy.resume()
-    for (const batch of during) expect(await store.sink.write(batch, { signal })).toEqual({ type: 'success' })
+    for (const batch of during) await deliver(store, batch)
     expect(await stored(schema)).toEqual({ count: 50, ids: 50 })
-    expect((await store.list({ limit: 1000 })).items).toHaveLength(50)
+    await expect.poll(async () => (await store.list({ limit: 1000 })).items.length, { timeout: 20_000 }).toBe(50)
   })
 
   it('survives pg_terminate_backend on busy and idle connections of a pool without an error listener', async () => {
@@ -145,6 +158,49 @@ describe.skipIf(!serverAvailable)('a connection lost under node-postgres', () =>
   })
 })
 
+describe.skipIf(!serverAvailable)('a statement past queryTimeoutMs', () => {
+  const clients = {
+    'a node-postgres Pool': async (name: string) => {
+      const pool = new pg.Pool({ connectionString: serverUrl, max: 2, application_name: name })
+      cleanups.push(() => pool.end())
+      return pool
+    },
+    'a node-postgres Client': async (name: string) => {
+      const client = new pg.Client({ connectionString: serverUrl, application_name: name })
+      await client.connect()
+      cleanups.push(() => client.end())
+      return client as never
+    },
+    'postgres.js': async (name: string) => {
+      const sql = postgres(serverUrl, { max: 2, onnotice: () => {}, connection: { application_name: name } })
+      cleanups.push(() => sql.end({ timeout: 1 }))
+      return sql
+    },
+  }
+  for (const [kind, open] of Object.entries(clients)) {
+    it(`is cancelled on the server, not only abandoned (${kind})`, async () => {
+      const name = uniqueSchema('cancel')
+      const { store, schema } = await freshStore(await open(name), [], { queryTimeoutMs: STALL_TIMEOUT_MS })
+      await deliver(store, batchOf(10))
+      // Another session holds the table, so the store's statements wait on its lock.
+      const blocker = await admin.connect()
+      cleanups.push(async () => blocker.release())
+      await blocker.query('BEGIN')
+      await blocker.query(`LOCK TABLE "${schema}".user_activities IN ACCESS EXCLUSIVE MODE`)
+      const waiting = async () =>
+        (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [name])).rows[0].n
+      await expect(store.list()).rejects.toBeInstanceOf(QueryTimeoutError)
+      const write = await store.sink.write(batchOf(200), { signal })
+      expect(write.type === 'retryable' && (write.error as Error).message).toMatch(`did not finish within ${STALL_TIMEOUT_MS} ms`)
+      // While the lock is still held, nothing of the store's is left waiting on it.
+      await expect.poll(waiting, { timeout: 10_000 }).toBe(0)
+      await blocker.query('ROLLBACK')
+      await deliver(store, batchOf(10))
+      expect(await stored(schema)).toMatchObject({ count: 20 })
+    })
+  }
+})
+
 describe.skipIf(!serverAvailable)('a LISTEN connection lost', () => {
   for (const driver of ['node-postgres', 'postgres.js'] as const) {
     it(`listens again after its connection is reset, and says so (${driver})`, async () => {
@@ -185,7 +241,7 @@ describe.skipIf(!serverAvailable)('a connection lost under postgres.js', () => {
     const proxy = await proxied()
     const sql = postgres(proxy.urlFor(serverUrl), { max: 2, onnotice: () => {} })
     cleanups.push(() => sql.end({ timeout: 1 }))
-    const { store, schema } = await freshStore(sql, [], { queryTimeoutMs: 400 })
+    const { store, schema } = await freshStore(sql, [], { queryTimeoutMs: STALL_TIMEOUT_MS })
     // Activities without a user or visitor go straight to the INSERT (nothing to screen first).
     const anonymous = (count: number) => Array.from({ length: count }, () => activity({ userId: undefined }))
     const batch = anonymous(1000)
@@ -196,10 +252,10 @@ describe.skipIf(!serverAvailable)('a connection lost under postgres.js', () => {
     proxy.stall()
     const stalled = anonymous(10)
     const during = await store.sink.write(stalled, { signal })
-    expect(during.type === 'retryable' && (during.error as Error).message).toMatch(/did not finish within 400 ms/)
+    expect(during.type === 'retryable' && (during.error as Error).message).toMatch(`did not finish within ${STALL_TIMEOUT_MS} ms`)
     proxy.resume()
-    await expect.poll(async () => (await store.sink.write(batch, { signal })).type, { timeout: 10_000 }).toBe('success')
-    expect(await store.sink.write(stalled, { signal })).toEqual({ type: 'success' })
+    await deliver(store, batch)
+    await deliver(store, stalled)
     expect(await stored(schema)).toEqual({ count: 1010, ids: 1010 })
   })
 })
@@ -209,7 +265,7 @@ describe('a PGlite closed under the store', () => {
     const db = await PGlite.create()
     const store = postgresStore({ client: db, queryTimeoutMs: 2000 })
     await store.migrate()
-    expect(await store.sink.write([activity()], { signal })).toEqual({ type: 'success' })
+    await deliver(store, [activity()])
     await db.close()
     const result = await store.sink.write([activity()], { signal })
     expect(result.type).toBe('retryable')

@@ -39,6 +39,14 @@ export function sqlState(error: unknown): string | undefined {
 }
 
 /**
+ * Whether `error`, or the failure it carries as `cause`, is 42703 undefined_column: a statement
+ * named a column the table no longer has.
+ */
+export function isUndefinedColumn(error: unknown): boolean {
+  return sqlState(error) === '42703' || sqlState((error as { cause?: unknown } | null | undefined)?.cause) === '42703'
+}
+
+/**
  * SQLSTATEs that mean the table is not shaped as the statement expects: a column missing
  * (42703), of another type (42804, or 22P03 from a binary COPY, whose values are typed by this
  * package, never by the data), or no unique index for `ON CONFLICT` (42P10).

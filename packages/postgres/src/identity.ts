@@ -1,6 +1,7 @@
 import { checkDeletionSubject, checkIdentityLink, type Activity, type DeletionResult, type DeletionSubject, type IdentifyResult, type IdentityLink, type RejectedActivity } from '@usertracking/core'
 import type { PostgresAdapter, PostgresConnection } from './client-adapter'
 import { escapeText, unescapeText } from './nul-escape'
+import { subjectHashSql } from './migrations'
 import type { SqlNames } from './sql-names'
 
 /** Rows deleted per statement: a large user's deletion never holds many row locks at once. */
@@ -115,7 +116,8 @@ export async function deleteSubject(
   if (kept === undefined) {
     throw new TypeError(`[usertracking] [postgres] deleteActivities() cannot find activities by ${byUser ? 'userId' : 'anonymousId'}: the table's mapping gives it no column or JSON key.`)
   }
-  const tombstone = `INSERT INTO ${names.deletionsTable} (subject_kind, subject) VALUES ($1, $2)
+  // The id itself is never stored: a late delivery is matched by the hash of its own id.
+  const tombstone = `INSERT INTO ${names.deletionsTable} (subject_kind, subject) VALUES ($1, ${subjectHashSql('$2::text')})
 ON CONFLICT (subject_kind, subject) DO UPDATE SET deleted_at = now()`
   if (byVisitor) {
     const anonymous = escapeText(anonymousId as string)
@@ -177,10 +179,11 @@ export async function screenBatch(
   }
   if (users.size === 0 && anonymous.size === 0) return { batch, rejected: [] }
   const rows = await adapter.query(
-    `SELECT subject_kind AS kind, subject, (extract(epoch from deleted_at) * 1000)::float8 AS at, NULL::text AS linked
-FROM ${names.deletionsTable}
-WHERE deleted_at > now() - $4::float8 * interval '1 millisecond'
-  AND ((subject_kind = 'user' AND subject = ANY($1::text[])) OR (subject_kind = 'anonymous' AND subject = ANY($2::text[])))
+    `SELECT d.subject_kind AS kind, asked.subject, (extract(epoch from d.deleted_at) * 1000)::float8 AS at, NULL::text AS linked
+FROM (SELECT 'user'::text AS kind, subject FROM unnest($1::text[]) AS subject
+  UNION ALL SELECT 'anonymous'::text, subject FROM unnest($2::text[]) AS subject) AS asked
+JOIN ${names.deletionsTable} AS d ON d.subject_kind = asked.kind AND d.subject = ${subjectHashSql('asked.subject')}
+WHERE d.deleted_at > now() - $4::float8 * interval '1 millisecond'
 UNION ALL
 SELECT 'link', anonymous_id, NULL, user_id FROM ${names.identitiesTable} WHERE anonymous_id = ANY($3::text[])`,
     [[...users], [...anonymous], [...unlinked], tombstoneMs],

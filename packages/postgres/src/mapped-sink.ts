@@ -25,13 +25,14 @@ function fromText(value: string, column: CatalogColumn, stampNow: boolean): stri
  * column a `text[]` parameter, cast to the column's type in SQL), so a batch of any size is one
  * statement and one round trip. With a place for the activity id, `ON CONFLICT (<it>) DO NOTHING`
  * makes a retry store nothing twice; without one, delivery is at-least-once. Data errors split the
- * batch as in the SDK's own table; a conversion that throws rejects its activity alone.
+ * batch as in the SDK's own table; a conversion that throws rejects its activity alone. A column
+ * found gone makes `withTable` read the catalog again and the batch is built and written once more.
  */
 export function createMappedSink(
   adapter: PostgresAdapter,
   names: SqlNames,
   mapping: CompiledMapping,
-  load: () => Promise<ResolvedTable>,
+  withTable: <T>(work: (resolved: ResolvedTable) => Promise<T>) => Promise<T>,
   options: { tombstoneMs: number; channel: string | undefined },
 ): Sink {
   const receivedAtColumn = (() => {
@@ -59,32 +60,34 @@ SELECT ${selected.join(', ')} FROM unnest(${columns.map((_, index) => `$${index 
       const early = answeredWithoutWriting(incoming, signal)
       if (early) return early
       try {
-        const resolved = await load().catch((error: unknown) => {
-          throw new WriteFailure(error instanceof TableMismatchError && error.permanent ? 'permanent' : 'retryable', error)
+        const rejected = await withTable(async (resolved) => {
+          if (!resolved.idIndexReady) {
+            // Without it, a retried batch would be stored twice: keep the batch until migrate() ran.
+            throw new PostgresStoreError(`${names.qualifiedTable} has no unique index on where the mapping keeps the activity id yet; run migrate().`)
+          }
+          const screened = await screenBatch(adapter, names, incoming, options.tombstoneMs)
+          const refused: RejectedActivity[] = [...screened.rejected]
+          const rows: EncodedRow[] = []
+          const receivedAt = new Date().toISOString()
+          for (const activity of screened.batch) {
+            if (!isUuid(activity?.id)) {
+              refused.push({ id: String(activity?.id), error: 'id is not a UUID.' })
+              continue
+            }
+            try {
+              rows.push(await activityToRow(activity, mapping, resolved.catalog.columns, receivedAt))
+            } catch (error) {
+              refused.push({ id: activity.id, error: error instanceof Error ? error.message : String(error) })
+            }
+          }
+          if (rows.length > 0) refused.push(...(await writeSplitting(rows, (part) => insert(resolved, part), signal)))
+          return refused
         })
-        if (!resolved.idIndexReady) {
-          // Without it, a retried batch would be stored twice: keep the batch until migrate() ran.
-          throw new PostgresStoreError(`${names.qualifiedTable} has no unique index on where the mapping keeps the activity id yet; run migrate().`)
-        }
-        const screened = await screenBatch(adapter, names, incoming, options.tombstoneMs)
-        const rejected: RejectedActivity[] = [...screened.rejected]
-        const rows: EncodedRow[] = []
-        const receivedAt = new Date().toISOString()
-        for (const activity of screened.batch) {
-          if (!isUuid(activity?.id)) {
-            rejected.push({ id: String(activity?.id), error: 'id is not a UUID.' })
-            continue
-          }
-          try {
-            rows.push(await activityToRow(activity, mapping, resolved.catalog.columns, receivedAt))
-          } catch (error) {
-            rejected.push({ id: activity.id, error: error instanceof Error ? error.message : String(error) })
-          }
-        }
-        if (rows.length > 0) rejected.push(...(await writeSplitting(rows, (part) => insert(resolved, part), signal)))
         return rejected.length > 0 ? { type: 'success', rejected } : { type: 'success' }
       } catch (caught) {
-        return failedWrite(caught, incoming?.length ?? 0, names.qualifiedTable, adapter.driver)
+        // The table missing keeps the batch (the app may create it); a table that does not fit drops it.
+        const failure = caught instanceof TableMismatchError ? new WriteFailure(caught.permanent ? 'permanent' : 'retryable', caught) : caught
+        return failedWrite(failure, incoming?.length ?? 0, names.qualifiedTable, adapter.driver)
       }
     },
   }

@@ -200,6 +200,26 @@ describe(`postgresStore into an existing table (${process.env.DATABASE_URL ? 'th
     await expect(store.list({ userId: 'did:privy:nobody' }), "the app's lookup failed").rejects.toThrow(/userId "did:privy:nobody" cannot be converted/)
   })
 
+  it('sends nothing for a query it refuses, so no statement is left to fail after it answered', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const store = mappedStore()
+      await store.migrate()
+      await store.list()
+      // The store still knows the table's shape; any statement it sends from now on fails.
+      await db.query(`DROP TABLE "${schema}".activity`)
+      await expect(store.stats({ groupBy: { intervalMs: 60_000, on: 'receivedAt' } })).rejects.toBeInstanceOf(RangeError)
+      await db.idle()
+      // Node reports a rejection nobody handled once the microtasks of the tick that rejected it have run.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
   it('refuses filter values and cursors the columns cannot hold with a RangeError, never a database error', async () => {
     const store = mappedStore(storyMapping({ userId: { column: 'user_id', write: (id) => Number(id), read: (id) => String(id) } }))
     await store.migrate()
@@ -231,12 +251,32 @@ describe(`postgresStore into an existing table (${process.env.DATABASE_URL ? 'th
     await store.migrate()
     await store.sink.write([chat()], { signal })
     await db.query(`ALTER TABLE "${schema}".activity RENAME COLUMN action TO event`)
+    // The store reads the table again on the error, and names what no longer fits.
     const result = await store.sink.write([chat(), chat()], { signal })
     expect(result.type).toBe('failure')
-    expect(result.type === 'failure' && (result.error as Error).message).toMatch(/column "action" .*does not exist.*describe the table with options.mapping/)
+    expect(result.type === 'failure' && (result.error as Error).message).toMatch(/names the column action, which \S+ does not have/)
     // A new store (a restart) finds out before writing anything.
     const restarted = await mappedStore().sink.write([chat()], { signal })
     expect(restarted.type === 'failure' && (restarted.error as Error).message).toMatch(/names the column action/)
+  })
+
+  it('reads the table again when a column it learned from the catalog is gone, and carries on', async () => {
+    const store = mappedStore()
+    await store.migrate()
+    const rows = [chat({ userId: 'did:privy:user4' }), chat({ userId: 'did:privy:user5' })]
+    await store.sink.write(rows, { signal })
+    expect((await store.list()).items).toHaveLength(2)
+    // The app's own migration renames its primary key, which the store pages by.
+    await db.query(`ALTER TABLE "${schema}".activity RENAME COLUMN id TO activity_pk`)
+    const later = chat({ userId: 'did:privy:user5' })
+    expect(await store.sink.write([later], { signal })).toEqual({ type: 'success' })
+    expect((await store.list({ limit: 2 })).nextCursor).toBeDefined()
+    expect(await store.stats()).toMatchObject({ total: 3, uniqueUsers: 2 })
+    const exported: string[] = []
+    for await (const item of store.export()) exported.push(item.id)
+    expect(exported.sort()).toEqual([...rows, later].map((row) => row.id).sort())
+    expect(await store.deleteActivities({ userId: 'did:privy:user4' })).toEqual({ deleted: 1 })
+    expect((await store.list({ includeTotal: true })).total).toBe(2)
   })
 
   it('keeps the batch (retryable) until migrate() made the id unique, then stores it', async () => {

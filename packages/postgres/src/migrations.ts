@@ -37,6 +37,24 @@ export function sideTableStatements(names: SqlNames): string[] {
 }
 
 /**
+ * SQL for what a tombstone keeps of `text` (a user or anonymous id): `sha256:` and the hex SHA-256
+ * of its UTF-8 bytes, so the deletions table never holds the id of a person who asked to be forgotten.
+ */
+export function subjectHashSql(text: string): string {
+  return `'sha256:' || encode(sha256(convert_to(${text}, 'UTF8')), 'hex')`
+}
+
+/**
+ * Hashes the tombstones an older version kept in plain text (and one still running beside this one
+ * may write): idempotent, and cheap once done, so `migrate()` runs it every time.
+ */
+export function hashTombstonesStatement(names: SqlNames): string {
+  return `WITH plain AS (DELETE FROM ${names.deletionsTable} WHERE subject NOT LIKE 'sha256:%' RETURNING subject_kind, subject, deleted_at)
+INSERT INTO ${names.deletionsTable} AS kept (subject_kind, subject, deleted_at) SELECT subject_kind, ${subjectHashSql('subject')}, deleted_at FROM plain
+ON CONFLICT (subject_kind, subject) DO UPDATE SET deleted_at = greatest(kept.deleted_at, excluded.deleted_at)`
+}
+
+/**
  * The migrations, in order; version N is `MIGRATIONS[N - 1]`. Each is a list of statements that
  * may run again harmlessly (IF NOT EXISTS), for teams that apply sql/schema.sql by hand first.
  */
@@ -76,6 +94,7 @@ const MIGRATIONS: ((names: SqlNames) => string[])[] = [
     `CREATE INDEX IF NOT EXISTS ${names.anonymousIndex} ON ${names.qualifiedTable} (anonymous_id, "timestamp", id) WHERE anonymous_id IS NOT NULL`,
     ...sideTableStatements(names),
   ],
+  (names) => [hashTombstonesStatement(names)],
 ]
 
 /** The latest schema version this package knows. */

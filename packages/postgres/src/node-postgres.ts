@@ -1,4 +1,4 @@
-import { backoffDelay, unref } from '@usertracking/core'
+import { backoffDelay, settleWithin, unref } from '@usertracking/core'
 import type {
   AdapterOptions,
   NodePostgresClient,
@@ -22,6 +22,16 @@ interface PgEvents {
 
 interface PgClient extends PgEvents {
   query(text: string, values?: readonly unknown[]): Promise<{ rows: Row[] }>
+  /** The statement on the wire (pg keeps it public for `cancel`). */
+  readonly activeQuery?: unknown
+  /** Sends a CancelRequest for `client`'s `query`, on this client's own new connection. */
+  cancel?(client: PgClient, query: unknown): void
+  /** Where a canceller connects (a `Client`'s own settings). */
+  readonly host?: string
+  readonly port?: number
+  readonly ssl?: unknown
+  /** The protocol connection, whose socket errors are events. */
+  readonly connection?: PgEvents & { stream?: { destroy(): void; unref?(): void } }
   query(submittable: CopyFromStdin): unknown
   connect(): Promise<unknown>
   end(): Promise<void>
@@ -51,6 +61,42 @@ function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value))
 }
 
+/**
+ * Asks the server to cancel the statement `client` is running, as pg's own `Client#cancel` does: a
+ * CancelRequest on a new connection made by `canceller`. Without it a statement abandoned on
+ * timeout runs on in its backend, holding its locks (and, on the app's single client, every
+ * statement queued behind it), even after its socket was closed. Best effort: a cancel that cannot
+ * connect is given up after `timeoutMs`, and nothing it does can throw or emit unheard. Resolves
+ * once the server closed the cancel connection (it has taken the request) or it was given up.
+ */
+function cancelRunning(client: PgClient, makeCanceller: () => PgClient | undefined, timeoutMs: number): Promise<void> {
+  const running = client.activeQuery
+  if (running === undefined || running === null) return Promise.resolve()
+  try {
+    const canceller = makeCanceller()
+    const send = canceller?.cancel?.bind(canceller)
+    if (canceller === undefined || send === undefined) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const done = () => resolve()
+      canceller.on('error', noop)
+      canceller.connection?.on('error', done)
+      canceller.connection?.on('end', done)
+      send(client, running)
+      const socket = canceller.connection?.stream
+      unref(
+        setTimeout(() => {
+          socket?.destroy()
+          done()
+        }, timeoutMs),
+      )
+      socket?.unref?.()
+    })
+  } catch {
+    // An unusual client (a pg-compatible library without cancel): the timeout still answers.
+    return Promise.resolve()
+  }
+}
+
 /** Whether the connection may be dead after `error`, so a pool must not hand it out again. */
 function breaksConnection(error: unknown): boolean {
   const code = sqlState(error)
@@ -75,13 +121,14 @@ class HeldClient {
   constructor(
     private readonly client: PgClient,
     private readonly timeoutMs: number,
+    private readonly makeCanceller: () => PgClient | undefined,
   ) {
     client.on('error', this.onError)
   }
 
   private run<T>(what: string, work: (client: PgClient) => Promise<T>): Promise<T> {
     if (this.broken !== undefined) return Promise.reject(asError(this.broken))
-    return withTimeout(work(this.client), this.timeoutMs, what, (timeout) => this.release(timeout)).catch((error: unknown) => {
+    return withTimeout(work(this.client), this.timeoutMs, what, (timeout) => this.abandon(timeout)).catch((error: unknown) => {
       if (breaksConnection(error)) this.broken ??= error
       throw error
     })
@@ -103,6 +150,13 @@ class HeldClient {
       if (this.broken === undefined) await this.connection.query('ROLLBACK').catch(noop)
       throw error
     }
+  }
+
+  /** After a timeout: cancels what runs on the server, and gives the client back as broken. */
+  abandon(timeout: unknown): void {
+    // The client is destroyed right after: no later statement runs on its backend for the cancel to hit.
+    if (!this.released) void cancelRunning(this.client, this.makeCanceller, this.timeoutMs)
+    this.release(timeout)
   }
 
   /** Gives the client back; as broken (so the pool destroys it) after a lost connection or a timeout. */
@@ -203,8 +257,8 @@ function listenOnClient(
 
 /**
  * Wraps a node-postgres `Pool`, `Client` or `PoolClient`. Every statement, connection attempt and
- * transaction is bounded by `options.queryTimeoutMs`; a pooled client that timed out or lost its
- * connection is destroyed, never handed out again.
+ * transaction is bounded by `options.queryTimeoutMs`; a statement past it is cancelled on the
+ * server, and a pooled client that timed out or lost its connection is destroyed, never handed out again.
  */
 export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClient, options: AdapterOptions): PostgresAdapter {
   const timeoutMs = options.queryTimeoutMs
@@ -216,12 +270,13 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
         options.warn('An idle node-postgres client lost its connection; the pool replaces it. (This listener was added because the pool had none.)', error),
       )
     }
+    const canceller = () => (pool.Client ? new pool.Client(pool.options) : undefined)
     const checkOut = (limitMs: number): Promise<HeldClient> => {
       let timedOut = false
       const connecting = pool.connect()
       // A connection that arrives after the timeout goes straight back.
       connecting.then((late) => timedOut && late.release?.(), noop)
-      return withTimeout(connecting, limitMs, 'Connecting', () => (timedOut = true)).then((pooled) => new HeldClient(pooled, limitMs))
+      return withTimeout(connecting, limitMs, 'Connecting', () => (timedOut = true)).then((pooled) => new HeldClient(pooled, limitMs, canceller))
     }
     const withClient = async <T>(limitMs: number, work: (held: HeldClient) => Promise<T>): Promise<T> => {
       const held = await checkOut(limitMs)
@@ -239,7 +294,7 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
         ? {}
         : { copyFrom: (target, chunks, after) => withClient(timeoutMs, (held) => held.connection.copyFrom!(target, chunks, after)) }),
       transaction: (work, limitMs = timeoutMs) =>
-        withClient(limitMs, (held) => withTimeout(held.transaction(work), limitMs, 'A transaction', (timeout) => held.release(timeout))),
+        withClient(limitMs, (held) => withTimeout(held.transaction(work), limitMs, 'A transaction', (timeout) => held.abandon(timeout))),
       session: (work) => withClient(timeoutMs, (held) => work(held.connection)),
       listen: (channel, handlers) => listenOnPool(pool, channel, handlers, options),
     }
@@ -251,14 +306,31 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
     options.warn('The node-postgres Client lost its connection and cannot be used again; give the store a Pool, which replaces lost connections.', error),
   )
   let queue: Promise<unknown> = Promise.resolve()
+  /** A statement abandoned on timeout, until it ended and its cancel request was taken (bounded). */
+  let abandoned: Promise<unknown> = Promise.resolve()
   const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
-    const result = queue.then(work, work)
+    const start = () => abandoned.then(work)
+    const result = queue.then(start, start)
     queue = result.catch(noop)
     return result
   }
+  // A canceller connects where the app's client does; pg's Client class is the client's own.
+  const SingleClient = single.constructor as new (options: unknown) => PgClient
+  const cancelling = (running: PromiseLike<unknown>) => () => {
+    const cancelled = cancelRunning(single, () => new SingleClient({ host: single.host, port: single.port, ssl: single.ssl }), timeoutMs)
+    // The next statement waits until this one ended and the server took the cancel request: a cancel
+    // arriving later would stop that statement instead. Bounded, so a dead network holds nothing for long.
+    abandoned = settleWithin(Promise.all([Promise.resolve(running).catch(noop), cancelled]), timeoutMs, () => undefined).catch(noop)
+  }
   const within = (limitMs: number): PostgresConnection => ({
-    query: async (text, params) => (await withTimeout(single.query(text, params), limitMs, 'A statement')).rows,
-    copyFrom: (target, chunks, after) => withTimeout(copyOn(single, target, chunks, after), limitMs, 'A COPY'),
+    query: async (text, params) => {
+      const running = single.query(text, params)
+      return (await withTimeout(running, limitMs, 'A statement', cancelling(running))).rows
+    },
+    copyFrom: (target, chunks, after) => {
+      const running = copyOn(single, target, chunks, after)
+      return withTimeout(running, limitMs, 'A COPY', cancelling(running))
+    },
   })
   const connection = within(timeoutMs)
   return {
@@ -270,7 +342,8 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
         const inside = within(limitMs)
         await inside.query('BEGIN')
         try {
-          const result = await withTimeout(work(inside), limitMs, 'A transaction')
+          const working = work(inside)
+          const result = await withTimeout(working, limitMs, 'A transaction', cancelling(working))
           await inside.query('COMMIT')
           return result
         } catch (error) {

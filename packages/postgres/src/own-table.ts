@@ -21,7 +21,7 @@ export function ownTable(
   const shape = defaultShape(names)
   const target = ownIdentityTarget(names)
   return {
-    shape: async () => shape,
+    withShape: (work) => work(shape),
     keepsIds: true,
     sink: (channel) => createPostgresSink(adapter, names, { tombstoneMs: settings.tombstoneMs, channel }),
     async migrate() {

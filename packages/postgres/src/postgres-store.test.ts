@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { createTracker, type Activity } from '@usertracking/core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { activity, NASTY, nastyActivity, signal, withoutReceivedAt } from '../test/activities'
 import { openTestDatabase, uniqueSchema, type TestDatabase } from '../test/database'
 import { postgresStore, PostgresStoreError, schemaSql, type PostgresStore } from './index'
+import { COPY_MIN_ROWS } from './postgres-sink'
 
 let db: TestDatabase
 let schema: string
@@ -28,6 +29,11 @@ afterEach(async () => {
 async function storedIds(): Promise<string[]> {
   const rows = await db.query(`SELECT id::text AS id FROM "${schema}".user_activities ORDER BY id`)
   return rows.map((row) => String(row.id))
+}
+
+/** What a tombstone keeps of an id, computed here by Node rather than by the database. */
+function subjectHash(id: string): string {
+  return `sha256:${createHash('sha256').update(id, 'utf8').digest('hex')}`
 }
 
 async function readAll(target: PostgresStore = store): Promise<Activity[]> {
@@ -89,6 +95,20 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     expect(reasons[hugeUser.id]).toMatch(/54000/)
     expect(reasons[notUuid.id]).toBe('id is not a UUID.')
     expect(await storedIds()).toEqual(good.map((row) => row.id).sort())
+  })
+
+  it(`writes batches on both sides of ${COPY_MIN_ROWS} rows (one INSERT below, a COPY from there) alike: retried, stamped or not, a refused row alone`, async () => {
+    for (const size of [1, COPY_MIN_ROWS - 1, COPY_MIN_ROWS]) {
+      const stamped = Array.from({ length: size }, (_, index) => activity({ receivedAt: index % 2 === 0 ? '2025-07-06T10:05:00.000Z' : undefined }))
+      const refused = activity({ timestamp: '-010000-01-01T00:00:00.000Z' })
+      const first = await store.sink.write([...stamped.slice(0, -1), refused, stamped.at(-1)!], { signal })
+      expect(first.type === 'success' && first.rejected?.map((entry) => entry.id), `${size} rows`).toEqual([refused.id])
+      expect(await store.sink.write(stamped, { signal }), `${size} rows again`).toEqual({ type: 'success' })
+      const rows = await db.query(`SELECT id::text AS id, received_at = '2025-07-06T10:05:00Z' AS kept FROM "${schema}".user_activities WHERE id = ANY($1::uuid[])`, [
+        stamped.map((row) => row.id),
+      ])
+      expect(rows.map((row) => [row.id, row.kept]).sort()).toEqual(stamped.map((row) => [row.id, row.receivedAt !== undefined]).sort())
+    }
   })
 
   it('stores SQL, NUL characters, emoji and very long strings in every field, and reads them back exactly', async () => {
@@ -221,6 +241,35 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     expect((await store.list({ activityType: types })).items.map((item) => item.id)).toEqual([rows[0]!.id])
   })
 
+  it("keeps a deleted person's tombstones as SHA-256 of their ids, never the ids, and still refuses their late deliveries", async () => {
+    const before = new Date(Date.now() - 60_000).toISOString()
+    await store.sink.write([activity({ userId: 'person@example.com', timestamp: before })], { signal })
+    await store.identify({ userId: 'person@example.com', anonymousId: 'visitor-9' })
+    expect(await store.deleteActivities({ userId: 'person@example.com' })).toEqual({ deleted: 1 })
+    expect(await db.query(`SELECT subject_kind, subject FROM "${schema}".user_activities_deletions ORDER BY subject_kind`)).toEqual([
+      { subject_kind: 'anonymous', subject: subjectHash('visitor-9') },
+      { subject_kind: 'user', subject: subjectHash('person@example.com') },
+    ])
+    const late = [activity({ userId: 'person@example.com', timestamp: before }), activity({ userId: undefined, anonymousId: 'visitor-9', timestamp: before })]
+    const stranger = activity({ userId: 'someone-else', timestamp: before })
+    const result = await store.sink.write([...late, stranger], { signal })
+    expect(result.type === 'success' && result.rejected?.map((entry) => entry.id).sort()).toEqual(late.map((row) => row.id).sort())
+    expect(await storedIds()).toEqual([stranger.id])
+  })
+
+  it('hashes, in migrate(), the tombstones an older version kept in plain text, and they still refuse', async () => {
+    await db.query(`INSERT INTO "${schema}".user_activities_deletions (subject_kind, subject) VALUES ('user', 'older@example.com'), ('anonymous', 'visitor-1')`)
+    await db.query(`DELETE FROM "${schema}".usertracking_migrations WHERE version = 3`)
+    await store.migrate()
+    expect(await db.query(`SELECT subject FROM "${schema}".user_activities_deletions ORDER BY subject_kind`)).toEqual([
+      { subject: subjectHash('visitor-1') },
+      { subject: subjectHash('older@example.com') },
+    ])
+    const late = activity({ userId: 'older@example.com', timestamp: new Date(Date.now() - 60_000).toISOString() })
+    const result = await store.sink.write([late], { signal })
+    expect(result.type === 'success' && result.rejected?.map((entry) => entry.id)).toEqual([late.id])
+  })
+
   it('migrates concurrently from several clients, once', async () => {
     const fresh = uniqueSchema('concurrent')
     try {
@@ -234,9 +283,9 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
       await stores[0]!.migrate()
       const versions = await db.query(`SELECT table_name, max(version)::int4 AS version FROM "${fresh}".usertracking_migrations GROUP BY 1 ORDER BY 1`)
       expect(versions).toEqual([
-        { table_name: 'events', version: 2 },
-        { table_name: 'other_0', version: 2 },
-        { table_name: 'other_1', version: 2 },
+        { table_name: 'events', version: 3 },
+        { table_name: 'other_0', version: 3 },
+        { table_name: 'other_1', version: 3 },
       ])
       const row = activity()
       expect(await stores[1]!.sink.write([row], { signal })).toEqual({ type: 'success' })
@@ -261,7 +310,7 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
       const row = activity()
       await mine.sink.write([row], { signal })
       expect((await mine.list()).items.map(withoutReceivedAt)).toEqual([row])
-      expect(await db.query(`SELECT version FROM "${fresh}".usertracking_migrations ORDER BY version`)).toEqual([{ version: 1 }, { version: 2 }])
+      expect(await db.query(`SELECT version FROM "${fresh}".usertracking_migrations ORDER BY version`)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }])
     } finally {
       await db.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`)
     }
@@ -345,5 +394,17 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
 describe('postgresStore options', () => {
   it('refuses a client it does not know', () => {
     expect(() => postgresStore({ client: {} as never })).toThrow(/node-postgres Pool or Client, a postgres.js sql instance or a PGlite instance/)
+  })
+
+  it('refuses a time bound no timer can keep, naming the option', () => {
+    // Past 2^31 - 1 ms, Node fires a timer after 1 ms: every statement would time out at once.
+    for (const field of ['queryTimeoutMs', 'migrationTimeoutMs'] as const) {
+      for (const value of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '1000']) {
+        expect(() => postgresStore({ client: db.client, [field]: value as number }), `${field}: ${String(value)}`).toThrow(
+          new RegExp(`options.${field} must be a number of milliseconds from 1 to 2147483647`),
+        )
+      }
+      expect(() => postgresStore({ client: db.client, [field]: 2 ** 31 - 1 })).not.toThrow()
+    }
   })
 })

@@ -70,7 +70,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const adapter = toAdapter(options.client, { queryTimeoutMs: settings.queryTimeoutMs, warn: settings.warn })
   const names = sqlNames(settings.schema, settings.table)
   const table = options.mapping ? mappedTable(adapter, names, options.mapping, settings) : ownTable(adapter, names, settings)
-  const reader = createStoreReader(adapter, () => table.shape())
+  const reader = createStoreReader(adapter, (work) => table.withShape(work))
   const channel = channelName(settings.schema, settings.table)
   const subscriptions = !table.keepsIds ? undefined : createSubscriptions(adapter, channel, reader.byIds, settings.warn)
   const writer = table.sink(settings.notify ? channel : undefined)

@@ -2,6 +2,7 @@
  * Retention on the SDK's own table, on the PostgreSQL server when DATABASE_URL is set and on PGlite
  * otherwise; what needs two sessions (the advisory lock) runs on the server only.
  */
+import { createHash } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { activity, signal } from '../test/activities'
@@ -83,11 +84,13 @@ describe(`retention on ${process.env.DATABASE_URL ? 'the PostgreSQL server' : 'P
     await store.deleteActivities({ userId: 'gone-long-ago' })
     await store.deleteActivities({ userId: 'gone-yesterday' })
     await db.query(`UPDATE "${schema}".user_activities_identities SET linked_at = now() - interval '31 days' WHERE anonymous_id = 'a-old'`)
-    await db.query(`UPDATE "${schema}".user_activities_deletions SET deleted_at = now() - interval '11 days' WHERE subject = 'gone-long-ago'`)
-    await db.query(`UPDATE "${schema}".user_activities_deletions SET deleted_at = now() - interval '1 day' WHERE subject = 'gone-yesterday'`)
+    // Tombstones keep a hash of the id, never the id.
+    const hashOf = (id: string) => `sha256:${createHash('sha256').update(id).digest('hex')}`
+    await db.query(`UPDATE "${schema}".user_activities_deletions SET deleted_at = now() - interval '11 days' WHERE subject = $1`, [hashOf('gone-long-ago')])
+    await db.query(`UPDATE "${schema}".user_activities_deletions SET deleted_at = now() - interval '1 day' WHERE subject = $1`, [hashOf('gone-yesterday')])
     expect(await store.expireActivities()).toEqual({ deleted: 0 })
     expect(await db.query(`SELECT anonymous_id FROM "${schema}".user_activities_identities`)).toEqual([{ anonymous_id: 'a-new' }])
-    expect(await db.query(`SELECT subject FROM "${schema}".user_activities_deletions`)).toEqual([{ subject: 'gone-yesterday' }])
+    expect(await db.query(`SELECT subject FROM "${schema}".user_activities_deletions`)).toEqual([{ subject: hashOf('gone-yesterday') }])
     // The visitor whose link expired is anonymous again from now on.
     const later = activity({ userId: undefined, anonymousId: 'a-old' })
     await store.sink.write([later], { signal })

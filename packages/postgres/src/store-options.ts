@@ -27,15 +27,18 @@ export interface PostgresStoreOptions {
   tombstoneMs?: number
   /**
    * Bound of every statement, connection attempt and transaction of the sink and the reads, in
-   * milliseconds, measured in this process (so it also catches a stalled network, which a server-side
-   * `statement_timeout` cannot). Past it the write answers `retryable` (the server: 503) and a
-   * node-postgres pooled connection is destroyed. @default 30000 (far above any batch write or
-   * indexed read, short enough that a stalled database does not hold a request, or the sink, for long)
+   * milliseconds, from 1 to 2147483647 (the longest a timer keeps), measured in this process (so it
+   * also catches a stalled network, which a server-side `statement_timeout` cannot). Past it the
+   * write answers `retryable` (the server: 503), the statement is cancelled on the server
+   * (node-postgres and postgres.js send a cancel request; PGlite, in this process, cannot be
+   * interrupted), and a node-postgres pooled connection is destroyed. @default 30000 (far above any
+   * batch write or indexed read, short enough that a stalled database does not hold a request, or
+   * the sink, for long)
    */
   queryTimeoutMs?: number
   /**
-   * Bound of each statement of `migrate()`, in milliseconds: building an index on a large existing
-   * table legitimately takes minutes. @default 600000 (10 minutes)
+   * Bound of each statement of `migrate()`, in milliseconds (1 to 2147483647): building an index on
+   * a large existing table legitimately takes minutes. @default 600000 (10 minutes)
    */
   migrationTimeoutMs?: number
   /**
@@ -92,6 +95,17 @@ function positive(value: unknown, field: string, fallback: number): number {
   return value
 }
 
+/** The longest delay a timer keeps: past it, Node and browsers fire after 1 ms instead. */
+const MAX_TIMER_MS = 2_147_483_647
+
+function timerBound(value: unknown, field: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !(value >= 1 && value <= MAX_TIMER_MS)) {
+    throw new PostgresStoreError(`options.${field} must be a number of milliseconds from 1 to ${MAX_TIMER_MS} (about 24.8 days), not ${String(value)}.`)
+  }
+  return value
+}
+
 /** The options with their defaults, checked; errors name the field. */
 export function resolveOptions(options: PostgresStoreOptions) {
   if (typeof options !== 'object' || options === null) throw new PostgresStoreError('postgresStore() needs an options object with a client.')
@@ -114,8 +128,8 @@ export function resolveOptions(options: PostgresStoreOptions) {
     table: options.table ?? POSTGRES_STORE_DEFAULTS.table,
     schema: options.schema ?? POSTGRES_STORE_DEFAULTS.schema,
     tombstoneMs: positive(options.tombstoneMs, 'tombstoneMs', POSTGRES_STORE_DEFAULTS.tombstoneMs),
-    queryTimeoutMs: positive(options.queryTimeoutMs, 'queryTimeoutMs', POSTGRES_STORE_DEFAULTS.queryTimeoutMs),
-    migrationTimeoutMs: positive(options.migrationTimeoutMs, 'migrationTimeoutMs', POSTGRES_STORE_DEFAULTS.migrationTimeoutMs),
+    queryTimeoutMs: timerBound(options.queryTimeoutMs, 'queryTimeoutMs', POSTGRES_STORE_DEFAULTS.queryTimeoutMs),
+    migrationTimeoutMs: timerBound(options.migrationTimeoutMs, 'migrationTimeoutMs', POSTGRES_STORE_DEFAULTS.migrationTimeoutMs),
     notify: options.notify ?? POSTGRES_STORE_DEFAULTS.notify,
     retention,
     partitioning: options.partitioning,

@@ -78,11 +78,12 @@ export interface StoreReader {
 }
 
 /**
- * The reader over the table `loadShape` describes (a mapped table's shape depends on its column
- * types, read from the catalog the first time). Every read is one or a few statements; filters
- * become parameters, never SQL text; figures are computed so that no stored value can make them fail.
+ * The reader over the table `withShape` describes (a mapped table's shape depends on its column
+ * types, read from the catalog, and read again when a column is found gone). Every read is one or a
+ * few statements; filters become parameters, never SQL text; figures are computed so that no stored
+ * value can make them fail.
  */
-export function createStoreReader(adapter: PostgresAdapter, loadShape: () => Promise<TableShape>): StoreReader {
+export function createStoreReader(adapter: PostgresAdapter, withShape: <T>(work: (shape: TableShape) => Promise<T>) => Promise<T>): StoreReader {
   const toActivities = (shape: TableShape, rows: Row[]) => Promise.all(rows.map((row) => shape.toActivity(row)))
 
   function positionOf(shape: TableShape, row: Row, sort: ActivitySortKey): CursorPosition {
@@ -118,12 +119,15 @@ export function createStoreReader(adapter: PostgresAdapter, loadShape: () => Pro
 
   async function stats(query: StatsQuery = {}): Promise<ActivityStats> {
     checkGroupBy(query.groupBy, 'postgres')
-    const groupBy = query.groupBy
-    if (groupBy?.intervalMs !== undefined && groupBy.intervalMs < 1) {
+    if (query.groupBy?.intervalMs !== undefined && query.groupBy.intervalMs < 1) {
       // Finer than the millisecond a timestamp holds, the bucket numbers overflow a double.
       throw invalidQuery('groupBy.intervalMs must be at least 1 millisecond.')
     }
-    const shape = await loadShape()
+    return withShape((shape) => statsOver(shape, query))
+  }
+
+  async function statsOver(shape: TableShape, query: StatsQuery): Promise<ActivityStats> {
+    const groupBy = query.groupBy
     const table = shape.qualifiedTable
     const params = new Params()
     const where = whereSql(await filterConditions(shape, query, params))
@@ -131,24 +135,18 @@ export function createStoreReader(adapter: PostgresAdapter, loadShape: () => Pro
     const visitor = shape.groupKeys.visitor ?? 'NULL::text'
     const session = shape.equality.sessionId ?? 'NULL::text'
     const unpriced = shape.costUnpriced === undefined ? '0' : `count(*) FILTER (WHERE ${shape.costUnpriced})`
-    const totals = adapter.query(
-      `SELECT count(*)::float8 AS total, count(DISTINCT ${user})::float8 AS users,
+    const totals = `SELECT count(*)::float8 AS total, count(DISTINCT ${user})::float8 AS users,
   count(DISTINCT ${visitor})::float8 AS visitors, count(DISTINCT ${session})::float8 AS sessions,
   ${sumOf(shape.inputTokens)} AS input, ${sumOf(shape.outputTokens)} AS output,
   ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost,
   ${unpriced}::float8 AS unpriced,
   ${shape.durationMs === undefined ? 'NULL::text' : `avg(${boundedFloat(shape.durationMs, '1.7976931348623157e308')}::numeric)::text`} AS average,
   ${percentile(0.5, shape.durationMs)} AS median, ${percentile(0.95, shape.durationMs)} AS p95
-FROM ${table} ${where}`,
-      params.values,
-    )
+FROM ${table} ${where}`
     const type = required(shape.groupKeys.activityType, 'activityType')
-    const byType = adapter.query(
-      `SELECT ${type}::text AS type, count(*)::float8 AS count, ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost
-FROM ${table} ${where} GROUP BY 1`,
-      params.values,
-    )
-    let buckets: Promise<Row[]> | undefined
+    const byType = `SELECT ${type}::text AS type, count(*)::float8 AS count, ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost
+FROM ${table} ${where} GROUP BY 1`
+    let buckets: { text: string; values: unknown[] } | undefined
     if (groupBy !== undefined) {
       const bucketParams = new Params()
       const conditions = await filterConditions(shape, query, bucketParams)
@@ -161,13 +159,19 @@ FROM ${table} ${where} GROUP BY 1`,
         groupBy.intervalMs === undefined
           ? 'NULL::float8'
           : `floor(extract(epoch from ${time}) * 1000 / ${bucketParams.add(groupBy.intervalMs)}::numeric)::float8`
-      buckets = adapter.query(
-        `SELECT ${bucket} AS bucket, ${key} AS key, count(*)::float8 AS count, ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost
+      buckets = {
+        text: `SELECT ${bucket} AS bucket, ${key} AS key, count(*)::float8 AS count, ${sumOf(shape.totalTokens, true)} AS tokens, ${sumOf(shape.costTotal)} AS cost
 FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
-        bucketParams.values,
-      )
+        values: bucketParams.values,
+      }
     }
-    const [[aggregate], typeRows, bucketRows] = await Promise.all([totals, byType, buckets])
+    // Every statement is built (and the query refused, if it must be) before any is sent: a
+    // statement sent and then left behind by a refusal would fail later with nobody to hear it.
+    const [[aggregate], typeRows, bucketRows] = await Promise.all([
+      adapter.query(totals, params.values),
+      adapter.query(byType, params.values),
+      buckets && adapter.query(buckets.text, buckets.values),
+    ])
     const result: ActivityStats = {
       total: toNumber(aggregate?.total),
       uniqueUsers: toNumber(aggregate?.users),
@@ -214,14 +218,15 @@ FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
   }
 
   return {
-    async list(query: ListQuery = {}): Promise<ListResult> {
+    list(query: ListQuery = {}): Promise<ListResult> {
       const sort = query.sort ?? 'timestamp'
       const order = query.order ?? 'desc'
-      const shape = await loadShape()
-      checkSort(shape, sort, order)
       const limit = clamp(query.limit, DEFAULT_LIMIT, MAX_LIMIT)
-      const [result, total] = await Promise.all([page(shape, query, sort, order, limit), query.includeTotal ? count(shape, query) : undefined])
-      return total === undefined ? result : { ...result, total }
+      return withShape(async (shape) => {
+        checkSort(shape, sort, order)
+        const [result, total] = await Promise.all([page(shape, query, sort, order, limit), query.includeTotal ? count(shape, query) : undefined])
+        return total === undefined ? result : { ...result, total }
+      })
     },
 
     stats,
@@ -229,12 +234,14 @@ FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
     async *export(query: ExportQuery = {}): AsyncGenerator<Activity> {
       const sort = query.sort ?? 'timestamp'
       const order = query.order ?? 'asc'
-      const shape = await loadShape()
-      checkSort(shape, sort, order)
       const pageSize = clamp(query.pageSize, DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
       let cursor: string | undefined
       do {
-        const result = await page(shape, { ...query, cursor }, sort, order, pageSize)
+        const after = cursor
+        const result = await withShape((shape) => {
+          checkSort(shape, sort, order)
+          return page(shape, { ...query, cursor: after }, sort, order, pageSize)
+        })
         yield* result.items
         cursor = result.nextCursor
       } while (cursor !== undefined)
@@ -242,18 +249,19 @@ FROM ${table} ${whereSql(conditions)} GROUP BY 1, 2`,
 
     async byIds(ids: readonly string[]): Promise<Activity[]> {
       if (ids.length === 0) return []
-      const shape = await loadShape()
-      const id = shape.activityId
-      if (id === undefined) return []
-      const rows = await adapter.query(
-        `SELECT ${shape.selectList}, ${id.sql}::text AS ut_notified_id FROM ${shape.qualifiedTable} WHERE ${id.sql} = ANY($1${id.arrayCast})`,
-        [[...ids]],
-      )
-      // UUIDs print in lower case whatever case they were written in.
-      const position = (value: unknown) => order.get(String(value).toLowerCase()) ?? 0
-      const order = new Map(ids.map((value, index) => [value.toLowerCase(), index]))
-      rows.sort((a, b) => position(a.ut_notified_id) - position(b.ut_notified_id))
-      return toActivities(shape, rows)
+      return withShape(async (shape) => {
+        const id = shape.activityId
+        if (id === undefined) return []
+        const rows = await adapter.query(
+          `SELECT ${shape.selectList}, ${id.sql}::text AS ut_notified_id FROM ${shape.qualifiedTable} WHERE ${id.sql} = ANY($1${id.arrayCast})`,
+          [[...ids]],
+        )
+        // UUIDs print in lower case whatever case they were written in.
+        const position = (value: unknown) => order.get(String(value).toLowerCase()) ?? 0
+        const order = new Map(ids.map((value, index) => [value.toLowerCase(), index]))
+        rows.sort((a, b) => position(a.ut_notified_id) - position(b.ut_notified_id))
+        return toActivities(shape, rows)
+      })
     },
   }
 }

@@ -4,8 +4,12 @@ import type { TableShape } from './table-shape'
 
 /** What a store needs from the table it sits on: the SDK's own table, or an app's mapped one. */
 export interface TableAccess {
-  /** How to read the table; a mapped table's depends on its column types, read from the catalog once. */
-  shape(): Promise<TableShape>
+  /**
+   * Runs `work` with how to read the table. A mapped table's shape comes from its catalog, read once
+   * and kept: when `work` fails because a column does not exist (the app changed its table since),
+   * the catalog is read again and `work` runs once more.
+   */
+  withShape<T>(work: (shape: TableShape) => Promise<T>): Promise<T>
   /** Whether the table keeps activity ids, so that writes can be announced and read back by id. */
   readonly keepsIds: boolean
   /** The batch writer, announcing its writes on `channel` when there is one. */

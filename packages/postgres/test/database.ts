@@ -39,6 +39,8 @@ export interface TestDatabase {
   query(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>
   /** Runs a script of several statements. */
   exec(script: string): Promise<void>
+  /** Resolves once no statement is running or waiting on `client`: whatever a store sent through it has settled. */
+  idle(): Promise<void>
   close(): Promise<void>
 }
 
@@ -60,6 +62,10 @@ export async function openTestDatabase(): Promise<TestDatabase> {
       exec: async (script) => {
         await main.query(script)
       },
+      idle: async () => {
+        // A statement holds a client checked out of the pool (or waits for one) until it settles.
+        while (main.idleCount < main.totalCount || main.waitingCount > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+      },
       close: async () => {
         await Promise.all(pools.map((pool) => pool.end()))
       },
@@ -73,6 +79,10 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     query: async (text, params) => (await db.query<Record<string, unknown>>(text, params)).rows,
     exec: async (script) => {
       await db.exec(script)
+    },
+    // PGlite runs one statement at a time, in the order they were sent.
+    idle: async () => {
+      await db.query('SELECT 1')
     },
     close: () => db.close(),
   }
