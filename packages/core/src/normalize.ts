@@ -405,6 +405,19 @@ export function set<K extends keyof Activity>(activity: Activity, key: K, value:
 }
 
 /**
+ * Makes the activity object, a plain object (its prototype is `Object.prototype`). A constructor
+ * rather than a literal because V8 sizes what a constructor makes by the fields its objects end up
+ * with, while a three-field literal puts the fields added later (`userId`, `metadata`, …) in a
+ * second allocation: 24 bytes and one object more per queued activity.
+ */
+const PlainActivity = function (this: Activity, activityType: string, timestamp: string) {
+  this.id = ''
+  this.activityType = activityType
+  this.timestamp = timestamp
+} as unknown as new (activityType: string, timestamp: string) => Activity
+PlainActivity.prototype = Object.prototype
+
+/**
  * Turns whatever a caller sent into an {@link Activity}, or says exactly what is wrong with it.
  * Pure: no I/O, never throws. Accepts the aliases listed on {@link ActivityInput}; fills `id`
  * (UUIDv7) and `timestamp` (now) when missing; deep-copies `metadata` and `context` into plain JSON.
@@ -440,7 +453,7 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
     else issues.add(['id'], 'Expected a UUID.')
   }
 
-  const activity: Activity = { id: '', activityType: activityType ?? '', timestamp: timestamp ?? '' }
+  const activity = new PlainActivity(activityType ?? '', timestamp ?? '')
 
   readId(source, activity, 'userId', ALIASES.user, issues)
   readId(source, activity, 'anonymousId', ALIASES.anonymous, issues)
