@@ -175,6 +175,22 @@ describe('normalizeActivity: garbage never throws and names the field', () => {
     expect(activity.metadata).toEqual({ list: [1, 2], when: '2025-01-01T00:00:00.000Z' })
   })
 
+  it('copies flat metadata too: later changes do not reach it, undefined is left out, toJSON is honoured', () => {
+    const metadata: Record<string, unknown> = { a: 1, b: 'two', c: null, d: true, e: undefined }
+    const activity = ok(normalizeActivity({ activityType: 'a', metadata }))
+    metadata.a = 99
+    metadata.f = 'later'
+    expect(activity.metadata).toStrictEqual({ a: 1, b: 'two', c: null, d: true })
+    const withToJson = { a: 1, toJSON: () => ({ replaced: true }) }
+    expect(ok(normalizeActivity({ activityType: 'a', metadata: withToJson })).metadata).toEqual({ replaced: true })
+  })
+
+  it('keeps a flat __proto__ key as data', () => {
+    const activity = ok(normalizeActivity({ activityType: 'a', metadata: JSON.parse('{"__proto__": "x", "n": 1}') }))
+    expect(Object.getPrototypeOf(activity.metadata)).toBe(Object.prototype)
+    expect(JSON.stringify(activity.metadata)).toBe('{"__proto__":"x","n":1}')
+  })
+
   it('keeps a __proto__ key as data instead of changing the prototype', () => {
     const metadata = JSON.parse('{"__proto__": {"polluted": true}, "constructor": "x"}')
     const activity = ok(normalizeActivity({ activityType: 'a', metadata }))
