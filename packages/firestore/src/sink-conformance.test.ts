@@ -58,8 +58,18 @@ describe.runIf(emulatorHost)('on the Firestore emulator', () => {
         }
         const { initializeApp } = await import('firebase-admin/app')
         const { getFirestore } = await import('firebase-admin/firestore')
-        const db = getFirestore(initializeApp({ projectId: 'hanging' }, `hanging-admin-${host}`))
-        db.settings({ host, ssl: false })
+        // FIRESTORE_EMULATOR_HOST, set for the working emulator, takes precedence over `settings.host`
+        // in firebase-admin: with it set, this sink would write to the working emulator, not hang.
+        const emulatorEnv = process.env.FIRESTORE_EMULATOR_HOST
+        delete process.env.FIRESTORE_EMULATOR_HOST
+        let db: ReturnType<typeof getFirestore>
+        try {
+          db = getFirestore(initializeApp({ projectId: 'hanging' }, `hanging-admin-${host}`))
+          // ssl: false is what firebase-admin takes for an emulator: no credentials are looked up.
+          db.settings({ host, ssl: false })
+        } finally {
+          process.env.FIRESTORE_EMULATOR_HOST = emulatorEnv
+        }
         // Not terminated afterwards: firebase-admin rejects a request in flight unhandled when terminated.
         return firestoreStore({ db }).sink
       },
