@@ -1,4 +1,4 @@
-import type { Activity, ActivityFilter, ActivitySortKey, ActivityStats, StatsGroupKey } from '@usertracking/core'
+import type { Activity, ActivityFilter, ActivitySortKey, ActivityStats, ListPage, StatsGroupKey } from '@usertracking/core'
 import { ActivityClientError, type ActivityClientIssue } from './errors'
 import { createLiveHub, type EventSourceConstructor, type LiveOptions, type LiveSubscription, type LiveTiming } from './live'
 import { filterParams, queryString } from './query-string'
@@ -69,20 +69,8 @@ export interface ActivityListQuery extends ActivityFilter {
   perPage?: number
 }
 
-/** One page of activities: `nextCursor` for cursor paging, `page` / `perPage` / `pages` for page numbers. */
-export interface ActivityPage {
-  items: Activity[]
-  /** Pass as `cursor` for the next page; absent on the last page. */
-  nextCursor?: string
-  /** Every matching activity, when asked for (always with page numbers). */
-  total?: number
-  /** The page this is, with page-number paging. */
-  page?: number
-  /** The page size, with page-number paging. */
-  perPage?: number
-  /** How many pages there are, with page-number paging. */
-  pages?: number
-}
+/** One page of activities: `nextCursor` for cursor paging, `page` / `perPage` / `pages` for page numbers (the server's wire type, from core). */
+export type ActivityPage = ListPage
 
 /** An aggregate request: a filter, optional buckets and the window of the `recent` counts. */
 export interface ActivityStatsQuery extends ActivityFilter {

@@ -44,6 +44,7 @@ export type {
   IdentifyResult,
   IdentityLink,
   ListQuery,
+  ListPage,
   ListResult,
   StatsBucket,
   StatsGroupBy,

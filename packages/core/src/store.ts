@@ -64,6 +64,20 @@ export interface ListResult {
   total?: number
 }
 
+/**
+ * One page of the server's list route as it goes over the wire (its default JSON, before a
+ * presenter reshapes it), and what `@usertracking/client` reads: a store's {@link ListResult}, plus
+ * the page-number fields. In page-number mode `total` is always there.
+ */
+export interface ListPage extends ListResult {
+  /** Page-number mode: this page's number, from 1. */
+  page?: number
+  /** Page-number mode: the page size. */
+  perPage?: number
+  /** Page-number mode: how many pages `total` fills (0 when nothing matches). */
+  pages?: number
+}
+
 /** What a stats bucket is keyed by, besides time; see {@link StatsGroupBy.per}. */
 export type StatsGroupKey = 'user' | 'visitor' | 'activityType' | 'page' | 'host'
 

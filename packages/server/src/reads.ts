@@ -1,24 +1,11 @@
-import type { Activity, ActivityStats, Store } from '@usertracking/core'
+import type { ActivityStats, ListPage, Store } from '@usertracking/core'
 import type { Access, Principal } from './auth'
 import { jsonResponse, queryError } from './errors'
 import { parseListQuery, parseStatsQuery, type Pagination, type QueryOptions } from './query'
 import type { StoreCaller } from './store-call'
 
-/** The default answer of the list route, before a presenter reshapes it. */
-export interface ListAnswer {
-  /** The activities of this page. */
-  items: Activity[]
-  /** Cursor pagination: pass as `cursor` for the next page; absent on the last page. */
-  nextCursor?: string
-  /** Every matching activity: always in page-number mode, with `includeTotal=true` otherwise. */
-  total?: number
-  /** Page-number mode: this page's number, from 1. */
-  page?: number
-  /** Page-number mode: the page size. */
-  perPage?: number
-  /** Page-number mode: how many pages `total` fills (0 when nothing matches). */
-  pages?: number
-}
+/** The default answer of the list route, before a presenter reshapes it: core's wire type. */
+export type ListAnswer = ListPage
 
 /** The default answer of the stats route: the store's aggregates plus the `recent` window. */
 export interface StatsAnswer extends ActivityStats {
