@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from './positive-option'
+
 /**
  * A ref'd timer held while someone awaits a tracker's `flush()` or `shutdown()`: every other timer
  * of the tracker is unref'd so that tracking never keeps a process alive, but an awaited flush must
@@ -9,7 +11,7 @@
 export function createHold(): (held: boolean) => void {
   let timer: ReturnType<typeof setInterval> | undefined
   return (held) => {
-    if (held) timer ??= setInterval(() => {}, 2 ** 31 - 1)
+    if (held) timer ??= setInterval(() => {}, MAX_TIMER_MS)
     else {
       clearInterval(timer)
       timer = undefined

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from './positive-option'
 import { unref } from './unref'
 
 /**
@@ -68,8 +69,8 @@ export function resolveRetention(retention: RetentionOptions | undefined, label:
     throw new RangeError(`${field('.maxAgeDays')} must be a positive number of days.`)
   }
   // setTimeout holds at most 2^31 - 1 ms (about 24.8 days); a longer delay would fire at once.
-  if (typeof intervalMs !== 'number' || !(intervalMs >= 1) || intervalMs > 2_147_483_647) {
-    throw new RangeError(`${field('.intervalMs')} must be a number of milliseconds from 1 to 2147483647.`)
+  if (typeof intervalMs !== 'number' || !(intervalMs >= 1) || intervalMs > MAX_TIMER_MS) {
+    throw new RangeError(`${field('.intervalMs')} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}.`)
   }
   if (typeof runInBackground !== 'boolean') throw new TypeError(`${field('.runInBackground')} must be true or false.`)
   return { maxAgeMs: maxAgeDays * DAY_MS, intervalMs, runInBackground }

@@ -1,4 +1,4 @@
-import { resolveRetention, type RetentionOptions } from '@usertracking/core'
+import { MAX_TIMER_MS, resolveRetention, type RetentionOptions } from '@usertracking/core'
 import type { PostgresClient } from './client-adapter'
 import { PostgresStoreError } from './errors'
 import type { ActivityMapping } from './mapping'
@@ -94,9 +94,6 @@ function positive(value: unknown, field: string, fallback: number): number {
   }
   return value
 }
-
-/** The longest delay a timer keeps: past it, Node and browsers fire after 1 ms instead. */
-const MAX_TIMER_MS = 2_147_483_647
 
 function timerBound(value: unknown, field: string, fallback: number): number {
   if (value === undefined) return fallback
