@@ -32,6 +32,7 @@ import { memoryStore } from '@usertracking/core'
 import { postgresStore } from '@usertracking/postgres'
 import { createStreamWorker, redisLiveBus, redisStreamSink } from '@usertracking/redis'
 import { createActivityHandler, toNodeListener } from '@usertracking/server'
+import { STORY_ACTIVITY as ACTIVITY } from '../story-activity'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -51,16 +52,6 @@ const LIVE_SAMPLES = 200
 
 /** `memory`: the handler over the memory store, no database at all: the floor this machine sets for the latencies. */
 type Mode = 'direct' | 'buffered' | 'memory'
-
-/** App 1's activity, without a timestamp so each is new; 50 to a request, as a tracker batches them. */
-const ACTIVITY = {
-  userId: 'abc123',
-  activityType: 'resume_generation',
-  description: 'Tailored resume for Amazon job',
-  tokenUsage: 1420,
-  timeTaken: 3.2,
-  metadata: { jobTitle: 'Data Engineer', resumeLength: '2 pages' },
-}
 
 // ---------------------------------------------------------------- child: the stalling proxy
 

@@ -32,22 +32,13 @@ import { createActivityHandler, toNodeListener } from '@usertracking/server'
 import { writeDocsRequested, writeDocsSection } from '../report/docs-page'
 import { describeMachine } from '../report/machine'
 import { format, table } from '../report/markdown'
+import { STORY_ACTIVITY as ACTIVITY } from '../story-activity'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const WARMUP_SECONDS = 2
 const MEASURE_SECONDS = 8
 const CONNECTIONS = 16
 const POOL_SIZE = 10
-
-/** App 1's payload, without a timestamp so each request stores a new activity at the time it arrives. */
-const ACTIVITY = {
-  userId: 'abc123',
-  activityType: 'resume_generation',
-  description: 'Tailored resume for Amazon job',
-  tokenUsage: 1420,
-  timeTaken: 3.2,
-  metadata: { jobTitle: 'Data Engineer', resumeLength: '2 pages' },
-}
 
 type Mode = 'naive' | 'memory' | 'memory-web' | 'postgres' | 'postgres-alone'
 
