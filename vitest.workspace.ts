@@ -7,7 +7,14 @@ import { defineProject, type TestProjectInlineConfiguration } from 'vitest/confi
 function project(test: NonNullable<TestProjectInlineConfiguration['test']>) {
   // Tests run from source: each package exports `src` under the `@usertracking/source` condition.
   const conditions = ['@usertracking/source']
-  return defineProject({ resolve: { conditions }, ssr: { resolve: { conditions } }, test: { environment: 'node', ...test } })
+  // Projects do not inherit the root config's test options, so the generous ceilings live here: real
+  // databases and child processes sit behind some suites, and a slow shared machine must not fail a
+  // test that is merely waiting on I/O. A project may raise them.
+  return defineProject({
+    resolve: { conditions },
+    ssr: { resolve: { conditions } },
+    test: { environment: 'node', testTimeout: 30_000, hookTimeout: 60_000, ...test },
+  })
 }
 
 export const projects = [
