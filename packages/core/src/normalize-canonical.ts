@@ -1,6 +1,6 @@
 import type { Activity, ActivityContext, JsonObject } from './activity'
 import { toIsoString } from './time'
-import { uuidv7 } from './uuid'
+import { smallUuidv7 } from './small-uuid'
 import {
   ACTIVITY_LIMITS,
   isPlainObject,
@@ -78,7 +78,7 @@ export function normalizeCanonicalActivity(input: unknown, options: NormalizeOpt
     if (input[field] != null) issues.add([field], 'Not read by createCanonicalTracker; use createTracker.')
   }
   if (issues.list.length > 0) return { ok: false, issues: issues.list }
-  activity.id = uuidv7(nowMs)
+  activity.id = smallUuidv7(nowMs)
   // The id, timestamp, ids, keys and metadata: an estimate is enough for the byte bounds.
   return { ok: true, activity, bytes: 160 + activity.activityType.length + issues.bytes }
 }
