@@ -1,5 +1,4 @@
 import type { Activity, ActivityContext, JsonObject } from './activity'
-import { toIsoString } from './time'
 import { smallUuidv7 } from './small-uuid'
 import {
   ACTIVITY_LIMITS,
@@ -67,7 +66,7 @@ export function normalizeCanonicalActivity(input: unknown, options: NormalizeOpt
   }
   const maxBytes = options.maxMetadataBytes ?? NORMALIZE_DEFAULTS.maxMetadataBytes
   const nowMs = (options.now ?? Date.now)()
-  const activity: Activity = { id: '', activityType: toActivityType(input.activityType, 'activityType', issues) ?? '', timestamp: toIsoString(nowMs) }
+  const activity: Activity = { id: '', activityType: toActivityType(input.activityType, 'activityType', issues) ?? '', timestamp: new Date(nowMs).toISOString() }
   for (const field of ['userId', 'anonymousId', 'sessionId'] as const) {
     if (input[field] != null) set(activity, field, toId(input[field], [field], issues))
   }
