@@ -1,5 +1,5 @@
 import type { Activity, Logger, Storage } from '@usertracking/core'
-import { uuidv7 } from '@usertracking/core'
+import { smallUuidv7 } from '@usertracking/core'
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import { localKeys, readLocal, writeLocal } from './local-storage'
 
@@ -84,7 +84,7 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
   const name = options.name ?? 'usertracking'
   const maxBytes = options.maxBytes ?? 5_000_000
   const tabLock = `${name}:tab:`
-  const tab = uuidv7()
+  const tab = smallUuidv7()
   const sentKey = `${name}:sent:`
   const unstoredKey = `${name}:unstored:`
   /**

@@ -1,7 +1,7 @@
 import {
   createLogger,
   createCanonicalTracker,
-  uuidv7,
+  smallUuidv7,
   type Activity,
   type ActivityInput,
   type Logger,
@@ -130,7 +130,7 @@ export function createUserTracking(): UserTrackingApi {
       stop()
       return
     }
-    identity ??= createIdentity(uuidv7)
+    identity ??= createIdentity(smallUuidv7)
     const linkUrl = identifyUrl(options.endpoint, options.identifyEndpoint)
     if (user !== undefined && user !== identity.userId) {
       // A sign-in: what this visitor did anonymously becomes the user's once the server links them.
@@ -201,7 +201,7 @@ export function createUserTracking(): UserTrackingApi {
     reset() {
       user = undefined
       forgetIdentity()
-      identity &&= createIdentity(uuidv7)
+      identity &&= createIdentity(smallUuidv7)
     },
     register(properties) {
       options = { ...options, properties: { ...options.properties, ...properties } }

@@ -27,6 +27,7 @@ export type { NormalizeOptions, NormalizeResult, ValidationIssue } from './norma
 export { activitySchema, parseActivity } from './schema'
 export type { ParseActivityResult } from './schema'
 export { uuidv7, isUuid, uuidv7Time } from './uuid'
+export { smallUuidv7 } from './small-uuid'
 export type { Sink, SinkResult, SinkWriteOptions, RejectedActivity } from './sink'
 export { memoryStorage } from './storage'
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './memory-store'

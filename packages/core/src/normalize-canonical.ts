@@ -1,6 +1,5 @@
 import type { Activity, ActivityContext, JsonObject } from './activity'
-import { toIsoString } from './time'
-import { uuidv7 } from './uuid'
+import { smallUuidv7 } from './small-uuid'
 import {
   ACTIVITY_LIMITS,
   isPlainObject,
@@ -67,7 +66,7 @@ export function normalizeCanonicalActivity(input: unknown, options: NormalizeOpt
   }
   const maxBytes = options.maxMetadataBytes ?? NORMALIZE_DEFAULTS.maxMetadataBytes
   const nowMs = (options.now ?? Date.now)()
-  const activity: Activity = { id: '', activityType: toActivityType(input.activityType, 'activityType', issues) ?? '', timestamp: toIsoString(nowMs) }
+  const activity: Activity = { id: '', activityType: toActivityType(input.activityType, 'activityType', issues) ?? '', timestamp: new Date(nowMs).toISOString() }
   for (const field of ['userId', 'anonymousId', 'sessionId'] as const) {
     if (input[field] != null) set(activity, field, toId(input[field], [field], issues))
   }
@@ -78,7 +77,7 @@ export function normalizeCanonicalActivity(input: unknown, options: NormalizeOpt
     if (input[field] != null) issues.add([field], 'Not read by createCanonicalTracker; use createTracker.')
   }
   if (issues.list.length > 0) return { ok: false, issues: issues.list }
-  activity.id = uuidv7(nowMs)
+  activity.id = smallUuidv7(nowMs)
   // The id, timestamp, ids, keys and metadata: an estimate is enough for the byte bounds.
   return { ok: true, activity, bytes: 160 + activity.activityType.length + issues.bytes }
 }

@@ -410,12 +410,16 @@ export function set<K extends keyof Activity>(activity: Activity, key: K, value:
  * with, while a three-field literal puts the fields added later (`userId`, `metadata`, …) in a
  * second allocation: 24 bytes and one object more per queued activity.
  */
-const PlainActivity = function (this: Activity, activityType: string, timestamp: string) {
-  this.id = ''
-  this.activityType = activityType
-  this.timestamp = timestamp
-} as unknown as new (activityType: string, timestamp: string) => Activity
-PlainActivity.prototype = Object.prototype
+// Built in a pure call so that a bundle that never normalises this way (a browser's) drops it.
+const PlainActivity = /* @__PURE__ */ (() => {
+  const make = function (this: Activity, activityType: string, timestamp: string) {
+    this.id = ''
+    this.activityType = activityType
+    this.timestamp = timestamp
+  }
+  make.prototype = Object.prototype
+  return make as unknown as new (activityType: string, timestamp: string) => Activity
+})()
 
 /**
  * Turns whatever a caller sent into an {@link Activity}, or says exactly what is wrong with it.

@@ -201,7 +201,8 @@ export function resolveTrackerOptions(options: TrackerOptions): ResolvedTrackerO
   for (const key of Object.keys(TRACKER_DEFAULTS) as NumericOption[]) {
     const value = options[key] ?? TRACKER_DEFAULTS[key]
     const minimum = MINIMUMS[key] ?? 0
-    if (typeof value !== 'number' || Number.isNaN(value) || value < minimum) {
+    // NaN fails the comparison too.
+    if (!(typeof value === 'number' && value >= minimum)) {
       throw new TypeError(`[usertracking] options.${key} must be a number of at least ${minimum}; got ${String(value)}.`)
     }
     resolved[key] = value

@@ -1,14 +1,18 @@
-const HEX_CODES: number[] = []
-for (let byte = 0; byte < 256; byte++) {
-  const hex = byte.toString(16).padStart(2, '0')
-  HEX_CODES.push(hex.charCodeAt(0), hex.charCodeAt(1))
-}
+// The tables are made in pure calls, so a bundle of core's dist that never calls uuidv7 (the browser's) drops them.
+const HEX_CODES: number[] = /* @__PURE__ */ (() => {
+  const table: number[] = []
+  for (let byte = 0; byte < 256; byte++) {
+    const hex = byte.toString(16).padStart(2, '0')
+    table.push(hex.charCodeAt(0), hex.charCodeAt(1))
+  }
+  return table
+})()
 /** The 36 char codes of the id being built; dashes stay in place between ids. */
-const codes: number[] = new Array<number>(36).fill(0x2d)
+const codes: number[] = /* @__PURE__ */ new Array<number>(36).fill(0x2d)
 
 // getRandomValues costs about as much for 4 KB as for 16 bytes, so ids draw from a pool.
 const POOL_SIZE = 4096
-const pool = new Uint8Array(POOL_SIZE)
+const pool = /* @__PURE__ */ new Uint8Array(POOL_SIZE)
 let poolOffset = POOL_SIZE
 
 function fillRandom(bytes: Uint8Array): void {
