@@ -10,7 +10,8 @@ import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '../..')
-const BUDGET_BYTES = 10 * 1024
+/** Issue 10's target for the full durable build (1 KB = 1000 B); CI's budget is in packages/browser/scripts/size.ts. */
+const TARGET_BYTES = 8_000
 
 const entries: { name: string; code: string }[] = [
   {
@@ -62,4 +63,4 @@ for (const result of results) {
   const ratio = result === ours ? '1×' : `${(result.gzipped / ours.gzipped).toFixed(1)}×`
   console.log(`| ${result.name} | ${kb(result.minified)} | ${kb(result.gzipped)} | ${ratio} |`)
 }
-console.log(`\n@usertracking/browser: ${ours.gzipped} B gzipped against a ${BUDGET_BYTES} B budget (${BUDGET_BYTES - ours.gzipped >= 0 ? `${BUDGET_BYTES - ours.gzipped} B under` : `${ours.gzipped - BUDGET_BYTES} B over`}).`)
+console.log(`\n@usertracking/browser: ${ours.gzipped} B gzipped against issue 10's ${TARGET_BYTES} B target (${TARGET_BYTES - ours.gzipped >= 0 ? `${TARGET_BYTES - ours.gzipped} B under` : `${ours.gzipped - TARGET_BYTES} B over`}).`)
