@@ -13,12 +13,11 @@ export interface PostgresConnection {
   query(text: string, params?: readonly unknown[]): Promise<Row[]>
   /**
    * Runs `COPY <target> FROM STDIN WITH (FORMAT binary)` with the concatenated `chunks` as its
-   * input (sent as they are produced, where the driver can), or the driver's equivalent, then
-   * `after` (statements without parameters) in the same implicit transaction: what the COPY stored
-   * and what `after` does commit together or not at all. It may stop consuming `chunks` when it
-   * fails. Absent when the driver cannot report a failed COPY (then batches go through `unnest`).
+   * input (sent as they are produced, where the driver can), or the driver's equivalent. It may
+   * stop consuming `chunks` when it fails. Absent when the driver cannot report a failed COPY (then
+   * batches go through `unnest`).
    */
-  copyFrom?(target: string, chunks: Iterable<Uint8Array<ArrayBuffer>>, after?: string): Promise<void>
+  copyFrom?(target: string, chunks: Iterable<Uint8Array<ArrayBuffer>>): Promise<void>
 }
 
 /** What a LISTEN tells the store. */

@@ -6,7 +6,6 @@ import { screenBatch } from './identity'
 import { activityToRow, type EncodedRow } from './mapped-rows'
 import { TableMismatchError, type ResolvedTable } from './mapped-shape'
 import type { CompiledMapping } from './mapping'
-import { notifyInsertedSql } from './notifications'
 import { quoteIdentifier, type SqlNames } from './sql-names'
 import type { CatalogColumn } from './table-catalog'
 
@@ -33,7 +32,7 @@ export function createMappedSink(
   names: SqlNames,
   mapping: CompiledMapping,
   withTable: <T>(work: (resolved: ResolvedTable) => Promise<T>) => Promise<T>,
-  options: { tombstoneMs: number; channel: string | undefined },
+  options: { tombstoneMs: number; announce: ((ids: readonly string[]) => void) | undefined },
 ): Sink {
   const receivedAtColumn = (() => {
     const place = mapping.places.get('receivedAt')
@@ -47,10 +46,10 @@ export function createMappedSink(
     let statement = `INSERT INTO ${names.qualifiedTable} (${columns.map(quoteIdentifier).join(', ')})
 SELECT ${selected.join(', ')} FROM unnest(${columns.map((_, index) => `$${index + 1}::text[]`).join(', ')}) AS u(${columns.map((_, index) => `c${index}`).join(', ')})`
     if (resolved.conflictTarget !== undefined) statement += ` ON CONFLICT (${resolved.conflictTarget}) DO NOTHING`
-    if (options.channel !== undefined && resolved.returnedId !== undefined) {
-      statement = notifyInsertedSql(options.channel, `${statement} RETURNING ${resolved.returnedId} AS id`)
-    }
-    await adapter.query(statement, arrays)
+    const announcing = options.announce !== undefined && resolved.returnedId !== undefined
+    if (announcing) statement += ` RETURNING ${resolved.returnedId} AS id`
+    const inserted = await adapter.query(statement, arrays)
+    if (announcing) options.announce!(inserted.map((row) => String(row.id)))
   }
 
   return {

@@ -49,7 +49,7 @@ export function mappedTable(
   return {
     withShape: (work) => withTable((resolved) => work(resolved.shape)),
     keepsIds: compiled.places.has('id') || compiled.folded.includes('id'),
-    sink: (channel) => createMappedSink(adapter, names, compiled, withTable, { tombstoneMs: settings.tombstoneMs, channel }),
+    sink: (announce) => createMappedSink(adapter, names, compiled, withTable, { tombstoneMs: settings.tombstoneMs, announce }),
     async migrate() {
       await adapter.transaction(async (connection) => {
         await lockForMigration(connection, names)

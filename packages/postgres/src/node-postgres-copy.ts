@@ -60,8 +60,6 @@ export class CopyFromStdin {
 
   handleCopyInResponse(): void {}
 
-  // With statements after the COPY in the same message, the backend answers ReadyForQuery once, at
-  // the end of all of them (or at the first failure, which discards the rest of the message).
   handleReadyForQuery(): void {
     this.settle()
   }
@@ -78,13 +76,9 @@ export class CopyFromStdin {
   handleCopyData(): void {}
 }
 
-/**
- * Runs `COPY <target> FROM STDIN WITH (FORMAT binary)` on `client`, then `after` in the same simple
- * Query message: the protocol runs a multi-statement message as one implicit transaction, so the
- * rows and whatever `after` does (the notification) commit together, in one round trip.
- */
-export function copyOn(client: CopyClient, target: string, chunks: Iterable<Uint8Array<ArrayBuffer>>, after?: string): Promise<void> {
-  const text = `COPY ${target} FROM STDIN WITH (FORMAT binary)${after ? `; ${after}` : ''}`
+/** Runs `COPY <target> FROM STDIN WITH (FORMAT binary)` on `client`, in one round trip. */
+export function copyOn(client: CopyClient, target: string, chunks: Iterable<Uint8Array<ArrayBuffer>>): Promise<void> {
+  const text = `COPY ${target} FROM STDIN WITH (FORMAT binary)`
   return new Promise((resolve, reject) => {
     client.query(new CopyFromStdin(text, chunks, (error) => (error === undefined ? resolve() : reject(error))))
   })

@@ -136,7 +136,7 @@ class HeldClient {
 
   readonly connection: PostgresConnection = {
     query: async (text, params) => (await this.run('A statement', (client) => client.query(text, params))).rows,
-    copyFrom: (target, chunks, after) => this.run('A COPY', (client) => copyOn(client, target, chunks, after)),
+    copyFrom: (target, chunks) => this.run('A COPY', (client) => copyOn(client, target, chunks)),
   }
 
   async transaction<T>(work: (connection: PostgresConnection) => Promise<T>): Promise<T> {
@@ -292,7 +292,7 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
       // pg refuses submittables (the COPY) on a pipelined client; those batches take the unnest path.
       ...(pool.options?.pipeline
         ? {}
-        : { copyFrom: (target, chunks, after) => withClient(timeoutMs, (held) => held.connection.copyFrom!(target, chunks, after)) }),
+        : { copyFrom: (target, chunks) => withClient(timeoutMs, (held) => held.connection.copyFrom!(target, chunks)) }),
       transaction: (work, limitMs = timeoutMs) =>
         withClient(limitMs, (held) => withTimeout(held.transaction(work), limitMs, 'A transaction', (timeout) => held.abandon(timeout))),
       session: (work) => withClient(timeoutMs, (held) => work(held.connection)),
@@ -327,8 +327,8 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
       const running = single.query(text, params)
       return (await withTimeout(running, limitMs, 'A statement', cancelling(running))).rows
     },
-    copyFrom: (target, chunks, after) => {
-      const running = copyOn(single, target, chunks, after)
+    copyFrom: (target, chunks) => {
+      const running = copyOn(single, target, chunks)
       return withTimeout(running, limitMs, 'A COPY', cancelling(running))
     },
   })
@@ -336,7 +336,7 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
   return {
     driver: 'node-postgres',
     query: (text, params) => exclusive(() => connection.query(text, params)),
-    ...(single.pipeline ? {} : { copyFrom: (target, chunks, after) => exclusive(() => connection.copyFrom!(target, chunks, after)) }),
+    ...(single.pipeline ? {} : { copyFrom: (target, chunks) => exclusive(() => connection.copyFrom!(target, chunks)) }),
     transaction: (work, limitMs = timeoutMs) =>
       exclusive(async () => {
         const inside = within(limitMs)

@@ -1,7 +1,7 @@
 import { isUuid } from '@usertracking/core'
 
 /**
- * What the sink NOTIFYs after a write: the ids it stored, comma-separated, several notifications
+ * What the store NOTIFYs after a write committed: the ids it stored, comma-separated, several notifications
  * when there are many. PostgreSQL refuses a payload of 8000 bytes or more; 200 ids of 36
  * characters and a comma are 7,400. A subscriber reads the rows by id.
  */
@@ -24,9 +24,8 @@ function literal(text: string): string {
 }
 
 /**
- * A statement announcing `ids` on `channel`, for after a COPY in the same transaction (a COPY has
- * no RETURNING). Only UUIDs are included, so the text needs no parameters; `undefined` when there
- * are none.
+ * A statement announcing `ids` on `channel`, in chunks of {@link IDS_PER_NOTIFICATION}. Only UUIDs
+ * are included, so the text needs no parameters; `undefined` when there are none.
  */
 export function notifyIdsSql(channel: string, ids: Iterable<string>): string | undefined {
   const valid = [...ids].filter((id) => isUuid(id))
@@ -36,17 +35,6 @@ export function notifyIdsSql(channel: string, ids: Iterable<string>): string | u
     calls.push(`pg_notify(${literal(channel)}, ${literal(valid.slice(start, start + IDS_PER_NOTIFICATION).join(','))})`)
   }
   return `SELECT ${calls.join(', ')}`
-}
-
-/**
- * Wraps an `INSERT … RETURNING <id>::text AS id` so that the same statement announces exactly the
- * rows it inserted (not the ids it skipped as already stored), in chunks of
- * {@link IDS_PER_NOTIFICATION}.
- */
-export function notifyInsertedSql(channel: string, insertReturningId: string): string {
-  return `WITH inserted AS (${insertReturningId}),
-numbered AS (SELECT id, (row_number() OVER () - 1) / ${IDS_PER_NOTIFICATION} AS chunk FROM inserted)
-SELECT count(pg_notify(${literal(channel)}, ids))::int4 AS notifications FROM (SELECT string_agg(id, ',') AS ids FROM numbered GROUP BY chunk) AS chunks`
 }
 
 /** The ids of a notification payload (anything that is not a UUID is ignored). */

@@ -23,7 +23,7 @@ export function ownTable(
   return {
     withShape: (work) => work(shape),
     keepsIds: true,
-    sink: (channel) => createPostgresSink(adapter, names, { tombstoneMs: settings.tombstoneMs, channel }),
+    sink: (announce) => createPostgresSink(adapter, names, { tombstoneMs: settings.tombstoneMs, announce }),
     async migrate() {
       await runMigrations(adapter, names, settings.migrationTimeoutMs)
       if (settings.partitioning !== 'monthly') return

@@ -11,21 +11,13 @@ interface PGlite {
 
 const noop = () => {}
 
-function connectionOf(db: PGlite, timeoutMs: number, inTransaction: boolean): PostgresConnection {
-  // PGlite has no socket to stream into; COPY reads a Blob through its /dev/blob device instead.
-  const copy = async (target: PGlite, text: string, chunks: Iterable<Uint8Array<ArrayBuffer>>, after?: string) => {
-    await target.query(`COPY ${text} FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([...chunks]) })
-    if (after) await target.exec(after)
-  }
+function connectionOf(db: PGlite, timeoutMs: number): PostgresConnection {
   return {
     query: async (text, params) => (await withTimeout(db.query(text, params ?? []), timeoutMs, 'A statement')).rows,
-    copyFrom: (target, chunks, after) =>
-      withTimeout(
-        // With statements after it, the COPY and they commit together.
-        after && !inTransaction ? db.transaction((transaction) => copy(transaction, target, chunks, after)) : copy(db, target, chunks, after),
-        timeoutMs,
-        'A COPY',
-      ),
+    // PGlite has no socket to stream into; COPY reads a Blob through its /dev/blob device instead.
+    copyFrom: async (target, chunks) => {
+      await withTimeout(db.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([...chunks]) }), timeoutMs, 'A COPY')
+    },
   }
 }
 
@@ -38,15 +30,15 @@ export function pgliteAdapter(client: PGliteClient, options: AdapterOptions): Po
   const db = client as unknown as PGlite
   return {
     driver: 'pglite',
-    ...connectionOf(db, options.queryTimeoutMs, false),
+    ...connectionOf(db, options.queryTimeoutMs),
     transaction: (work, limitMs = options.queryTimeoutMs) =>
       withTimeout(
-        db.transaction((transaction) => work(connectionOf(transaction, limitMs, true))),
+        db.transaction((transaction) => work(connectionOf(transaction, limitMs))),
         limitMs,
         'A transaction',
       ),
     // PGlite has one session, shared by every statement of this process.
-    session: (work) => work(connectionOf(db, options.queryTimeoutMs, false)),
+    session: (work) => work(connectionOf(db, options.queryTimeoutMs)),
     listen: (channel, handlers) => {
       // PGlite takes the channel as SQL: quoted, so its case and punctuation are kept.
       const listening = db.listen(quoteIdentifier(channel), (payload) => handlers.notify(payload)).then(

@@ -1,8 +1,7 @@
 import type { Activity, Sink, SinkResult, SinkWriteOptions } from '@usertracking/core'
 import { answeredWithoutWriting, failedWrite, writeSplitting } from './batch-split'
-import type { PostgresAdapter } from './client-adapter'
+import type { PostgresAdapter, Row } from './client-adapter'
 import { sqlState } from './errors'
-import { notifyIdsSql, notifyInsertedSql } from './notifications'
 import {
   copyColumns,
   BatchPreparation,
@@ -36,8 +35,8 @@ export const COPY_MIN_ROWS = 8
 /** What the sink needs besides the adapter and the names. */
 export interface PostgresSinkOptions {
   tombstoneMs: number
-  /** The channel to announce stored ids on, in the transaction that stores them; none when undefined. */
-  channel: string | undefined
+  /** Receives the ids each write stored (not those already stored), once that write committed; none when undefined. */
+  announce: ((ids: readonly string[]) => void) | undefined
 }
 
 /**
@@ -56,23 +55,24 @@ export interface PostgresSinkOptions {
  * monthly partitioned one (primary key `(id, timestamp)`, which a retry matches: it carries the
  * same `timestamp`) alike.
  *
- * With a channel, every path also NOTIFYs the ids it stored, in the same transaction: after the
- * COPY in the same Query message, or from the INSERT's RETURNING (so ids already stored are not
- * announced again).
+ * With `announce`, every path hands it the ids it stored once they committed: the rows a COPY
+ * took, or the INSERT's RETURNING (so ids already stored are not announced again).
  *
  * A data error (SQLSTATE classes 22, 23, 54) splits the batch in halves until the refused rows are
  * alone; those are reported as `rejected` and everything else is stored.
  */
 export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, options: PostgresSinkOptions): Sink {
-  const { channel } = options
+  const { announce } = options
   const stagedColumns = WRITE_COLUMNS.replace(/received_at$/, RECEIVED_AT_OR_NOW)
-  const announce = (insert: string) => (channel === undefined ? insert : notifyInsertedSql(channel, `${insert} RETURNING id::text AS id`))
-  const insertStaged = announce(
+  // The ids an INSERT stored come back only when someone is told of them.
+  const returningIds = (insert: string) => (announce === undefined ? insert : `${insert} RETURNING id::text AS id`)
+  const insertStaged = returningIds(
     `INSERT INTO ${names.qualifiedTable} (${WRITE_COLUMNS}) SELECT ${stagedColumns} FROM ${STAGING} ON CONFLICT DO NOTHING`,
   )
-  const insertUnnest = announce(unnestInsertSql(names.qualifiedTable))
+  const insertUnnest = returningIds(unnestInsertSql(names.qualifiedTable))
   const copyTarget = (withReceivedAt: boolean) => `${names.qualifiedTable} (${copyColumns(withReceivedAt)})`
-  const notifyIds = (ids: Iterable<string>) => (channel === undefined ? undefined : notifyIdsSql(channel, ids))
+  const announceInserted = (inserted: readonly Row[]) => announce?.(inserted.map((row) => row.id as string))
+  const announceCopied = (rows: readonly PreparedRow[]) => announce?.(rows.map((row) => row.id))
 
   /** Whether one COPY can carry these rows: all with `receivedAt`, or all without. */
   function uniformlyStamped(stamps: readonly unknown[]): { uniform: boolean; stamped: boolean } {
@@ -81,22 +81,24 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
   }
 
   async function writeStaged(rows: readonly PreparedRow[]): Promise<void> {
-    await adapter.transaction(async (connection) => {
+    const inserted = await adapter.transaction(async (connection) => {
       await connection.query(STAGING_TABLE)
       await connection.copyFrom!(`${STAGING} (${WRITE_COLUMNS})`, encodeCopy(rows, true))
-      await connection.query(insertStaged)
+      return connection.query(insertStaged)
     })
+    announceInserted(inserted)
   }
 
   async function writeOnce(rows: readonly PreparedRow[]): Promise<void> {
     if (!adapter.copyFrom || rows.length < COPY_MIN_ROWS) {
-      await adapter.query(insertUnnest, unnestParams(rows))
+      announceInserted(await adapter.query(insertUnnest, unnestParams(rows)))
       return
     }
     const { uniform, stamped } = uniformlyStamped(rows.map((row) => row.receivedAtMs))
     if (uniform) {
       try {
-        await adapter.copyFrom(copyTarget(stamped), encodeCopy(rows, stamped), notifyIds(rows.map((row) => row.id)))
+        await adapter.copyFrom(copyTarget(stamped), encodeCopy(rows, stamped))
+        announceCopied(rows)
         return
       } catch (error) {
         if (sqlState(error) !== '23505') throw error
@@ -128,14 +130,15 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
         let failure: { error: unknown } | undefined
         if (copying) {
           try {
-            // Ids the preparation refuses are announced too; a subscriber reading them finds no row.
-            await adapter.copyFrom!(copyTarget(stamped), encodeCopy(preparation.rows(), stamped), notifyIds(batch.map((activity) => activity?.id)))
+            await adapter.copyFrom!(copyTarget(stamped), encodeCopy(preparation.rows(), stamped))
           } catch (error) {
             failure = { error }
           }
         }
         // Whatever the COPY did not consume (it failed early, or there was none) is prepared now.
         preparation.complete()
+        // The COPY took every row the preparation accepted: none was stored before (no 23505).
+        if (copying && failure === undefined) announceCopied(preparation.prepared)
         const rejected = [...screened.rejected, ...preparation.refused]
         const { prepared } = preparation
         if ((failure !== undefined || !copying) && prepared.length > 0) {

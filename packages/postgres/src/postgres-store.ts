@@ -1,6 +1,7 @@
 import { startRetentionJob, type Activity, type ActivityFilter, type ExpiryResult, type Sink, type Store } from '@usertracking/core'
 import { toAdapter } from './detect-client'
 import { mappedTable } from './mapped-table'
+import { createAnnouncer } from './announcer'
 import { channelName } from './notifications'
 import { ownTable } from './own-table'
 import { runExpiry } from './retention'
@@ -43,8 +44,9 @@ export interface PostgresStore extends Store {
    */
   migrate(): Promise<void>
   /**
-   * Stops the retention job (a run in progress stops after its current batch, and is awaited) and
-   * live updates, and closes the LISTEN connection; the app's client is left open.
+   * Stops the retention job (a run in progress stops after its current batch, and is awaited),
+   * waits until the writes already stored were announced to subscribers (each NOTIFY bounded by
+   * `queryTimeoutMs`), stops live updates and closes the LISTEN connection; the app's client is left open.
    */
   close(): Promise<void>
 }
@@ -73,7 +75,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const reader = createStoreReader(adapter, (work) => table.withShape(work))
   const channel = channelName(settings.schema, settings.table)
   const subscriptions = !table.keepsIds ? undefined : createSubscriptions(adapter, channel, reader.byIds, settings.warn)
-  const writer = table.sink(settings.notify ? channel : undefined)
+  const announcer = settings.notify ? createAnnouncer(adapter, channel, settings.warn) : undefined
+  const writer = table.sink(announcer && ((ids) => announcer.announce(ids)))
   const sink: Sink = subscriptions
     ? {
         name: writer.name,
@@ -115,6 +118,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     expireActivities: () => expire(),
     close: async () => {
       await job?.stop()
+      await announcer?.flushed()
       await subscriptions?.close()
     },
   }

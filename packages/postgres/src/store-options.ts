@@ -42,10 +42,11 @@ export interface PostgresStoreOptions {
    */
   migrationTimeoutMs?: number
   /**
-   * Announce every write with `NOTIFY` (the ids, in the transaction that stores them), so that
-   * `subscribe` on any store over this table, in any process, hears it. Turn it off only when no
-   * process subscribes: each notifying commit takes PostgreSQL's notification queue lock briefly.
-   * @default true
+   * Announce every write with `NOTIFY` (the ids it stored, once it has committed, coalesced with
+   * those of other writes committing meanwhile, without delaying the write's answer), so that
+   * `subscribe` on any store over this table, in any process, hears it; best effort, see
+   * docs/postgres.md. Turn it off when no process subscribes: it saves a statement (and a pooled
+   * connection while it runs) per burst of writes. @default true
    */
   notify?: boolean
   /**

@@ -89,6 +89,46 @@ describe.skipIf(!serverAvailable)('subscribe across store instances on the Postg
     }
   }
 
+  it("answers a write once it committed, without waiting for its notification, which follows", async () => {
+    const schema = uniqueSchema('unwaited')
+    cleanups.push(() => admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`))
+    // Every pg_notify this pool's connections send is held until the test lets it go.
+    const pool = new pg.Pool({ connectionString: serverUrl, max: 3 })
+    cleanups.push(() => pool.end())
+    let letGo!: () => void
+    const held = new Promise<void>((resolve) => (letGo = resolve))
+    const notifications: string[] = []
+    const connect = pool.connect.bind(pool)
+    pool.connect = (async () => {
+      const client = await connect()
+      const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>
+      ;(client as { query: unknown }).query = (text: unknown, ...rest: unknown[]) => {
+        if (typeof text !== 'string' || !text.includes('pg_notify')) return query(text, ...rest)
+        notifications.push(text)
+        return held.then(() => query(text, ...rest))
+      }
+      return client
+    }) as typeof pool.connect
+    const writer = postgresStore({ client: pool, schema })
+    const listener = postgresStore({ client: admin, schema })
+    cleanups.push(() => listener.close())
+    await writer.migrate()
+    const { heard } = collect(listener)
+    await listenerUp(schema)
+    const stored = activity()
+    const answered = await Promise.race([
+      writer.sink.write([stored], { signal }),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000)),
+    ])
+    expect(answered).toEqual({ type: 'success' })
+    expect(await admin.query(`SELECT id::text FROM "${schema}".user_activities`)).toMatchObject({ rows: [{ id: stored.id }] })
+    await expect.poll(() => notifications).toHaveLength(1)
+    expect(heard).toEqual([])
+    letGo()
+    await expect.poll(() => heard.map((row) => row.id)).toEqual([stored.id])
+    await writer.close()
+  })
+
   it('hears nothing from a store with notify: false, and stops listening on close()', async () => {
     const schema = uniqueSchema('quiet')
     cleanups.push(() => admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`))

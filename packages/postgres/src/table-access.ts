@@ -12,8 +12,8 @@ export interface TableAccess {
   withShape<T>(work: (shape: TableShape) => Promise<T>): Promise<T>
   /** Whether the table keeps activity ids, so that writes can be announced and read back by id. */
   readonly keepsIds: boolean
-  /** The batch writer, announcing its writes on `channel` when there is one. */
-  sink(channel: string | undefined): Sink
+  /** The batch writer, handing `announce` the ids each write stored, after it committed, when there is one. */
+  sink(announce: ((ids: readonly string[]) => void) | undefined): Sink
   migrate(): Promise<void>
   identify(link: IdentityLink): Promise<IdentifyResult>
   deleteActivities(subject: DeletionSubject): Promise<DeletionResult>

@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http'
-import { memoryStore, type Activity, type Store } from '@usertracking/core'
+import { activitySchema, memoryStore, normalizeActivity, type Activity, type Store } from '@usertracking/core'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ActivityHandlerOptions } from './handler'
 import { ADMIN, as, startServer as startOn, TRANSPORTS, type TestServer } from '../test/test-server'
@@ -347,5 +348,44 @@ describe.each(TRANSPORTS)('through the %s', (transport) => {
       }
       expect(server.store.size).toBe(1)
     })
+  })
+})
+
+describe('ingest validation', () => {
+  // The route validates with normalizeActivity (and refuses years past 9999 itself): what it takes
+  // must be what core's activitySchema takes.
+  it('takes only activities that core’s activitySchema accepts, whatever the input', () => {
+    const value = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.date().map((date) => date.toISOString()), fc.uuid())
+    const key = fc.constantFrom(
+      'id', 'activityType', 'action', 'type', 'event', 'timestamp', 'time', 'userId', 'user_id', 'anonymousId', 'sessionId', 'description',
+      'endTime', 'durationMs', 'duration_ms', 'timeTaken', 'tokenUsage', 'tokens', 'status', 'error', 'context', 'metadata', 'details',
+      'receivedAt', 'cost', 'total', 'input', 'output', 'currency', 'source', 'unpriced', 'model', 'input_tokens',
+    )
+    const input = fc.letrec<{ node: unknown }>((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, value, fc.dictionary(key, tie('node'), { maxKeys: 8 }), fc.array(tie('node'), { maxLength: 3 })),
+    })).node
+    const withType = fc.record({ activityType: fc.string({ minLength: 1 }) }).chain((base) => fc.dictionary(key, input, { maxKeys: 10 }).map((rest) => ({ ...base, ...rest })))
+    fc.assert(
+      fc.property(fc.oneof(input, withType), (candidate) => {
+        const normalized = normalizeActivity(candidate)
+        if (!normalized.ok) return
+        const { timestamp, endTime, receivedAt } = normalized.activity
+        const fourDigitYears = [timestamp, endTime, receivedAt].every((time) => time === undefined || /^\d{4}-/.test(time))
+        expect(activitySchema.safeParse(normalized.activity).success).toBe(fourDigitYears)
+      }),
+      { numRuns: 3000 },
+    )
+  }, 60_000)
+
+  it.each(TRANSPORTS)('refuses a time past the year 9999 as core’s schema does, through the %s', async (transport) => {
+    const store = memoryStore()
+    server = await startOn({ store, trustClientUserIds: true }, transport)
+    const response = await post('/api/activity', JSON.stringify([{ activityType: 'a' }, { activityType: 'b', endTime: '+010000-01-01T00:00:00.000Z', timestamp: 253402300800000 }]))
+    expect(response.status).toBe(400)
+    expect((await response.json()).issues).toEqual([
+      { path: [1, 'timestamp'], message: 'Invalid ISO datetime' },
+      { path: [1, 'endTime'], message: 'Invalid ISO datetime' },
+    ])
+    expect(await all(store)).toEqual([])
   })
 })
