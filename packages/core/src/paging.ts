@@ -2,10 +2,16 @@ import type { Activity } from './activity'
 import { createDeque } from './deque'
 import type { Entry } from './sink-queue'
 import { PAGED_QUEUE_BYTES } from './options'
-import { CHUNK, yieldToLoop, type Pager, type PagerParts } from './write-ahead'
+import { yieldToLoop, type Pager, type PagerParts } from './write-ahead'
 
 /** Activities read back per `page` (and handed out by `load` at start). */
 const PAGE = 1000
+/**
+ * Activities per `spill` call, with the event loop running between calls. Smaller than the
+ * write-ahead's `CHUNK`: what a burst spills is most of it, and serialising 1000 activities per step
+ * was one of the longest turns of the event loop after a 100k burst (`pnpm bench track`).
+ */
+const SPILL_CHUNK = 250
 
 /**
  * Paging for a storage with `spill` and `page`: memory holds a window of the queue
@@ -33,11 +39,7 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
   let stopped = false
   // Whether activities an earlier tracker left may still wait in storage, in front of ours.
   let startupLeft = false
-  // What was spilled since the last storage step, as JSON text: a burst past the window is held
-  // until it is stored, and text takes a fraction of the memory of the objects (measured: 100k
-  // typical activities, +46 MB of RSS as objects). `spillFrom` is the `seq` of the first of them.
-  let spills: string[] = []
-  let spillFrom = 0
+  let spills: Entry[] = []
   // The size of each spilled entry not read back yet, in order: measuring them again costs a
   // JSON.stringify each.
   let spilledBytes = createDeque<number>()
@@ -107,8 +109,7 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
         firstSpill ??= entry
         unpaged++
         spilledBytes.push(entry.bytes)
-        if (spills.length === 0) spillFrom = entry.seq
-        spills.push(JSON.stringify(entry.activity))
+        spills.push(entry)
         schedule()
         return 'spilled'
       }
@@ -118,26 +119,24 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
     },
     async persist() {
       const spilled = spills
-      const from = spillFrom
       spills = []
-      for (let start = 0; start < spilled.length; start += CHUNK) {
+      for (let start = 0; start < spilled.length; start += SPILL_CHUNK) {
         if (start > 0) await yieldToLoop()
-        const chunk = spilled.slice(start, start + CHUNK)
-        const json = `[${chunk.join(',')}]`
+        const chunk = spilled.slice(start, start + SPILL_CHUNK)
         try {
-          await (storage.spillJson ? storage.spillJson(json, chunk.length) : storage.spill(JSON.parse(json) as Activity[]))
+          await storage.spill(chunk.map((entry) => entry.activity))
         } catch (error) {
           // Neither stored nor in memory would be lost: hold them after all.
           report('Could not store activities; they stay in memory.', error)
           unpaged -= chunk.length
-          const seq = from + start
-          let index = 0
-          const held = entries(JSON.parse(json) as Activity[], () => [seq + index, chunk[index++]!.length]).entries
-          if (firstSpill && firstSpill.seq >= seq && firstSpill.seq < seq + chunk.length) firstSpill = undefined
+          if (firstSpill && chunk.includes(firstSpill)) firstSpill = undefined
           // Their sizes stay in `spilledBytes`, where they shift the sizes of what is read back later
           // by a few entries: an estimate either way, and it is reset once the backlog is gone.
-          for (const entry of held) hold(entry)
-          hooks.loaded(held, false, 0)
+          for (const entry of chunk) {
+            entry.persisted = true
+            hold(entry)
+          }
+          hooks.loaded(chunk, false, 0)
         }
       }
     },

@@ -29,13 +29,6 @@ export interface Storage {
   /** Paging: stores newly queued activities that the tracker does not keep in memory. */
   spill?(activities: Activity[]): Promise<void>
   /**
-   * Paging, optional: `spill`, with the `count` activities given as the text of one JSON array
-   * (what `JSON.stringify(activities)` returns). The tracker keeps what it spills as text until it
-   * is stored, a fraction of the memory of the objects; a storage that writes JSON stores the text
-   * as it is instead of having it parsed back for `spill`.
-   */
-  spillJson?(json: string, count: number): Promise<void>
-  /**
    * Paging: up to `limit` of the stored activities the tracker does not hold (left by an earlier
    * tracker, or spilled), oldest first; from now on the tracker holds them. Fewer than `limit`
    * means none are left.

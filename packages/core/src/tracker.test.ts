@@ -300,58 +300,6 @@ describe('a paging storage (memory holds a window, storage the rest)', () => {
     expect(t.stats()).toMatchObject({ queued: 0, sent: 3000, dropped: 0 })
   })
 
-  it('hands what it spills to spillJson as JSON text when the storage has it', async () => {
-    const inner = memoryStorage()
-    const texts: string[] = []
-    const spill = vi.fn(inner.spill!)
-    const storage: Storage = {
-      ...inner,
-      load: inner.load,
-      spill,
-      async spillJson(json, count) {
-        texts.push(json)
-        const activities = JSON.parse(json) as Activity[]
-        expect(activities).toHaveLength(count)
-        await inner.spill!(activities)
-      },
-    }
-    const sink = memorySink()
-    const t = tracker({ sinks: [sink], storage, batchSize: 5, maxQueueBytes: 10_000 })
-    const ids: string[] = []
-    for (let index = 0; index < 3000; index++) ids.push(t.track(padded(index))!)
-    const flushed = t.flush()
-    await vi.advanceTimersByTimeAsync(1000)
-    expect(await flushed).toBe(true)
-    expect(spill).not.toHaveBeenCalled()
-    const spilled = texts.flatMap((json) => JSON.parse(json) as Activity[])
-    expect(spilled.length).toBeGreaterThan(2900)
-    // The text is the activity as delivered, field for field.
-    expect(spilled).toEqual(sink.activities.slice(-spilled.length))
-    expect(sink.activities.map((activity) => activity.id)).toEqual(ids)
-  })
-
-  it('holds what it could not spill, in order, when spillJson fails', async () => {
-    const inner = memoryStorage()
-    const onError = vi.fn()
-    const storage: Storage = {
-      ...inner,
-      load: inner.load,
-      spillJson: async () => {
-        throw new Error('disk full')
-      },
-    }
-    const sink = memorySink()
-    const t = tracker({ sinks: [sink], storage, batchSize: 5, maxQueueBytes: 10_000, onError })
-    const ids: string[] = []
-    for (let index = 0; index < 2500; index++) ids.push(t.track(padded(index))!)
-    const flushed = t.flush()
-    await vi.advanceTimersByTimeAsync(1000)
-    expect(await flushed).toBe(true)
-    expect(sink.activities.map((activity) => activity.id)).toEqual(ids)
-    expect(t.stats()).toMatchObject({ queued: 0, sent: 2500, dropped: 0 })
-    expect(String(onError.mock.calls[0]![0])).toContain('Could not store activities')
-  })
-
   it('lets the event loop run between the pages of a large backlog', async () => {
     vi.useRealTimers()
     const inner = memoryStorage()

@@ -34,23 +34,6 @@ describe('fileStorage', () => {
     await second.close()
   })
 
-  it('stores spillJson text as it is: paged back in order, and given back after a restart', async () => {
-    const dir = tempDir()
-    const first = fileStorage({ dir })
-    await first.load()
-    const spilled = [activity(1), activity(2), activity(3)]
-    await first.spillJson(JSON.stringify(spilled.slice(0, 2)), 2)
-    await first.spill(spilled.slice(2))
-    expect(first.size).toBe(3)
-    expect(await first.page(2)).toEqual(spilled.slice(0, 2))
-    await first.remove([spilled[0]!.id])
-    await first.close()
-
-    const second = fileStorage({ dir })
-    expect(await second.load()).toEqual(spilled.slice(1))
-    await second.close()
-  })
-
   it('cuts off a record torn by a crash and keeps appending after the last whole one', async () => {
     const dir = tempDir()
     const first = fileStorage({ dir })

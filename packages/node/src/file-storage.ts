@@ -3,7 +3,7 @@ import { open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserTrackingError, type Activity, type Storage } from '@usertracking/core'
 import { lockDirectory, unlockDirectory } from './directory-lock'
-import { decodeSpill, encodeAdd, encodeRemove, encodeSpill, encodeSpillJson, replayJournal } from './journal'
+import { decodeSpill, encodeAdd, encodeRemove, encodeSpill, replayJournal } from './journal'
 
 /** Options of {@link fileStorage}. */
 export interface FileStorageOptions {
@@ -48,8 +48,6 @@ export interface FileStorage extends Storage {
   readonly size: number
   /** Stores activities the tracker does not keep in memory, for `page` to hand back. */
   spill(activities: Activity[]): Promise<void>
-  /** `spill`, with the activities as the text of a JSON array, written as it is. */
-  spillJson(json: string, count: number): Promise<void>
   /** Up to `limit` stored activities the tracker does not hold, oldest first. */
   page(limit: number): Promise<Activity[]>
   /** Syncs and closes the journal and gives the directory back. */
@@ -361,22 +359,6 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     }
   }
 
-  /**
-   * Appends one `spill` record of `count` activities; while the disk fails, they are kept in memory
-   * (`activities`, or read from `line` when not given).
-   */
-  async function storeUnheld(line: string, count: number, activities?: Activity[]): Promise<void> {
-    const offset = journalBytes
-    const record: Unheld = { offset, length: 0, count, taken: 0 }
-    if (await append(line)) {
-      record.length = journalBytes - offset
-      // A spilled record is pending data, not garbage: it must not make the journal look due for
-      // a rewrite (a burst spilling 15 MB would otherwise be rewritten at its first remove).
-      compactedBytes += record.length
-    } else record.activities = activities ?? decodeSpill(line.slice(0, -1))
-    unheld.push(record)
-  }
-
   /** Hands the tracker the first `limit` pending activities; the rest wait for `page`. */
   function firstOf(limit: number | undefined): Activity[] {
     const all = [...live.values()]
@@ -451,10 +433,17 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
       })
     },
     spill(activities) {
-      return run(() => storeUnheld(encodeSpill(activities), activities.length, activities))
-    },
-    spillJson(json, count) {
-      return run(() => storeUnheld(encodeSpillJson(json), count))
+      return run(async () => {
+        const offset = journalBytes
+        const record: Unheld = { offset, length: 0, count: activities.length, taken: 0 }
+        if (await append(encodeSpill(activities))) {
+          record.length = journalBytes - offset
+          // A spilled record is pending data, not garbage: it must not make the journal look due for
+          // a rewrite (a burst spilling 15 MB would otherwise be rewritten at its first remove).
+          compactedBytes += record.length
+        } else record.activities = activities
+        unheld.push(record)
+      })
     },
     page(limit) {
       return run(() => {

@@ -16,11 +16,6 @@ export function encodeSpill(activities: readonly Activity[]): string {
   return `{"spill":${JSON.stringify(activities)}}\n`
 }
 
-/** Encodes activities spilled to the journal, given as the text of a JSON array, as one record, newline included. */
-export function encodeSpillJson(json: string): string {
-  return `{"spill":${json}}\n`
-}
-
 /** Reads the activities of one `spill` record's line (without its newline). */
 export function decodeSpill(line: string): Activity[] {
   const spill = (JSON.parse(line) as { spill?: unknown }).spill
