@@ -300,6 +300,35 @@ describe('a paging storage (memory holds a window, storage the rest)', () => {
     expect(t.stats()).toMatchObject({ queued: 0, sent: 3000, dropped: 0 })
   })
 
+  it('lets the event loop run between the pages of a large backlog', async () => {
+    vi.useRealTimers()
+    const inner = memoryStorage()
+    // How many times the event loop came round (a setImmediate ran) before each page was read.
+    let turns = 0
+    let running = true
+    const turn = () => {
+      turns++
+      if (running) setImmediate(turn)
+    }
+    const pagedAt: number[] = []
+    const storage: Storage = {
+      ...inner,
+      load: inner.load,
+      page(limit) {
+        pagedAt.push(turns)
+        return inner.page!(limit)
+      },
+    }
+    const t = tracker({ sinks: [memorySink()], storage, batchSize: 1000, maxQueueBytes: 1000 })
+    for (let index = 0; index < 5000; index++) t.track(padded(index))
+    setImmediate(turn)
+    expect(await t.flush(30_000)).toBe(true)
+    running = false
+    expect(pagedAt.length).toBeGreaterThan(3)
+    // Full pages follow one another only after the loop ran.
+    for (let index = 1; index < pagedAt.length; index++) expect(pagedAt[index]).toBeGreaterThan(pagedAt[index - 1]!)
+  })
+
   it('drops the newest past maxStorageBytes, counted as queue_overflow', async () => {
     const storage = memoryStorage()
     const { sink } = manualSink()

@@ -89,7 +89,7 @@ export interface Pager {
 export type PagerFactory = (parts: PagerParts) => Pager
 
 /** Activities per storage call: a 100k burst is written in steps, between which the event loop runs. */
-export const CHUNK = 1000
+const CHUNK = 1000
 /** Entries read back from what an earlier tracker left are numbered from here, below any tracked. */
 const STARTUP_SEQ = -(2 ** 52)
 

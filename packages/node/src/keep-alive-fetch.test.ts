@@ -120,4 +120,28 @@ describe('nodeHttpSink', () => {
     expect(server.requests).toBe(5)
     expect(server.connections).toBe(1)
   })
+
+  it('reads the status and Retry-After itself, and sends the headers it is given', async () => {
+    const seen: (string | undefined)[] = []
+    let status = 429
+    const server: Server = createServer((request, response) => {
+      seen.push(request.headers['x-api-key'] as string | undefined)
+      request.resume()
+      request.on('end', () => response.writeHead(status, { 'retry-after': '7' }).end('{}'))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }))
+    const sink = nodeHttpSink({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, headers: async () => ({ 'X-Api-Key': 'k1' }) })
+    cleanups.push(() => sink.close?.())
+    const signal = new AbortController().signal
+    expect(await sink.write([], { signal })).toMatchObject({ type: 'retryable', retryInMs: 7000 })
+    status = 413
+    expect(await sink.write([], { signal })).toMatchObject({ type: 'too_large' })
+    status = 200
+    expect(await sink.write([], { signal })).toEqual({ type: 'success' })
+    expect(seen).toEqual(['k1', 'k1', 'k1'])
+  })
 })
