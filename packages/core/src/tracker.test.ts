@@ -418,7 +418,8 @@ describe('flush and shutdown', () => {
 
   it('shutdown gives up after its timeout when the sink is down', async () => {
     const sink = memorySink({ respond: () => ({ type: 'retryable' }) })
-    const t = tracker({ sinks: [sink] })
+    // Jittered backoff can fit the default 10 retries into 2 s; the shutdown, not the retries, must end it.
+    const t = tracker({ sinks: [sink], maxRetries: 1000 })
     t.track({ activityType: 'a' })
     const done = t.shutdown({ timeoutMs: 2000 })
     await vi.advanceTimersByTimeAsync(2000)
