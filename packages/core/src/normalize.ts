@@ -98,9 +98,10 @@ function toIsoTime(value: unknown, path: Path, issues: Issues): string | undefin
  */
 export function toActivityType(value: unknown, key: string, issues: Issues): string | undefined {
   if (value == null) return issues.add(['activityType'], 'Required.')
-  if (typeof value !== 'string' || value.trim().length === 0) return issues.add([key], 'Expected a non-empty string.')
-  if (value.length > MAX_TYPE_LENGTH) return issues.add([key], `Expected at most ${MAX_TYPE_LENGTH} characters.`)
-  return value.trim()
+  const trimmed = typeof value === 'string' ? value.trim() : ''
+  if (trimmed.length === 0) return issues.add([key], 'Expected a non-empty string.')
+  if ((value as string).length > MAX_TYPE_LENGTH) return issues.add([key], `Expected at most ${MAX_TYPE_LENGTH} characters.`)
+  return trimmed
 }
 
 /** A user, anonymous or session id: a trimmed string or a finite number; empty means none. */
