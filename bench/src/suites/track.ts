@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
@@ -199,13 +199,15 @@ const fmt = (value: number, digits = 1) => value.toLocaleString('en-US', { maxim
 
 async function main() {
   const track = await trackCost()
+  // Wall and CPU time both grow on a busy machine; the load says how busy it was.
+  const load = loadavg()[0]!
   const bytes = await bytesPerQueued()
   console.log('| measure (defaults) | usertracking | target |')
   console.log('| --- | ---: | ---: |')
   console.log(`| track() per call, median of 7 × 100k (wall time) | ${fmt(track.wallNs, 0)} ns | ≤ 1,000 ns |`)
   console.log(`| track() per call, median of 7 × 100k (CPU time of the process) | ${fmt(track.cpuNs, 0)} ns | ≤ 1,000 ns |`)
   console.log(`| heap retained per queued typical activity | ${fmt(bytes, 0)} B | ≤ 400 B |`)
-  console.log()
+  console.log(`\nLoad average (1 min) while timing track(): ${fmt(load, 2)}.\n`)
 
   const server = await startCountingServer()
   console.log(`${BURST.toLocaleString('en-US')} activities tracked in one burst, to a node:http server on 127.0.0.1 that parses every batch:\n`)

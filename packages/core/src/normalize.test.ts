@@ -14,6 +14,40 @@ function issuePaths(result: NormalizeResult) {
 }
 
 describe('normalizeActivity: the five apps’ payloads', () => {
+  it('reads a field from its canonical name first, then its aliases in their documented order, whatever the input order', () => {
+    const activity = ok(
+      normalizeActivity({
+        event: 'e',
+        type: 't',
+        action: 'a',
+        created_at: '2025-01-02T00:00:00Z',
+        event_action_timestamp: '2025-01-01T00:00:00Z',
+        user_id: 'snake',
+        userId: 'camel',
+        session_id: 's2',
+        additional_data: { from: 'additional_data' },
+        details: { from: 'details' },
+        page: '/top',
+        page_url: '/url',
+      }),
+    )
+    expect(activity).toMatchObject({ activityType: 'a', timestamp: '2025-01-01T00:00:00.000Z', userId: 'camel', sessionId: 's2' })
+    expect(activity.metadata).toEqual({ from: 'details' })
+    expect(activity.context).toEqual({ page: '/url' })
+  })
+
+  it('reads fields an input inherits, such as getters of a class', () => {
+    class Signup {
+      get activityType() {
+        return 'signup'
+      }
+      get user_id() {
+        return 7
+      }
+    }
+    expect(ok(normalizeActivity(new Signup()))).toMatchObject({ activityType: 'signup', userId: '7' })
+  })
+
   it('accepts the AI app payload: seconds become milliseconds, a bare token number becomes { total }', () => {
     const activity = ok(
       normalizeActivity({

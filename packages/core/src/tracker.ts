@@ -188,7 +188,8 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   const warn = config.warnings === false ? undefined : parts.warnings?.(config.debug)
   const listeners: { [E in keyof TrackerEvents]: Set<TrackerEvents[E]> } = { sent: new Set(), dropped: new Set(), error: new Set() }
   const counters: TrackerStats = { queued: 0, sent: 0, failed: 0, dropped: 0, retried: 0, droppedByReason: {} }
-  const normalizeOptions = { maxMetadataBytes: config.maxMetadataBytes }
+  // The clock is read once per track(): the activity's timestamp and the batch timers share it.
+  const normalizeOptions: NormalizeOptions = { maxMetadataBytes: config.maxMetadataBytes, now: () => lastTrackAt }
   let seq = 0
   let closed = false
   let stopped = false
@@ -408,6 +409,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         reportError(error)
       }
       const merged = defaults && isPlainObject(input) ? mergeActivityDefaults(defaults, input) : input
+      lastTrackAt = Date.now()
       const result = normalize(merged, normalizeOptions)
       if (!result.ok) {
         drop('invalid', [], { input, error: new ValidationError(result.issues, input) }, 1)
@@ -435,11 +437,9 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       seq++
       counters.queued++
       if (placement === 'held') for (const queue of queues) queue.push(entry)
-      const now = Date.now()
-      lastTrackAt = now
-      windowStart ??= now
-      armBatchTimer(now)
-      for (const queue of queues) queue.check(now)
+      windowStart ??= lastTrackAt
+      armBatchTimer(lastTrackAt)
+      for (const queue of queues) queue.check(lastTrackAt)
       if (!drainScheduled) {
         drainScheduled = true
         queueMicrotask(() => {
