@@ -1,4 +1,4 @@
-import type { Activity, Sink, SinkResult, SinkWriteOptions } from '@usertracking/core'
+import type { Activity, RejectedActivity, Sink, SinkResult, SinkWriteOptions } from '@usertracking/core'
 import { answeredWithoutWriting, failedWrite, writeSplitting } from './batch-split'
 import type { PostgresAdapter, Row } from './client-adapter'
 import { sqlState } from './errors'
@@ -12,7 +12,7 @@ import {
   WRITE_COLUMNS,
   type PreparedRow,
 } from './rows'
-import { screenBatch } from './identity'
+import { DELETED_BEFORE_DELIVERY, screenBatch, screenedInsertSql } from './identity'
 import type { SqlNames } from './sql-names'
 
 // Dropped at COMMIT (or ROLLBACK), so one name serves every batch on every connection; qualified so
@@ -43,14 +43,16 @@ export interface PostgresSinkOptions {
  * The batch writer behind `postgresStore(…).sink`.
  *
  * A small batch (fewer than {@link COPY_MIN_ROWS} rows: one ingest request, or a few coalesced by
- * the server's group commit) is one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`: one
- * statement, one round trip. With COPY (node-postgres, PGlite) a larger batch is first sent as one
+ * the server's group commit) is one statement, one round trip: screened for deletions and identity
+ * links and inserted with `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` together
+ * ({@link screenedInsertSql}). A larger batch is screened by one query ({@link screenBatch}), then,
+ * with COPY (node-postgres, PGlite), first sent as one
  * binary `COPY` straight into the table: one statement, so atomic by itself, and as fast as
  * PostgreSQL takes rows. Only when that meets an id the table already holds (a retried batch:
  * SQLSTATE 23505), or when the batch mixes rows with and without `receivedAt`, is it written, in
  * one transaction, through COPY into a temporary table and `INSERT … ON CONFLICT DO NOTHING`.
  * `received_at` is the activity's `receivedAt` when it has one and the database's `now()` otherwise.
- * Without COPY (postgres.js) every batch is one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`.
+ * Without COPY (postgres.js) every batch goes as a small one does, in one statement.
  * The conflict names no columns so that it serves the plain table (primary key `id`) and the
  * monthly partitioned one (primary key `(id, timestamp)`, which a retry matches: it carries the
  * same `timestamp`) alike.
@@ -107,6 +109,34 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
     await writeStaged(rows)
   }
 
+  const screenedInsert = screenedInsertSql(names)
+
+  /**
+   * A batch that goes without a COPY (a small one, or any batch of a client without COPY): screened
+   * for deletions and identity links and inserted in one statement, and, like every write, split in
+   * halves on a data error until the refused rows are alone.
+   */
+  async function writeScreened(batch: Activity[], signal: AbortSignal | undefined): Promise<SinkResult> {
+    const preparation = new BatchPreparation(batch)
+    preparation.complete()
+    const rejected: RejectedActivity[] = [...preparation.refused]
+    const refusedBySplitting = await writeSplitting(
+      preparation.prepared,
+      async (rows) => {
+        const answered = await adapter.query(screenedInsert, [...unnestParams(rows), options.tombstoneMs])
+        const stored: string[] = []
+        for (const row of answered) {
+          if (row.deleted === true) rejected.push({ id: String(row.id), error: DELETED_BEFORE_DELIVERY })
+          else stored.push(String(row.id))
+        }
+        announce?.(stored)
+      },
+      signal,
+    )
+    rejected.push(...refusedBySplitting)
+    return rejected.length > 0 ? { type: 'success', rejected } : { type: 'success' }
+  }
+
   /** After a first COPY failed on these rows: an id already stored is worth the staged path, nothing else is. */
   async function retryAfterCopy(error: unknown, rows: readonly PreparedRow[]): Promise<void> {
     if (sqlState(error) !== '23505') throw error
@@ -120,6 +150,7 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
       const early = answeredWithoutWriting(incoming, signal)
       if (early) return early
       try {
+        if (!adapter.copyFrom || incoming.length < COPY_MIN_ROWS) return await writeScreened(incoming, signal)
         const screened = await screenBatch(adapter, names, incoming, options.tombstoneMs)
         const { batch } = screened
         // Activities are prepared as the COPY consumes them, so this process prepares and encodes

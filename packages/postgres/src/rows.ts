@@ -176,14 +176,25 @@ export function* encodeCopy(rows: Iterable<PreparedRow>, withReceivedAt: boolean
  */
 export function unnestInsertSql(qualifiedTable: string): string {
   return `INSERT INTO ${qualifiedTable} (${WRITE_COLUMNS})
-SELECT id::uuid, user_id, anonymous_id, session_id, activity_type, description, ts::timestamptz,
-  end_time::timestamptz, duration_ms, status, error, token_usage::jsonb, context::jsonb, metadata::jsonb,
-  cost::jsonb, coalesce(received_at::timestamptz, now())
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-  $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
-  AS u(id, user_id, anonymous_id, session_id, activity_type, description, ts, end_time, duration_ms, status,
-  error, token_usage, context, metadata, cost, received_at)
+SELECT ${unnestSelect('user_id')}
+FROM ${UNNEST_ROWS}
 ON CONFLICT DO NOTHING`
+}
+
+/**
+ * The sixteen column arrays of {@link unnestParams} (`$1` to `$16`) as rows `u`, one column each,
+ * and `ordinal`, each row's place in the batch (a join may reorder rows; the batch's order is kept).
+ */
+export const UNNEST_ROWS = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+  $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+  WITH ORDINALITY AS u(id, user_id, anonymous_id, session_id, activity_type, description, ts, end_time, duration_ms, status,
+  error, token_usage, context, metadata, cost, received_at, ordinal)`
+
+/** What an INSERT of {@link WRITE_COLUMNS} selects from {@link UNNEST_ROWS}'s columns, with `user` as the user id. */
+export function unnestSelect(user: string): string {
+  return `id::uuid, ${user}, anonymous_id, session_id, activity_type, description, ts::timestamptz,
+  end_time::timestamptz, duration_ms, status, error, token_usage::jsonb, context::jsonb, metadata::jsonb,
+  cost::jsonb, coalesce(received_at::timestamptz, now())`
 }
 
 /** The sixteen column arrays {@link unnestInsertSql} takes. */
