@@ -222,6 +222,7 @@ WHERE d.deleted_at > now() - $4::float8 * interval '1 millisecond'
 UNION ALL
 SELECT 'link', anonymous_id, NULL, user_id FROM ${names.identitiesTable} WHERE anonymous_id = ANY($3::text[])`,
     [[...users], [...anonymous], [...unlinked], tombstoneMs],
+    { repeated: true },
   )
   if (rows.length === 0) return { batch, rejected: [] }
   const deletedUsers = new Map<string, number>()
