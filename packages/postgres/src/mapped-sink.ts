@@ -50,10 +50,11 @@ function fromText(value: string, column: CatalogColumn, stampNow: boolean): stri
  * statement. A small batch (under `COPY_MIN_ROWS`, as for the SDK's own table) is screened for
  * deletions in that statement too, one round trip in all, unless an activity in it is a visitor's
  * without a user: the user it was linked to goes through the mapping's conversion in this process,
- * so that batch, like a larger one, is screened by a query first ({@link screenBatch}). With a place for the activity id, `ON CONFLICT (<it>) DO NOTHING`
- * makes a retry store nothing twice; without one, delivery is at-least-once. Data errors split the
- * batch as in the SDK's own table; a conversion that throws rejects its activity alone. A column
- * found gone makes `withTable` read the catalog again and the batch is built and written once more.
+ * so that batch, like a larger one, is screened by a query first ({@link screenBatch}). With a
+ * place for the activity id, `ON CONFLICT (<it>) DO NOTHING` makes a retry store nothing twice;
+ * without one, delivery is at-least-once. Data errors split the batch as in the SDK's own table; a
+ * conversion that throws rejects its activity alone. A column found gone makes `withTable` read
+ * the catalog again and the batch is built and written once more.
  */
 export function createMappedSink(
   adapter: PostgresAdapter,
