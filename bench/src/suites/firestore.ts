@@ -9,7 +9,8 @@
  * The emulator is not production (no network, no replication, one JVM on a shared machine); the
  * ratios say what batching buys, not what a Firestore database does per second.
  */
-import { TRACKER_DEFAULTS, uuidv7, type Activity } from '@usertracking/core'
+import { TRACKER_DEFAULTS, type Activity } from '@usertracking/core'
+import { benchActivities } from '../bench-activities'
 import { emulatorJar, startEmulator } from '../../../packages/firestore/test/emulator-process'
 
 const SINK_ROWS = 10_000
@@ -36,23 +37,7 @@ web.setLogLevel('error')
 
 // ---------------------------------------------------------------- data: ~400-byte activities
 
-const TYPES = ['resume_generation', 'job_match', 'chat_completion', 'page_view']
-function activities(count: number): Activity[] {
-  const start = Date.now() - count * 10
-  return Array.from({ length: count }, (_, index) => ({
-    id: uuidv7(start + index * 10),
-    userId: `user-${index % 50}`,
-    sessionId: `session-${index % 200}`,
-    activityType: TYPES[index % TYPES.length]!,
-    description: 'Tailored resume for Amazon job',
-    timestamp: new Date(start + index * 10).toISOString(),
-    durationMs: 3200 + (index % 1000),
-    status: 'success',
-    tokenUsage: { input: 900 + (index % 100), output: 520, total: 1420 + (index % 100), model: 'gpt-4o-mini' },
-    context: { page: '/resume/tailor', ip: '192.168.1.10', userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)' },
-    metadata: { jobTitle: 'Data Engineer', resumeLength: '2 pages', promptType: 'tailor' },
-  }))
-}
+const activities = (count: number): Activity[] => benchActivities(count, { users: 50, sessions: 200 })
 
 /** What the app stored per activity: its own fields, the time as a Date. */
 function naiveDocument(activity: Activity): Record<string, unknown> {

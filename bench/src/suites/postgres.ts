@@ -21,7 +21,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
-import { uuidv7, type Activity } from '@usertracking/core'
+import type { Activity } from '@usertracking/core'
+import { benchActivities } from '../bench-activities'
 import { postgresStore, type PostgresStore } from '@usertracking/postgres'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
@@ -42,23 +43,7 @@ const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 })
 
 // ---------------------------------------------------------------- data: ~400-byte activities
 
-const TYPES = ['resume_generation', 'job_match', 'chat_completion', 'page_view']
-function activities(count: number): Activity[] {
-  const start = Date.now() - count * 10
-  return Array.from({ length: count }, (_, index) => ({
-    id: uuidv7(start + index * 10),
-    userId: `user-${index % 5000}`,
-    sessionId: `session-${index % 20000}`,
-    activityType: TYPES[index % TYPES.length]!,
-    description: 'Tailored resume for Amazon job',
-    timestamp: new Date(start + index * 10).toISOString(),
-    durationMs: 3200 + (index % 1000),
-    status: 'success',
-    tokenUsage: { input: 900 + (index % 100), output: 520, total: 1420 + (index % 100), model: 'gpt-4o-mini' },
-    context: { page: '/resume/tailor', ip: '192.168.1.10', userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)' },
-    metadata: { jobTitle: 'Data Engineer', resumeLength: '2 pages', promptType: 'tailor' },
-  }))
-}
+const activities = (count: number): Activity[] => benchActivities(count, { users: 5000, sessions: 20000 })
 
 async function freshTable(name: string, client: pg.Pool | ReturnType<typeof postgres> = pool): Promise<PostgresStore> {
   await pool.query(`DROP TABLE IF EXISTS "${SCHEMA}"."${name}"`)

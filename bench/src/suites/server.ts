@@ -9,7 +9,9 @@
  *
  * Cases: the naive route (1 activity per request); the handler over the Postgres store at its
  * defaults (group commit, the Node fast path), alternating with the naive route for a few rounds so
- * that the ratio of each round is measured side by side on a machine whose load drifts; the handler
+ * that the ratio of each round is measured side by side on a machine whose load drifts, and with
+ * `prepareStatements: true` in the same rounds (an opt-in: it breaks behind PgBouncer's transaction
+ * pooling, see docs/postgres.md); the handler
  * over the Postgres store with `groupCommit: false`, and with batches of 50; the handler over the
  * memory store (handler overhead alone) through the Node fast path and through web `Request` /
  * `Response`, and with batches of 50.
@@ -40,9 +42,9 @@ const MEASURE_SECONDS = 8
 const CONNECTIONS = 16
 const POOL_SIZE = 10
 
-type Mode = 'naive' | 'memory' | 'memory-web' | 'postgres' | 'postgres-alone'
+type Mode = 'naive' | 'memory' | 'memory-web' | 'postgres' | 'postgres-alone' | 'postgres-prepared'
 
-/** Rounds of naive route / handler + postgresStore, side by side. */
+/** Rounds of naive route / handler + postgresStore / the same with `prepareStatements`, side by side. */
 const ROUNDS = 3
 
 /**
@@ -120,7 +122,7 @@ async function serve(mode: Mode, schema: string): Promise<void> {
     if (mode === 'naive') {
       listener = (request, response) => void naiveListener(pool, `${schema}.naive_activity`)(request, response)
     } else {
-      const store = postgresStore({ client: pool, schema, table: 'activity' })
+      const store = postgresStore({ client: pool, schema, table: 'activity', prepareStatements: mode === 'postgres-prepared' })
       await store.migrate()
       const groupCommit = mode === 'postgres-alone' ? false : undefined
       listener = toNodeListener(createActivityHandler({ store, trustClientUserIds: true, groupCommit, onError: (error) => console.error(error) }))
@@ -241,14 +243,18 @@ async function main(): Promise<void> {
   }
   const naive = () => runCase('naive node:http + pg, one INSERT per request', 'naive', '/', 1, schema, countTable('naive_activity'))
   const results: CaseResult[] = []
-  const rounds: { naive: CaseResult; handler: CaseResult }[] = []
+  const rounds: Round[] = []
   const latencies: number[] = []
   try {
     latencies.push(await commitLatencyMs(pool, `${schema}.probe`))
     for (let round = 0; round < ROUNDS; round++) {
-      const pair = { naive: await naive(), handler: await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 1, schema, countTable('activity')) }
-      rounds.push(pair)
-      results.push(pair.naive, pair.handler)
+      const round = {
+        naive: await naive(),
+        handler: await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 1, schema, countTable('activity')),
+        prepared: await runCase('handler + postgresStore, prepareStatements: true', 'postgres-prepared', '/api/activity', 1, schema, countTable('activity')),
+      }
+      rounds.push(round)
+      results.push(round.naive, round.handler, round.prepared)
     }
     results.push(await runCase('handler + postgresStore, groupCommit: false', 'postgres-alone', '/api/activity', 1, schema, countTable('activity')))
     results.push(await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 50, schema, countTable('activity')))
@@ -267,7 +273,13 @@ async function main(): Promise<void> {
 }
 
 /** Every case, the database's commit ceiling, then the single-activity rounds side by side. */
-function serverReport(results: CaseResult[], rounds: { naive: CaseResult; handler: CaseResult }[], latencies: number[], machine: string): string {
+interface Round {
+  naive: CaseResult
+  handler: CaseResult
+  prepared: CaseResult
+}
+
+function serverReport(results: CaseResult[], rounds: Round[], latencies: number[], machine: string): string {
   const naiveRuns = results.filter((result) => result.name.startsWith('naive'))
   const naivePerSecond = naiveRuns.reduce((sum, result) => sum + result.activitiesPerSecond, 0) / naiveRuns.length
   const all = table(
@@ -288,24 +300,39 @@ function serverReport(results: CaseResult[], rounds: { naive: CaseResult; handle
     ]),
   )
   const ceilings = latencies.map((ms) => format(CONNECTIONS / (ms / 1000)))
-  const ratios = rounds.map((pair) => pair.handler.requestsPerSecond / pair.naive.requestsPerSecond)
+  const ratios = rounds.map((round) => round.handler.requestsPerSecond / round.naive.requestsPerSecond)
+  const preparedRatios = rounds.map((round) => round.prepared.requestsPerSecond / round.naive.requestsPerSecond)
   const sideBySide = table(
-    ['round', 'naive requests / s', 'naive p99 (ms)', 'handler requests / s', 'handler p99 (ms)', '× naive', 'p99 no worse'].map((header) => ({ header, numeric: true })),
-    rounds.map((pair, index) => [
+    [
+      'round',
+      'naive requests / s',
+      'naive p99 (ms)',
+      'handler requests / s',
+      'handler p99 (ms)',
+      '× naive',
+      'p99 no worse',
+      'prepareStatements requests / s',
+      'its p99 (ms)',
+      'its × naive',
+    ].map((header) => ({ header, numeric: true })),
+    rounds.map((round, index) => [
       String(index + 1),
-      format(pair.naive.requestsPerSecond),
-      String(pair.naive.p99Ms),
-      format(pair.handler.requestsPerSecond),
-      String(pair.handler.p99Ms),
+      format(round.naive.requestsPerSecond),
+      String(round.naive.p99Ms),
+      format(round.handler.requestsPerSecond),
+      String(round.handler.p99Ms),
       `${format(ratios[index]!, 2)}×`,
-      pair.handler.p99Ms <= pair.naive.p99Ms ? 'yes' : 'no',
+      round.handler.p99Ms <= round.naive.p99Ms ? 'yes' : 'no',
+      format(round.prepared.requestsPerSecond),
+      String(round.prepared.p99Ms),
+      `${format(preparedRatios[index]!, 2)}×`,
     ]),
   )
   return [
     `Measured on ${machine}: autocannon with ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${MEASURE_SECONDS} s measured per case, pg pool of ${POOL_SIZE}, the real PostgreSQL server, everything on 127.0.0.1. The handler runs at its defaults unless the name says otherwise; ratios are against the mean of the ${naiveRuns.length} naive runs.`,
     `### Every case\n\n${all}`,
     `Commit latency of this database (one-row INSERT, median of 200, before and after the cases): ${latencies.map((ms) => `${format(ms, 2)} ms`).join(', ')}. A route that answers after its commit cannot pass ${CONNECTIONS} / latency with ${CONNECTIONS} connections: ${ceilings.join(', ')} requests / s at those latencies.`,
-    `### Single-activity ingest: one activity per POST, side by side\n\n\`createActivityHandler\` + \`postgresStore\` through \`toNodeListener\` against the hand-written node:http + pg route doing one INSERT per request, alternating round by round. Issue 10's target: ≥ 3× the naive route, p99 no worse.\n\n${sideBySide}\n\nMedian ratio ${format(median(ratios), 2)}× (${median(ratios) >= 3 ? 'target met' : 'target not met'}).`,
+    `### Single-activity ingest: one activity per POST, side by side\n\n\`createActivityHandler\` + \`postgresStore\` through \`toNodeListener\` against the hand-written node:http + pg route doing one INSERT per request, alternating round by round, then the handler with \`prepareStatements: true\` (opt-in: see docs/postgres.md). Issue 10's target: ≥ 3× the naive route, p99 no worse.\n\n${sideBySide}\n\nMedian ratio ${format(median(ratios), 2)}× at the defaults (${median(ratios) >= 3 ? 'target met' : 'target not met'}), ${format(median(preparedRatios), 2)}× with \`prepareStatements\`.`,
   ].join('\n\n')
 }
 

@@ -52,6 +52,23 @@ describe('settleWithin', () => {
     await vi.advanceTimersByTimeAsync(0)
   })
 
+  it('hands a late rejection to onLateFailure, and survives it throwing', async () => {
+    vi.useFakeTimers()
+    const late: unknown[] = []
+    let fail!: (error: Error) => void
+    const answer = settleWithin(new Promise<number>((_, reject) => (fail = reject)), 50, () => new Error('too slow'), (error) => {
+      late.push(error)
+      throw new Error('the logger threw')
+    })
+    const outcome = expect(answer).rejects.toThrow('too slow')
+    await vi.advanceTimersByTimeAsync(50)
+    await outcome
+    expect(late).toEqual([])
+    fail(new Error('late failure'))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(late).toEqual([new Error('late failure')])
+  })
+
   it('rejects with what the builder threw when it throws', async () => {
     vi.useFakeTimers()
     const answer = settleWithin(new Promise(() => {}), 10, () => {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from '../../../test/support/src/free-port'
 
 /** Where Debian's `google-cloud-cli-firestore-emulator` package puts the emulator. */
 export const DEFAULT_JAR = '/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar'
@@ -11,17 +11,6 @@ const START_TIMEOUT_MS = 120_000
 export function emulatorJar(): string | undefined {
   const jar = process.env.FIRESTORE_EMULATOR_JAR || DEFAULT_JAR
   return existsSync(jar) ? jar : undefined
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 function waitForReady(child: ChildProcess): Promise<void> {

@@ -7,10 +7,21 @@
 /** A result row, keyed by column name. */
 export type Row = Record<string, unknown>
 
+/** How one statement is run. */
+export interface StatementOptions {
+  /**
+   * The text is fixed and runs again and again (the sink's writes, the NOTIFY): the adapter keeps it
+   * prepared on each connection when the store's `prepareStatements` is on. Never set on text built
+   * per call (a read with its `LIMIT`), which would leave a new prepared statement on every
+   * connection for every variant.
+   */
+  repeated?: boolean
+}
+
 /** One connection (or one transaction on it), as the store uses it. */
 export interface PostgresConnection {
   /** Runs one parameterised statement (`$1`, `$2`, …) and returns its rows. */
-  query(text: string, params?: readonly unknown[]): Promise<Row[]>
+  query(text: string, params?: readonly unknown[], options?: StatementOptions): Promise<Row[]>
   /**
    * Runs `COPY <target> FROM STDIN WITH (FORMAT binary)` with the concatenated `chunks` as its
    * input (sent as they are produced, where the driver can), or the driver's equivalent. It may
@@ -62,6 +73,8 @@ export interface AdapterOptions {
   queryTimeoutMs: number
   /** Receives what the adapter did to keep the process alive (a listener it added, a reconnection). */
   warn(message: string, cause?: unknown): void
+  /** The store's `prepareStatements`: statements run with `repeated` are kept prepared on each connection. @default false */
+  prepareStatements?: boolean
 }
 
 /**

@@ -154,6 +154,16 @@ ON CONFLICT (subject_kind, subject) DO UPDATE SET deleted_at = now()`
 export const DELETED_BEFORE_DELIVERY = 'The person was deleted after this activity was tracked.'
 
 /**
+ * The deletion of `kind` (`'user'` or `'anonymous'`) whose subject is the (escaped) id `subject`,
+ * made within the tombstone window (`windowParam`, in milliseconds), joined as `alias`: its
+ * `deleted_at` is NULL when there is none.
+ */
+export function tombstoneJoin(names: SqlNames, alias: string, kind: 'user' | 'anonymous', subject: string, windowParam: string): string {
+  return `LEFT JOIN ${names.deletionsTable} AS ${alias} ON ${subject} IS NOT NULL AND ${alias}.subject_kind = '${kind}'
+    AND ${alias}.subject = ${subjectHashSql(subject)} AND ${alias}.deleted_at > now() - ${windowParam}::float8 * interval '1 millisecond'`
+}
+
+/**
  * {@link screenBatch} and the small-batch insert in one statement, for the SDK's own table: the same
  * rows as `unnestInsertSql` (its sixteen column arrays, then `$17`, the tombstone window in
  * milliseconds), each refused when a deletion of its user or its anonymous visitor within the window
@@ -163,15 +173,12 @@ export const DELETED_BEFORE_DELIVERY = 'The person was deleted after this activi
  * per refused one (`deleted` true); an id the table already held is in neither.
  */
 export function screenedInsertSql(names: SqlNames): string {
-  const tombstone = (alias: string, kind: string, column: string) =>
-    `LEFT JOIN ${names.deletionsTable} AS ${alias} ON u.${column} IS NOT NULL AND ${alias}.subject_kind = '${kind}'
-    AND ${alias}.subject = ${subjectHashSql(`u.${column}`)} AND ${alias}.deleted_at > now() - $17::float8 * interval '1 millisecond'`
   return `WITH input AS (
   SELECT u.*, l.user_id AS linked_user, greatest(du.deleted_at, da.deleted_at) AS deleted_at
   FROM ${UNNEST_ROWS}
   LEFT JOIN ${names.identitiesTable} AS l ON u.user_id IS NULL AND l.anonymous_id = u.anonymous_id
-  ${tombstone('du', 'user', 'user_id')}
-  ${tombstone('da', 'anonymous', 'anonymous_id')}
+  ${tombstoneJoin(names, 'du', 'user', 'u.user_id', '$17')}
+  ${tombstoneJoin(names, 'da', 'anonymous', 'u.anonymous_id', '$17')}
 ), stored AS (
   INSERT INTO ${names.qualifiedTable} (${WRITE_COLUMNS})
   SELECT ${unnestSelect('coalesce(user_id, linked_user)')}
@@ -222,6 +229,7 @@ WHERE d.deleted_at > now() - $4::float8 * interval '1 millisecond'
 UNION ALL
 SELECT 'link', anonymous_id, NULL, user_id FROM ${names.identitiesTable} WHERE anonymous_id = ANY($3::text[])`,
     [[...users], [...anonymous], [...unlinked], tombstoneMs],
+    { repeated: true },
   )
   if (rows.length === 0) return { batch, rejected: [] }
   const deletedUsers = new Map<string, number>()

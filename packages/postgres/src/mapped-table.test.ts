@@ -8,7 +8,7 @@ import { createActivityHandler } from '@usertracking/server'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { activity, signal } from '../test/activities'
 import { openTestDatabase, uniqueSchema, type TestDatabase } from '../test/database'
-import { postgresStore, PostgresStoreError, type ActivityMapping, type PostgresStore } from './index'
+import { postgresStore, PostgresStoreError, type ActivityMapping, type PostgresClient, type PostgresStore } from './index'
 
 let db: TestDatabase
 let schema: string
@@ -81,6 +81,32 @@ function chat(overrides: Partial<Activity> = {}): Activity {
     metadata: { privy_user_id: 'did:privy:cmgg27la00077ie0cyazmvlsa' },
     ...overrides,
   })
+}
+
+/**
+ * `client` with a count of the statements sent through it: every `query`, on a pg Pool's checked-out
+ * clients too. Methods are bound to the real objects, which may keep private fields.
+ */
+function countingStatements(client: PostgresClient): { client: PostgresClient; count(): number } {
+  let count = 0
+  const wrap = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(object, key) {
+        const value = Reflect.get(object, key, object) as unknown
+        if (typeof value !== 'function') return value
+        if (key === 'query') {
+          return (...args: unknown[]) => {
+            count += 1
+            return (value as (...args: unknown[]) => unknown).apply(object, args)
+          }
+        }
+        if (key === 'connect' && 'totalCount' in object) {
+          return async (...args: unknown[]) => wrap((await (value as (...args: unknown[]) => Promise<object>).apply(object, args)) as object)
+        }
+        return (value as (...args: unknown[]) => unknown).bind(object)
+      },
+    })
+  return { client: wrap(client as object) as PostgresClient, count: () => count }
 }
 
 async function columns(): Promise<unknown[]> {
@@ -343,6 +369,32 @@ describe(`postgresStore into an existing table (${process.env.DATABASE_URL ? 'th
     const withoutVisitors = mappedStore(storyMapping({ anonymousId: false }))
     await expect(withoutVisitors.identify({ userId: 'did:privy:user4', anonymousId: 'a1' })).rejects.toThrow(/identify\(\) cannot link on this table: it keeps no anonymous id/)
     await expect(withoutVisitors.deleteActivities({ anonymousId: 'a1' })).rejects.toThrow(/cannot find activities by anonymousId/)
+  })
+
+  it('screens a small batch for deletions in the insert itself, one statement, refusing what the screening query would', async () => {
+    const counted = countingStatements(db.client)
+    // notify: false, so that no NOTIFY follows the write.
+    const store = postgresStore({ client: counted.client, schema, table: 'activity', mapping: storyMapping(), notify: false })
+    await store.migrate()
+    await store.deleteActivities({ userId: 'did:privy:user4' })
+    const before = new Date(Date.now() - 60_000).toISOString()
+    const after = new Date(Date.now() + 60_000).toISOString()
+    const mixed = () => [
+      chat({ userId: 'did:privy:user4', timestamp: before }),
+      chat({ userId: 'did:privy:user4', timestamp: after }),
+      chat({ userId: 'did:privy:user5', timestamp: before }),
+    ]
+    const small = mixed()
+    const statements = counted.count()
+    expect(await store.sink.write(small, { signal })).toEqual({ type: 'success', rejected: [{ id: small[0]!.id, error: 'The person was deleted after this activity was tracked.' }] })
+    // The insert alone (the user id lookups are the mapping's own, on the test's connection).
+    expect(counted.count() - statements).toBe(1)
+    // Eight or more go through the screening query first, and refuse the same.
+    const large = [...mixed(), ...mixed(), ...mixed()]
+    const result = await store.sink.write(large, { signal })
+    expect(result.type === 'success' && result.rejected!.map((each) => each.id).sort()).toEqual([large[0]!.id, large[3]!.id, large[6]!.id].sort())
+    const stored = await store.list({ sort: 'timestamp', order: 'asc', limit: 100 })
+    expect(stored.items.map((item) => item.id).sort()).toEqual([small[1], small[2], large[1], large[2], large[4], large[5], large[7], large[8]].map((each) => each!.id).sort())
   })
 
   it('pushes new rows to subscribers, read back by the id key', async () => {

@@ -22,6 +22,8 @@ interface PgEvents {
 
 interface PgClient extends PgEvents {
   query(text: string, values?: readonly unknown[]): Promise<{ rows: Row[] }>
+  /** A named statement: parsed once per connection, then only bound and executed. */
+  query(config: { name: string; text: string; values?: readonly unknown[] }): Promise<{ rows: Row[] }>
   /** The statement on the wire (pg keeps it public for `cancel`). */
   readonly activeQuery?: unknown
   /** Sends a CancelRequest for `client`'s `query`, on this client's own new connection. */
@@ -56,6 +58,38 @@ interface PgNotification {
 }
 
 const noop = () => {}
+
+/** Each repeated statement's name, by text; bounded by the few fixed texts the store repeats. */
+const statementNames = new Map<string, string>()
+
+/**
+ * The name a repeated statement is prepared under: the same text gets the same name on every
+ * connection and from every store (and every copy of this package) sharing a pool, and two texts
+ * never share one, which node-postgres refuses. A 53-bit hash of the text (cyrb53), so names stay
+ * under PostgreSQL's 63-byte limit whatever the text.
+ */
+export function statementName(text: string): string {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    let h1 = 0xdeadbeef
+    let h2 = 0x41c6ce57
+    for (let index = 0; index < text.length; index++) {
+      const code = text.charCodeAt(index)
+      h1 = Math.imul(h1 ^ code, 2654435761)
+      h2 = Math.imul(h2 ^ code, 1597334677)
+    }
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+    name = `usertracking_${(4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)}`
+    statementNames.set(text, name)
+  }
+  return name
+}
+
+/** Runs one statement on `client`: named (prepared once per connection) when it repeats and the store prepares statements. */
+function runOn(client: PgClient, text: string, params: readonly unknown[] | undefined, prepared: boolean): Promise<{ rows: Row[] }> {
+  return prepared ? client.query({ name: statementName(text), text, values: params }) : client.query(text, params)
+}
 
 function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value))
@@ -122,6 +156,7 @@ class HeldClient {
     private readonly client: PgClient,
     private readonly timeoutMs: number,
     private readonly makeCanceller: () => PgClient | undefined,
+    private readonly prepareStatements: boolean,
   ) {
     client.on('error', this.onError)
   }
@@ -135,7 +170,8 @@ class HeldClient {
   }
 
   readonly connection: PostgresConnection = {
-    query: async (text, params) => (await this.run('A statement', (client) => client.query(text, params))).rows,
+    query: async (text, params, options) =>
+      (await this.run('A statement', (client) => runOn(client, text, params, this.prepareStatements && options?.repeated === true))).rows,
     copyFrom: (target, chunks) => this.run('A COPY', (client) => copyOn(client, target, chunks)),
   }
 
@@ -262,6 +298,7 @@ function listenOnClient(
  */
 export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClient, options: AdapterOptions): PostgresAdapter {
   const timeoutMs = options.queryTimeoutMs
+  const prepareStatements = options.prepareStatements === true
   if ('totalCount' in client) {
     const pool = client as unknown as PgPool
     // pg emits a lost idle connection on the pool; with no listener there, that ends the process.
@@ -276,7 +313,7 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
       const connecting = pool.connect()
       // A connection that arrives after the timeout goes straight back.
       connecting.then((late) => timedOut && late.release?.(), noop)
-      return withTimeout(connecting, limitMs, 'Connecting', () => (timedOut = true)).then((pooled) => new HeldClient(pooled, limitMs, canceller))
+      return withTimeout(connecting, limitMs, 'Connecting', () => (timedOut = true)).then((pooled) => new HeldClient(pooled, limitMs, canceller, prepareStatements))
     }
     const withClient = async <T>(limitMs: number, work: (held: HeldClient) => Promise<T>): Promise<T> => {
       const held = await checkOut(limitMs)
@@ -288,7 +325,7 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
     }
     return {
       driver: 'node-postgres',
-      query: (text, params) => withClient(timeoutMs, (held) => held.connection.query(text, params)),
+      query: (text, params, statement) => withClient(timeoutMs, (held) => held.connection.query(text, params, statement)),
       // pg refuses submittables (the COPY) on a pipelined client; those batches take the unnest path.
       ...(pool.options?.pipeline
         ? {}
@@ -323,8 +360,8 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
     abandoned = settleWithin(Promise.all([Promise.resolve(running).catch(noop), cancelled]), timeoutMs, () => undefined).catch(noop)
   }
   const within = (limitMs: number): PostgresConnection => ({
-    query: async (text, params) => {
-      const running = single.query(text, params)
+    query: async (text, params, statement) => {
+      const running = runOn(single, text, params, prepareStatements && statement?.repeated === true)
       return (await withTimeout(running, limitMs, 'A statement', cancelling(running))).rows
     },
     copyFrom: (target, chunks) => {
@@ -335,7 +372,7 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
   const connection = within(timeoutMs)
   return {
     driver: 'node-postgres',
-    query: (text, params) => exclusive(() => connection.query(text, params)),
+    query: (text, params, statement) => exclusive(() => connection.query(text, params, statement)),
     ...(single.pipeline ? {} : { copyFrom: (target, chunks) => exclusive(() => connection.copyFrom!(target, chunks)) }),
     transaction: (work, limitMs = timeoutMs) =>
       exclusive(async () => {
@@ -352,7 +389,7 @@ export function nodePostgresAdapter(client: NodePostgresPool | NodePostgresClien
         }
       }),
     // The client's one session: each statement takes its turn, so the sink and the reader are not held up between them.
-    session: (work) => work({ query: (text, params) => exclusive(() => connection.query(text, params)) }),
+    session: (work) => work({ query: (text, params, statement) => exclusive(() => connection.query(text, params, statement)) }),
     listen: (channel, handlers) => listenOnClient(single, exclusive, channel, handlers, options),
   }
 }

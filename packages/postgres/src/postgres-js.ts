@@ -9,7 +9,7 @@ interface PendingQuery extends PromiseLike<Row[]> {
 }
 
 interface Sql {
-  unsafe(text: string, params?: readonly unknown[]): PendingQuery
+  unsafe(text: string, params?: readonly unknown[], options?: { prepare?: boolean }): PendingQuery
   begin<T>(work: (transaction: Sql) => Promise<T>): Promise<T>
   /** postgres.js ≥ 3.4: a connection of the pool held until `release()`. */
   reserve?(): Promise<Sql & { release(): void }>
@@ -67,9 +67,13 @@ function listenWith(sql: Sql, channel: string, handlers: NotificationHandlers): 
  */
 export function postgresJsAdapter(client: PostgresJsSql, options: AdapterOptions): PostgresAdapter {
   const sql = client as unknown as Sql
+  // postgres.js prepares its tagged queries by default but never an `unsafe` one unless asked; an
+  // unprepared one with parameters costs two round trips (Parse/Describe, then Bind/Execute).
+  const prepared = { prepare: true }
+  const unprepared = {}
   const within = (target: Sql, limitMs: number): PostgresConnection => ({
-    query: (text, params) => {
-      const pending = target.unsafe(text, params ?? [])
+    query: (text, params, statement) => {
+      const pending = target.unsafe(text, params ?? [], options.prepareStatements === true && statement?.repeated === true ? prepared : unprepared)
       return withTimeout(pending, limitMs, 'A statement', () => {
         try {
           // Best effort: the cancel request travels on a new connection, which a stalled network may also hold.

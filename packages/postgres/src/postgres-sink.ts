@@ -1,6 +1,6 @@
 import type { Activity, RejectedActivity, Sink, SinkResult, SinkWriteOptions } from '@usertracking/core'
 import { answeredWithoutWriting, failedWrite, writeSplitting } from './batch-split'
-import type { PostgresAdapter, Row } from './client-adapter'
+import type { PostgresAdapter, Row, StatementOptions } from './client-adapter'
 import { sqlState } from './errors'
 import {
   copyColumns,
@@ -23,6 +23,9 @@ const STAGING_TABLE = `CREATE TEMP TABLE ${STAGING} (
   "timestamp" timestamptz, end_time timestamptz, duration_ms double precision, status text, error text,
   token_usage jsonb, context jsonb, metadata jsonb, cost jsonb, received_at timestamptz
 ) ON COMMIT DROP`
+
+/** The sink's statements are fixed text, run on every write: worth keeping prepared when the store does. */
+const REPEATED: StatementOptions = { repeated: true }
 
 /**
  * Batches of fewer rows go through one `INSERT … SELECT FROM unnest(…)` instead of a COPY: a COPY's
@@ -86,14 +89,14 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
     const inserted = await adapter.transaction(async (connection) => {
       await connection.query(STAGING_TABLE)
       await connection.copyFrom!(`${STAGING} (${WRITE_COLUMNS})`, encodeCopy(rows, true))
-      return connection.query(insertStaged)
+      return connection.query(insertStaged, [], REPEATED)
     })
     announceInserted(inserted)
   }
 
   async function writeOnce(rows: readonly PreparedRow[]): Promise<void> {
     if (!adapter.copyFrom || rows.length < COPY_MIN_ROWS) {
-      announceInserted(await adapter.query(insertUnnest, unnestParams(rows)))
+      announceInserted(await adapter.query(insertUnnest, unnestParams(rows), REPEATED))
       return
     }
     const { uniform, stamped } = uniformlyStamped(rows.map((row) => row.receivedAtMs))
@@ -123,7 +126,7 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
     const refusedBySplitting = await writeSplitting(
       preparation.prepared,
       async (rows) => {
-        const answered = await adapter.query(screenedInsert, [...unnestParams(rows), options.tombstoneMs])
+        const answered = await adapter.query(screenedInsert, [...unnestParams(rows), options.tombstoneMs], REPEATED)
         const stored: string[] = []
         for (const row of answered) {
           if (row.deleted === true) rejected.push({ id: String(row.id), error: DELETED_BEFORE_DELIVERY })

@@ -69,7 +69,11 @@ export interface PostgresStore extends Store {
  */
 export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const settings = resolveOptions(options)
-  const adapter = toAdapter(options.client, { queryTimeoutMs: settings.queryTimeoutMs, warn: settings.warn })
+  const adapter = toAdapter(options.client, {
+    queryTimeoutMs: settings.queryTimeoutMs,
+    warn: settings.warn,
+    prepareStatements: settings.prepareStatements,
+  })
   const names = sqlNames(settings.schema, settings.table)
   const table = options.mapping ? mappedTable(adapter, names, options.mapping, settings) : ownTable(adapter, names, settings)
   const reader = createStoreReader(adapter, (work) => table.withShape(work))

@@ -1,34 +1,18 @@
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import type { PostgresClient } from '../src/index'
+import { postgresAnswers, serverUrl } from './server'
 
-/** The server the server-only tests use: DATABASE_URL, or the one CI and this machine run. */
-export const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test'
-
-async function canConnect(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 })
-  try {
-    await client.connect()
-    return true
-  } catch {
-    return false
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
+export { serverUrl, uniqueSchema } from './server'
 
 /**
  * Whether the server-only tests (node-postgres, postgres.js, a terminated backend) can run. On a
  * laptop without PostgreSQL they say loudly that they did not run; under CI a missing server fails.
  */
-export const serverAvailable: boolean = await (async () => {
-  if (await canConnect(serverUrl)) return true
-  if (process.env.CI) throw new Error(`[usertracking] [postgres] CI=true but no PostgreSQL server answers at ${serverUrl}.`)
-  console.warn(
-    `\n*** [usertracking] [postgres] DID NOT RUN the node-postgres / postgres.js / terminated-backend tests: no server at ${serverUrl}. Set DATABASE_URL or start PostgreSQL to run them. ***\n`,
-  )
-  return false
-})()
+export const serverAvailable: boolean = await postgresAnswers(serverUrl, {
+  package: 'postgres',
+  tests: 'the node-postgres / postgres.js / terminated-backend tests',
+})
 
 /** A database the store suite runs against, and a way to look at it without the store. */
 export interface TestDatabase {
@@ -86,12 +70,4 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     },
     close: () => db.close(),
   }
-}
-
-let counter = 0
-
-/** A schema name no other test (or parallel test file) uses. */
-export function uniqueSchema(prefix = 'ut'): string {
-  counter += 1
-  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter}`
 }

@@ -5,7 +5,7 @@ import { redisModes } from '../test/modes'
 import { RedisCommandError } from './client'
 import { streamKeys } from './keys'
 import { redisStreamSink } from './redis-stream-sink'
-import { freePort } from '../test/redis-servers'
+import { freePort } from '../../../test/support/src/free-port'
 
 afterAll(closeClients)
 

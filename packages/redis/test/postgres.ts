@@ -1,23 +1,12 @@
 import { postgresStore, type PostgresStore } from '@usertracking/postgres'
 import pg from 'pg'
+import { postgresAnswers, serverUrl, uniqueSchema as schemaNamed } from '../../postgres/test/server'
 
 /** The PostgreSQL server the worker tests drain into: DATABASE_URL, or the one CI and this machine run. */
-export const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test'
+export const databaseUrl = serverUrl
 
 /** Whether the PostgreSQL server answers; loud when it does not, fatal under CI. */
-export const postgresAvailable: boolean = await (async () => {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 2000 })
-  try {
-    await client.connect()
-    return true
-  } catch {
-    if (process.env.CI) throw new Error(`[usertracking] [redis] CI=true but no PostgreSQL server answers at ${databaseUrl}.`)
-    console.warn(`\n*** [usertracking] [redis] DID NOT RUN the worker tests: no PostgreSQL server at ${databaseUrl}. ***\n`)
-    return false
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-})()
+export const postgresAvailable: boolean = await postgresAnswers(databaseUrl, { package: 'redis', tests: 'the worker tests' })
 
 /** A fresh table in a schema of its own, its store, and a way to count what it holds. */
 export interface TestTable {
@@ -29,12 +18,9 @@ export interface TestTable {
   drop(): Promise<void>
 }
 
-let counter = 0
-
 /** A unique schema name: tests in parallel files never share a table. */
 export function uniqueSchema(): string {
-  counter += 1
-  return `ut_redis_${process.pid}_${Date.now().toString(36)}_${counter}`
+  return schemaNamed('ut_redis')
 }
 
 /**

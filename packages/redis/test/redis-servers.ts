@@ -1,8 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '../../../test/support/src/free-port'
 
 /** Where a Redis server listens. */
 export interface RedisAddress {
@@ -16,18 +17,6 @@ export const SHARED_REDIS: RedisAddress = { host: '127.0.0.1', port: 6379 }
 /** Whether `redis-server` and `redis-cli` are installed, to start servers and clusters of the tests' own. */
 export function redisBinariesInstalled(): boolean {
   return ['redis-server', 'redis-cli'].every((binary) => spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0)
-}
-
-/** A port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** Sends a raw PING: no client library, so it tells nothing about the client under test. */

@@ -20,9 +20,9 @@ export function rawHeader(incoming: IncomingMessage, name: string): string | nul
 
 /**
  * Reads what is left of a node:http request body, keeping up to `keepBytes` and counting (but
- * dropping) the rest up to `maxBytes`, within `timeoutMs`; past either bound it stops reading (the
- * answer then closes the connection). The same outcomes, for the same bytes, as the web path's
- * reader.
+ * dropping) the rest up to `maxBytes`, within `timeoutMs`; past either bound it stops reading (once
+ * the answer is out, toNodeListener reads on and drops a bounded amount more). The same outcomes,
+ * for the same bytes, as the web path's reader.
  */
 function readIncoming(incoming: IncomingMessage, keepBytes: number, maxBytes: number, timeoutMs: number): Promise<ReadOutcome> {
   return new Promise((resolve) => {
@@ -34,7 +34,7 @@ function readIncoming(incoming: IncomingMessage, keepBytes: number, maxBytes: nu
       incoming.off('end', onEnd)
       incoming.off('error', onFailure)
       incoming.off('close', onClose)
-      // Nothing reads the rest; the answer closes the connection instead (see toNodeListener).
+      // Nothing here reads the rest; once the answer is out, toNodeListener reads and drops it (lingerOnBody).
       if (!outcome.done) incoming.pause()
       resolve(outcome)
     }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { unref } from '@usertracking/core'
 import { errorAnswer, HttpError, INTERNAL_ERROR, JSON_HEADERS, type JsonAnswer } from './errors'
 import { NODE_FAST_PATH, type NodeFastPath } from './fast-path'
 import type { ActivityHandler, HandlerContext } from './handler'
@@ -42,7 +43,7 @@ function bodyStream(incoming: IncomingMessage): ReadableStream<Uint8Array> {
       cancel() {
         finished = true
         incoming.unpipe()
-        // Nothing reads the rest, and the answer closes the connection (see send), so stop pulling it in.
+        // Nothing here reads the rest; once the answer is out, send reads and drops it (lingerOnBody).
         incoming.pause()
       },
     },
@@ -83,10 +84,47 @@ function toRequest(incoming: IncomingMessage, outgoing: ServerResponse, withBody
   return new Request(url, { method, headers, signal: disconnectSignal(outgoing), body, duplex: 'half' } as RequestInit)
 }
 
+/** Bytes of a request body read and thrown away after its answer, at most, before the connection is cut. */
+const LINGER_MAX_BYTES = 16 * 1024 * 1024
+/** How long a client still sending a request body is read after its answer, at most, in ms. */
+const LINGER_MS = 5_000
+
+/**
+ * After answering a request whose body was not read to its end (a 413, a 401 before the upload
+ * finished): reads on and throws away what the client still sends, up to {@link LINGER_MAX_BYTES}
+ * and {@link LINGER_MS}, instead of closing at once. A socket closed with unread bytes makes the
+ * kernel reset the connection, and a client still sending then gets EPIPE or ECONNRESET in place
+ * of the answer it was sent (the "lingering close" of RFC 9112 §9.6). A client that reads the
+ * answer early closes by itself; once the body has ended, the connection serves its next request
+ * as usual; past either bound it is cut.
+ */
+function lingerOnBody(incoming: IncomingMessage): void {
+  if (incoming.complete || incoming.method === 'GET' || incoming.method === 'HEAD') return
+  let read = 0
+  const stop = () => {
+    clearTimeout(timer)
+    incoming.off('data', onData)
+    incoming.off('end', stop)
+    incoming.off('close', stop)
+  }
+  const cut = () => {
+    stop()
+    incoming.socket?.destroy()
+  }
+  const timer = unref(setTimeout(cut, LINGER_MS))
+  const onData = (chunk: Buffer) => {
+    read += chunk.byteLength
+    if (read > LINGER_MAX_BYTES) cut()
+  }
+  incoming.on('data', onData)
+  incoming.on('end', stop)
+  incoming.on('close', stop)
+  incoming.resume()
+}
+
 async function send(response: Response, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
   outgoing.statusCode = response.status
-  // A body the handler refused unread cannot be skipped to find the next request on this connection.
-  if (!incoming.complete && incoming.method !== 'GET' && incoming.method !== 'HEAD') outgoing.shouldKeepAlive = false
+  lingerOnBody(incoming)
   const cookies = response.headers.getSetCookie()
   response.headers.forEach((value, name) => {
     if (name !== 'set-cookie') outgoing.setHeader(name, value)
@@ -156,8 +194,7 @@ function plainPath(path: string): boolean {
 /** Writes a JSON answer, with the headers its web `Response` would have had. */
 function sendJson(incoming: IncomingMessage, outgoing: ServerResponse, answer: JsonAnswer, extra: Record<string, string> | undefined): void {
   const text = JSON.stringify(answer.body)
-  // A body the handler refused unread cannot be skipped to find the next request on this connection.
-  if (!incoming.complete) outgoing.shouldKeepAlive = false
+  lingerOnBody(incoming)
   outgoing.writeHead(answer.status, { ...JSON_HEADERS, ...answer.headers, ...extra, 'content-length': Buffer.byteLength(text) })
   outgoing.end(text)
 }
@@ -249,6 +286,8 @@ export function toNodeListener(handler: ActivityHandler | WebHandler): NodeListe
       } catch {
         response = new Response(null, { status: 500 })
       }
+      // A body the handler left unread: released, so that reading on after the answer is not held up by its queue.
+      if (request.body && !request.body.locked) void request.body.cancel().catch(ignore)
       await send(response, incoming, outgoing)
     })()
   }

@@ -1,4 +1,4 @@
-import { unref } from '@usertracking/core'
+import { settleWithin } from '@usertracking/core'
 import { HttpError } from './errors'
 
 /** How the handler calls its store: with a time limit, and store failures mapped to answers. */
@@ -48,52 +48,33 @@ export function createStoreCaller(storeName: string, timeoutMs: number, onError:
       const forward = () => controller.abort(options.signal?.reason)
       if (options.signal?.aborted) forward()
       else options.signal?.addEventListener('abort', forward, { once: true })
-      let settled = false
-      return new Promise((resolve, reject) => {
-        const timer = unref(
-          setTimeout(() => {
-            settled = true
-            const error = new HttpError(503, `The ${storeName} store did not answer within ${timeoutMs} ms; try again.`, {
-              headers: { 'retry-after': String(TIMEOUT_RETRY_AFTER_SECONDS) },
-            })
-            controller.abort(error)
-            onError(error)
-            reject(error)
-          }, timeoutMs),
-        )
-        let work: ReturnType<typeof call>
-        try {
-          work = call(controller.signal)
-        } catch (error) {
-          work = Promise.reject(error)
+      let work: ReturnType<typeof call>
+      try {
+        work = call(controller.signal)
+      } catch (error) {
+        work = Promise.reject(error)
+      }
+      void work.finally(() => options.signal?.removeEventListener('abort', forward)).catch(() => {})
+      let timeout: HttpError | undefined
+      const timedOut = () => {
+        timeout = new HttpError(503, `The ${storeName} store did not answer within ${timeoutMs} ms; try again.`, {
+          headers: { 'retry-after': String(TIMEOUT_RETRY_AFTER_SECONDS) },
+        })
+        controller.abort(timeout)
+        onError(timeout)
+        return timeout
+      }
+      // A failure after the 503 still belongs in the logs.
+      return settleWithin(work, timeoutMs, timedOut, onError).catch((error: unknown) => {
+        if (error === timeout) throw error
+        if (error instanceof RangeError) {
+          throw new HttpError(400, 'The query parameters are invalid; each issue names its parameter.', {
+            issues: [{ path: options.parameter === undefined ? ['query'] : ['query', options.parameter], message: error.message }],
+            cause: error,
+          })
         }
-        void work.finally(() => options.signal?.removeEventListener('abort', forward)).catch(() => {})
-        work.then(
-          (value) => {
-            if (settled) return
-            settled = true
-            clearTimeout(timer)
-            resolve(value)
-          },
-          (error: unknown) => {
-            if (settled) {
-              // The client already had its 503; the failure still belongs in the logs.
-              onError(error)
-              return
-            }
-            settled = true
-            clearTimeout(timer)
-            if (error instanceof RangeError) {
-              reject(new HttpError(400, 'The query parameters are invalid; each issue names its parameter.', {
-                issues: [{ path: options.parameter === undefined ? ['query'] : ['query', options.parameter], message: error.message }],
-                cause: error,
-              }))
-              return
-            }
-            onError(error)
-            reject(error instanceof TypeError ? unsupported(storeName, error) : unavailable())
-          },
-        )
+        onError(error)
+        throw error instanceof TypeError ? unsupported(storeName, error) : unavailable()
       })
     },
   }
