@@ -33,15 +33,10 @@ export interface PageDeliveryOptions {
   maxQueueSize?: number
   /** Most bytes (of JSON, estimated) held per sink; past it the oldest is dropped (`queue_overflow`). @default 33554432 */
   maxQueueBytes?: number
-  /**
-   * How long one `sink.write` may take before its signal aborts, in milliseconds; the write then
-   * ends (every {@link Sink} must end promptly on abort) and is retried. @default 30000
-   */
-  writeTimeoutMs?: number
   /** Sees each activity once it is accepted, before it is stored. */
   accepted?: (activity: Activity) => void
   /** Receives drops (debug) and background errors (error). */
-  logger?: Logger
+  logger: Logger
 }
 
 /**
@@ -77,9 +72,9 @@ interface Lane {
   abort?: AbortController
   /** Everything up to this seq is due whatever the batch size. */
   due: number
-  /** Retries of the batch at the front, and when the next may start. */
+  /** Retries of the batch at the front, and whether the next one is waiting for its backoff. */
   attempt: number
-  retryAt: number
+  backingOff?: boolean
   /** The batch size, halved on `too_large`, doubled back after `GROW_AFTER` successes in a row. */
   limit: number
   successes: number
@@ -87,6 +82,11 @@ interface Lane {
 
 /** Writes that must succeed in a row before a halved batch limit doubles again. */
 const GROW_AFTER = 8
+/**
+ * How long one `sink.write` may take before its signal aborts, in milliseconds (core's
+ * `writeTimeoutMs` default): the write then ends, as every {@link Sink} must on abort, and is retried.
+ */
+const WRITE_TIMEOUT_MS = 30_000
 
 /**
  * The browser's delivery core: core's `createCanonicalTracker` (same normaliser, ids, drop reasons
@@ -117,9 +117,8 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
   const debounceTime = number('debounceTime', 500, 0)
   const flushInterval = number('flushInterval', 5000, 0)
   const maxRetries = number('maxRetries', 10, 0)
-  const writeTimeoutMs = number('writeTimeoutMs', 30_000)
   const counters: TrackerStats = { queued: 0, sent: 0, failed: 0, dropped: 0, retried: 0, droppedByReason: {} }
-  const lanes: Lane[] = options.sinks.map((sink) => ({ sink, queue: [], bytes: 0, due: 0, attempt: 0, retryAt: 0, limit: batchSize, successes: 0 }))
+  const lanes: Lane[] = options.sinks.map((sink) => ({ sink, queue: [], bytes: 0, due: 0, attempt: 0, limit: batchSize, successes: 0 }))
   let waiters: { target: number; delivered: boolean; resolve: (delivered: boolean) => void }[] = []
   let seq = 0
   let paused = false
@@ -134,12 +133,12 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
   let removes: string[] = []
   let scheduled = false
 
-  const report = (error: unknown) => logger?.error('Background error.', error)
+  const report = (error: unknown) => logger.error('Background error.', error)
 
   function drop(reason: DropReason, count: number, detail?: unknown): void {
     counters.dropped += count
     counters.droppedByReason[reason] = (counters.droppedByReason[reason] ?? 0) + count
-    if (reason !== 'queue_overflow') logger?.debug(`Dropped (${reason}): ${count}.`, detail ?? '')
+    if (reason !== 'queue_overflow') logger.debug(`Dropped (${reason}): ${count}.`, detail ?? '')
   }
 
   // ---- write-ahead: one storage step per synchronous burst ----
@@ -197,14 +196,13 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
 
   function pump(lane: Lane): void {
     const { queue } = lane
-    if (stopped || paused || lane.flight || Date.now() < lane.retryAt || !queue[0]?.stored) return
+    if (stopped || paused || lane.flight || lane.backingOff || !queue[0]?.stored) return
     if (queue.length < lane.limit && queue[0].seq > lane.due) return
     let count = 0
     while (count < lane.limit && queue[count]?.stored) count++
     const batch = (lane.flight = take(lane, count))
     const abort = (lane.abort = new AbortController())
-    // A write that never answers is aborted after writeTimeoutMs, and retried.
-    const timer = setTimeout(() => abort.abort(), writeTimeoutMs)
+    const timer = setTimeout(() => abort.abort(), WRITE_TIMEOUT_MS)
     void (async () => lane.sink.write(batch.map((entry) => entry.activity), { signal: abort.signal }))()
       .catch((error: unknown): SinkResult => (report(error), { type: 'retryable', error }))
       .then((result) => {
@@ -236,7 +234,8 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
           // The limit learned holds for the next batches too, until writes succeed again.
           lane.limit = Math.ceil(batch.length / 2)
           lane.successes = 0
-          requeue(lane, batch)
+          // Back in front, the queue holds a full batch again: it goes at once.
+          enqueue(lane, batch, true)
           return
         }
         reason = 'too_large'
@@ -248,12 +247,12 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
         // `retryable`, or not a SinkResult at all.
         if (++lane.attempt <= maxRetries) {
           const delay = (result as { retryInMs?: number })?.retryInMs ?? backoffDelay(lane.attempt, 1000, 60_000)
-          logger?.debug(`[${lane.sink.name}] Retry ${lane.attempt} in ${delay} ms.`, (result as { error?: unknown })?.error)
+          logger.debug(`[${lane.sink.name}] Retry ${lane.attempt} in ${delay} ms.`, (result as { error?: unknown })?.error)
           counters.retried += batch.length
-          requeue(lane, batch)
-          lane.retryAt = Date.now() + delay
+          enqueue(lane, batch, true)
+          lane.backingOff = true
           setTimeout(() => {
-            lane.retryAt = 0
+            lane.backingOff = false
             pump(lane)
           }, delay)
           return
@@ -265,11 +264,6 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
     settle(lane, batch, reason, (result as { error?: unknown })?.error)
   }
 
-  // Back to the front, and due at once: the batch was due when it went out.
-  function requeue(lane: Lane, batch: Entry[]): void {
-    enqueue(lane, batch, true)
-    lane.due = Math.max(lane.due, batch[batch.length - 1]!.seq)
-  }
 
   /** `lane`'s sink is done with `entries`: delivered without `reason`, given up on with one. */
   function settle(lane: Lane, entries: Entry[], reason?: DropReason, detail?: unknown): void {
@@ -313,18 +307,9 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
     const target = seq
     if (lowest() > target) return true
     return new Promise<boolean>((resolve) => {
-      const waiter = { target, delivered: true, resolve }
-      waiters.push(waiter)
-      if (timeoutMs !== undefined) {
-        const timer = setTimeout(() => {
-          waiters = waiters.filter((item) => item !== waiter)
-          resolve(false)
-        }, timeoutMs)
-        waiter.resolve = (delivered) => {
-          clearTimeout(timer)
-          resolve(delivered)
-        }
-      }
+      waiters.push({ target, delivered: true, resolve })
+      // A promise settles once: whichever comes first, the time running out or the delivery, wins.
+      if (timeoutMs !== undefined) setTimeout(resolve, timeoutMs, false)
       markDue(target)
     })
   }

@@ -56,7 +56,7 @@ export function createUserTracking(): UserTrackingApi {
       ...identity?.ids(),
       ...input,
       context: { ...pageContext(options), userAgent: navigator.userAgent, ...input.context },
-      metadata: { ...options.properties, ...(input.metadata as object) },
+      metadata: input.metadata || options.properties ? { ...options.properties, ...(input.metadata as object) } : undefined,
     })
 
   // An empty id means none: the element then goes unnamed.
