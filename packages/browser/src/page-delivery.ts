@@ -156,14 +156,14 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
     removes = []
     return (chain = chain
       .then(async () => {
-      if (added.length > 0) {
-        // A failed write leaves them in memory: they are sent all the same.
-        await storage.add(added.map((entry) => entry.activity)).catch(report)
-        for (const entry of added) entry.stored = true
-        lanes.forEach(pump)
-      }
-      if (removed.length > 0) await storage.remove(removed).catch(report)
-    })
+        if (added.length > 0) {
+          // A failed write leaves them in memory: they are sent all the same.
+          await storage.add(added.map((entry) => entry.activity)).catch(report)
+          for (const entry of added) entry.stored = true
+          lanes.forEach(pump)
+        }
+        if (removed.length > 0) await storage.remove(removed).catch(report)
+      })
       // A step that failed unexpectedly must not stop every later one.
       .catch(report))
   }
@@ -263,7 +263,6 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
     lane.attempt = 0
     settle(lane, batch, reason, (result as { error?: unknown })?.error)
   }
-
 
   /** `lane`'s sink is done with `entries`: delivered without `reason`, given up on with one. */
   function settle(lane: Lane, entries: Entry[], reason?: DropReason, detail?: unknown): void {
