@@ -361,7 +361,7 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
         waiters = []
         await persist()
         // close() may throw, reject or return nothing.
-        for (const closing of [...lanes.map((lane) => lane.sink), storage]) await Promise.resolve().then(() => closing.close?.()).catch(report)
+        for (const closing of [...options.sinks, storage]) await Promise.resolve().then(() => closing.close?.()).catch(report)
         return delivered
       })())
     },
