@@ -13,8 +13,8 @@ import {
 } from '@usertracking/core'
 
 /**
- * Options of {@link createPageDelivery}: the names, meanings and defaults of core's
- * `TrackerOptions`, for the ones a page uses.
+ * Options of {@link createPageDelivery}: the ones of core's `TrackerOptions` a page uses, with
+ * their names, meanings and defaults, but `batchSize`'s (25, so a request can use `keepalive`).
  */
 export interface PageDeliveryOptions {
   /** Where activities are delivered; each sink has its own queue, batching and retry state. */
