@@ -1,13 +1,4 @@
-import {
-  createLogger,
-  createCanonicalTracker,
-  smallUuidv7,
-  type Activity,
-  type ActivityInput,
-  type Logger,
-  type Tracker,
-  type TrackerStats,
-} from '@usertracking/core'
+import { createLogger, smallUuidv7, type ActivityInput, type Logger, type TrackerStats } from '@usertracking/core'
 import { autocapture } from './autocapture'
 import { guard, guardAll } from './guard'
 import { mayTrack, writeConsent } from './consent'
@@ -17,6 +8,7 @@ import { indexedDbStorage, type PageStorage } from './indexeddb-storage'
 import { isOn, type UserTrackingOptions } from './options'
 import { onNavigation, pageContext, type Listen } from './page-events'
 import { pageSink, type PageSink } from './page-sink'
+import { createPageDelivery, type PageDelivery } from './page-delivery'
 import { pageUrl } from './page-url'
 import { pageViews, type PageViews } from './page-views'
 import type { TrackingApi } from './tracking-api'
@@ -40,7 +32,7 @@ export function createUserTracking(): UserTrackingApi {
   let options: UserTrackingOptions = {}
   let log: Logger = createLogger(false)
   // Each of these exists only while tracking is allowed (after consent, without a respected signal).
-  let tracker: Tracker | undefined
+  let tracker: PageDelivery | undefined
   let identity: Identity | undefined
   let listeners: AbortController | undefined
   let storage: PageStorage | undefined
@@ -58,7 +50,14 @@ export function createUserTracking(): UserTrackingApi {
 
   const report = (error: unknown) => log.error('Ignored an internal error.', error)
 
-  const record = (input: ActivityInput) => tracker?.track(input)
+  // Under every activity the visitor's ids, the page and the properties; its own keys win.
+  const record = (input: ActivityInput) =>
+    tracker?.track({
+      ...identity?.ids(),
+      ...input,
+      context: { ...pageContext(options), userAgent: navigator.userAgent, ...input.context },
+      metadata: input.metadata || options.properties ? { ...options.properties, ...(input.metadata as object) } : undefined,
+    })
 
   // An empty id means none: the element then goes unnamed.
   const capture = (activityType: string, element: string | null | undefined, metadata?: Record<string, unknown>) =>
@@ -106,18 +105,13 @@ export function createUserTracking(): UserTrackingApi {
     sink ??= pageSink(() => options.endpoint ?? '')
     retire()
     const before = retired
-    // The other delivery options (flushInterval, debounceTime, maxRetries, debug) have the tracker's names.
-    tracker = createCanonicalTracker({
+    // The other delivery options (batchSize, flushInterval, debounceTime, maxRetries) have the delivery core's names.
+    tracker = createPageDelivery({
       ...options,
       sinks: [...(options.endpoint ? [sink] : []), ...(options.sinks ?? [])],
       storage: { ...pageStorage, load: () => before.then(() => pageStorage.load()) },
-      batchSize: options.batchSize ?? 25,
-      defaults: () => ({
-        ...identity?.ids(),
-        context: { ...pageContext(options), userAgent: navigator.userAgent },
-        metadata: options.properties,
-      }),
-      beforeSend: (activity: Activity) => (pageStorage.hold(activity), activity),
+      accepted: pageStorage.hold,
+      logger: log,
     })
     if (navigator.onLine === false) tracker.pause()
   }

@@ -18,6 +18,7 @@ export type {
   TokenUsage,
 } from './activity'
 export { normalizeActivity, formatIssues, isPlainObject, NORMALIZE_DEFAULTS, ACTIVITY_LIMITS } from './normalize'
+export { normalizeCanonicalActivity } from './normalize-canonical'
 export { unref } from './unref'
 export { positiveOption, MAX_TIMER_MS } from './positive-option'
 export { settleWithin } from './settle-within'
