@@ -12,6 +12,22 @@ const PAGE = 1000
  * was one of the longest turns of the event loop after a 100k burst (`pnpm bench track`).
  */
 const SPILL_CHUNK = 250
+/**
+ * Size of the blocks that, with a storage's `spillJson`, hold what was spilled as UTF-8 JSON until
+ * it is written. Outside the JavaScript heap: a 100k burst held as objects grew the heap by about
+ * 30 MB and made the young generation grow to its maximum (`pnpm bench delivery`).
+ */
+const SPILL_BLOCK_BYTES = 256 * 1024
+
+/** Spilled activities waiting for `spillJson`: the bytes of a JSON array, `[` and items so far. */
+interface SpillBlock {
+  bytes: Uint8Array
+  used: number
+  /** The `seq` of its first activity; the others follow without a gap (the backlog takes every new one). */
+  firstSeq: number
+  /** The estimated size of each activity (`Entry.bytes`), in order. */
+  sizes: number[]
+}
 
 /**
  * Paging for a storage with `spill` and `page`: memory holds a window of the queue
@@ -40,12 +56,40 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
   // Whether activities an earlier tracker left may still wait in storage, in front of ours.
   let startupLeft = false
   let spills: Entry[] = []
+  let blocks: SpillBlock[] = []
+  const spillJson = storage.spillJson?.bind(storage)
+  const encoder = new TextEncoder()
   // The size of each spilled entry not read back yet, in order: measuring them again costs a
   // JSON.stringify each.
   let spilledBytes = createDeque<number>()
   let firstSpill: Entry | undefined
   let nextPaged: number | undefined
   let unpaged = 0
+
+  // With `spillJson`, an entry spilled keeps only its JSON, in the last block.
+  function encode(entry: Entry): void {
+    const text = JSON.stringify(entry.activity)
+    // At most 3 bytes of UTF-8 per UTF-16 unit, a separator before and the closing `]` after.
+    const room = text.length * 3 + 2
+    let block = blocks[blocks.length - 1]
+    if (!block || block.bytes.length - block.used < room) {
+      block = { bytes: new Uint8Array(Math.max(SPILL_BLOCK_BYTES, room)), used: 1, firstSeq: entry.seq, sizes: [] }
+      block.bytes[0] = 0x5b // [
+      blocks.push(block)
+    } else block.bytes[block.used++] = 0x2c // ,
+    block.used += encoder.encodeInto(text, block.bytes.subarray(block.used)).written
+    block.sizes.push(entry.bytes)
+  }
+
+  /** Holds entries whose write failed: they stay in memory after all, behind what is queued. */
+  function keep(failed: Entry[]): void {
+    unpaged -= failed.length
+    for (const entry of failed) {
+      entry.persisted = true
+      hold(entry)
+    }
+    hooks.loaded(failed, false, 0)
+  }
 
   function hold(entry: Entry): void {
     heldBytes += entry.bytes
@@ -89,7 +133,7 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
       // Short, with nothing spilled since: storage holds no backlog any more.
       if (activities.length < PAGE) {
         startupLeft = false
-        if (spills.length === 0) {
+        if (spills.length === 0 && blocks.length === 0) {
           backlog = false
           firstSpill = nextPaged = undefined
           spilledBytes = createDeque<number>()
@@ -109,7 +153,8 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
         firstSpill ??= entry
         unpaged++
         spilledBytes.push(entry.bytes)
-        spills.push(entry)
+        if (spillJson) encode(entry)
+        else spills.push(entry)
         schedule()
         return 'spilled'
       }
@@ -119,7 +164,9 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
     },
     async persist() {
       const spilled = spills
+      const written = blocks
       spills = []
+      blocks = []
       for (let start = 0; start < spilled.length; start += SPILL_CHUNK) {
         if (start > 0) await yieldToLoop()
         const chunk = spilled.slice(start, start + SPILL_CHUNK)
@@ -128,15 +175,26 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
         } catch (error) {
           // Neither stored nor in memory would be lost: hold them after all.
           report('Could not store activities; they stay in memory.', error)
-          unpaged -= chunk.length
           if (firstSpill && chunk.includes(firstSpill)) firstSpill = undefined
           // Their sizes stay in `spilledBytes`, where they shift the sizes of what is read back later
           // by a few entries: an estimate either way, and it is reset once the backlog is gone.
-          for (const entry of chunk) {
-            entry.persisted = true
-            hold(entry)
-          }
-          hooks.loaded(chunk, false, 0)
+          keep(chunk)
+        }
+      }
+      for (let index = 0; index < written.length; index++) {
+        if (index > 0) await yieldToLoop()
+        const block = written[index]!
+        block.bytes[block.used++] = 0x5d // ]
+        const count = block.sizes.length
+        try {
+          await spillJson!(block.bytes.subarray(0, block.used), count)
+        } catch (error) {
+          report('Could not store activities; they stay in memory.', error)
+          if (firstSpill && firstSpill.seq >= block.firstSeq && firstSpill.seq < block.firstSeq + count) firstSpill = undefined
+          let seq = block.firstSeq
+          let at = 0
+          const activities = JSON.parse(new TextDecoder().decode(block.bytes.subarray(0, block.used))) as Activity[]
+          keep(entries(activities, () => [seq++, block.sizes[at++]!]).entries)
         }
       }
     },
