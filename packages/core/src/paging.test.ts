@@ -62,6 +62,25 @@ describe('paging through spillJson', () => {
     expect(t.stats()).toMatchObject({ queued: 0, sent: 3000, dropped: 0 })
   })
 
+  it('frees the bytes it lent spillJson once the write settles', async () => {
+    const { storage } = jsonStorage()
+    const lent: Uint8Array[] = []
+    const spillJson = storage.spillJson!
+    storage.spillJson = (json, count) => {
+      lent.push(json)
+      expect(json.byteLength).toBeGreaterThan(0)
+      return spillJson(json, count)
+    }
+    const t = createTracker({ sinks: [memorySink()], storage, maxQueueBytes: 10_000, warnings: false })
+    for (let index = 0; index < 500; index++) t.track(padded(index))
+    const flushed = t.flush()
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(await flushed).toBe(true)
+    expect(lent.length).toBeGreaterThan(0)
+    // Transferred away: the memory went with a buffer nothing references.
+    for (const json of lent) expect(json.byteLength).toBe(0)
+  })
+
   it('keeps what spillJson could not store in memory and delivers it, in order', async () => {
     let failing = true
     const { storage } = jsonStorage(() => failing)

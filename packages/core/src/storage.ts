@@ -33,6 +33,8 @@ export interface Storage {
    * the UTF-8 bytes of their JSON array (`[{…},{…}]`, what `JSON.stringify(activities)` gives),
    * `count` of them. With it, what a burst of `track()` calls spills waits for the write as those
    * bytes, outside the JavaScript heap, instead of as objects. `page` hands them back as activities.
+   * The bytes are lent until the returned promise settles (the tracker then frees their memory):
+   * copy what is kept beyond that.
    */
   spillJson?(json: Uint8Array, count: number): Promise<void>
   /**
