@@ -13,16 +13,16 @@ const PAGE = 1000
  */
 const SPILL_CHUNK = 250
 /**
- * Size of the blocks that, with a storage's `spillJson`, hold what was spilled as UTF-8 JSON until
- * it is written. Outside the JavaScript heap: a 100k burst held as objects grew the heap by about
- * 30 MB and made the young generation grow to its maximum (`pnpm bench delivery`).
+ * Characters of JSON gathered before what was spilled is encoded into one block of UTF-8 bytes, with
+ * a storage's `spillJson`. A block lives outside the JavaScript heap: a 100k burst held as objects
+ * grew the heap by about 30 MB and made the young generation grow to its maximum (`pnpm bench
+ * delivery`). Encoding a block at once costs less than encoding each activity into a shared buffer.
  */
-const SPILL_BLOCK_BYTES = 256 * 1024
+const SPILL_BLOCK_CHARS = 64 * 1024
 
-/** Spilled activities waiting for `spillJson`: the bytes of a JSON array, `[` and items so far. */
+/** Spilled activities waiting for `spillJson`: the UTF-8 bytes of their JSON array. */
 interface SpillBlock {
   bytes: Uint8Array
-  used: number
   /** The `seq` of its first activity; the others follow without a gap (the backlog takes every new one). */
   firstSeq: number
   /** The estimated size of each activity (`Entry.bytes`), in order. */
@@ -82,19 +82,27 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
   let nextPaged: number | undefined
   let unpaged = 0
 
-  // With `spillJson`, an entry spilled keeps only its JSON, in the last block.
+  // With `spillJson`, an entry spilled keeps only its JSON, until a block's worth is encoded.
+  let texts: string[] = []
+  let textChars = 0
+  let textsFirstSeq = 0
+  let textSizes: number[] = []
+
   function encode(entry: Entry): void {
     const text = JSON.stringify(entry.activity)
-    // At most 3 bytes of UTF-8 per UTF-16 unit, a separator before and the closing `]` after.
-    const room = text.length * 3 + 2
-    let block = blocks[blocks.length - 1]
-    if (!block || block.bytes.length - block.used < room) {
-      block = { bytes: new Uint8Array(Math.max(SPILL_BLOCK_BYTES, room)), used: 1, firstSeq: entry.seq, sizes: [] }
-      block.bytes[0] = 0x5b // [
-      blocks.push(block)
-    } else block.bytes[block.used++] = 0x2c // ,
-    block.used += encoder.encodeInto(text, block.bytes.subarray(block.used)).written
-    block.sizes.push(entry.bytes)
+    if (texts.length === 0) textsFirstSeq = entry.seq
+    texts.push(text)
+    textSizes.push(entry.bytes)
+    textChars += text.length
+    if (textChars >= SPILL_BLOCK_CHARS) seal()
+  }
+
+  function seal(): void {
+    if (texts.length === 0) return
+    blocks.push({ bytes: encoder.encode(`[${texts.join(',')}]`), firstSeq: textsFirstSeq, sizes: textSizes })
+    texts = []
+    textChars = 0
+    textSizes = []
   }
 
   /** Holds entries whose write failed: they stay in memory after all, behind what is queued. */
@@ -149,7 +157,7 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
       // Short, with nothing spilled since: storage holds no backlog any more.
       if (activities.length < PAGE) {
         startupLeft = false
-        if (spills.length === 0 && blocks.length === 0) {
+        if (spills.length === 0 && blocks.length === 0 && texts.length === 0) {
           backlog = false
           firstSpill = nextPaged = undefined
           spilledBytes = createDeque<number>()
@@ -179,6 +187,7 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
       return 'held'
     },
     async persist() {
+      seal()
       const spilled = spills
       const written: (SpillBlock | undefined)[] = blocks
       spills = []
@@ -202,16 +211,15 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
         const block = written[index]!
         // Each block goes as soon as it is written, not with the last one.
         written[index] = undefined
-        block.bytes[block.used++] = 0x5d // ]
         const count = block.sizes.length
         try {
-          await spillJson!(block.bytes.subarray(0, block.used), count)
+          await spillJson!(block.bytes, count)
         } catch (error) {
           report('Could not store activities; they stay in memory.', error)
           if (firstSpill && firstSpill.seq >= block.firstSeq && firstSpill.seq < block.firstSeq + count) firstSpill = undefined
           let seq = block.firstSeq
           let at = 0
-          const activities = JSON.parse(new TextDecoder().decode(block.bytes.subarray(0, block.used))) as Activity[]
+          const activities = JSON.parse(new TextDecoder().decode(block.bytes)) as Activity[]
           keep(entries(activities, () => [seq++, block.sizes[at++]!]).entries)
         }
         release(block.bytes.buffer)
