@@ -9,7 +9,7 @@ import type { Activity } from './activity'
  * `page` too. The tracker then keeps only a window of the queue in memory (`maxQueueBytes`): what
  * does not fit is handed to `spill` instead of `add`, and read back with `page` as delivery makes
  * room. Such a storage holds two kinds of activities: those the tracker holds in memory (passed to
- * `add`, or already returned by `load` or `page`) and those it does not (passed to `spill`, or
+ * `add`, or already returned by `load` or `page`) and those it does not (passed to `spill` or `spillJson`, or
  * stored before this tracker started and not returned yet). `remove` is only ever called for the
  * first kind.
  */
@@ -28,6 +28,15 @@ export interface Storage {
   close?(): Promise<void>
   /** Paging: stores newly queued activities that the tracker does not keep in memory. */
   spill?(activities: Activity[]): Promise<void>
+  /**
+   * Paging, optional beside `spill`, which it then replaces: the same, with the activities given as
+   * the UTF-8 bytes of their JSON array (`[{…},{…}]`, what `JSON.stringify(activities)` gives),
+   * `count` of them. With it, what a burst of `track()` calls spills waits for the write as those
+   * bytes, outside the JavaScript heap, instead of as objects. `page` hands them back as activities.
+   * The bytes are lent until the returned promise settles (the tracker then frees their memory):
+   * copy what is kept beyond that.
+   */
+  spillJson?(json: Uint8Array, count: number): Promise<void>
   /**
    * Paging: up to `limit` of the stored activities the tracker does not hold (left by an earlier
    * tracker, or spilled), oldest first; from now on the tracker holds them. Fewer than `limit`

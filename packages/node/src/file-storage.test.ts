@@ -199,6 +199,42 @@ describe('fileStorage', () => {
     await reopened.close()
   })
 
+  it('pages back what spillJson stored, and a restart finds it, in order', async () => {
+    const dir = tempDir()
+    const first = fileStorage({ dir })
+    await first.load(10)
+    const held = activity(0)
+    await first.add([held])
+    const spilled = Array.from({ length: 6 }, (_, index) => activity(index + 1, { metadata: { index, text: 'ünïcødé ✓' } }))
+    const json = (activities: Activity[]) => new TextEncoder().encode(JSON.stringify(activities))
+    await first.spillJson(json(spilled.slice(0, 4)), 4)
+    await first.spillJson(json(spilled.slice(4)), 2)
+    expect(first.size).toBe(7)
+    expect(await first.page(3)).toEqual(spilled.slice(0, 3))
+    await first.remove([held.id, ...spilled.slice(0, 3).map((item) => item.id)])
+    await first.close()
+
+    const second = fileStorage({ dir })
+    expect(await second.load(2)).toEqual(spilled.slice(3, 5))
+    expect(await second.page(10)).toEqual(spilled.slice(5))
+    await second.close()
+  })
+
+  it('holds what spillJson gets in memory while the directory is in use, and pages it back', async () => {
+    const dir = tempDir()
+    const holder = fileStorage({ dir })
+    await holder.load()
+    const storage = fileStorage({ dir, onWarning: () => {} })
+    await storage.load(10)
+    expect(storage.mode).toBe('memory')
+    const spilled = [activity(1), activity(2)]
+    await storage.spillJson(new TextEncoder().encode(JSON.stringify(spilled)), 2)
+    expect(storage.size).toBe(2)
+    expect(await storage.page(10)).toEqual(spilled)
+    await storage.close()
+    await holder.close()
+  })
+
   it('rejects options that make no sense at start-up', () => {
     expect(() => fileStorage({ dir: '' })).toThrow(/options\.dir/)
     expect(() => fileStorage({ dir: tempDir(), syncIntervalMs: -1 })).toThrow(/options\.syncIntervalMs must be a number of at least 0/)

@@ -1,9 +1,9 @@
-import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync, writevSync } from 'node:fs'
 import { open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserTrackingError, type Activity, type Storage } from '@usertracking/core'
 import { lockDirectory, unlockDirectory } from './directory-lock'
-import { decodeSpill, encodeAdd, encodeRemove, encodeSpill, replayJournal } from './journal'
+import { decodeSpill, encodeAdd, encodeRemove, encodeSpill, encodeSpillJson, replayJournal } from './journal'
 
 /** Options of {@link fileStorage}. */
 export interface FileStorageOptions {
@@ -48,6 +48,8 @@ export interface FileStorage extends Storage {
   readonly size: number
   /** Stores activities the tracker does not keep in memory, for `page` to hand back. */
   spill(activities: Activity[]): Promise<void>
+  /** `spill`, for activities given as the UTF-8 bytes of their JSON array: written as they are. */
+  spillJson(json: Uint8Array, count: number): Promise<void>
   /** Up to `limit` stored activities the tracker does not hold, oldest first. */
   page(limit: number): Promise<Activity[]>
   /** Syncs and closes the journal and gives the directory back. */
@@ -331,19 +333,27 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     syncTimer.unref()
   }
 
-  /** Appends one record; resolves whether it is in the journal. */
-  async function append(record: string): Promise<boolean> {
+  /** Appends one record, a string or parts of bytes; resolves whether it is in the journal. */
+  async function append(record: string | Uint8Array[]): Promise<boolean> {
     if (closed) return false
     if (mode !== 'file' || fd === undefined) {
       await retryDisk()
       return false
     }
     try {
-      // The string goes to write(2) without a Buffer of our own: a burst writes megabytes, and
-      // Buffers are memory outside the heap that only a garbage collection gives back.
-      const length = Buffer.byteLength(record)
-      const written = writeSync(fd, record)
-      if (written < length) writeFully(fd, Buffer.from(record).subarray(written))
+      let length: number
+      if (typeof record === 'string') {
+        // The string goes to write(2) without a Buffer of our own: a burst writes megabytes, and
+        // Buffers are memory outside the heap that only a garbage collection gives back.
+        length = Buffer.byteLength(record)
+        const written = writeSync(fd, record)
+        if (written < length) writeFully(fd, Buffer.from(record).subarray(written))
+      } else {
+        length = 0
+        for (const part of record) length += part.byteLength
+        const written = writevSync(fd, record)
+        if (written < length) writeFully(fd, Buffer.concat(record).subarray(written))
+      }
       journalBytes += length
       await afterWrite()
       return true
@@ -442,6 +452,21 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
           // a rewrite (a burst spilling 15 MB would otherwise be rewritten at its first remove).
           compactedBytes += record.length
         } else record.activities = activities
+        unheld.push(record)
+      })
+    },
+    spillJson(json, count) {
+      return run(async () => {
+        const offset = journalBytes
+        const record: Unheld = { offset, length: 0, count, taken: 0 }
+        if (await append(encodeSpillJson(json))) {
+          record.length = journalBytes - offset
+          // As in `spill`: pending data, not garbage.
+          compactedBytes += record.length
+        } else {
+          record.activities = decodeSpill(`{"spill":${Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8')}}`)
+          record.count = record.activities.length
+        }
         unheld.push(record)
       })
     },

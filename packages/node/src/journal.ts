@@ -16,6 +16,17 @@ export function encodeSpill(activities: readonly Activity[]): string {
   return `{"spill":${JSON.stringify(activities)}}\n`
 }
 
+const SPILL_OPEN = Buffer.from('{"spill":')
+const SPILL_CLOSE = Buffer.from('}\n')
+
+/**
+ * Encodes activities spilled as the UTF-8 bytes of their JSON array as one record, newline
+ * included, in parts to write one after the other: the same record as {@link encodeSpill}'s.
+ */
+export function encodeSpillJson(json: Uint8Array): Uint8Array[] {
+  return [SPILL_OPEN, json, SPILL_CLOSE]
+}
+
 /** Reads the activities of one `spill` record's line (without its newline). */
 export function decodeSpill(line: string): Activity[] {
   const spill = (JSON.parse(line) as { spill?: unknown }).spill
