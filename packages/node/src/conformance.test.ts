@@ -16,4 +16,5 @@ describeStorageConformance('fileStorage', {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
   },
   paging: true,
+  spillJson: true,
 })

@@ -9,6 +9,8 @@
  * - Paging, when the storage has `spill` and `page`: `load(limit)` hands out the oldest `limit`,
  *   `page` the rest and what was spilled since, in order and each once; what was paged and not
  *   removed survives a reopen.
+ * - `spillJson`, when the storage has it: spilled bytes page back as the activities they encode, in
+ *   order with those passed to `spill`, and the storage keeps its own copy (the bytes are only lent).
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { normalizeActivity } from '@usertracking/core'
@@ -27,6 +29,8 @@ export interface StorageFixture {
   cleanup?(): void | Promise<void>
   /** Whether the storage pages (has `spill` and `page`); its paging tests are registered then. */
   paging?: boolean
+  /** Whether the paging storage also has `spillJson`; its test is registered then. */
+  spillJson?: boolean
 }
 
 function activities(count: number, tag = 'conformance'): Activity[] {
@@ -135,5 +139,30 @@ export function describeStorageConformance(name: string, fixture: StorageFixture
       expect(ids(resumed)).toEqual(ids(spilled.slice(2000)))
       await next.close?.()
     }, 30_000)
+
+    if (fixture.spillJson) it('pages: spillJson stores the activities its bytes encode, in order with spill, without keeping the lent bytes', async () => {
+      const storage = (await fixture.create()) as Storage
+      expect(typeof storage.spillJson).toBe('function')
+      expect(await storage.load(10)).toEqual([])
+      const first = activities(3, 'json-first')
+      const middle = activities(2, 'plain-middle')
+      const last = activities(4, 'json-last')
+      const lend = async (list: Activity[]) => {
+        const bytes = new TextEncoder().encode(JSON.stringify(list))
+        await storage.spillJson!(bytes, list.length)
+        // The tracker reuses or frees the bytes once the promise settles; the storage must not see that.
+        bytes.fill(0x20)
+      }
+      await lend(first)
+      await storage.spill!(middle)
+      await lend(last)
+      const expected = [...first, ...middle, ...last]
+      expect(await storage.page!(100)).toEqual(expected)
+      const next = await reopened(storage)
+      const resumed = [...(await next.load(2))]
+      for (let page = await next.page!(100); page.length > 0; page = await next.page!(100)) resumed.push(...page)
+      expect(resumed).toEqual(expected)
+      await next.close?.()
+    })
   })
 }
