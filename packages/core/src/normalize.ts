@@ -114,9 +114,9 @@ export function toId(value: unknown, path: Path | string, issues: Issues): strin
   return trimmed
 }
 
-/** Sets `activity[field]` from the id found at `key`, if any. */
-function readId(source: Record<string, unknown>, activity: Activity, field: 'userId' | 'anonymousId' | 'sessionId', key: string | undefined, issues: Issues): void {
-  if (key !== undefined) set(activity, field, toId(source[key], key, issues))
+/** The id found at `key`, if any. */
+function readId(source: Record<string, unknown>, key: string | undefined, issues: Issues): string | undefined {
+  return key === undefined ? undefined : toId(source[key], key, issues)
 }
 
 /** A count from 0 to `max`. */
@@ -480,9 +480,14 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
 
   const activity = new PlainActivity(activityType ?? '', timestamp ?? '')
 
-  readId(source, activity, 'userId', userKey(source), issues)
-  readId(source, activity, 'anonymousId', anonymousKey(source), issues)
-  readId(source, activity, 'sessionId', sessionKey(source), issues)
+  // The fields of every typical activity are stored by name, not through set(): a store through a
+  // variable key that has seen many keys is a generic lookup, several times the cost of a named one.
+  const userId = readId(source, userKey(source), issues)
+  if (userId !== undefined) activity.userId = userId
+  const anonymousId = readId(source, anonymousKey(source), issues)
+  if (anonymousId !== undefined) activity.anonymousId = anonymousId
+  const sessionId = readId(source, sessionKey(source), issues)
+  if (sessionId !== undefined) activity.sessionId = sessionId
 
   if (source.description != null) {
     if (typeof source.description !== 'string') issues.add(['description'], 'Expected a string.')
@@ -511,14 +516,16 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
   }
 
   if (source.context != null) {
-    set(activity, 'context', toJsonObject(source.context, 'context', maxMetadataBytes, issues, false) as ActivityContext | undefined)
+    const context = toJsonObject(source.context, 'context', maxMetadataBytes, issues, false) as ActivityContext | undefined
+    if (context !== undefined) activity.context = context
   }
   readAliases(source, activity, issues, maxStringLength)
   if (source.cost != null) set(activity, 'cost', toCost(source.cost, issues))
 
   const metadataFrom = metadataKey(source)
   if (metadataFrom !== undefined) {
-    set(activity, 'metadata', toJsonObject(source[metadataFrom], metadataFrom, maxMetadataBytes, issues, true))
+    const metadata = toJsonObject(source[metadataFrom], metadataFrom, maxMetadataBytes, issues, true)
+    if (metadata !== undefined) activity.metadata = metadata
   }
 
   if (source.receivedAt != null) {

@@ -76,6 +76,22 @@ describe('batching', () => {
     expect(sink.batches).toHaveLength(1)
     expect(sink.batches[0]!.length).toBe(7)
   })
+
+  it('arms one batch timer for a long synchronous burst, not one per call, and sends the burst when it ends', async () => {
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], debounceTime: 500, flushInterval: 5000 })
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout')
+    // 10 s of synchronous work between the calls: no timer can fire, the clock moves on.
+    for (let index = 0; index < 100; index++) {
+      t.track({ activityType: `a${index}` })
+      vi.setSystemTime(Date.now() + 100)
+    }
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1)
+    setTimeoutSpy.mockRestore()
+    // The burst outlasted flushInterval: the one timer, when it fires, sends everything.
+    await vi.advanceTimersByTimeAsync(500)
+    expect(sink.batches.map((batch) => batch.length)).toEqual([100])
+  })
 })
 
 describe('delivery failures', () => {

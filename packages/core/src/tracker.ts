@@ -438,9 +438,12 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       counters.queued++
       if (placement === 'held') for (const queue of queues) queue.push(entry)
       windowStart ??= lastTrackAt
-      armBatchTimer(lastTrackAt)
-      for (const queue of queues) queue.check(lastTrackAt)
+      // A drain already scheduled means an earlier track() of this synchronous run checked the
+      // timers, and none can have fired or been cancelled since: checking again on every call of a
+      // long burst would re-arm the batch timer each time its deadline passed.
       if (!drainScheduled) {
+        armBatchTimer(lastTrackAt)
+        for (const queue of queues) queue.check(lastTrackAt)
         drainScheduled = true
         queueMicrotask(() => {
           drainScheduled = false

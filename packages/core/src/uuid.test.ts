@@ -19,6 +19,14 @@ describe.each([
     }
   })
 
+  it('embeds the time of each millisecond when several ids share one', () => {
+    const start = Date.now() + 90_000
+    for (let round = 0; round < 100; round++) {
+      const now = start + Math.floor(round / 3)
+      expect(uuidv7Time(make(now))).toBe(now)
+    }
+  })
+
   it('sorts in creation order, even thousands within one millisecond or with a clock that steps back', () => {
     const at = Date.now() + 120_000
     const ids = Array.from({ length: 10_000 }, (_, index) => make(index < 5000 ? at : at - 1000))

@@ -34,16 +34,16 @@ function randomBytes(count: number): number {
   return start
 }
 
-let cursor = 0
-/** Writes one byte as two hex digits at the cursor, stepping over the dashes. */
-function put(byte: number): void {
-  codes[cursor] = HEX_CODES[byte * 2]!
-  codes[cursor + 1] = HEX_CODES[byte * 2 + 1]!
-  cursor += cursor === 6 || cursor === 11 || cursor === 16 || cursor === 21 ? 3 : 2
+/** Writes one byte as two hex digits at `position` of the id being built. */
+function put(position: number, byte: number): void {
+  codes[position] = HEX_CODES[byte * 2]!
+  codes[position + 1] = HEX_CODES[byte * 2 + 1]!
 }
 
 let lastMs = -1
 let sequence = 0
+/** The millisecond whose digits `codes` holds: ids made in one millisecond share them. */
+let writtenMs = -1
 
 /**
  * A new UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. Ids made in the same
@@ -67,19 +67,29 @@ export function uuidv7(nowMs: number = Date.now()): string {
       sequence = 0
     }
   }
-  const high = Math.floor(nowMs / 0x1000000)
-  const low = nowMs % 0x1000000
-  cursor = 0
-  put((high >>> 16) & 0xff)
-  put((high >>> 8) & 0xff)
-  put(high & 0xff)
-  put((low >>> 16) & 0xff)
-  put((low >>> 8) & 0xff)
-  put(low & 0xff)
-  put(0x70 | (sequence >>> 8))
-  put(sequence & 0xff)
-  put(0x80 | (pool[at + 2]! & 0x3f))
-  for (let index = 3; index < 10; index++) put(pool[at + index]!)
+  // Each byte at its fixed place (the dashes stay at 8, 13, 18 and 23); the time digits only when
+  // the millisecond changed, which in a burst is a small share of ids (a third fewer instructions).
+  if (nowMs !== writtenMs) {
+    writtenMs = nowMs
+    const high = Math.floor(nowMs / 0x1000000)
+    const low = nowMs % 0x1000000
+    put(0, (high >>> 16) & 0xff)
+    put(2, (high >>> 8) & 0xff)
+    put(4, high & 0xff)
+    put(6, (low >>> 16) & 0xff)
+    put(9, (low >>> 8) & 0xff)
+    put(11, low & 0xff)
+  }
+  put(14, 0x70 | (sequence >>> 8))
+  put(16, sequence & 0xff)
+  put(19, 0x80 | (pool[at + 2]! & 0x3f))
+  put(21, pool[at + 3]!)
+  put(24, pool[at + 4]!)
+  put(26, pool[at + 5]!)
+  put(28, pool[at + 6]!)
+  put(30, pool[at + 7]!)
+  put(32, pool[at + 8]!)
+  put(34, pool[at + 9]!)
   // One flat string from char codes: concatenating 20 pieces would leave a tree of cons strings per
   // id for the garbage collector to trace while the id waits in the queue. A spread call, not
   // apply(): V8 passes the array's elements straight through (a fifth fewer instructions per id).
