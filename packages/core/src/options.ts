@@ -129,7 +129,7 @@ export interface TrackerOptions {
    * Warns, without `debug`, of every drop and background error: at most one warning per drop
    * reason (and per error kind) per minute, counting the ones it held back. They go to the `debug`
    * logger when it is one, else to `console.warn`. `filtered` drops (your `beforeSend`) never warn.
-   * `createCanonicalTracker` (the lean tracker of bundles) has no such warnings. @default true
+   * `createCanonicalTracker` (the lean tracker for bundles) has no such warnings. @default true
    */
   warnings?: boolean
   /** Receives every background error (sink, storage, listener). It may throw; that is swallowed. */
@@ -140,7 +140,7 @@ export interface TrackerOptions {
    * Hands pending delivery to a platform that freezes the process after the response (Vercel's
    * `waitUntil`, Cloudflare's `ctx.waitUntil`). When set, each synchronous burst of `track()` calls
    * starts a delivery of its own at once, instead of waiting for the batch timers, and hands it over.
-   * `createCanonicalTracker` (for browsers, which have no `waitUntil`) ignores it.
+   * `createCanonicalTracker` (the lean tracker for bundles) ignores it.
    */
   waitUntil?: (promise: Promise<unknown>) => void
   /** Largest `metadata` / `context` accepted, in bytes of UTF-8 JSON. @default 32768 */

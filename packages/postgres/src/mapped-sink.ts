@@ -44,6 +44,9 @@ function fromText(value: string, column: CatalogColumn, stampNow: boolean): stri
   return column.castFromText ? `${value}::${column.type}` : value
 }
 
+/** Most statement texts one mapped sink lets the store keep prepared on each connection. */
+const MAX_PREPARED_TEXTS = 32
+
 /**
  * The batch writer into a mapped table: one `INSERT … SELECT FROM unnest(…)` per batch (every
  * column a `text[]` parameter, cast to the column's type in SQL), so a batch of any size is one
@@ -68,9 +71,22 @@ export function createMappedSink(
     return place?.in === 'column' ? place.name : undefined
   })()
 
+  // The statement texts this sink lets the store prepare (with `prepareStatements`). A text varies
+  // with which of the mapping's optional columns a batch fills; past MAX_PREPARED_TEXTS distinct
+  // ones, the rest run unprepared, so no connection holds more than that many of this sink's.
+  const prepared = new Set<string>()
+  function repeated(text: string): boolean {
+    if (prepared.has(text)) return true
+    if (prepared.size >= MAX_PREPARED_TEXTS) return false
+    prepared.add(text)
+    return true
+  }
+
   /** The INSERT of `rows` into the mapped table: its column list, the SELECT list over `alias`'s `c<n>` columns, and their `text[]` arrays. */
   function insertParts(resolved: ResolvedTable, rows: readonly EncodedRow[], alias: string) {
-    const columns = [...new Set(rows.flatMap((row) => Object.keys(row.values)))]
+    // In the catalog's order, whatever order the rows fill them in: the statement's text then
+    // varies only with which columns a batch fills, not with the order it met them.
+    const columns = [...resolved.catalog.columns.keys()].filter((name) => rows.some((row) => Object.hasOwn(row.values, name)))
     return {
       columns,
       arrays: columns.map((name) => rows.map((row) => row.values[name] ?? null)),
@@ -86,8 +102,7 @@ export function createMappedSink(
 SELECT ${selected} FROM unnest(${columns.map((_, index) => `$${index + 1}::text[]`).join(', ')}) AS u(${columns.map((_, index) => `c${index}`).join(', ')})${conflict}`
     const announcing = options.announce !== undefined && resolved.returnedId !== undefined
     if (announcing) statement += ` RETURNING ${resolved.returnedId} AS id`
-    // Repeated: the text varies only with which of the mapping's columns a batch fills, a handful of variants.
-    const inserted = await adapter.query(statement, arrays, { repeated: true })
+    const inserted = await adapter.query(statement, arrays, { repeated: repeated(statement) })
     if (announcing) options.announce!(inserted.map((row) => String(row.id)))
   }
 
@@ -126,7 +141,7 @@ SELECT activity_id AS id, true AS deleted FROM input WHERE tracked_at::timestamp
         rows.map((screened) => screened.trackedAt),
         options.tombstoneMs,
       ],
-      { repeated: true },
+      { repeated: repeated(statement) },
     )
     const stored: string[] = []
     for (const row of answered) {

@@ -87,8 +87,9 @@ function chat(overrides: Partial<Activity> = {}): Activity {
  * `client` with a count of the statements sent through it: every `query`, on a pg Pool's checked-out
  * clients too. Methods are bound to the real objects, which may keep private fields.
  */
-function countingStatements(client: PostgresClient): { client: PostgresClient; count(): number } {
+function countingStatements(client: PostgresClient): { client: PostgresClient; count(): number; texts: string[] } {
   let count = 0
+  const texts: string[] = []
   const wrap = <T extends object>(target: T): T =>
     new Proxy(target, {
       get(object, key) {
@@ -97,6 +98,7 @@ function countingStatements(client: PostgresClient): { client: PostgresClient; c
         if (key === 'query') {
           return (...args: unknown[]) => {
             count += 1
+            texts.push(typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: unknown }).text))
             return (value as (...args: unknown[]) => unknown).apply(object, args)
           }
         }
@@ -106,7 +108,7 @@ function countingStatements(client: PostgresClient): { client: PostgresClient; c
         return (value as (...args: unknown[]) => unknown).bind(object)
       },
     })
-  return { client: wrap(client as object) as PostgresClient, count: () => count }
+  return { client: wrap(client as object) as PostgresClient, count: () => count, texts }
 }
 
 async function columns(): Promise<unknown[]> {
@@ -395,6 +397,20 @@ describe(`postgresStore into an existing table (${process.env.DATABASE_URL ? 'th
     expect(result.type === 'success' && result.rejected!.map((each) => each.id).sort()).toEqual([large[0]!.id, large[3]!.id, large[6]!.id].sort())
     const stored = await store.list({ sort: 'timestamp', order: 'asc', limit: 100 })
     expect(stored.items.map((item) => item.id).sort()).toEqual([small[1], small[2], large[1], large[2], large[4], large[5], large[7], large[8]].map((each) => each!.id).sort())
+  })
+
+  it('sends one insert text for the same columns, whatever order a batch fills them in (one prepared statement, not one per order)', async () => {
+    const counted = countingStatements(db.client)
+    const store = postgresStore({ client: counted.client, schema, table: 'activity', mapping: storyMapping(), notify: false })
+    await store.migrate()
+    const from = counted.texts.length
+    const visitor = () => chat({ userId: undefined, anonymousId: 'visitor-1' })
+    const inserts = () => counted.texts.slice(from).filter((text) => text.includes('INSERT INTO'))
+    expect(await store.sink.write([visitor(), chat()], { signal })).toEqual({ type: 'success' })
+    expect(await store.sink.write([chat(), visitor()], { signal })).toEqual({ type: 'success' })
+    expect(inserts()).toHaveLength(2)
+    expect(inserts()[0]).toBe(inserts()[1])
+    expect((await store.list({ includeTotal: true })).total).toBe(4)
   })
 
   it('pushes new rows to subscribers, read back by the id key', async () => {

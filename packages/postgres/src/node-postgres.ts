@@ -59,13 +59,13 @@ interface PgNotification {
 
 const noop = () => {}
 
-/** Each repeated statement's name, by text; bounded by the few fixed texts the store repeats. */
+/** Each repeated statement's name, by text; bounded by the store's fixed texts and 32 per mapped sink (its `MAX_PREPARED_TEXTS`). */
 const statementNames = new Map<string, string>()
 
 /**
  * The name a repeated statement is prepared under: the same text gets the same name on every
  * connection and from every store (and every copy of this package) sharing a pool, and two texts
- * never share one, which node-postgres refuses. A 53-bit hash of the text (cyrb53), so names stay
+ * share one only by a hash collision (node-postgres would refuse it), about one chance in 2^53 per pair. A 53-bit hash of the text (cyrb53), so names stay
  * under PostgreSQL's 63-byte limit whatever the text.
  */
 export function statementName(text: string): string {

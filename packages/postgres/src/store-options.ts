@@ -71,7 +71,7 @@ export interface PostgresStoreOptions {
    * them once per connection instead of on every write: with node-postgres they are sent as named
    * statements (`usertracking_` and a hash of the text), with postgres.js with `{ prepare: true }`
    * (which its own `prepare: false` still turns off). On single-activity ingest over node-postgres
-   * this served 20–38% more requests / s (docs/benchmarks.md). Reads are never prepared: their text
+   * this served a median of 42% more requests / s (docs/benchmarks.md). Reads are never prepared: their text
    * varies with the query. PGlite ignores it.
    *
    * Off by default because prepared statements belong to a connection: behind PgBouncer (or another

@@ -90,8 +90,8 @@ const LINGER_MAX_BYTES = 16 * 1024 * 1024
 const LINGER_MS = 5_000
 
 /**
- * After answering a request whose body was not read to its end (a 413, a 401 before the upload
- * finished): reads on and throws away what the client still sends, up to {@link LINGER_MAX_BYTES}
+ * Called as the answer to a request is written; when its body was not read to its end (a 413, a
+ * 401 before the upload finished), reads on and throws away what the client still sends, up to {@link LINGER_MAX_BYTES}
  * and {@link LINGER_MS}, instead of closing at once. A socket closed with unread bytes makes the
  * kernel reset the connection, and a client still sending then gets EPIPE or ECONNRESET in place
  * of the answer it was sent (the "lingering close" of RFC 9112 §9.6). A client that reads the
