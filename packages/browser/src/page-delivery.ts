@@ -70,6 +70,8 @@ interface Lane {
   /** The batch being written, and how to abort it. */
   flight?: Entry[]
   abort?: AbortController
+  /** The write's time limit, or the backoff before the next write: never both at once. */
+  timer?: ReturnType<typeof setTimeout>
   /** Everything up to this seq is due whatever the batch size. */
   due: number
   /** Retries of the batch at the front, and whether the next one is waiting for its backoff. */
@@ -87,6 +89,19 @@ const GROW_AFTER = 8
  * `writeTimeoutMs` default): the write then ends, as every {@link Sink} must on abort, and is retried.
  */
 const WRITE_TIMEOUT_MS = 30_000
+/**
+ * The longest a `retryInMs` (`Retry-After`) is waited, in milliseconds: one hour, core's
+ * `maxRetryTimeMs` default. A longer delay would overflow `setTimeout` (past 2^31-1 ms it fires at
+ * once), and what waits that long is left in storage for the next visit anyway.
+ */
+const MAX_RETRY_IN_MS = 3_600_000
+
+/** A `flush()` in progress: it resolves once everything up to `target` is settled. */
+interface Waiter {
+  target: number
+  delivered: boolean
+  resolve(delivered: boolean): void
+}
 
 /**
  * The browser's delivery core: core's `createCanonicalTracker` (same normaliser, ids, drop reasons
@@ -118,8 +133,9 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
   const flushInterval = number('flushInterval', 5000, 0)
   const maxRetries = number('maxRetries', 10, 0)
   const counters: TrackerStats = { queued: 0, sent: 0, failed: 0, dropped: 0, retried: 0, droppedByReason: {} }
+  if (!options.sinks?.[0]) throw new TypeError('[usertracking] options.sinks must be a non-empty array.')
   const lanes: Lane[] = options.sinks.map((sink) => ({ sink, queue: [], bytes: 0, due: 0, attempt: 0, limit: batchSize, successes: 0 }))
-  let waiters: { target: number; delivered: boolean; resolve: (delivered: boolean) => void }[] = []
+  let waiters: Waiter[] = []
   let seq = 0
   let paused = false
   let closed = false
@@ -179,6 +195,8 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
       lanes.forEach(pump)
     })
     .catch(report))
+  let ready = false
+  void loaded.then(() => (ready = true))
 
   // ---- the queue of each sink ----
 
@@ -202,28 +220,37 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
     while (count < lane.limit && queue[count]?.stored) count++
     const batch = (lane.flight = take(lane, count))
     const abort = (lane.abort = new AbortController())
-    const timer = setTimeout(() => abort.abort(), WRITE_TIMEOUT_MS)
-    void (async () => lane.sink.write(batch.map((entry) => entry.activity), { signal: abort.signal }))()
+    lane.timer = setTimeout(() => abort.abort(), WRITE_TIMEOUT_MS)
+    let rejected: Set<string>
+    void (async () => {
+      const result = await lane.sink.write(batch.map((entry) => entry.activity), { signal: abort.signal })
+      // As core's tracker does, a malformed answer (no `type`, a `rejected` that is not a list of
+      // `{ id }`) is a failed write, reported and retried: read here, it throws before anything is settled.
+      if (typeof result?.type != 'string') throw new TypeError(`[usertracking] ${lane.sink.name}: write() returned no SinkResult.`)
+      rejected = new Set((result as { rejected?: { id: string }[] }).rejected?.map((item) => item.id))
+      return result
+    })()
       .catch((error: unknown): SinkResult => (report(error), { type: 'retryable', error }))
       .then((result) => {
-        clearTimeout(timer)
+        clearTimeout(lane.timer)
         // Stopped meanwhile: shutdown accounted for the batch.
         if (lane.flight !== batch) return
         lane.flight = undefined
-        handle(lane, batch, result)
+        handle(lane, batch, result, rejected)
         pump(lane)
       })
+      // Nothing above should throw; were it to, the error is reported rather than left unhandled.
+      .catch(report)
   }
 
-  function handle(lane: Lane, batch: Entry[], result: SinkResult): void {
+  function handle(lane: Lane, batch: Entry[], result: SinkResult, rejected: Set<string>): void {
     let reason: DropReason | undefined
-    switch (result?.type) {
+    switch (result.type) {
       case 'success': {
         if (++lane.successes >= GROW_AFTER) {
           lane.successes = 0
           lane.limit = Math.min(batchSize, lane.limit * 2)
         }
-        const rejected = new Set(result.rejected?.map((item) => item.id))
         const refused = batch.filter((entry) => rejected.has(entry.activity.id))
         if (refused.length > 0) settle(lane, refused, 'rejected', result.rejected)
         batch = batch.filter((entry) => !rejected.has(entry.activity.id))
@@ -243,25 +270,28 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
       case 'failure':
         reason = 'permanent_failure'
         break
-      default:
-        // `retryable`, or not a SinkResult at all.
+      default: {
+        // `retryable`, or a type no sink should answer.
         if (++lane.attempt <= maxRetries) {
-          const delay = (result as { retryInMs?: number })?.retryInMs ?? backoffDelay(lane.attempt, 1000, 60_000)
-          logger.debug(`[${lane.sink.name}] Retry ${lane.attempt} in ${delay} ms.`, (result as { error?: unknown })?.error)
+          // A `retryInMs` that is not a number of at least 0 (negative, NaN) leaves the backoff to decide.
+          const asked = (result as { retryInMs?: number }).retryInMs!
+          const delay = asked >= 0 ? Math.min(asked, MAX_RETRY_IN_MS) : backoffDelay(lane.attempt, 1000, 60_000)
+          logger.debug(`[${lane.sink.name}] Retry ${lane.attempt} in ${delay} ms.`, (result as { error?: unknown }).error)
           counters.retried += batch.length
           enqueue(lane, batch, true)
           lane.backingOff = true
-          setTimeout(() => {
+          lane.timer = setTimeout(() => {
             lane.backingOff = false
             pump(lane)
           }, delay)
           return
         }
         reason = 'retries_exhausted'
+      }
     }
     // Settled, delivered or not: the next batch starts with a fresh retry budget.
     lane.attempt = 0
-    settle(lane, batch, reason, (result as { error?: unknown })?.error)
+    settle(lane, batch, reason, (result as { error?: unknown }).error)
   }
 
   /** `lane`'s sink is done with `entries`: delivered without `reason`, given up on with one. */
@@ -300,16 +330,27 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
     }
   }
 
-  async function flush(timeoutMs?: number): Promise<boolean> {
-    await loaded
-    void persist()
-    const target = seq
-    if (lowest() > target) return true
+  function flush(timeoutMs?: number): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
-      waiters.push({ target, delivered: true, resolve })
-      // A promise settles once: whichever comes first, the time running out or the delivery, wins.
-      if (timeoutMs !== undefined) setTimeout(resolve, timeoutMs, false)
-      markDue(target)
+      let timer: ReturnType<typeof setTimeout> | undefined
+      // Waiting for everything until the storage is loaded; then for what was tracked by then.
+      const waiter: Waiter = {
+        target: Infinity,
+        delivered: true,
+        resolve(delivered) {
+          clearTimeout(timer)
+          waiters = waiters.filter((item) => item !== waiter)
+          resolve(delivered)
+        },
+      }
+      waiters.push(waiter)
+      // The time runs from the call: a storage that never loads (a blocked IndexedDB) cannot hold it up.
+      if (timeoutMs !== undefined) timer = setTimeout(waiter.resolve, timeoutMs, false)
+      void loaded.then(() => {
+        void persist()
+        markDue((waiter.target = seq))
+        checkWaiters()
+      })
     })
   }
 
@@ -350,6 +391,7 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
         stopped = true
         clearTimeout(batchTimer)
         for (const lane of lanes) {
+          clearTimeout(lane.timer)
           lane.abort?.abort()
           const left = [...(lane.flight ?? []), ...take(lane, Infinity)]
           lane.flight = undefined
@@ -357,9 +399,11 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
           if (left.length > 0) drop('shutdown', left.length, lane.sink.name)
         }
         counters.queued = 0
+        // Each takes itself out of `waiters`.
         for (const waiter of waiters) waiter.resolve(false)
-        waiters = []
-        await persist()
+        // A storage that has not loaded (a blocked IndexedDB) would hold shutdown up for good: its
+        // writes stay queued behind the load instead.
+        if (ready) await persist()
         // close() may throw, reject or return nothing.
         for (const closing of [...options.sinks, storage]) await Promise.resolve().then(() => closing.close?.()).catch(report)
         return delivered

@@ -1,4 +1,4 @@
-import { createLogger, smallUuidv7, type ActivityInput, type Logger, type TrackerStats } from '@usertracking/core'
+import { createLogger, isPlainObject, smallUuidv7, type ActivityInput, type Logger, type TrackerStats } from '@usertracking/core'
 import { autocapture } from './autocapture'
 import { guard, guardAll } from './guard'
 import { mayTrack, writeConsent } from './consent'
@@ -23,6 +23,12 @@ export interface UserTrackingApi extends TrackingApi<UserTrackingOptions> {
    */
   shutdown(timeoutMs?: number): Promise<void>
 }
+
+/**
+ * `own` over `base` when `own` is a plain object. Anything else but `undefined` (a string, an array)
+ * goes on as given, so that the normaliser refuses it (`invalid`) rather than take its indexes as keys.
+ */
+const under = (base: object | undefined, own: unknown) => (own === undefined ? base : isPlainObject(own) ? { ...base, ...own } : own) as Record<string, unknown>
 
 /**
  * Creates a browser tracker. Apps use the ready-made {@link UserTracking}; a second instance is for
@@ -55,8 +61,8 @@ export function createUserTracking(): UserTrackingApi {
     tracker?.track({
       ...identity?.ids(),
       ...input,
-      context: { ...pageContext(options), userAgent: navigator.userAgent, ...input.context },
-      metadata: input.metadata || options.properties ? { ...options.properties, ...(input.metadata as object) } : undefined,
+      context: under({ ...pageContext(options), userAgent: navigator.userAgent }, input.context),
+      metadata: under(options.properties, input.metadata),
     })
 
   // An empty id means none: the element then goes unnamed.
