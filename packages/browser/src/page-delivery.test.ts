@@ -9,7 +9,8 @@ describeTrackerBehaviour('createCanonicalTracker', createCanonicalTracker)
 
 // What the page's core does beyond core's tracker (which the shared suite would fail).
 describe('createPageDelivery', () => {
-  let logger: Logger & { error: ReturnType<typeof vi.fn> }
+  let errors: unknown[]
+  let logger: Logger
   let delivery: PageDelivery
   const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms)
   /** A delivery to a sink answering `answers` in turn, then success; `writes` counts its calls. */
@@ -18,7 +19,7 @@ describe('createPageDelivery', () => {
       name: 'scripted',
       writes: 0,
       async write() {
-        return (answers[sink.writes++] ?? { type: 'success' }) as SinkResult
+        return (sink.writes < answers.length ? answers[sink.writes++] : (sink.writes++, { type: 'success' })) as SinkResult
       },
     }
     delivery = createPageDelivery({ sinks: [sink], storage, debounceTime: 0, logger })
@@ -27,7 +28,8 @@ describe('createPageDelivery', () => {
 
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
-    logger = { debug() {}, warn() {}, error: vi.fn() }
+    errors = []
+    logger = { debug() {}, warn() {}, error: (_message, error) => errors.push(error) }
   })
   afterEach(async () => {
     const done = delivery.shutdown({ timeoutMs: 0 })
@@ -38,15 +40,16 @@ describe('createPageDelivery', () => {
   })
 
   it('reports a malformed answer and retries the batch, as core does, rather than losing it', async () => {
-    // Malformed: `rejected` not a list, a list holding null, no `type`.
-    const sink = start([{ type: 'success', rejected: 'no' }, { type: 'success', rejected: [null] }, {}])
+    // Malformed: `rejected` not a list, a list holding null, no answer at all.
+    const sink = start([{ type: 'success', rejected: 'no' }, { type: 'success', rejected: [null] }, undefined])
     delivery.track({ activityType: 'a' })
     const flushed = delivery.flush()
     await advance(10_000)
     expect(sink.writes).toBe(4)
     expect(await flushed).toBe(true)
     expect(delivery.stats()).toMatchObject({ sent: 1, retried: 3, dropped: 0, queued: 0 })
-    expect(logger.error).toHaveBeenCalledTimes(3)
+    expect(errors).toHaveLength(3)
+    expect(errors.every((error) => error instanceof TypeError)).toBe(true)
   })
 
   it('backs off as usual for a retryInMs below zero or not a number, rather than retrying at once', async () => {

@@ -70,13 +70,11 @@ interface Lane {
   /** The batch being written, and how to abort it. */
   flight?: Entry[]
   abort?: AbortController
-  /** The write's time limit, or the backoff before the next write: never both at once. */
-  timer?: ReturnType<typeof setTimeout>
   /** Everything up to this seq is due whatever the batch size. */
   due: number
-  /** Retries of the batch at the front, and whether the next one is waiting for its backoff. */
+  /** Retries of the batch at the front, and the timer of the next retry while it backs off. */
   attempt: number
-  backingOff?: boolean
+  retry?: ReturnType<typeof setTimeout>
   /** The batch size, halved on `too_large`, doubled back after `GROW_AFTER` successes in a row. */
   limit: number
   successes: number
@@ -89,17 +87,12 @@ const GROW_AFTER = 8
  * `writeTimeoutMs` default): the write then ends, as every {@link Sink} must on abort, and is retried.
  */
 const WRITE_TIMEOUT_MS = 30_000
-/**
- * The longest a `retryInMs` (`Retry-After`) is waited, in milliseconds: one hour, core's
- * `maxRetryTimeMs` default. A longer delay would overflow `setTimeout` (past 2^31-1 ms it fires at
- * once), and what waits that long is left in storage for the next visit anyway.
- */
-const MAX_RETRY_IN_MS = 3_600_000
 
 /** A `flush()` in progress: it resolves once everything up to `target` is settled. */
 interface Waiter {
   target: number
-  delivered: boolean
+  /** Set once some of its activities were dropped. */
+  failed?: boolean
   resolve(delivered: boolean): void
 }
 
@@ -123,7 +116,7 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
   // A misconfiguration is a programming error: it throws at creation, naming the option, as core's does.
   const number = (key: keyof PageDeliveryOptions, fallback: number, minimum = 1): number => {
     const value = options[key] ?? fallback
-    if (!(typeof value === 'number' && value >= minimum)) throw new TypeError(`[usertracking] options.${key} must be a number of at least ${minimum}; got ${String(value)}.`)
+    if (!(typeof value === 'number' && value >= minimum)) throw new TypeError(`[usertracking] options.${key} must be a number of at least ${minimum}; got ${value}.`)
     return value
   }
   const batchSize = number('batchSize', 25)
@@ -133,9 +126,10 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
   const flushInterval = number('flushInterval', 5000, 0)
   const maxRetries = number('maxRetries', 10, 0)
   const counters: TrackerStats = { queued: 0, sent: 0, failed: 0, dropped: 0, retried: 0, droppedByReason: {} }
-  if (!options.sinks?.[0]) throw new TypeError('[usertracking] options.sinks must be a non-empty array.')
   const lanes: Lane[] = options.sinks.map((sink) => ({ sink, queue: [], bytes: 0, due: 0, attempt: 0, limit: batchSize, successes: 0 }))
-  let waiters: Waiter[] = []
+  if (!lanes[0]) throw new TypeError('[usertracking] options.sinks must be a non-empty array.')
+  /** Each takes itself out once resolved. */
+  const waiters = new Set<Waiter>()
   let seq = 0
   let paused = false
   let closed = false
@@ -195,8 +189,6 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
       lanes.forEach(pump)
     })
     .catch(report))
-  let ready = false
-  void loaded.then(() => (ready = true))
 
   // ---- the queue of each sink ----
 
@@ -214,25 +206,24 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
 
   function pump(lane: Lane): void {
     const { queue } = lane
-    if (stopped || paused || lane.flight || lane.backingOff || !queue[0]?.stored) return
+    if (stopped || paused || lane.flight || lane.retry || !queue[0]?.stored) return
     if (queue.length < lane.limit && queue[0].seq > lane.due) return
     let count = 0
     while (count < lane.limit && queue[count]?.stored) count++
     const batch = (lane.flight = take(lane, count))
     const abort = (lane.abort = new AbortController())
-    lane.timer = setTimeout(() => abort.abort(), WRITE_TIMEOUT_MS)
+    const timer = setTimeout(() => abort.abort(), WRITE_TIMEOUT_MS)
     let rejected: Set<string>
     void (async () => {
       const result = await lane.sink.write(batch.map((entry) => entry.activity), { signal: abort.signal })
-      // As core's tracker does, a malformed answer (no `type`, a `rejected` that is not a list of
-      // `{ id }`) is a failed write, reported and retried: read here, it throws before anything is settled.
-      if (typeof result?.type != 'string') throw new TypeError(`[usertracking] ${lane.sink.name}: write() returned no SinkResult.`)
+      // Read here, a malformed answer (none at all, a `rejected` that is not a list of `{ id }`)
+      // throws before anything is settled: a failed write, reported and retried, as in core's tracker.
       rejected = new Set((result as { rejected?: { id: string }[] }).rejected?.map((item) => item.id))
       return result
     })()
       .catch((error: unknown): SinkResult => (report(error), { type: 'retryable', error }))
       .then((result) => {
-        clearTimeout(lane.timer)
+        clearTimeout(timer)
         // Stopped meanwhile: shutdown accounted for the batch.
         if (lane.flight !== batch) return
         lane.flight = undefined
@@ -273,15 +264,17 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
       default: {
         // `retryable`, or a type no sink should answer.
         if (++lane.attempt <= maxRetries) {
-          // A `retryInMs` that is not a number of at least 0 (negative, NaN) leaves the backoff to decide.
+          // A `retryInMs` (`Retry-After`) is waited at most an hour, core's `maxRetryTimeMs` default: a
+          // longer one would overflow setTimeout (past 2^31-1 ms it fires at once), and what waits
+          // that long stays in storage for the next visit anyway. One that is not a number of at
+          // least 0 (negative, NaN) leaves the wait to the backoff.
           const asked = (result as { retryInMs?: number }).retryInMs!
-          const delay = asked >= 0 ? Math.min(asked, MAX_RETRY_IN_MS) : backoffDelay(lane.attempt, 1000, 60_000)
+          const delay = asked >= 0 ? Math.min(asked, 3_600_000) : backoffDelay(lane.attempt, 1000, 60_000)
           logger.debug(`[${lane.sink.name}] Retry ${lane.attempt} in ${delay} ms.`, (result as { error?: unknown }).error)
           counters.retried += batch.length
           enqueue(lane, batch, true)
-          lane.backingOff = true
-          lane.timer = setTimeout(() => {
-            lane.backingOff = false
+          lane.retry = setTimeout(() => {
+            lane.retry = undefined
             pump(lane)
           }, delay)
           return
@@ -299,7 +292,7 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
     if (reason) {
       if (reason !== 'queue_overflow') counters.failed += entries.length
       drop(reason, entries.length, detail ?? lane.sink.name)
-      for (const waiter of waiters) if (entries.some((entry) => entry.seq <= waiter.target)) waiter.delivered = false
+      for (const waiter of waiters) if (entries.some((entry) => entry.seq <= waiter.target)) waiter.failed = true
     } else counters.sent += entries.length
     for (const entry of entries) {
       if (--entry.pending > 0) continue
@@ -312,15 +305,11 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
 
   // ---- flush ----
 
-  function lowest(): number {
+  // Resolves the waiters whose activities are all settled: none is left at or below their target.
+  function checkWaiters(): void {
     let low = Infinity
     for (const lane of lanes) low = Math.min(low, (lane.flight ?? lane.queue)[0]?.seq ?? Infinity)
-    return low
-  }
-
-  function checkWaiters(): void {
-    const low = lowest()
-    waiters = waiters.filter((waiter) => low <= waiter.target || waiter.resolve(waiter.delivered))
+    for (const waiter of waiters) if (low > waiter.target) waiter.resolve(!waiter.failed)
   }
 
   function markDue(upTo: number): void {
@@ -336,18 +325,17 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
       // Waiting for everything until the storage is loaded; then for what was tracked by then.
       const waiter: Waiter = {
         target: Infinity,
-        delivered: true,
         resolve(delivered) {
           clearTimeout(timer)
-          waiters = waiters.filter((item) => item !== waiter)
+          waiters.delete(waiter)
           resolve(delivered)
         },
       }
-      waiters.push(waiter)
+      waiters.add(waiter)
       // The time runs from the call: a storage that never loads (a blocked IndexedDB) cannot hold it up.
       if (timeoutMs !== undefined) timer = setTimeout(waiter.resolve, timeoutMs, false)
+      // Each burst schedules its own storage write: there is none to start here.
       void loaded.then(() => {
-        void persist()
         markDue((waiter.target = seq))
         checkWaiters()
       })
@@ -391,7 +379,7 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
         stopped = true
         clearTimeout(batchTimer)
         for (const lane of lanes) {
-          clearTimeout(lane.timer)
+          clearTimeout(lane.retry)
           lane.abort?.abort()
           const left = [...(lane.flight ?? []), ...take(lane, Infinity)]
           lane.flight = undefined
@@ -399,17 +387,17 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
           if (left.length > 0) drop('shutdown', left.length, lane.sink.name)
         }
         counters.queued = 0
-        // Each takes itself out of `waiters`.
         for (const waiter of waiters) waiter.resolve(false)
-        // A storage that has not loaded (a blocked IndexedDB) would hold shutdown up for good: its
-        // writes stay queued behind the load instead.
-        if (ready) await persist()
+        // Out of time, delivery is stuck, maybe on a storage that never loaded (a blocked IndexedDB):
+        // its last writes are queued, not waited for.
+        if (delivered) await persist()
         // close() may throw, reject or return nothing.
         for (const closing of [...options.sinks, storage]) await Promise.resolve().then(() => closing.close?.()).catch(report)
         return delivered
       })())
     },
-    stats: () => ({ ...counters, droppedByReason: { ...counters.droppedByReason } }),
+    // A copy, deep: the caller may keep or change it.
+    stats: () => structuredClone(counters),
     pause() {
       paused = true
     },

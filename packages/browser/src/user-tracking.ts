@@ -25,10 +25,10 @@ export interface UserTrackingApi extends TrackingApi<UserTrackingOptions> {
 }
 
 /**
- * `own` over `base` when `own` is a plain object. Anything else but `undefined` (a string, an array)
+ * `own` over `base` when `own` is a plain object, `base` without `own`. Anything else (a string, an array)
  * goes on as given, so that the normaliser refuses it (`invalid`) rather than take its indexes as keys.
  */
-const under = (base: object | undefined, own: unknown) => (own === undefined ? base : isPlainObject(own) ? { ...base, ...own } : own) as Record<string, unknown>
+const under = (base: object | undefined, own: unknown) => (isPlainObject(own) ? { ...base, ...own } : (own ?? base)) as Record<string, unknown>
 
 /**
  * Creates a browser tracker. Apps use the ready-made {@link UserTracking}; a second instance is for
@@ -126,7 +126,7 @@ export function createUserTracking(): UserTrackingApi {
   function apply(replace: boolean): void {
     if (typeof window === 'undefined' || closed || !(options.endpoint || options.sinks?.length)) return
     if (!mayTrack(options)) {
-      log.debug('Not recording: no consent, or Do Not Track or Global Privacy Control.')
+      log.debug('Not recording: no consent, or DNT / GPC.')
       stop()
       return
     }
@@ -211,7 +211,9 @@ export function createUserTracking(): UserTrackingApi {
       if (granted) apply(false)
       else withdraw()
     },
-    flush: () => tracker?.flush() ?? Promise.resolve(true),
+    async flush() {
+      return tracker?.flush() ?? true
+    },
     stats: () => tracker?.stats(),
     async shutdown(timeoutMs = 2000) {
       closed = true
