@@ -312,11 +312,13 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
     for (const waiter of waiters) if (low > waiter.target) waiter.resolve(!waiter.failed)
   }
 
+  // Sends everything up to `upTo` whatever the batch size; a flush with nothing left to wait for resolves.
   function markDue(upTo: number): void {
     for (const lane of lanes) {
       lane.due = Math.max(lane.due, upTo)
       pump(lane)
     }
+    checkWaiters()
   }
 
   function flush(timeoutMs?: number): Promise<boolean> {
@@ -335,10 +337,7 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
       // The time runs from the call: a storage that never loads (a blocked IndexedDB) cannot hold it up.
       if (timeoutMs !== undefined) timer = setTimeout(waiter.resolve, timeoutMs, false)
       // Each burst schedules its own storage write: there is none to start here.
-      void loaded.then(() => {
-        markDue((waiter.target = seq))
-        checkWaiters()
-      })
+      void loaded.then(() => markDue((waiter.target = seq)))
     })
   }
 
@@ -396,8 +395,7 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
         return delivered
       })())
     },
-    // A copy, deep: the caller may keep or change it.
-    stats: () => structuredClone(counters),
+    stats: () => ({ ...counters, droppedByReason: { ...counters.droppedByReason } }),
     pause() {
       paused = true
     },
