@@ -129,10 +129,12 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
     return db && write(db, [], ids).catch(fail)
   }
   const parse = <T>(key: string): T[] => JSON.parse(readLocal(key) ?? '[]') as T[]
+  // Opens the database on its first use only (so never for a visitor who was never tracked), and
+  // again after it closed or failed to open.
+  const store = createStore(name, 'activities')
 
   async function open(): Promise<void> {
     opened = true
-    const store = createStore(name, 'activities')
     const locks = navigator.locks
     if (locks) {
       // Held until the document goes away, which is how other tabs tell this one is alive.
@@ -207,7 +209,7 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): PageSto
       forgotten.clear()
       for (const key of localKeys(name + ':')) writeLocal(key, undefined)
       try {
-        await (db ?? createStore(name, 'activities'))('readwrite', (objects) => {
+        await store('readwrite', (objects) => {
           objects.clear()
           return promisifyRequest(objects.transaction)
         })

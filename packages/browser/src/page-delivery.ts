@@ -72,9 +72,9 @@ interface Lane {
   abort?: AbortController
   /** Everything up to this seq is due whatever the batch size. */
   due: number
-  /** Retries of the batch at the front, and whether the next one is waiting for its backoff. */
+  /** Retries of the batch at the front, and the timer of the next retry while it backs off. */
   attempt: number
-  backingOff?: boolean
+  retry?: ReturnType<typeof setTimeout>
   /** The batch size, halved on `too_large`, doubled back after `GROW_AFTER` successes in a row. */
   limit: number
   successes: number
@@ -87,6 +87,14 @@ const GROW_AFTER = 8
  * `writeTimeoutMs` default): the write then ends, as every {@link Sink} must on abort, and is retried.
  */
 const WRITE_TIMEOUT_MS = 30_000
+
+/** A `flush()` in progress: it resolves once everything up to `target` is settled. */
+interface Waiter {
+  target: number
+  /** Set once some of its activities were dropped. */
+  failed?: boolean
+  resolve(delivered: boolean): void
+}
 
 /**
  * The browser's delivery core: core's `createCanonicalTracker` (same normaliser, ids, drop reasons
@@ -108,7 +116,7 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
   // A misconfiguration is a programming error: it throws at creation, naming the option, as core's does.
   const number = (key: keyof PageDeliveryOptions, fallback: number, minimum = 1): number => {
     const value = options[key] ?? fallback
-    if (!(typeof value === 'number' && value >= minimum)) throw new TypeError(`[usertracking] options.${key} must be a number of at least ${minimum}; got ${String(value)}.`)
+    if (!(typeof value === 'number' && value >= minimum)) throw new TypeError(`[usertracking] options.${key} must be a number of at least ${minimum}; got ${value}.`)
     return value
   }
   const batchSize = number('batchSize', 25)
@@ -119,7 +127,9 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
   const maxRetries = number('maxRetries', 10, 0)
   const counters: TrackerStats = { queued: 0, sent: 0, failed: 0, dropped: 0, retried: 0, droppedByReason: {} }
   const lanes: Lane[] = options.sinks.map((sink) => ({ sink, queue: [], bytes: 0, due: 0, attempt: 0, limit: batchSize, successes: 0 }))
-  let waiters: { target: number; delivered: boolean; resolve: (delivered: boolean) => void }[] = []
+  if (!lanes[0]) throw new TypeError('[usertracking] options.sinks must be a non-empty array.')
+  /** Each takes itself out once resolved. */
+  const waiters = new Set<Waiter>()
   let seq = 0
   let paused = false
   let closed = false
@@ -196,34 +206,42 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
 
   function pump(lane: Lane): void {
     const { queue } = lane
-    if (stopped || paused || lane.flight || lane.backingOff || !queue[0]?.stored) return
+    if (stopped || paused || lane.flight || lane.retry || !queue[0]?.stored) return
     if (queue.length < lane.limit && queue[0].seq > lane.due) return
     let count = 0
     while (count < lane.limit && queue[count]?.stored) count++
     const batch = (lane.flight = take(lane, count))
     const abort = (lane.abort = new AbortController())
     const timer = setTimeout(() => abort.abort(), WRITE_TIMEOUT_MS)
-    void (async () => lane.sink.write(batch.map((entry) => entry.activity), { signal: abort.signal }))()
+    let rejected: Set<string>
+    void (async () => {
+      const result = await lane.sink.write(batch.map((entry) => entry.activity), { signal: abort.signal })
+      // Read here, a malformed answer (none at all, a `rejected` that is not a list of `{ id }`)
+      // throws before anything is settled: a failed write, reported and retried, as in core's tracker.
+      rejected = new Set((result as { rejected?: { id: string }[] }).rejected?.map((item) => item.id))
+      return result
+    })()
       .catch((error: unknown): SinkResult => (report(error), { type: 'retryable', error }))
       .then((result) => {
         clearTimeout(timer)
         // Stopped meanwhile: shutdown accounted for the batch.
         if (lane.flight !== batch) return
         lane.flight = undefined
-        handle(lane, batch, result)
+        handle(lane, batch, result, rejected)
         pump(lane)
       })
+      // Nothing above should throw; were it to, the error is reported rather than left unhandled.
+      .catch(report)
   }
 
-  function handle(lane: Lane, batch: Entry[], result: SinkResult): void {
+  function handle(lane: Lane, batch: Entry[], result: SinkResult, rejected: Set<string>): void {
     let reason: DropReason | undefined
-    switch (result?.type) {
+    switch (result.type) {
       case 'success': {
         if (++lane.successes >= GROW_AFTER) {
           lane.successes = 0
           lane.limit = Math.min(batchSize, lane.limit * 2)
         }
-        const rejected = new Set(result.rejected?.map((item) => item.id))
         const refused = batch.filter((entry) => rejected.has(entry.activity.id))
         if (refused.length > 0) settle(lane, refused, 'rejected', result.rejected)
         batch = batch.filter((entry) => !rejected.has(entry.activity.id))
@@ -243,25 +261,30 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
       case 'failure':
         reason = 'permanent_failure'
         break
-      default:
-        // `retryable`, or not a SinkResult at all.
+      default: {
+        // `retryable`, or a type no sink should answer.
         if (++lane.attempt <= maxRetries) {
-          const delay = (result as { retryInMs?: number })?.retryInMs ?? backoffDelay(lane.attempt, 1000, 60_000)
-          logger.debug(`[${lane.sink.name}] Retry ${lane.attempt} in ${delay} ms.`, (result as { error?: unknown })?.error)
+          // A `retryInMs` (`Retry-After`) is waited at most an hour, core's `maxRetryTimeMs` default: a
+          // longer one would overflow setTimeout (past 2^31-1 ms it fires at once), and what waits
+          // that long stays in storage for the next visit anyway. One that is not a number of at
+          // least 0 (negative, NaN) leaves the wait to the backoff.
+          const asked = (result as { retryInMs?: number }).retryInMs!
+          const delay = asked >= 0 ? Math.min(asked, 3_600_000) : backoffDelay(lane.attempt, 1000, 60_000)
+          logger.debug(`[${lane.sink.name}] Retry ${lane.attempt} in ${delay} ms.`, (result as { error?: unknown }).error)
           counters.retried += batch.length
           enqueue(lane, batch, true)
-          lane.backingOff = true
-          setTimeout(() => {
-            lane.backingOff = false
+          lane.retry = setTimeout(() => {
+            lane.retry = undefined
             pump(lane)
           }, delay)
           return
         }
         reason = 'retries_exhausted'
+      }
     }
     // Settled, delivered or not: the next batch starts with a fresh retry budget.
     lane.attempt = 0
-    settle(lane, batch, reason, (result as { error?: unknown })?.error)
+    settle(lane, batch, reason, (result as { error?: unknown }).error)
   }
 
   /** `lane`'s sink is done with `entries`: delivered without `reason`, given up on with one. */
@@ -269,7 +292,7 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
     if (reason) {
       if (reason !== 'queue_overflow') counters.failed += entries.length
       drop(reason, entries.length, detail ?? lane.sink.name)
-      for (const waiter of waiters) if (entries.some((entry) => entry.seq <= waiter.target)) waiter.delivered = false
+      for (const waiter of waiters) if (entries.some((entry) => entry.seq <= waiter.target)) waiter.failed = true
     } else counters.sent += entries.length
     for (const entry of entries) {
       if (--entry.pending > 0) continue
@@ -282,34 +305,39 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
 
   // ---- flush ----
 
-  function lowest(): number {
+  // Resolves the waiters whose activities are all settled: none is left at or below their target.
+  function checkWaiters(): void {
     let low = Infinity
     for (const lane of lanes) low = Math.min(low, (lane.flight ?? lane.queue)[0]?.seq ?? Infinity)
-    return low
+    for (const waiter of waiters) if (low > waiter.target) waiter.resolve(!waiter.failed)
   }
 
-  function checkWaiters(): void {
-    const low = lowest()
-    waiters = waiters.filter((waiter) => low <= waiter.target || waiter.resolve(waiter.delivered))
-  }
-
+  // Sends everything up to `upTo` whatever the batch size; a flush with nothing left to wait for resolves.
   function markDue(upTo: number): void {
     for (const lane of lanes) {
       lane.due = Math.max(lane.due, upTo)
       pump(lane)
     }
+    checkWaiters()
   }
 
-  async function flush(timeoutMs?: number): Promise<boolean> {
-    await loaded
-    void persist()
-    const target = seq
-    if (lowest() > target) return true
+  function flush(timeoutMs?: number): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
-      waiters.push({ target, delivered: true, resolve })
-      // A promise settles once: whichever comes first, the time running out or the delivery, wins.
-      if (timeoutMs !== undefined) setTimeout(resolve, timeoutMs, false)
-      markDue(target)
+      let timer: ReturnType<typeof setTimeout> | undefined
+      // Waiting for everything until the storage is loaded; then for what was tracked by then.
+      const waiter: Waiter = {
+        target: Infinity,
+        resolve(delivered) {
+          clearTimeout(timer)
+          waiters.delete(waiter)
+          resolve(delivered)
+        },
+      }
+      waiters.add(waiter)
+      // The time runs from the call: a storage that never loads (a blocked IndexedDB) cannot hold it up.
+      if (timeoutMs !== undefined) timer = setTimeout(waiter.resolve, timeoutMs, false)
+      // Each burst schedules its own storage write: there is none to start here.
+      void loaded.then(() => markDue((waiter.target = seq)))
     })
   }
 
@@ -350,6 +378,7 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
         stopped = true
         clearTimeout(batchTimer)
         for (const lane of lanes) {
+          clearTimeout(lane.retry)
           lane.abort?.abort()
           const left = [...(lane.flight ?? []), ...take(lane, Infinity)]
           lane.flight = undefined
@@ -358,8 +387,9 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
         }
         counters.queued = 0
         for (const waiter of waiters) waiter.resolve(false)
-        waiters = []
-        await persist()
+        // Out of time, delivery is stuck, maybe on a storage that never loaded (a blocked IndexedDB):
+        // its last writes are queued, not waited for.
+        if (delivered) await persist()
         // close() may throw, reject or return nothing.
         for (const closing of [...options.sinks, storage]) await Promise.resolve().then(() => closing.close?.()).catch(report)
         return delivered

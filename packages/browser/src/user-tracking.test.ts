@@ -327,6 +327,17 @@ describe('the site, the URL and properties', () => {
     expect(bought?.metadata).toEqual({ site: 'shop-1', plan: 'own', locale: 'en', amount: 3 })
     expect(plain?.metadata).toEqual({ site: 'shop-1', plan: 'pro', locale: 'en' })
   })
+
+  it('refuses metadata that is not an object as invalid, rather than merging its indexes with the properties', async () => {
+    start({ trackPageViews: false, properties: { site: 'shop-1' } })
+    // What a script without types can pass.
+    const track = tracking.track as (action: string, elementId: string, data: unknown) => string | undefined
+    expect(track('text', 'el', 'not an object')).toBeUndefined()
+    expect(track('list', 'el', ['a', 'b'])).toBeUndefined()
+    expect(track('ok', 'el', undefined)).toBeDefined()
+    expect((await delivered()).map((activity) => [activity.activityType, activity.metadata])).toEqual([['ok', { site: 'shop-1' }]])
+    expect(tracking.stats()).toMatchObject({ droppedByReason: { invalid: 2 } })
+  })
 })
 
 describe('consent', () => {

@@ -1,4 +1,4 @@
-import { createLogger, smallUuidv7, type ActivityInput, type Logger, type TrackerStats } from '@usertracking/core'
+import { createLogger, isPlainObject, smallUuidv7, type ActivityInput, type Logger, type TrackerStats } from '@usertracking/core'
 import { autocapture } from './autocapture'
 import { guard, guardAll } from './guard'
 import { mayTrack, writeConsent } from './consent'
@@ -23,6 +23,12 @@ export interface UserTrackingApi extends TrackingApi<UserTrackingOptions> {
    */
   shutdown(timeoutMs?: number): Promise<void>
 }
+
+/**
+ * `own` over `base` when `own` is a plain object, `base` without `own`. Anything else (a string, an array)
+ * goes on as given, so that the normaliser refuses it (`invalid`) rather than take its indexes as keys.
+ */
+const under = (base: object | undefined, own: unknown) => (isPlainObject(own) ? { ...base, ...own } : (own ?? base)) as Record<string, unknown>
 
 /**
  * Creates a browser tracker. Apps use the ready-made {@link UserTracking}; a second instance is for
@@ -55,8 +61,8 @@ export function createUserTracking(): UserTrackingApi {
     tracker?.track({
       ...identity?.ids(),
       ...input,
-      context: { ...pageContext(options), userAgent: navigator.userAgent, ...input.context },
-      metadata: input.metadata || options.properties ? { ...options.properties, ...(input.metadata as object) } : undefined,
+      context: under({ ...pageContext(options), userAgent: navigator.userAgent }, input.context),
+      metadata: under(options.properties, input.metadata),
     })
 
   // An empty id means none: the element then goes unnamed.
@@ -120,7 +126,7 @@ export function createUserTracking(): UserTrackingApi {
   function apply(replace: boolean): void {
     if (typeof window === 'undefined' || closed || !(options.endpoint || options.sinks?.length)) return
     if (!mayTrack(options)) {
-      log.debug('Not recording: no consent, or Do Not Track or Global Privacy Control.')
+      log.debug('Not recording: no consent, or DNT / GPC.')
       stop()
       return
     }
@@ -205,7 +211,9 @@ export function createUserTracking(): UserTrackingApi {
       if (granted) apply(false)
       else withdraw()
     },
-    flush: () => tracker?.flush() ?? Promise.resolve(true),
+    async flush() {
+      return tracker?.flush() ?? true
+    },
     stats: () => tracker?.stats(),
     async shutdown(timeoutMs = 2000) {
       closed = true

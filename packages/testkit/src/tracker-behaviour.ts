@@ -157,10 +157,24 @@ export function describeTrackerBehaviour(name: string, create: (options: Tracker
       expect(writes).toHaveLength(2)
       // Full jitter: the second retry waits at random, below twice the 1 s base.
       await advance(2000)
-      expect(await flushed).toBe(true)
+      // Checked before awaiting: a wrong backoff fails here rather than leaving the flush pending.
       expect(writes).toHaveLength(3)
       expect(writes[2]!.at - writes[1]!.at).toBeLessThan(2000)
+      expect(await flushed).toBe(true)
       expect(tracker.stats()).toMatchObject({ sent: 1, retried: 2, dropped: 0 })
+    })
+
+    it('waits no longer than an hour for a retryInMs past what setTimeout holds, rather than retrying at once', async () => {
+      // 2^31 ms would overflow a timer, which then fires at once: a tight loop through maxRetries.
+      const { sink, writes } = scriptedSink(log, (_, write) => (write === 1 ? { type: 'retryable', retryInMs: 2 ** 31 } : { type: 'success' }))
+      const tracker = make({ sinks: [sink], storage: recordingStorage(log).storage })
+      track(tracker, 'a')
+      const flushed = tracker.flush()
+      await advance(60_000)
+      expect(writes).toHaveLength(1)
+      await advance(3_600_000 - 60_000)
+      expect(writes).toHaveLength(2)
+      expect(await flushed).toBe(true)
     })
 
     it('drops a batch after maxRetries retries as retries_exhausted, and flush() says so', async () => {
@@ -309,13 +323,24 @@ export function describeTrackerBehaviour(name: string, create: (options: Tracker
     })
 
     it('resolves flush(timeoutMs) false when time runs out, and true once nothing is pending', async () => {
-      const { sink } = scriptedSink(log, () => ({ type: 'retryable', retryInMs: 10_000 }))
+      const { sink } = scriptedSink(log, (_, write) => (write === 1 ? { type: 'retryable', retryInMs: 10_000 } : { type: 'success' }))
       const tracker = make({ sinks: [sink], storage: recordingStorage(log).storage })
       expect(await tracker.flush()).toBe(true)
       track(tracker, 'a')
       const flushed = tracker.flush(500)
       await advance(500)
       expect(await flushed).toBe(false)
+      // The retry delivers it in time: true, and the flush's timer goes with it.
+      const delivered = tracker.flush(60_000)
+      await advance(9_500)
+      expect(await delivered).toBe(true)
+      expect(vi.getTimerCount()).toBe(0)
+      expect(await tracker.flush()).toBe(true)
+      expect(tracker.stats()).toMatchObject({ sent: 1, queued: 0 })
+    })
+
+    it('refuses to start without a sink', () => {
+      expect(() => create({ sinks: [], storage: recordingStorage(log).storage })).toThrow(TypeError)
     })
   })
 }
