@@ -67,6 +67,9 @@ function abortQuietly(controller: AbortController | undefined, reason: unknown):
   }
 }
 
+/** The answers a sink may give; anything else is a broken sink, retried as a retryable failure. */
+const SINK_RESULT_TYPES = new Set<unknown>(['success', 'retryable', 'failure', 'too_large'] satisfies SinkResult['type'][])
+
 /** Writes that must succeed in a row before a halved batch limit doubles again. */
 const GROW_AFTER = 8
 
@@ -150,7 +153,11 @@ export function createSinkQueue(sink: Sink, config: ResolvedTrackerOptions, hook
         batch.map((entry) => entry.activity),
         { signal: abort.signal },
       )
-      if (typeof result?.type !== 'string') throw new TypeError('write() returned no SinkResult.')
+      if (!SINK_RESULT_TYPES.has(result?.type)) throw new SinkError(name, 'write() returned no SinkResult.')
+      // Read here, not after: a throw in `handle` would lose the batch, taken off the queue already.
+      if (result.type === 'success' && result.rejected !== undefined && !(Array.isArray(result.rejected) && result.rejected.every((item) => typeof item?.id === 'string'))) {
+        throw new SinkError(name, 'write() returned `rejected` that is not a list of { id, error }.')
+      }
     } catch (error) {
       hooks.error(UserTrackingError.isInstance(error) ? error : new SinkError(name, 'write() threw.', error))
       result = { type: 'retryable', error }

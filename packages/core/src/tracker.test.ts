@@ -179,6 +179,30 @@ describe('delivery failures', () => {
     expect(String(onError.mock.calls[0]![0])).toContain('[usertracking] [flaky]')
   })
 
+  it('reports a malformed answer and retries its batch, rather than losing it or counting it delivered', async () => {
+    const onError = vi.fn()
+    // `rejected` not a list, a list holding null, a type no sink may answer, then a real answer.
+    const answers: unknown[] = [{ type: 'success', rejected: 'no' }, { type: 'success', rejected: [null] }, { type: 'ok' }]
+    const sink: Sink & { writes: number } = {
+      name: 'broken',
+      writes: 0,
+      async write() {
+        return (answers[sink.writes++] ?? { type: 'success' }) as SinkResult
+      },
+    }
+    const t = tracker({ sinks: [sink], batchSize: 1, onError })
+    t.track({ activityType: 'a' })
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(sink.writes).toBe(4)
+    expect(t.stats()).toMatchObject({ sent: 1, retried: 3, dropped: 0 })
+    expect(onError).toHaveBeenCalledTimes(3)
+    expect(onError.mock.calls.map((call) => String(call[0]))).toEqual([
+      expect.stringContaining('not a list of { id, error }'),
+      expect.stringContaining('not a list of { id, error }'),
+      expect.stringContaining('no SinkResult'),
+    ])
+  })
+
   it('aborts and retries a write that never answers', async () => {
     const { sink, pending } = manualSink()
     const t = tracker({ sinks: [sink], batchSize: 1, writeTimeoutMs: 1000 })
