@@ -8,6 +8,9 @@ import { AdminDashboard } from './admin-dashboard'
 const DAY = 86_400_000
 const today = Math.floor(Date.now() / DAY) * DAY
 const at = (daysAgo: number, hour = 1) => new Date(today - daysAgo * DAY + hour * 3_600_000).toISOString()
+// Today's activities happened before now, whatever the time of day: at 00:30 UTC an activity at
+// 02:00 today would be in the future, and sort above one tracked live.
+const earlierToday = (secondsAgo: number) => new Date(Math.max(today, Date.now() - secondsAgo * 1000)).toISOString()
 const dayLabel = (daysAgo: number) => new Date(today - daysAgo * DAY).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' })
 const cost = (total: number) => ({ total, currency: 'USD' as const, source: 'custom' })
 
@@ -18,8 +21,8 @@ const priced: Activity[] = [
 ]
 const seed: ActivityInput[] = [
   { userId: 'ben', sessionId: 's2', activityType: 'login', timestamp: at(1), context: { page: '/login' } },
-  { anonymousId: 'anon-1', sessionId: 's3', activityType: 'page_visit', timestamp: at(0), context: { page: '/pricing' } },
-  { anonymousId: 'anon-1', sessionId: 's3', activityType: 'button_click', timestamp: at(0, 2), context: { page: '/pricing' } },
+  { anonymousId: 'anon-1', sessionId: 's3', activityType: 'page_visit', timestamp: earlierToday(120), context: { page: '/pricing' } },
+  { anonymousId: 'anon-1', sessionId: 's3', activityType: 'button_click', timestamp: earlierToday(60), context: { page: '/pricing' } },
   // Outside the 14 days shown.
   { userId: 'old', activityType: 'login', timestamp: at(30) },
 ]
