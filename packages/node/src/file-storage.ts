@@ -244,7 +244,7 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     return live.has(id) || pagedBack.some((map) => map.has(id))
   }
 
-  /** Every activity the tracker holds: added or loaded, then those paged back, oldest first. */
+  /** Every activity the tracker holds, for a rewrite: those added or loaded, then those paged back. */
   function* heldActivities(): Generator<Activity> {
     yield* live.values()
     for (const map of pagedBack) yield* map.values()
