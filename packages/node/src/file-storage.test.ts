@@ -220,6 +220,53 @@ describe('fileStorage', () => {
     await second.close()
   })
 
+  it('keeps what page handed back through a rewrite until it is removed, in order after a restart', async () => {
+    const dir = tempDir()
+    const journal = join(dir, 'journal.ndjson')
+    const storage = fileStorage({ dir, compactAtBytes: 2048 })
+    await storage.load(10)
+    const spilled = Array.from({ length: 8 }, (_, index) => activity(index))
+    await storage.spillJson(new TextEncoder().encode(JSON.stringify(spilled)), 8)
+    expect(await storage.page(3)).toEqual(spilled.slice(0, 3))
+    expect(await storage.page(3)).toEqual(spilled.slice(3, 6))
+    // Delivered out of order: one from each page.
+    await storage.remove([spilled[4]!.id, spilled[0]!.id])
+    expect(storage.size).toBe(6)
+    // Other traffic grows the journal until it is rewritten.
+    let rewritten = false
+    for (let round = 0; round < 200 && !rewritten; round++) {
+      const before = statSync(journal).size
+      const other = activity(100 + round)
+      await storage.add([other])
+      await storage.remove([other.id])
+      rewritten = statSync(journal).size < before
+    }
+    expect(rewritten).toBe(true)
+    expect(storage.size).toBe(6)
+    await storage.close()
+
+    const reopened = fileStorage({ dir })
+    expect(await reopened.load()).toEqual([1, 2, 3, 5, 6, 7].map((index) => spilled[index]))
+    await reopened.close()
+  })
+
+  it('empties the journal once everything paged back is removed', async () => {
+    const dir = tempDir()
+    const storage = fileStorage({ dir })
+    await storage.load(10)
+    const spilled = Array.from({ length: 5 }, (_, index) => activity(index))
+    await storage.spillJson(new TextEncoder().encode(JSON.stringify(spilled)), 5)
+    const first = await storage.page(2)
+    const rest = await storage.page(10)
+    await storage.remove(rest.map((item) => item.id))
+    expect(storage.size).toBe(2)
+    expect(statSync(join(dir, 'journal.ndjson')).size).toBeGreaterThan(0)
+    await storage.remove(first.map((item) => item.id))
+    expect(storage.size).toBe(0)
+    expect(statSync(join(dir, 'journal.ndjson')).size).toBe(0)
+    await storage.close()
+  })
+
   it('holds what spillJson gets in memory while the directory is in use, and pages it back', async () => {
     const dir = tempDir()
     const holder = fileStorage({ dir })

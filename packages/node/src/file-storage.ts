@@ -133,8 +133,17 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
   const journalPath = join(dir, JOURNAL_FILE)
   const tmpPath = `${journalPath}.tmp`
 
-  /** What the tracker holds (added, or loaded / paged back), by id. */
+  /** What the tracker holds that was added or loaded, by id. */
   let live = new Map<string, Activity>()
+  /**
+   * What the tracker holds that `page` handed back, by id: one map per call, oldest first, dropped
+   * once emptied. Not in `live`: that map lives as long as the storage, so V8 keeps it and its tables
+   * in the old generation, and a young object an old one points to (also a table the map has
+   * outgrown) counts as alive in every young collection until a full one. Each activity read back
+   * would be moved to the old generation before it was delivered (`pnpm bench delivery`); a map per
+   * page dies young with its activities.
+   */
+  const pagedBack: Map<string, Activity>[] = []
   let unheld: Unheld[] = []
   let fd: number | undefined
   let mode: 'file' | 'memory' = 'file'
@@ -230,6 +239,23 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     return decodeSpill(buffer.toString('utf8', 0, record.length - 1))
   }
 
+  /** Whether the tracker holds the activity with this id. */
+  function holds(id: string): boolean {
+    return live.has(id) || pagedBack.some((map) => map.has(id))
+  }
+
+  /** Every activity the tracker holds, for a rewrite: those added or loaded, then those paged back. */
+  function* heldActivities(): Generator<Activity> {
+    yield* live.values()
+    for (const map of pagedBack) yield* map.values()
+  }
+
+  function heldCount(): number {
+    let count = live.size
+    for (const map of pagedBack) count += map.size
+    return count
+  }
+
   function unpaged(): number {
     let count = 0
     for (const record of unheld) count += record.count - record.taken
@@ -253,7 +279,7 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
         bytes += record.length
       }
       let chunk: Activity[] = []
-      for (const activity of live.values()) {
+      for (const activity of heldActivities()) {
         chunk.push(activity)
         if (chunk.length === COMPACT_CHUNK) {
           await write(chunk, false)
@@ -298,7 +324,7 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
         locked = true
         // What the previous holder left joins ours, so the rewrite below keeps it (the next start delivers it).
         try {
-          for (const [id, activity] of replayJournal(readFileSync(journalPath)).live) if (!live.has(id)) live.set(id, activity)
+          for (const [id, activity] of replayJournal(readFileSync(journalPath)).live) if (!holds(id)) live.set(id, activity)
         } catch {
           // No journal yet.
         }
@@ -419,7 +445,7 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
       return mode
     },
     get size() {
-      return live.size + unpaged()
+      return heldCount() + unpaged()
     },
     load(limit) {
       return run(async () => {
@@ -473,6 +499,7 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     page(limit) {
       return run(() => {
         const paged: Activity[] = []
+        const held = new Map<string, Activity>()
         while (paged.length < limit && unheld.length > 0) {
           const record = unheld[0]!
           let activities: Activity[]
@@ -487,11 +514,19 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
           const taken = activities.slice(record.taken, record.taken + limit - paged.length)
           record.taken += taken.length
           for (const activity of taken) {
-            live.set(activity.id, activity)
+            held.set(activity.id, activity)
             paged.push(activity)
           }
-          if (record.taken >= activities.length) unheld.shift()
+          if (record.taken >= activities.length) {
+            unheld.shift()
+            // The record outlived the burst that wrote it, so V8 keeps it in its old generation, where
+            // it stays after this until a full collection. A young object it still pointed to counts
+            // as alive in every young collection meanwhile: each record read back would be moved to
+            // the old generation before it is delivered (all 100k of a burst, `pnpm bench delivery`).
+            record.activities = undefined
+          }
         }
+        if (held.size > 0) pagedBack.push(held)
         return paged
       })
     },
@@ -503,8 +538,13 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     },
     remove(ids) {
       return run(async () => {
-        for (const id of ids) live.delete(id)
-        if (live.size === 0 && unheld.length === 0 && mode === 'file' && fd !== undefined && !closed) {
+        for (const id of ids) {
+          live.delete(id)
+          // Delivery goes oldest first: an id paged back is almost always in the first map.
+          for (const map of pagedBack) if (map.delete(id)) break
+        }
+        while (pagedBack.length > 0 && pagedBack[0]!.size === 0) pagedBack.shift()
+        if (live.size === 0 && pagedBack.length === 0 && unheld.length === 0 && mode === 'file' && fd !== undefined && !closed) {
           try {
             ftruncateSync(fd, 0)
             journalBytes = 0
