@@ -8,8 +8,9 @@ const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fi
 
 describe('track() after a drained burst (Node, V8)', () => {
   // What `pnpm bench delivery` measures per call: a second burst after the first was delivered.
-  // Code thrown away in between (by a GC, the first fetch, or the first call of the burst) runs
-  // the second burst in the interpreter at two to three times the cost.
+  // Code thrown away in between (at the first delivery, by the GC after the queue drained, or at
+  // the first call of the second burst) runs that burst in the interpreter at two to three times
+  // the cost.
   it('keeps the optimised code of the first burst', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
