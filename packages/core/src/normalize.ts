@@ -443,7 +443,7 @@ const PlainActivity = /* @__PURE__ */ (() => {
 })()
 
 /**
- * The {@link Issues} of the last valid input, kept so that its object shape outlives a garbage
+ * The {@link Issues} of the first valid input, kept so that its object shape outlives a garbage
  * collection: V8 forgets a shape no object has any more, and with it the optimised code built for
  * it (normalizeActivity's, after every drained burst).
  */
@@ -540,7 +540,7 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
   }
 
   if (issues.list.length > 0) return { ok: false, issues: issues.list }
-  keptIssues = issues
+  keptIssues ??= issues
   activity.id = id ?? uuidv7(nowMs)
   // The id, timestamp, ids, keys and metadata: an estimate is enough for the byte bounds.
   return { ok: true, activity, bytes: 160 + activity.activityType.length + (activity.description?.length ?? 0) + issues.bytes }

@@ -202,10 +202,12 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   let windowStart: number | undefined
   let lastTrackAt = 0
   let drainScheduled = false
-  // The last activity accepted, kept after its delivery so that its object shapes (the entry's, the
-  // activity's, its metadata's) outlive the garbage collection after a queue drains: V8 forgets a
-  // shape no object has any more, and with it the optimised track() that was built for it.
-  let lastEntry: Entry | undefined
+  // An entry of the latest run of track() calls, kept after its delivery so that its object shapes
+  // (the entry's, the activity's, its metadata's) outlive the garbage collection after a queue
+  // drains: V8 forgets a shape no object has any more, and with it the optimised track() built for
+  // it. Stored with the timer check below rather than on every call: each store costs a write
+  // barrier.
+  let keptEntry: Entry | undefined
 
   // ---- reporting: counters, listeners, and warnings that need no debug ----
 
@@ -452,7 +454,6 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       }
       seq++
       counters.queued++
-      lastEntry = entry
       if (placement === 'held') for (const queue of queues) queue.push(entry)
       windowStart ??= lastTrackAt
       // A drain already scheduled means an earlier track() of this synchronous run checked the
@@ -466,6 +467,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
         for (const queue of queues) queue.check(lastTrackAt)
         drainScheduled = true
         queueMicrotask(drain)
+        keptEntry = entry
       }
       handOver?.()
       return activity.id
