@@ -443,6 +443,13 @@ const PlainActivity = /* @__PURE__ */ (() => {
 })()
 
 /**
+ * The {@link Issues} of the first valid input, kept so that its object shape outlives a garbage
+ * collection: V8 forgets a shape no object has any more, and with it the optimised code built for
+ * it (normalizeActivity's, after every drained burst).
+ */
+let keptIssues: Issues | undefined
+
+/**
  * Turns whatever a caller sent into an {@link Activity}, or says exactly what is wrong with it.
  * Pure: no I/O, never throws. Accepts the aliases listed on {@link ActivityInput}; fills `id`
  * (UUIDv7) and `timestamp` (now) when missing; deep-copies `metadata` and `context` into plain JSON.
@@ -533,6 +540,7 @@ export function normalizeActivity(input: unknown, options: NormalizeOptions = {}
   }
 
   if (issues.list.length > 0) return { ok: false, issues: issues.list }
+  keptIssues ??= issues
   activity.id = id ?? uuidv7(nowMs)
   // The id, timestamp, ids, keys and metadata: an estimate is enough for the byte bounds.
   return { ok: true, activity, bytes: 160 + activity.activityType.length + (activity.description?.length ?? 0) + issues.bytes }

@@ -202,6 +202,12 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   let windowStart: number | undefined
   let lastTrackAt = 0
   let drainScheduled = false
+  // An entry of the latest run of track() calls, kept after its delivery so that its object shapes
+  // (the entry's, the activity's, its metadata's) outlive the garbage collection after a queue
+  // drains: V8 forgets a shape no object has any more, and with it the optimised track() built for
+  // it. Stored with the timer check below rather than on every call: each store costs a write
+  // barrier.
+  let keptEntry: Entry | undefined
 
   // ---- reporting: counters, listeners, and warnings that need no debug ----
 
@@ -293,6 +299,12 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
 
   function pumpAll(): void {
     for (const queue of queues) queue.pump()
+  }
+
+  // The microtask after a synchronous run of track() calls.
+  function drain(): void {
+    drainScheduled = false
+    pumpAll()
   }
 
   // ---- batching timers: a batch is due debounceTime after the last track(), at most flushInterval after the first ----
@@ -428,8 +440,14 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
           return undefined
         }
       }
-      const entry: Entry = { activity, seq: seq + 1, bytes: result.bytes, pendingSinks: queues.length, persisted: false }
-      const placement = writeAhead ? writeAhead.accept(entry) : ((entry.persisted = true), 'held')
+      // Without a storage, an entry is sendable at once. `pendingSinks` and `persisted` change
+      // after the entry is made (each sink's settling, the write-ahead), and are stored over other
+      // values here so that V8 knows them as changing from the first call on: finding it out at the
+      // first delivery would throw away the optimised track() that took them as constants.
+      const entry: Entry = { activity, seq: seq + 1, bytes: result.bytes, pendingSinks: -1, persisted: !!writeAhead }
+      entry.pendingSinks = queues.length
+      entry.persisted = !writeAhead
+      const placement = writeAhead ? writeAhead.accept(entry) : 'held'
       if (placement === 'full') {
         drop('queue_overflow', [activity], {})
         return undefined
@@ -440,15 +458,16 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       windowStart ??= lastTrackAt
       // A drain already scheduled means an earlier track() of this synchronous run checked the
       // timers, and none can have fired or been cancelled since: checking again on every call of a
-      // long burst would re-arm the batch timer each time its deadline passed.
-      if (!drainScheduled) {
+      // long burst would re-arm the batch timer each time its deadline passed. Every 1024th
+      // activity checks anyway (a second drain is harmless), so that V8 has seen this branch run
+      // once it collects feedback: the first call of a process runs before it does, and optimised
+      // code built without the branch's feedback is thrown away at the first call of the next run.
+      if (!drainScheduled || (seq & 1023) === 0) {
         armBatchTimer(lastTrackAt)
         for (const queue of queues) queue.check(lastTrackAt)
         drainScheduled = true
-        queueMicrotask(() => {
-          drainScheduled = false
-          pumpAll()
-        })
+        queueMicrotask(drain)
+        keptEntry = entry
       }
       handOver?.()
       return activity.id
