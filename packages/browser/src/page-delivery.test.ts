@@ -99,4 +99,17 @@ describe('createPageDelivery', () => {
     expect(answers).toEqual([false, false])
     expect(sink.writes).toBe(0)
   })
+
+  it('delivers everything an earlier page left, however many (more than a function call takes arguments)', async () => {
+    const storage = memoryStorage()
+    const left = Array.from({ length: 150_000 }, (_, index) => ({ id: `0190a000-0000-7000-8000-${String(index).padStart(12, '0')}`, activityType: 'left', timestamp: '2026-01-01T00:00:00.000Z' }))
+    await storage.add(left)
+    let delivered = 0
+    delivery = createPageDelivery({ sinks: [{ name: 'count', write: async (batch) => ((delivered += batch.length), { type: 'success' }) }], storage, batchSize: 10_000, logger })
+    const flushed = delivery.flush()
+    await advance(1000)
+    expect(await flushed).toBe(true)
+    expect(delivered).toBe(150_000)
+    expect(errors).toEqual([])
+  })
 })

@@ -193,7 +193,8 @@ export function createPageDelivery(options: PageDeliveryOptions): PageDelivery {
   // ---- the queue of each sink ----
 
   function enqueue(lane: Lane, entries: Entry[], front?: boolean): void {
-    if (front) lane.queue.unshift(...entries)
+    // Not `unshift(...entries)`: what an earlier page left can be more entries than a call takes arguments.
+    if (front) lane.queue = entries.concat(lane.queue)
     else lane.queue.push(...entries)
     for (const entry of entries) lane.bytes += entry.bytes
   }
