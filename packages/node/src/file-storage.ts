@@ -539,7 +539,7 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     remove(ids) {
       return run(async () => {
         for (const id of ids) {
-          live.delete(id)
+          if (live.delete(id)) continue
           // Delivery goes oldest first: an id paged back is almost always in the first map.
           for (const map of pagedBack) if (map.delete(id)) break
         }
