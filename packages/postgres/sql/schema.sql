@@ -69,4 +69,38 @@ ON CONFLICT (subject_kind, subject) DO UPDATE SET deleted_at = greatest(kept.del
 
 INSERT INTO "public"."usertracking_migrations" (table_name, version) VALUES ('user_activities', 3) ON CONFLICT DO NOTHING;
 
+CREATE OR REPLACE FUNCTION "public"."user_activities_ingest"(
+  text[], text[], text[], text[], text[], text[], text[], text[],
+  float8[], text[], text[], text[], text[], text[], text[], text[], float8
+) RETURNS TABLE (id text, deleted boolean) LANGUAGE plpgsql AS $usertracking$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY WITH input AS (
+  SELECT u.*, l.user_id AS linked_user, greatest(du.deleted_at, da.deleted_at) AS deleted_at
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+  $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+  WITH ORDINALITY AS u(id, user_id, anonymous_id, session_id, activity_type, description, ts, end_time, duration_ms, status,
+  error, token_usage, context, metadata, cost, received_at, ordinal)
+  LEFT JOIN "public"."user_activities_identities" AS l ON u.user_id IS NULL AND l.anonymous_id = u.anonymous_id
+  LEFT JOIN "public"."user_activities_deletions" AS du ON u.user_id IS NOT NULL AND du.subject_kind = 'user'
+    AND du.subject = 'sha256:' || encode(sha256(convert_to(u.user_id, 'UTF8')), 'hex') AND du.deleted_at > now() - $17::float8 * interval '1 millisecond'
+  LEFT JOIN "public"."user_activities_deletions" AS da ON u.anonymous_id IS NOT NULL AND da.subject_kind = 'anonymous'
+    AND da.subject = 'sha256:' || encode(sha256(convert_to(u.anonymous_id, 'UTF8')), 'hex') AND da.deleted_at > now() - $17::float8 * interval '1 millisecond'
+), stored AS (
+  INSERT INTO "public"."user_activities" (id, user_id, anonymous_id, session_id, activity_type, description, "timestamp", end_time, duration_ms, status, error, token_usage, context, metadata, cost, received_at)
+  SELECT id::uuid, coalesce(user_id, linked_user), anonymous_id, session_id, activity_type, description, ts::timestamptz,
+  end_time::timestamptz, duration_ms, status, error, token_usage::jsonb, context::jsonb, metadata::jsonb,
+  cost::jsonb, coalesce(received_at::timestamptz, now())
+  FROM input WHERE deleted_at IS NULL OR ts::timestamptz > deleted_at
+  ORDER BY ordinal
+  ON CONFLICT DO NOTHING
+  RETURNING id::text AS id
+)
+SELECT id, false AS deleted FROM stored
+UNION ALL SELECT id, true FROM input WHERE ts::timestamptz <= deleted_at;
+END
+$usertracking$;
+
+INSERT INTO "public"."usertracking_migrations" (table_name, version) VALUES ('user_activities', 4) ON CONFLICT DO NOTHING;
+
 COMMIT;

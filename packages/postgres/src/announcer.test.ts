@@ -4,7 +4,7 @@
  */
 import { uuidv7 } from '@usertracking/core'
 import { describe, expect, it } from 'vitest'
-import { createAnnouncer, MAX_UNANNOUNCED_IDS } from './announcer'
+import { ANNOUNCE_GAP_MS, createAnnouncer, MAX_UNANNOUNCED_IDS } from './announcer'
 import type { PostgresAdapter } from './client-adapter'
 import { parsePayload } from './notifications'
 
@@ -38,6 +38,25 @@ describe('createAnnouncer', () => {
     expect(statements).toHaveLength(1)
     statements[0]!.answer()
     await expect.poll(() => statements.length).toBe(2)
+    statements[1]!.answer()
+    await announcer.flushed()
+    expect(statements.map((statement) => announced(statement.text))).toEqual([first, [...second, ...third]])
+  })
+
+  it(`starts the next statement ${ANNOUNCE_GAP_MS} ms after the last one started at the earliest, with every id of the gap`, async () => {
+    const { adapter, statements } = heldAdapter()
+    const announcer = createAnnouncer(adapter, 'c', () => {})
+    const [first, second, third] = [ids(1), ids(1), ids(1)]
+    announcer.announce(first)
+    await expect.poll(() => statements.length).toBe(1)
+    const firstStarted = performance.now()
+    statements[0]!.answer()
+    announcer.announce(second)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    announcer.announce(third)
+    await expect.poll(() => statements.length).toBe(2)
+    // Timers may fire up to a millisecond early by rounding.
+    expect(performance.now() - firstStarted).toBeGreaterThanOrEqual(ANNOUNCE_GAP_MS - 1)
     statements[1]!.answer()
     await announcer.flushed()
     expect(statements.map((statement) => announced(statement.text))).toEqual([first, [...second, ...third]])

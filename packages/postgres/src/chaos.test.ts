@@ -15,10 +15,12 @@ import { afterAll, expect, it } from 'vitest'
 import { serverAvailable, serverUrl, uniqueSchema } from '../test/database'
 import { startTcpProxy } from '../test/tcp-proxy'
 import { postgresStore } from './index'
+import { COPY_MIN_ROWS } from './postgres-sink'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const CHAOS_MS = 15_000
-const BATCH = 20
+// Each request's batch takes the COPY path, so a reset can land in the middle of a COPY.
+const BATCH = COPY_MIN_ROWS
 const CLIENTS = 4
 const QUERY_TIMEOUT_MS = 500
 

@@ -1,7 +1,6 @@
 import { checkDeletionSubject, checkIdentityLink, type Activity, type DeletionResult, type DeletionSubject, type IdentifyResult, type IdentityLink, type RejectedActivity } from '@usertracking/core'
 import type { PostgresAdapter, PostgresConnection } from './client-adapter'
 import { escapeText, unescapeText } from './nul-escape'
-import { subjectHashSql } from './migrations'
 import { UNNEST_ROWS, unnestSelect, WRITE_COLUMNS } from './rows'
 import type { SqlNames } from './sql-names'
 
@@ -148,6 +147,14 @@ ON CONFLICT (subject_kind, subject) DO UPDATE SET deleted_at = now()`
     ])
   }
   return { deleted }
+}
+
+/**
+ * SQL for what a tombstone keeps of `text` (a user or anonymous id): `sha256:` and the hex SHA-256
+ * of its UTF-8 bytes, so the deletions table never holds the id of a person who asked to be forgotten.
+ */
+export function subjectHashSql(text: string): string {
+  return `'sha256:' || encode(sha256(convert_to(${text}, 'UTF8')), 'hex')`
 }
 
 /** Why a write refuses an activity of a person deleted after it was tracked. */

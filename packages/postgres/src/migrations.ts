@@ -1,4 +1,6 @@
 import type { PostgresAdapter, PostgresConnection } from './client-adapter'
+import { subjectHashSql } from './identity'
+import { ingestFunctionStatement } from './ingest-function'
 import { sqlNames, type SqlNames } from './sql-names'
 
 /** The schema the store creates when none is given. */
@@ -34,14 +36,6 @@ export function sideTableStatements(names: SqlNames): string[] {
   PRIMARY KEY (subject_kind, subject)
 )`,
   ]
-}
-
-/**
- * SQL for what a tombstone keeps of `text` (a user or anonymous id): `sha256:` and the hex SHA-256
- * of its UTF-8 bytes, so the deletions table never holds the id of a person who asked to be forgotten.
- */
-export function subjectHashSql(text: string): string {
-  return `'sha256:' || encode(sha256(convert_to(${text}, 'UTF8')), 'hex')`
 }
 
 /**
@@ -95,6 +89,8 @@ const MIGRATIONS: ((names: SqlNames) => string[])[] = [
     ...sideTableStatements(names),
   ],
   (names) => [hashTombstonesStatement(names)],
+  // The small-batch insert as a function, so PostgreSQL keeps its plan (see ingest-function.ts).
+  (names) => [ingestFunctionStatement(names)],
 ]
 
 /** The latest schema version this package knows. */

@@ -16,14 +16,19 @@ import { defaultShape } from './table-shape'
 export function ownTable(
   adapter: PostgresAdapter,
   names: SqlNames,
-  settings: { tombstoneMs: number; migrationTimeoutMs: number; partitioning: 'monthly' | undefined },
+  settings: {
+    tombstoneMs: number
+    migrationTimeoutMs: number
+    partitioning: 'monthly' | undefined
+    warn: (message: string, cause?: unknown) => void
+  },
 ): TableAccess {
   const shape = defaultShape(names)
   const target = ownIdentityTarget(names)
   return {
     withShape: (work) => work(shape),
     keepsIds: true,
-    sink: (announce) => createPostgresSink(adapter, names, { tombstoneMs: settings.tombstoneMs, announce }),
+    sink: (announce) => createPostgresSink(adapter, names, { tombstoneMs: settings.tombstoneMs, announce, warn: settings.warn }),
     async migrate() {
       await runMigrations(adapter, names, settings.migrationTimeoutMs)
       if (settings.partitioning !== 'monthly') return

@@ -4,7 +4,7 @@ import { createTracker, type Activity } from '@usertracking/core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { activity, NASTY, nastyActivity, signal, withoutReceivedAt } from '../test/activities'
 import { openTestDatabase, uniqueSchema, type TestDatabase } from '../test/database'
-import { postgresStore, PostgresStoreError, schemaSql, type PostgresStore } from './index'
+import { postgresStore, PostgresStoreError, SCHEMA_VERSION, schemaSql, type PostgresStore } from './index'
 import { COPY_MIN_ROWS } from './postgres-sink'
 
 let db: TestDatabase
@@ -259,7 +259,7 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
 
   it('hashes, in migrate(), the tombstones an older version kept in plain text, and they still refuse', async () => {
     await db.query(`INSERT INTO "${schema}".user_activities_deletions (subject_kind, subject) VALUES ('user', 'older@example.com'), ('anonymous', 'visitor-1')`)
-    await db.query(`DELETE FROM "${schema}".usertracking_migrations WHERE version = 3`)
+    await db.query(`DELETE FROM "${schema}".usertracking_migrations WHERE version >= 3`)
     await store.migrate()
     expect(await db.query(`SELECT subject FROM "${schema}".user_activities_deletions ORDER BY subject_kind`)).toEqual([
       { subject: subjectHash('visitor-1') },
@@ -268,6 +268,33 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     const late = activity({ userId: 'older@example.com', timestamp: new Date(Date.now() - 60_000).toISOString() })
     const result = await store.sink.write([late], { signal })
     expect(result.type === 'success' && result.rejected?.map((entry) => entry.id)).toEqual([late.id])
+  })
+
+  it('writes small batches through the function migrate() creates; without it, the statement itself, with one warning', async () => {
+    const ingest = `"${schema}".user_activities_ingest`
+    // The sink calls the function: one that refuses every call fails the write.
+    const original = await db.query(`SELECT pg_get_functiondef('${ingest}'::regproc) AS definition`)
+    await db.query(`CREATE OR REPLACE FUNCTION ${ingest}(text[], text[], text[], text[], text[], text[], text[], text[], float8[], text[], text[], text[], text[], text[], text[], text[], float8)
+      RETURNS TABLE (id text, deleted boolean) LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the ingest function was called'; END $$`)
+    const refused = await store.sink.write([activity()], { signal })
+    expect(refused.type !== 'success' && refused.error?.message).toContain('the ingest function was called')
+    await db.query(String(original[0]!.definition))
+    expect(await store.sink.write([activity()], { signal })).toEqual({ type: 'success' })
+
+    // A database whose schema came from an older sql/schema.sql has none: the same rows are stored and screened.
+    const warnings: Error[] = []
+    const older = postgresStore({ client: db.client, schema, onWarning: (warning) => warnings.push(warning) })
+    await db.query(`DROP FUNCTION ${ingest}`)
+    const before = new Date(Date.now() - 60_000).toISOString()
+    await store.sink.write([activity({ userId: 'gone@example.com', timestamp: before })], { signal })
+    await store.deleteActivities({ userId: 'gone@example.com' })
+    const late = activity({ userId: 'gone@example.com', timestamp: before })
+    const kept = activity()
+    const result = await older.sink.write([late, kept], { signal })
+    expect(result).toEqual({ type: 'success', rejected: [{ id: late.id, error: expect.any(String) }] })
+    expect(await older.sink.write([activity()], { signal })).toEqual({ type: 'success' })
+    expect(warnings.map((warning) => warning.message)).toEqual([expect.stringContaining('user_activities_ingest')])
+    expect((await storedIds()).includes(kept.id)).toBe(true)
   })
 
   it('migrates concurrently from several clients, once', async () => {
@@ -283,9 +310,9 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
       await stores[0]!.migrate()
       const versions = await db.query(`SELECT table_name, max(version)::int4 AS version FROM "${fresh}".usertracking_migrations GROUP BY 1 ORDER BY 1`)
       expect(versions).toEqual([
-        { table_name: 'events', version: 3 },
-        { table_name: 'other_0', version: 3 },
-        { table_name: 'other_1', version: 3 },
+        { table_name: 'events', version: SCHEMA_VERSION },
+        { table_name: 'other_0', version: SCHEMA_VERSION },
+        { table_name: 'other_1', version: SCHEMA_VERSION },
       ])
       const row = activity()
       expect(await stores[1]!.sink.write([row], { signal })).toEqual({ type: 'success' })
@@ -310,7 +337,7 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
       const row = activity()
       await mine.sink.write([row], { signal })
       expect((await mine.list()).items.map(withoutReceivedAt)).toEqual([row])
-      expect(await db.query(`SELECT version FROM "${fresh}".usertracking_migrations ORDER BY version`)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }])
+      expect(await db.query(`SELECT version FROM "${fresh}".usertracking_migrations ORDER BY version`)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }])
     } finally {
       await db.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`)
     }

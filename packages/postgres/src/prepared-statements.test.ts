@@ -11,6 +11,7 @@ import { activity, signal, withoutReceivedAt } from '../test/activities'
 import { serverAvailable, serverUrl, uniqueSchema } from '../test/database'
 import { postgresStore, type PostgresClient } from './index'
 import { statementName } from './node-postgres'
+import { COPY_MIN_ROWS } from './postgres-sink'
 
 const admin = new pg.Pool({ connectionString: serverUrl, max: 2 })
 afterAll(async () => {
@@ -91,7 +92,7 @@ async function writeStory(client: PostgresClient, schema: string, prepareStateme
     ),
   )
   // A batch large enough for the COPY path, after its rows were stored once by the small path.
-  const many = Array.from({ length: 12 }, (_, index) =>
+  const many = Array.from({ length: COPY_MIN_ROWS + 4 }, (_, index) =>
     activity({ id: `0190a000-0000-7000-8000-0000000001${String(index).padStart(2, '0')}`, userId: index % 2 ? 'kept' : 'gone', timestamp: at(10 + index) }),
   )
   results.push(await store.sink.write(many.slice(0, 3), { signal }))
@@ -130,10 +131,10 @@ describe.skipIf(!serverAvailable)('prepareStatements', () => {
 
         const statements = await withPrepared.prepared()
         const ours = statements.filter((each) => each.statement.includes(`"${schemas[0]}"`))
-        // The one-statement small batch, and over node-postgres the large batch's screening query
-        // (postgres.js has no COPY: every batch of it is that one statement).
+        // The small batch's call of the ingest function, and over node-postgres the large batch's
+        // screening query (postgres.js has no COPY: every batch of it is that one call).
         expect(ours.length).toBeGreaterThanOrEqual(driver.name === 'postgres.js' ? 1 : 2)
-        expect(ours.some((each) => /INSERT INTO/.test(each.statement))).toBe(true)
+        expect(ours.some((each) => /user_activities_ingest"\(/.test(each.statement))).toBe(true)
         expect(ours.every((each) => !/LIMIT/.test(each.statement))).toBe(true)
         if (driver.name.startsWith('node-postgres')) {
           expect(ours.map((each) => each.name)).toEqual(ours.map((each) => statementName(each.statement)))

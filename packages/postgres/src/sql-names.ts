@@ -29,6 +29,8 @@ export interface SqlNames {
   identitiesUserIndex: string
   /** `"schema"."table_deletions"`: people deleted, so that late deliveries of theirs are refused. */
   deletionsTable: string
+  /** `"schema"."table_ingest"`: the small-batch insert as a function (ingest-function.ts). */
+  ingestFunction: string
 }
 
 /** Checks and quotes the schema and table names of a store. */
@@ -59,5 +61,6 @@ export function sqlNames(schema: string, table: string): SqlNames {
     identitiesTable: `${quotedSchema}.${quoteIdentifier(`${table}_identities`)}`,
     identitiesUserIndex: quoteIdentifier(`${table}_ident_user_idx`),
     deletionsTable: `${quotedSchema}.${quoteIdentifier(`${table}_deletions`)}`,
+    ingestFunction: `${quotedSchema}.${quoteIdentifier(`${table}_ingest`)}`,
   }
 }

@@ -1,0 +1,48 @@
+import { screenedInsertSql } from './identity'
+import type { SqlNames } from './sql-names'
+
+/**
+ * The small-batch insert ({@link screenedInsertSql}) as a PL/pgSQL function that `migrate()`
+ * creates beside the table: `"schema"."table_ingest"`, taking the statement's seventeen parameters
+ * and answering its rows.
+ *
+ * Why a function: the statement screens for deletions and identity links in the same round trip,
+ * and PostgreSQL spent more time planning it than running it (about 1.2 ms against 0.5 ms for a
+ * few rows; docs/benchmarks.md). A function keeps the plan of its statement for the life of the
+ * connection, like a prepared statement, but needs nothing from the client or the connection
+ * pooler: it works behind PgBouncer's transaction pooling, where named prepared statements do not.
+ * Calling it is a short statement, cheap to plan every time.
+ *
+ * SECURITY INVOKER (the default): the caller needs the same rights on the tables as the statement
+ * itself. `#variable_conflict use_column`: `id` and `deleted`, the output columns, are also column
+ * names in the statement, which must mean the columns.
+ */
+export function ingestFunctionStatement(names: SqlNames): string {
+  const body = `
+#variable_conflict use_column
+BEGIN
+RETURN QUERY ${screenedInsertSql(names)};
+END
+`
+  // The quote that delimits the body must not occur in it (a quoted table name may hold anything).
+  let tag = '$usertracking$'
+  while (body.includes(tag)) tag = `${tag.slice(0, -1)}_$`
+  return `CREATE OR REPLACE FUNCTION ${names.ingestFunction}(
+  text[], text[], text[], text[], text[], text[], text[], text[],
+  float8[], text[], text[], text[], text[], text[], text[], text[], float8
+) RETURNS TABLE (id text, deleted boolean) LANGUAGE plpgsql AS ${tag}${body}${tag}`
+}
+
+/** Calls the function of {@link ingestFunctionStatement} with the parameters of {@link screenedInsertSql}. */
+export function ingestCallSql(names: SqlNames): string {
+  return `SELECT id, deleted FROM ${names.ingestFunction}($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+  $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+  $16::text[], $17::float8)`
+}
+
+/**
+ * SQLSTATEs that mean this database has no usable ingest function: none was created (a schema
+ * applied by an older `sql/schema.sql`, or `migrate()` not run), or the role may not execute it.
+ * The sink then sends the statement itself, which stores the same rows.
+ */
+export const MISSING_INGEST_FUNCTION = new Set(['42883', '42501'])
