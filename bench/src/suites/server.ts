@@ -40,6 +40,8 @@ const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:
 const WARMUP_SECONDS = 2
 const MEASURE_SECONDS = 8
 const CONNECTIONS = 16
+/** The same single-activity pair again with more clients at once: where each route's cost per request, not its latency, sets the pace. */
+const MORE_CONNECTIONS = 64
 const POOL_SIZE = 10
 
 type Mode = 'naive' | 'memory' | 'memory-web' | 'postgres' | 'postgres-alone' | 'postgres-prepared'
@@ -155,6 +157,7 @@ function startChild(mode: Mode, schema: string): Promise<{ child: ChildProcess; 
 interface CaseResult {
   name: string
   batch: number
+  connections: number
   requestsPerSecond: number
   activitiesPerSecond: number
   p99Ms: number
@@ -164,13 +167,13 @@ interface CaseResult {
   expected: number
 }
 
-async function load(url: string, body: string, seconds: number): Promise<autocannon.Result> {
+async function load(url: string, body: string, seconds: number, connections: number): Promise<autocannon.Result> {
   return autocannon({
     url,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body,
-    connections: CONNECTIONS,
+    connections,
     duration: seconds,
   })
 }
@@ -182,19 +185,21 @@ async function runCase(
   batch: number,
   schema: string,
   count: () => Promise<number | undefined>,
+  connections = CONNECTIONS,
 ): Promise<CaseResult> {
   const { child, port } = await startChild(mode, schema)
   try {
     const body = JSON.stringify(batch === 1 ? ACTIVITY : Array.from({ length: batch }, () => ACTIVITY))
     const url = `http://127.0.0.1:${port}${path}`
-    await load(url, body, WARMUP_SECONDS)
+    await load(url, body, WARMUP_SECONDS, connections)
     const warm = (await count()) ?? 0
-    const result = await load(url, body, MEASURE_SECONDS)
+    const result = await load(url, body, MEASURE_SECONDS, connections)
     const after = await count()
     const ok = result['2xx']
     return {
-      name,
+      name: connections === CONNECTIONS ? name : `${name}, ${connections} connections`,
       batch,
+      connections,
       requestsPerSecond: ok / MEASURE_SECONDS,
       activitiesPerSecond: (ok * batch) / MEASURE_SECONDS,
       p99Ms: result.latency.p99,
@@ -244,6 +249,7 @@ async function main(): Promise<void> {
   const naive = () => runCase('naive node:http + pg, one INSERT per request', 'naive', '/', 1, schema, countTable('naive_activity'))
   const results: CaseResult[] = []
   const rounds: Round[] = []
+  const loaded: { naive: CaseResult; handler: CaseResult }[] = []
   const latencies: number[] = []
   try {
     latencies.push(await commitLatencyMs(pool, `${schema}.probe`))
@@ -256,6 +262,14 @@ async function main(): Promise<void> {
       rounds.push(round)
       results.push(round.naive, round.handler, round.prepared)
     }
+    for (let round = 0; round < ROUNDS; round++) {
+      const pair = {
+        naive: await runCase('naive node:http + pg, one INSERT per request', 'naive', '/', 1, schema, countTable('naive_activity'), MORE_CONNECTIONS),
+        handler: await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 1, schema, countTable('activity'), MORE_CONNECTIONS),
+      }
+      loaded.push(pair)
+      results.push(pair.naive, pair.handler)
+    }
     results.push(await runCase('handler + postgresStore, groupCommit: false', 'postgres-alone', '/api/activity', 1, schema, countTable('activity')))
     results.push(await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 50, schema, countTable('activity')))
     results.push(await runCase('handler + memoryStore, Node fast path', 'memory', '/api/activity', 1, schema, async () => undefined))
@@ -267,7 +281,7 @@ async function main(): Promise<void> {
     await pool.end()
   }
 
-  const report = serverReport(results, rounds, latencies, describeMachine())
+  const report = serverReport(results, rounds, loaded, latencies, describeMachine())
   console.log(report)
   if (writeDocsRequested()) writeDocsSection('server', report)
 }
@@ -279,8 +293,14 @@ interface Round {
   prepared: CaseResult
 }
 
-function serverReport(results: CaseResult[], rounds: Round[], latencies: number[], machine: string): string {
-  const naiveRuns = results.filter((result) => result.name.startsWith('naive'))
+function serverReport(
+  results: CaseResult[],
+  rounds: Round[],
+  loaded: { naive: CaseResult; handler: CaseResult }[],
+  latencies: number[],
+  machine: string,
+): string {
+  const naiveRuns = results.filter((result) => result.name.startsWith('naive') && result.connections === CONNECTIONS)
   const naivePerSecond = naiveRuns.reduce((sum, result) => sum + result.activitiesPerSecond, 0) / naiveRuns.length
   const all = table(
     [
@@ -328,11 +348,28 @@ function serverReport(results: CaseResult[], rounds: Round[], latencies: number[
       `${format(preparedRatios[index]!, 2)}×`,
     ]),
   )
+  const loadedRatios = loaded.map((pair) => pair.handler.requestsPerSecond / pair.naive.requestsPerSecond)
+  const underLoad = table(
+    ['round', 'naive requests / s', 'naive p99 (ms)', 'handler requests / s', 'handler p99 (ms)', '× naive', 'p99 no worse'].map((header) => ({
+      header,
+      numeric: true,
+    })),
+    loaded.map((pair, index) => [
+      String(index + 1),
+      format(pair.naive.requestsPerSecond),
+      String(pair.naive.p99Ms),
+      format(pair.handler.requestsPerSecond),
+      String(pair.handler.p99Ms),
+      `${format(loadedRatios[index]!, 2)}×`,
+      pair.handler.p99Ms <= pair.naive.p99Ms ? 'yes' : 'no',
+    ]),
+  )
   return [
     `Measured on ${machine}: autocannon with ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${MEASURE_SECONDS} s measured per case, pg pool of ${POOL_SIZE}, the real PostgreSQL server, everything on 127.0.0.1. The handler runs at its defaults unless the name says otherwise; ratios are against the mean of the ${naiveRuns.length} naive runs.`,
     `### Every case\n\n${all}`,
     `Commit latency of this database (one-row INSERT, median of 200, before and after the cases): ${latencies.map((ms) => `${format(ms, 2)} ms`).join(', ')}. A route that answers after its commit cannot pass ${CONNECTIONS} / latency with ${CONNECTIONS} connections: ${ceilings.join(', ')} requests / s at those latencies.`,
     `### Single-activity ingest: one activity per POST, side by side\n\n\`createActivityHandler\` + \`postgresStore\` through \`toNodeListener\` against the hand-written node:http + pg route doing one INSERT per request, alternating round by round, then the handler with \`prepareStatements: true\` (opt-in: see docs/postgres.md). Issue 10's target: ≥ 3× the naive route, p99 no worse.\n\n${sideBySide}\n\nMedian ratio ${format(median(ratios), 2)}× at the defaults (${median(ratios) >= 3 ? 'target met' : 'target not met'}), ${format(median(preparedRatios), 2)}× with \`prepareStatements\`.`,
+    `### The same with ${MORE_CONNECTIONS} connections\n\nThe two routes side by side again, ${MORE_CONNECTIONS} clients at once, the handler at its defaults. With ${CONNECTIONS}, waiting rather than work holds the handler back: each request waits for the commit of its group, and a group gathers only the few requests that arrive meanwhile. With more clients, what each route costs per request sets the pace, and group commit shares each statement and commit among more requests.\n\n${underLoad}\n\nMedian ratio ${format(median(loadedRatios), 2)}×.`,
   ].join('\n\n')
 }
 

@@ -277,7 +277,7 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     await db.query(`CREATE OR REPLACE FUNCTION ${ingest}(text[], text[], text[], text[], text[], text[], text[], text[], float8[], text[], text[], text[], text[], text[], text[], text[], float8)
       RETURNS TABLE (id text, deleted boolean) LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the ingest function was called'; END $$`)
     const refused = await store.sink.write([activity()], { signal })
-    expect(refused.type !== 'success' && refused.error?.message).toContain('the ingest function was called')
+    expect(refused.type !== 'success' && refused.error instanceof Error ? refused.error.message : '').toContain('the ingest function was called')
     await db.query(String(original[0]!.definition))
     expect(await store.sink.write([activity()], { signal })).toEqual({ type: 'success' })
 
