@@ -284,10 +284,10 @@ describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' 
     // A database whose schema came from an older sql/schema.sql has none: the same rows are stored and screened.
     const warnings: Error[] = []
     const older = postgresStore({ client: db.client, schema, onWarning: (warning) => warnings.push(warning) })
-    await db.query(`DROP FUNCTION ${ingest}`)
     const before = new Date(Date.now() - 60_000).toISOString()
     await store.sink.write([activity({ userId: 'gone@example.com', timestamp: before })], { signal })
     await store.deleteActivities({ userId: 'gone@example.com' })
+    await db.query(`DROP FUNCTION ${ingest}`)
     const late = activity({ userId: 'gone@example.com', timestamp: before })
     const kept = activity()
     const result = await older.sink.write([late, kept], { signal })
