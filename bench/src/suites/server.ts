@@ -293,6 +293,21 @@ interface Round {
   prepared: CaseResult
 }
 
+const PAIR_HEADERS = ['round', 'naive requests / s', 'naive p99 (ms)', 'handler requests / s', 'handler p99 (ms)', '× naive', 'p99 no worse']
+
+/** One round of the naive route against the handler: the cells under {@link PAIR_HEADERS}. */
+function pairCells(pair: { naive: CaseResult; handler: CaseResult }, index: number): string[] {
+  return [
+    String(index + 1),
+    format(pair.naive.requestsPerSecond),
+    String(pair.naive.p99Ms),
+    format(pair.handler.requestsPerSecond),
+    String(pair.handler.p99Ms),
+    `${format(pair.handler.requestsPerSecond / pair.naive.requestsPerSecond, 2)}×`,
+    pair.handler.p99Ms <= pair.naive.p99Ms ? 'yes' : 'no',
+  ]
+}
+
 function serverReport(
   results: CaseResult[],
   rounds: Round[],
@@ -323,26 +338,9 @@ function serverReport(
   const ratios = rounds.map((round) => round.handler.requestsPerSecond / round.naive.requestsPerSecond)
   const preparedRatios = rounds.map((round) => round.prepared.requestsPerSecond / round.naive.requestsPerSecond)
   const sideBySide = table(
-    [
-      'round',
-      'naive requests / s',
-      'naive p99 (ms)',
-      'handler requests / s',
-      'handler p99 (ms)',
-      '× naive',
-      'p99 no worse',
-      'prepareStatements requests / s',
-      'its p99 (ms)',
-      'its × naive',
-    ].map((header) => ({ header, numeric: true })),
+    [...PAIR_HEADERS, 'prepareStatements requests / s', 'its p99 (ms)', 'its × naive'].map((header) => ({ header, numeric: true })),
     rounds.map((round, index) => [
-      String(index + 1),
-      format(round.naive.requestsPerSecond),
-      String(round.naive.p99Ms),
-      format(round.handler.requestsPerSecond),
-      String(round.handler.p99Ms),
-      `${format(ratios[index]!, 2)}×`,
-      round.handler.p99Ms <= round.naive.p99Ms ? 'yes' : 'no',
+      ...pairCells(round, index),
       format(round.prepared.requestsPerSecond),
       String(round.prepared.p99Ms),
       `${format(preparedRatios[index]!, 2)}×`,
@@ -350,19 +348,8 @@ function serverReport(
   )
   const loadedRatios = loaded.map((pair) => pair.handler.requestsPerSecond / pair.naive.requestsPerSecond)
   const underLoad = table(
-    ['round', 'naive requests / s', 'naive p99 (ms)', 'handler requests / s', 'handler p99 (ms)', '× naive', 'p99 no worse'].map((header) => ({
-      header,
-      numeric: true,
-    })),
-    loaded.map((pair, index) => [
-      String(index + 1),
-      format(pair.naive.requestsPerSecond),
-      String(pair.naive.p99Ms),
-      format(pair.handler.requestsPerSecond),
-      String(pair.handler.p99Ms),
-      `${format(loadedRatios[index]!, 2)}×`,
-      pair.handler.p99Ms <= pair.naive.p99Ms ? 'yes' : 'no',
-    ]),
+    PAIR_HEADERS.map((header) => ({ header, numeric: true })),
+    loaded.map((pair, index) => pairCells(pair, index)),
   )
   return [
     `Measured on ${machine}: autocannon with ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${MEASURE_SECONDS} s measured per case, pg pool of ${POOL_SIZE}, the real PostgreSQL server, everything on 127.0.0.1. The handler runs at its defaults unless the name says otherwise; ratios are against the mean of the ${naiveRuns.length} naive runs.`,

@@ -11,7 +11,7 @@ export const MAX_UNANNOUNCED_IDS = 10_000
 /**
  * The shortest time between the starts of two NOTIFY statements, in ms. A NOTIFY is a statement and
  * a commit of its own: sent after every small write, it doubled the database's statements per
- * ingest request and cost a third of the throughput (`pnpm bench server`). Waiting this long
+ * ingest request and cost about a fifth of the throughput (docs/benchmarks.md). Waiting this long
  * gathers every write of the gap into one statement, so a busy process sends at most 40 a second;
  * a live feed shows an activity at most this much later. After a quiet spell the first goes at once.
  */
