@@ -111,6 +111,8 @@ export function createSinkQueue(sink: Sink, config: ResolvedTrackerOptions, hook
   let byteLimit = config.maxBatchBytes
   let successes = 0
   let stopped = false
+  /** The timers `watch()` armed, each in its caller's context; cleared at `stop()`. */
+  const watchers = new Set<ReturnType<typeof setTimeout>>()
 
   function take(): Entry {
     const entry = queue.shift()!
@@ -286,20 +288,24 @@ export function createSinkQueue(sink: Sink, config: ResolvedTrackerOptions, hook
     watch() {
       const deadline = inFlight ? sentAt + config.writeTimeoutMs : retryTimer === undefined ? undefined : retryAt
       if (deadline === undefined) return
-      unref(
+      const timer = unref(
         setTimeout(
           () => {
+            watchers.delete(timer)
             check(Date.now())
             pump()
           },
           Math.max(0, deadline - Date.now()),
         ),
       )
+      watchers.add(timer)
     },
     stop() {
       stopped = true
       clearTimeout(retryTimer)
       clearTimeout(writeTimer)
+      for (const timer of watchers) clearTimeout(timer)
+      watchers.clear()
       abortQuietly(controller, new SinkError(name, 'Aborted by shutdown().'))
       const left = inFlight ?? []
       inFlight = undefined

@@ -466,6 +466,23 @@ describe('flush and shutdown', () => {
     expect(await done).toBe(false)
     expect(t.stats()).toMatchObject({ queued: 0, droppedByReason: { shutdown: 1 } })
   })
+  it('leaves no timer behind after shutdown, also the one a flush armed while a retry waited', async () => {
+    // A timer left pending fails Deno's test sanitizer in the app's own tests, and holds the retry's closure.
+    const sink = memorySink({ respond: () => ({ type: 'retryable' }) })
+    const t = tracker({ sinks: [sink], maxRetries: 1000, retryBaseDelayMs: 60_000, retryMaxDelayMs: 60_000 })
+    t.track({ activityType: 'a' })
+    const flushed = t.flush(50)
+    await vi.advanceTimersByTimeAsync(50)
+    expect(await flushed).toBe(false)
+    // flush() again while the retry waits: it watches the retry's deadline from its own context.
+    const again = t.flush(10)
+    await vi.advanceTimersByTimeAsync(10)
+    expect(await again).toBe(false)
+    const done = t.shutdown({ timeoutMs: 20 })
+    await vi.advanceTimersByTimeAsync(20)
+    await done
+    expect(vi.getTimerCount()).toBe(0)
+  })
 })
 
 describe('storage', () => {
