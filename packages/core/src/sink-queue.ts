@@ -286,6 +286,8 @@ export function createSinkQueue(sink: Sink, config: ResolvedTrackerOptions, hook
     pump,
     check,
     watch() {
+      // A flush() that resumes after shutdown must not arm a timer no one clears.
+      if (stopped) return
       const deadline = inFlight ? sentAt + config.writeTimeoutMs : retryTimer === undefined ? undefined : retryAt
       if (deadline === undefined) return
       const timer = unref(
@@ -303,6 +305,7 @@ export function createSinkQueue(sink: Sink, config: ResolvedTrackerOptions, hook
     stop() {
       stopped = true
       clearTimeout(retryTimer)
+      retryTimer = undefined
       clearTimeout(writeTimer)
       for (const timer of watchers) clearTimeout(timer)
       watchers.clear()

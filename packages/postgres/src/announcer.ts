@@ -13,7 +13,8 @@ export const MAX_UNANNOUNCED_IDS = 10_000
  * a commit of its own: sent after every small write, it doubled the database's statements per
  * ingest request and cost about a fifth of the throughput (docs/benchmarks.md). Waiting this long
  * gathers every write of the gap into one statement, so a busy process sends at most 40 a second;
- * a live feed shows an activity at most this much later. After a quiet spell the first goes at once.
+ * a live feed shows an activity up to this much later (more while a NOTIFY is slow). After a quiet
+ * spell the first goes at once.
  */
 export const ANNOUNCE_GAP_MS = 25
 
@@ -49,9 +50,10 @@ export function createAnnouncer(adapter: PostgresAdapter, channel: string, warn:
     // Ids announced in the same turn of the event loop (a group commit's settled writes) share a statement.
     await Promise.resolve()
     while (queued.length > 0) {
-      const wait = lastStart + ANNOUNCE_GAP_MS - Date.now()
+      // A monotonic clock: a wall clock stepped back would hold every NOTIFY (and close()) that much longer.
+      const wait = lastStart + ANNOUNCE_GAP_MS - performance.now()
       if (wait > 0) await new Promise((resolve) => unref(setTimeout(resolve, wait)))
-      lastStart = Date.now()
+      lastStart = performance.now()
       const ids = queued
       queued = []
       const statement = notifyIdsSql(channel, ids)

@@ -1,3 +1,4 @@
+import { sqlState } from './errors'
 import { screenedInsertSql } from './identity'
 import type { SqlNames } from './sql-names'
 
@@ -41,8 +42,16 @@ export function ingestCallSql(names: SqlNames): string {
 }
 
 /**
- * SQLSTATEs that mean this database has no usable ingest function: none was created (a schema
- * applied by an older `sql/schema.sql`, or `migrate()` not run), or the role may not execute it.
- * The sink then sends the statement itself, which stores the same rows.
+ * Whether a call of the ingest function failed because this database has no usable one: none was
+ * created (SQLSTATE 42883: a schema applied by an older `sql/schema.sql`, or `migrate()` not run),
+ * or the role may not execute it (42501 raised by the call itself, not by a statement inside the
+ * function, whose error names the PL/pgSQL function it came from). The sink then sends the
+ * statement itself, which stores the same rows.
  */
-export const MISSING_INGEST_FUNCTION = new Set(['42883', '42501'])
+export function missingIngestFunction(error: unknown): boolean {
+  const state = sqlState(error)
+  if (state === '42883') return true
+  if (state !== '42501') return false
+  const where = (error as { where?: unknown } | null)?.where
+  return !(typeof where === 'string' && where.includes('PL/pgSQL'))
+}

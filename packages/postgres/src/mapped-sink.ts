@@ -4,7 +4,6 @@ import type { PostgresAdapter } from './client-adapter'
 import { PostgresStoreError } from './errors'
 import { DELETED_BEFORE_DELIVERY, screenBatch, tombstoneJoin } from './identity'
 import { escapeText } from './nul-escape'
-import { COPY_MIN_ROWS } from './postgres-sink'
 import { toTimestampText } from './time'
 import { activityToRow, type EncodedRow } from './mapped-rows'
 import { TableMismatchError, type ResolvedTable } from './mapped-shape'
@@ -44,13 +43,20 @@ function fromText(value: string, column: CatalogColumn, stampNow: boolean): stri
   return column.castFromText ? `${value}::${column.type}` : value
 }
 
+/**
+ * Batches of fewer activities are screened for deletions inside the insert, one statement; larger
+ * ones by a screening query first. A mapped table has neither the SDK table's ingest function nor
+ * its COPY, so this keeps the threshold the SDK's own table was measured with before it had them.
+ */
+export const INLINE_SCREEN_MAX_ROWS = 8
+
 /** Most statement texts one mapped sink lets the store keep prepared on each connection. */
 const MAX_PREPARED_TEXTS = 32
 
 /**
  * The batch writer into a mapped table: one `INSERT … SELECT FROM unnest(…)` per batch (every
  * column a `text[]` parameter, cast to the column's type in SQL), so a batch of any size is one
- * statement. A small batch (under `COPY_MIN_ROWS`, as for the SDK's own table) is screened for
+ * statement. A small batch (under {@link INLINE_SCREEN_MAX_ROWS}) is screened for
  * deletions in that statement too, one round trip in all, unless an activity in it is a visitor's
  * without a user: the user it was linked to goes through the mapping's conversion in this process,
  * so that batch, like a larger one, is screened by a query first ({@link screenBatch}). With a
@@ -165,7 +171,7 @@ SELECT activity_id AS id, true AS deleted FROM input WHERE tracked_at::timestamp
           }
           // A visitor's activity without a user may need the user its visitor was linked to, which
           // the mapping converts in this process: those batches are screened by a query first.
-          const inline = incoming.length < COPY_MIN_ROWS && !incoming.some((activity) => activity?.userId === undefined && typeof activity?.anonymousId === 'string')
+          const inline = incoming.length < INLINE_SCREEN_MAX_ROWS && !incoming.some((activity) => activity?.userId === undefined && typeof activity?.anonymousId === 'string')
           const screened = inline ? { batch: incoming, rejected: [] } : await screenBatch(adapter, names, incoming, options.tombstoneMs)
           const refused: RejectedActivity[] = [...screened.rejected]
           const rows: ScreenedRow[] = []

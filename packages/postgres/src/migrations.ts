@@ -90,6 +90,8 @@ const MIGRATIONS: ((names: SqlNames) => string[])[] = [
   ],
   (names) => [hashTombstonesStatement(names)],
   // The small-batch insert as a function, so PostgreSQL keeps its plan (see ingest-function.ts).
+  // Its body is screenedInsertSql's text: a change to that statement needs a new migration that
+  // replaces the function, or databases already at this version keep the old body.
   (names) => [ingestFunctionStatement(names)],
 ]
 

@@ -13,7 +13,7 @@ import {
   type PreparedRow,
 } from './rows'
 import { DELETED_BEFORE_DELIVERY, screenBatch, screenedInsertSql } from './identity'
-import { ingestCallSql, MISSING_INGEST_FUNCTION } from './ingest-function'
+import { ingestCallSql, missingIngestFunction } from './ingest-function'
 import type { SqlNames } from './sql-names'
 
 // Dropped at COMMIT (or ROLLBACK), so one name serves every batch on every connection; qualified so
@@ -133,8 +133,7 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
       try {
         return await adapter.query(ingestCall, params, REPEATED)
       } catch (error) {
-        const state = sqlState(error)
-        if (state === undefined || !MISSING_INGEST_FUNCTION.has(state)) throw error
+        if (!missingIngestFunction(error)) throw error
         functionRetryAt = Date.now() + INGEST_FUNCTION_RETRY_MS
         if (!missingWarned) {
           missingWarned = true

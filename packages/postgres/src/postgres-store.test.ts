@@ -44,15 +44,16 @@ async function readAll(target: PostgresStore = store): Promise<Activity[]> {
 
 describe(`postgresStore on ${process.env.DATABASE_URL ? 'the PostgreSQL server' : 'PGlite'}`, () => {
   it('stores a retried batch once: whole, overlapping, and with an id twice in one batch', async () => {
-    const batch = Array.from({ length: 30 }, (_, index) => activity({ userId: `u${index % 3}` }))
+    // Large enough for the COPY path, whose retry meets stored ids and takes the staged INSERT.
+    const batch = Array.from({ length: COPY_MIN_ROWS + 10 }, (_, index) => activity({ userId: `u${index % 3}` }))
     expect(await store.sink.write(batch, { signal })).toEqual({ type: 'success' })
     // The tracker resends a batch whose acknowledgement was lost, maybe regrouped with new rows.
     expect(await store.sink.write(batch, { signal })).toEqual({ type: 'success' })
     const more = Array.from({ length: 10 }, () => activity())
-    expect(await store.sink.write([...batch.slice(20), ...more, more[0]!], { signal })).toEqual({ type: 'success' })
+    expect(await store.sink.write([...batch.slice(10), ...more, more[0]!], { signal })).toEqual({ type: 'success' })
     const ids = await storedIds()
     expect(ids).toEqual([...batch, ...more].map((row) => row.id).sort())
-    expect((await store.list({ includeTotal: true })).total).toBe(40)
+    expect((await store.list({ includeTotal: true })).total).toBe(COPY_MIN_ROWS + 20)
   })
 
   it('serves as a tracker sink: the app-shaped inputs stored, a refused row dropped as rejected', async () => {
