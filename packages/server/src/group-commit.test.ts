@@ -230,7 +230,7 @@ describe('group commit', () => {
     expect(() => groupCommitLimits({ maxActivities: 0 })).toThrow(/options\.groupCommit\.maxActivities must be a positive number/)
     expect(() => groupCommitLimits({ maxWaitMs: -1 })).toThrow(/options\.groupCommit\.maxWaitMs must be a number of milliseconds/)
     expect(() => groupCommitLimits({ maxConcurrentWrites: Number.NaN })).toThrow(TypeError)
-    expect(groupCommitLimits({ maxWaitMs: 0 })).toMatchObject({ maxWaitMs: 0, maxActivities: 1000, maxConcurrentWrites: 1 })
+    expect(groupCommitLimits({ maxWaitMs: 0 })).toMatchObject({ maxWaitMs: 0, maxActivities: 1000, maxConcurrentWrites: 2 })
   })
 })
 

@@ -24,13 +24,13 @@ export interface GroupCommitOptions {
    * Writes in flight at once, counted until each write settles: a write that outlived the store
    * time limit (its requests answered 503) keeps its slot until the store gives it up, so a stalled
    * store is never sent more. Requests that arrive while every slot is busy go together into the
-   * next write; few slots make large writes (one commit each), many slots shorten the wait. One
-   * write at a time, the next gathering everything that arrived meanwhile, served single-activity
-   * ingest into PostgreSQL 15–30% faster than four at a time, with a lower p99, at 16 and at 64
-   * connections (docs/benchmarks.md), and leaves the rest of a connection pool to reads. Raise it
-   * for a store far away (tens of milliseconds per write), where writes side by side drain a
-   * burst sooner.
-   * @default 1
+   * next write; few slots make large writes (one commit each), many slots shorten the wait. Two
+   * served single-activity ingest into PostgreSQL 22–33% faster than four, with a lower p99
+   * (docs/benchmarks.md); one was about as fast again, but then a single write stuck on a dead
+   * connection would hold every request until the store gives it up (node-postgres:
+   * `queryTimeoutMs`, 30 s), while two leave a slot to the rest. Raise it for a store tens of
+   * milliseconds away, where writes side by side drain a burst sooner.
+   * @default 2
    */
   maxConcurrentWrites?: number
   /**
@@ -64,7 +64,7 @@ export interface GroupCommit {
 /** The numbers of {@link GroupCommitOptions} once checked, or `false` for one write per request. */
 export type GroupCommitLimits = Required<GroupCommitOptions> | false
 
-const DEFAULTS: Required<GroupCommitOptions> = { maxActivities: 1000, maxWaitMs: 0, maxConcurrentWrites: 1, maxQueuedActivities: 10_000 }
+const DEFAULTS: Required<GroupCommitOptions> = { maxActivities: 1000, maxWaitMs: 0, maxConcurrentWrites: 2, maxQueuedActivities: 10_000 }
 
 /**
  * Checks `options.groupCommit`.
