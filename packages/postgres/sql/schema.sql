@@ -69,10 +69,8 @@ ON CONFLICT (subject_kind, subject) DO UPDATE SET deleted_at = greatest(kept.del
 
 INSERT INTO "public"."usertracking_migrations" (table_name, version) VALUES ('user_activities', 3) ON CONFLICT DO NOTHING;
 
-CREATE OR REPLACE FUNCTION "public"."user_activities_ingest"(
-  text[], text[], text[], text[], text[], text[], text[], text[],
-  float8[], text[], text[], text[], text[], text[], text[], text[], float8
-) RETURNS TABLE (id text, deleted boolean) LANGUAGE plpgsql AS $usertracking$
+CREATE OR REPLACE FUNCTION "public"."user_activities_ingest"(text[], text[], text[], text[], text[], text[], text[], text[], float8[], text[], text[], text[], text[], text[], text[], text[], float8)
+RETURNS TABLE (id text, deleted boolean) LANGUAGE plpgsql AS $usertracking$
 #variable_conflict use_column
 BEGIN
 RETURN QUERY WITH input AS (

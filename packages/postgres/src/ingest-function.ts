@@ -2,6 +2,9 @@ import { sqlState } from './errors'
 import { screenedInsertSql } from './identity'
 import type { SqlNames } from './sql-names'
 
+/** The types of {@link screenedInsertSql}'s parameters: its sixteen column arrays, then the tombstone window. */
+const PARAMETER_TYPES = [...Array<string>(8).fill('text[]'), 'float8[]', ...Array<string>(7).fill('text[]'), 'float8']
+
 /**
  * The small-batch insert ({@link screenedInsertSql}) as a PL/pgSQL function that `migrate()`
  * creates beside the table: `"schema"."table_ingest"`, taking the statement's seventeen parameters
@@ -28,17 +31,13 @@ END
   // The quote that delimits the body must not occur in it (a quoted table name may hold anything).
   let tag = '$usertracking$'
   while (body.includes(tag)) tag = `${tag.slice(0, -1)}_$`
-  return `CREATE OR REPLACE FUNCTION ${names.ingestFunction}(
-  text[], text[], text[], text[], text[], text[], text[], text[],
-  float8[], text[], text[], text[], text[], text[], text[], text[], float8
-) RETURNS TABLE (id text, deleted boolean) LANGUAGE plpgsql AS ${tag}${body}${tag}`
+  return `CREATE OR REPLACE FUNCTION ${names.ingestFunction}(${PARAMETER_TYPES.join(', ')})
+RETURNS TABLE (id text, deleted boolean) LANGUAGE plpgsql AS ${tag}${body}${tag}`
 }
 
 /** Calls the function of {@link ingestFunctionStatement} with the parameters of {@link screenedInsertSql}. */
 export function ingestCallSql(names: SqlNames): string {
-  return `SELECT id, deleted FROM ${names.ingestFunction}($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-  $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
-  $16::text[], $17::float8)`
+  return `SELECT id, deleted FROM ${names.ingestFunction}(${PARAMETER_TYPES.map((type, index) => `$${index + 1}::${type}`).join(', ')})`
 }
 
 /**

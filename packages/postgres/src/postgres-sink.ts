@@ -126,7 +126,6 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
   const ingestCall = ingestCallSql(names)
   /** When to try the ingest function again after the database said it has none (`migrate()` may create it since). */
   let functionRetryAt = 0
-  let missingWarned = false
 
   async function insertScreened(params: unknown[]): Promise<Row[]> {
     if (Date.now() >= functionRetryAt) {
@@ -134,14 +133,14 @@ export function createPostgresSink(adapter: PostgresAdapter, names: SqlNames, op
         return await adapter.query(ingestCall, params, REPEATED)
       } catch (error) {
         if (!missingIngestFunction(error)) throw error
-        functionRetryAt = Date.now() + INGEST_FUNCTION_RETRY_MS
-        if (!missingWarned) {
-          missingWarned = true
+        // Never set before the first time the function was found missing: one warning.
+        if (functionRetryAt === 0) {
           options.warn(
             `${names.ingestFunction} is missing or not allowed, so each small write to ${names.qualifiedTable} is planned anew; run migrate() (or apply sql/schema.sql) to create it.`,
             error,
           )
         }
+        functionRetryAt = Date.now() + INGEST_FUNCTION_RETRY_MS
       }
     }
     return adapter.query(screenedInsert, params, REPEATED)
