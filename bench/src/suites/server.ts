@@ -246,7 +246,10 @@ async function main(): Promise<void> {
       return undefined
     }
   }
-  const naive = () => runCase('naive node:http + pg, one INSERT per request', 'naive', '/', 1, schema, countTable('naive_activity'))
+  const naive = (connections = CONNECTIONS) =>
+    runCase('naive node:http + pg, one INSERT per request', 'naive', '/', 1, schema, countTable('naive_activity'), connections)
+  const handler = (connections = CONNECTIONS) =>
+    runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 1, schema, countTable('activity'), connections)
   const results: CaseResult[] = []
   const rounds: Round[] = []
   const loaded: { naive: CaseResult; handler: CaseResult }[] = []
@@ -256,7 +259,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       const round = {
         naive: await naive(),
-        handler: await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 1, schema, countTable('activity')),
+        handler: await handler(),
         prepared: await runCase('handler + postgresStore, prepareStatements: true', 'postgres-prepared', '/api/activity', 1, schema, countTable('activity')),
       }
       rounds.push(round)
@@ -264,8 +267,8 @@ async function main(): Promise<void> {
     }
     for (let round = 0; round < ROUNDS; round++) {
       const pair = {
-        naive: await runCase('naive node:http + pg, one INSERT per request', 'naive', '/', 1, schema, countTable('naive_activity'), MORE_CONNECTIONS),
-        handler: await runCase('handler + postgresStore (defaults)', 'postgres', '/api/activity', 1, schema, countTable('activity'), MORE_CONNECTIONS),
+        naive: await naive(MORE_CONNECTIONS),
+        handler: await handler(MORE_CONNECTIONS),
       }
       loaded.push(pair)
       results.push(pair.naive, pair.handler)
