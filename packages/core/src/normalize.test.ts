@@ -8,6 +8,11 @@ function ok(result: NormalizeResult) {
   return result.activity
 }
 
+function bytes(result: NormalizeResult) {
+  if (!result.ok) throw new Error(`expected ok, got ${JSON.stringify(result.issues)}`)
+  return result.bytes
+}
+
 function issuePaths(result: NormalizeResult) {
   if (result.ok) throw new Error('expected issues')
   return result.issues.map((issue) => issue.path.join('.'))
@@ -217,6 +222,36 @@ describe('normalizeActivity: garbage never throws and names the field', () => {
     expect(activity.metadata).toStrictEqual({ a: 1, b: 'two', c: null, d: true })
     const withToJson = { a: 1, toJSON: () => ({ replaced: true }) }
     expect(ok(normalizeActivity({ activityType: 'a', metadata: withToJson })).metadata).toEqual({ replaced: true })
+  })
+
+  it('keeps the issues it returned when later calls reuse its working state', () => {
+    const refused = normalizeActivity({ userId: 'u' })
+    const refusedIssues = structuredClone(refused)
+    normalizeActivity({ activityType: 'valid' })
+    normalizeActivity({ activityType: 'a', metadata: 'not json' })
+    normalizeActivity({ activityType: 'also valid', metadata: { n: 1 } })
+    expect(refused).toEqual(refusedIssues)
+  })
+
+  it('normalises an activity a toJSON normalises while it runs, each with its own issues and size', () => {
+    let inner: NormalizeResult | undefined
+    let innerRefused: NormalizeResult | undefined
+    const metadata = {
+      nested: {
+        toJSON() {
+          inner = normalizeActivity({ activityType: 'inner', metadata: { text: 'x'.repeat(50) } })
+          innerRefused = normalizeActivity({ activityType: 'inner', userId: { id: 1 } })
+          return { done: true }
+        },
+      },
+    }
+    const outer = normalizeActivity({ activityType: 'outer', metadata })
+    expect(ok(outer).metadata).toEqual({ nested: { done: true } })
+    expect(ok(inner!).metadata).toEqual({ text: 'x'.repeat(50) })
+    expect(issuePaths(innerRefused!)).toEqual(['userId'])
+    // Each counts its own metadata, as it would alone: the inner one's is not in the outer one's size.
+    expect(bytes(outer)).toBe(bytes(normalizeActivity({ activityType: 'outer', metadata: { nested: { done: true } } })))
+    expect(bytes(inner!)).toBe(bytes(normalizeActivity({ activityType: 'inner', metadata: { text: 'x'.repeat(50) } })))
   })
 
   it('keeps a flat __proto__ key as data', () => {

@@ -59,7 +59,7 @@ function release(buffer: ArrayBufferLike): void {
  *
  * @param parts - see {@link PagerParts}.
  */
-export function createPager({ storage, config, windowBytes: given, hooks, then, schedule, entries, report }: PagerParts): Pager {
+export function createPager({ storage, config, windowBytes: given, hooks, then, entries, report }: PagerParts): Pager {
   const windowBytes = given ?? PAGED_QUEUE_BYTES
   let heldBytes = 0
   let heldCount = 0
@@ -180,7 +180,6 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
         spilledBytes.push(entry.bytes)
         if (spillJson) encode(entry)
         else spills.push(entry)
-        schedule()
         return 'spilled'
       }
       storedBytes += entry.bytes

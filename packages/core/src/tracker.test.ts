@@ -313,6 +313,40 @@ describe('byte bounds', () => {
     expect(pending.map((write) => write.batch[0]!.activityType)).toEqual(['a0', 'a6', 'a7', 'a8', 'a9'])
   })
 
+  it('counts each activity at its own size when one is tracked from inside another (beforeSend, toJSON)', async () => {
+    const { sink, pending } = manualSink()
+    // Each padded activity tracks a small one while it is normalised and another from beforeSend.
+    const t: ReturnType<typeof tracker> = tracker({
+      sinks: [sink],
+      batchSize: 1,
+      maxQueueBytes: 5000,
+      beforeSend: (activity) => {
+        if (activity.activityType.startsWith('a')) t.track({ activityType: `sent-${activity.activityType}` })
+        return activity
+      },
+    })
+    const withInner = (index: number) => ({
+      ...padded(index),
+      context: { toJSON: () => (t.track({ activityType: `json-a${index}` }), { page: '/' }) },
+    })
+    t.track({ activityType: 'first' })
+    await settle()
+    for (let index = 1; index < 10; index++) t.track(withInner(index))
+    // About 1.1 KB each, so at most four padded ones fit in 5000 bytes; counted at the size of the
+    // small one tracked inside it, all nine would.
+    for (let round = 0; round < pending.length; round++) {
+      pending[round]!.resolve({ type: 'success' })
+      await settle()
+    }
+    const sent = pending.map((write) => write.batch[0]!.activityType)
+    const large = sent.filter((type) => /^a\d$/.test(type))
+    expect(large.length).toBeGreaterThan(0)
+    expect(large.length).toBeLessThanOrEqual(4)
+    expect(large.at(-1)).toBe('a9')
+    expect(sent).toContain('json-a9')
+    expect(sent).toContain('sent-a9')
+  })
+
   it('holds a 100k burst of typical activities at the default bounds, without a storage', async () => {
     const { sink } = manualSink()
     const t = tracker({ sinks: [sink] })

@@ -2,7 +2,7 @@ import type { Activity, ActivityInput } from './activity'
 import { StorageError, SinkError, ValidationError } from './errors'
 import { createLogger } from './logger'
 import { createWarnings } from './warnings'
-import { isPlainObject, normalizeActivity, type NormalizeOptions, type NormalizeResult } from './normalize'
+import { isPlainObject, normalizeActivityInto, type NormalizeOptions, type NormalizeSlot } from './normalize'
 import { normalizeCanonicalActivity } from './normalize-canonical'
 import { resolveTrackerOptions, type DropDetail, type DropReason, type TrackerDefaults, type TrackerOptions } from './options'
 import { createSinkQueue, type Entry, type SinkQueue } from './sink-queue'
@@ -158,7 +158,7 @@ export function mergeActivityDefaults<T extends Partial<ActivityInput>>(defaults
  * @param options - see {@link TrackerOptions}; throws a `TypeError` naming the field when one is invalid.
  */
 export function createTracker(options: TrackerOptions): Tracker {
-  return trackerWith(options, normalizeActivity, { pager: createPager, warnings: createWarnings, handOver: createHandOver, hold: createHold })
+  return trackerWith(options, normalizeActivityInto, { pager: createPager, warnings: createWarnings, handOver: createHandOver, hold: createHold })
 }
 
 /**
@@ -179,10 +179,24 @@ export function createTracker(options: TrackerOptions): Tracker {
  * @param options - see {@link TrackerOptions}; `defaults` must use canonical names too.
  */
 export function createCanonicalTracker(options: TrackerOptions): Tracker {
-  return trackerWith(options, normalizeCanonicalActivity, {})
+  return trackerWith(options, canonicalInto, {})
 }
 
-function trackerWith(options: TrackerOptions, normalize: (input: unknown, options: NormalizeOptions) => NormalizeResult, parts: TrackerParts): Tracker {
+/** {@link normalizeCanonicalActivity} in the tracker's form (see {@link Normalize}). */
+function canonicalInto(input: unknown, options: NormalizeOptions, slot: NormalizeSlot): Activity | undefined {
+  const result = normalizeCanonicalActivity(input, options)
+  if (!result.ok) {
+    slot.issues = result.issues
+    return undefined
+  }
+  slot.bytes = result.bytes
+  return result.activity
+}
+
+/** A normaliser as the tracker calls it: the activity, or `undefined` with the issues in `slot`. */
+type Normalize = (input: unknown, options: NormalizeOptions, slot: NormalizeSlot) => Activity | undefined
+
+function trackerWith(options: TrackerOptions, normalize: Normalize, parts: TrackerParts): Tracker {
   const config = resolveTrackerOptions(options)
   const log = createLogger(config.debug)
   const warn = config.warnings === false ? undefined : parts.warnings?.(config.debug)
@@ -190,6 +204,8 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
   const counters: TrackerStats = { queued: 0, sent: 0, failed: 0, dropped: 0, retried: 0, droppedByReason: {} }
   // The clock is read once per track(): the activity's timestamp and the batch timers share it.
   const normalizeOptions: NormalizeOptions = { maxMetadataBytes: config.maxMetadataBytes, now: () => lastTrackAt }
+  // One slot for every call: a result object per track() would be garbage for the next collection.
+  const normalized: NormalizeSlot = { bytes: 0, issues: [] }
   let seq = 0
   let closed = false
   let stopped = false
@@ -301,9 +317,10 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
     for (const queue of queues) queue.pump()
   }
 
-  // The microtask after a synchronous run of track() calls.
+  // The microtask after a synchronous run of track() calls: what it accepted is stored, then sent.
   function drain(): void {
     drainScheduled = false
+    writeAhead?.schedule()
     pumpAll()
   }
 
@@ -422,21 +439,23 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       }
       const merged = defaults && isPlainObject(input) ? mergeActivityDefaults(defaults, input) : input
       lastTrackAt = Date.now()
-      const result = normalize(merged, normalizeOptions)
-      if (!result.ok) {
-        drop('invalid', [], { input, error: new ValidationError(result.issues, input) }, 1)
+      const valid = normalize(merged, normalizeOptions, normalized)
+      if (!valid) {
+        drop('invalid', [], { input, error: new ValidationError(normalized.issues, input) }, 1)
         return undefined
       }
-      let activity: Activity | null | undefined = result.activity
+      // Read before beforeSend, which may track (and so reuse the slot).
+      const bytes = normalized.bytes
+      let activity: Activity | null | undefined = valid
       if (config.beforeSend) {
         try {
           activity = config.beforeSend(activity)
         } catch (error) {
-          drop('before_send_error', [result.activity], { input, error })
+          drop('before_send_error', [valid], { input, error })
           return undefined
         }
         if (!activity) {
-          drop('filtered', [result.activity], { input })
+          drop('filtered', [valid], { input })
           return undefined
         }
       }
@@ -444,7 +463,7 @@ function trackerWith(options: TrackerOptions, normalize: (input: unknown, option
       // after the entry is made (each sink's settling, the write-ahead), and are stored over other
       // values here so that V8 knows them as changing from the first call on: finding it out at the
       // first delivery would throw away the optimised track() that took them as constants.
-      const entry: Entry = { activity, seq: seq + 1, bytes: result.bytes, pendingSinks: -1, persisted: !!writeAhead }
+      const entry: Entry = { activity, seq: seq + 1, bytes, pendingSinks: -1, persisted: !!writeAhead }
       entry.pendingSinks = queues.length
       entry.persisted = !writeAhead
       const placement = writeAhead ? writeAhead.accept(entry) : 'held'

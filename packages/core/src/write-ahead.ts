@@ -48,9 +48,16 @@ export interface WriteAhead {
   /**
    * Takes a newly tracked entry: `held` (queue it; it becomes sendable once stored), `spilled` (the
    * memory window is full: it waits in storage and comes back through `loaded`), or `full` (the
-   * storage's byte cap is reached: drop it).
+   * storage's byte cap is reached: drop it). What it takes is written at the next {@link WriteAhead.schedule}.
    */
   accept(entry: Entry): Placement
+  /**
+   * Schedules the storage write of what `accept` took. The tracker calls it once after each
+   * synchronous run of `track()` calls rather than `accept` at its first entry: a branch that runs
+   * once per burst has no type feedback in V8 when the burst is a process's first, and taken inside
+   * the optimised track() at the next burst it would throw that code away.
+   */
+  schedule(): void
   /** Every sink is done with `entry`: forget it. */
   settled(entry: Entry): void
   /** The lowest `seq` that is only in storage, `Infinity` when memory holds everything tracked. */
@@ -72,8 +79,6 @@ export interface PagerParts {
   hooks: WriteAheadHooks
   /** Queues `step` behind every storage call queued so far. */
   then(step: () => Promise<void>): void
-  /** Schedules the next storage write. */
-  schedule(): void
   /**
    * Turns activities read back into entries. `known` gives the number and size of one this tracker
    * spilled; the others are an earlier tracker's, numbered below any tracked and measured here.
@@ -147,7 +152,11 @@ export function createWriteAhead(
   windowBytes?: number,
 ): WriteAhead {
   let chain: Promise<unknown> = Promise.resolve()
+  // Each step takes the pending list and leaves the spare one, emptied, in its place: a new `[]`
+  // would start out as an array of small integers, and track()'s first push of an entry into it
+  // would throw away the optimised track() (V8: "wrong map") at the start of every burst.
   let adds: Entry[] = []
+  let spareAdds: Entry[] = []
   let removes: string[] = []
   let scheduled = false
   let queued = false
@@ -186,7 +195,7 @@ export function createWriteAhead(
     queued = false
     const added = adds
     const removed = removes
-    adds = []
+    adds = spareAdds
     removes = []
     for (let start = 0; start < added.length; start += CHUNK) {
       if (start > 0) await yieldToLoop()
@@ -199,6 +208,8 @@ export function createWriteAhead(
       for (const entry of chunk) entry.persisted = true
       hooks.persisted()
     }
+    added.length = 0
+    spareAdds = added
     await pager?.persist()
     if (removed.length > 0) {
       try {
@@ -233,7 +244,6 @@ export function createWriteAhead(
           then(step) {
             chain = chain.then(step).catch(keepGoing)
           },
-          schedule,
           entries,
           report,
         })
@@ -255,12 +265,10 @@ export function createWriteAhead(
     loaded,
     accept(entry) {
       const placement = pager ? pager.accept(entry) : 'held'
-      if (placement === 'held') {
-        adds.push(entry)
-        schedule()
-      }
+      if (placement === 'held') adds.push(entry)
       return placement
     },
+    schedule,
     settled(entry) {
       removes.push(entry.activity.id)
       schedule()
