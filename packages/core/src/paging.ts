@@ -59,7 +59,7 @@ function release(buffer: ArrayBufferLike): void {
  *
  * @param parts - see {@link PagerParts}.
  */
-export function createPager({ storage, config, windowBytes: given, hooks, then, entries, report }: PagerParts): Pager {
+export function createPager({ storage, config, windowBytes: given, hooks, then, writeNow, entries, report }: PagerParts): Pager {
   const windowBytes = given ?? PAGED_QUEUE_BYTES
   let heldBytes = 0
   let heldCount = 0
@@ -101,6 +101,15 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
   function seal(): void {
     if (texts.length === 0) return
     blocks.push({ bytes: encoder.encode(`[${texts.join(',')}]`), firstSeq: textsFirstSeq, sizes: textSizes })
+    // Written at once where the storage can, oldest first: a burst's spilled activities then wait on
+    // disk rather than in memory until it ends (18 MB of a 100k burst). Two writes per block sealed,
+    // so that what waits shrinks once the window's own activities are written.
+    for (let writes = 0; writes < 2 && blocks.length > 0; writes++) {
+      const oldest = blocks[0]!
+      const written = writeNow(oldest.bytes, oldest.sizes.length)
+      if (written === 'refused') break
+      if (written === 'stored') release(blocks.shift()!.bytes.buffer)
+    }
     texts = []
     textChars = 0
     textSizes = []

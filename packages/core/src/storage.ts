@@ -11,7 +11,8 @@ import type { Activity } from './activity'
  * room. Such a storage holds two kinds of activities: those the tracker holds in memory (passed to
  * `add`, or already returned by `load` or `page`) and those it does not (passed to `spill` or `spillJson`, or
  * stored before this tracker started and not returned yet). `remove` is only ever called for the
- * first kind.
+ * first kind. A paging storage that can write synchronously may also implement `spillJsonSync` and
+ * `addSync`; they are called only while no other call is under way.
  */
 export interface Storage {
   /**
@@ -37,6 +38,23 @@ export interface Storage {
    * copy what is kept beyond that.
    */
   spillJson?(json: Uint8Array, count: number): Promise<void>
+  /**
+   * Paging, optional beside `spillJson`: the same, done before it returns, so that what a burst of
+   * `track()` calls spills waits on disk rather than in memory until the burst ends. The tracker
+   * calls it from inside `track()`, for blocks of about 64 KB, and only when no other call is under
+   * way and everything tracked before the block is stored (see `addSync`). Returns `false`,
+   * having stored nothing, when it cannot write at once (for instance while a background step of
+   * its own runs, or when a write must wait for an `fsync`): the tracker then passes the same bytes
+   * to `spillJson` later. The bytes are lent for the call only.
+   */
+  spillJsonSync?(json: Uint8Array, count: number): boolean
+  /**
+   * `add`, done before it returns, on the terms of `spillJsonSync`: the tracker calls it, inside
+   * `track()`, for the activities it holds and has not stored yet (at most 1000 per call), before
+   * any `spillJsonSync`, so that the storage keeps the order they were tracked in. `false` means
+   * nothing was stored.
+   */
+  addSync?(activities: Activity[]): boolean
   /**
    * Paging: up to `limit` of the stored activities the tracker does not hold (left by an earlier
    * tracker, or spilled), oldest first; from now on the tracker holds them. Fewer than `limit`

@@ -403,6 +403,92 @@ describe('a paging storage (memory holds a window, storage the rest)', () => {
     for (let index = 1; index < pagedAt.length; index++) expect(pagedAt[index]).toBeGreaterThan(pagedAt[index - 1]!)
   })
 
+  /** memoryStorage with spillJson and, unless `sync` is false, the synchronous writes; each call is logged. */
+  function syncStorage(calls: string[], sync: 'write' | 'throw' = 'write'): Storage {
+    const inner = memoryStorage()
+    const decode = (json: Uint8Array) => JSON.parse(new TextDecoder().decode(json)) as Activity[]
+    return {
+      ...inner,
+      spillJson(json, count) {
+        calls.push(`spillJson ${count}`)
+        return inner.spill!(decode(json))
+      },
+      spillJsonSync(json, count) {
+        calls.push(`spillJsonSync ${count}`)
+        if (sync === 'throw') throw new Error('no synchronous writes today')
+        // memoryStorage stores before its promise's first await: it is done when this returns.
+        void inner.spill!(decode(json))
+        return true
+      },
+      addSync(activities) {
+        calls.push(`addSync ${activities.length}`)
+        void inner.add(activities)
+        return true
+      },
+    }
+  }
+
+  it('stores a burst that outgrows the window inside it: the held window first, then each full block', async () => {
+    const calls: string[] = []
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], storage: syncStorage(calls), batchSize: 5, maxQueueBytes: 10_000 })
+    expect(await t.flush()).toBe(true)
+    await settle()
+    const ids: string[] = []
+    for (let index = 0; index < 300; index++) ids.push(t.track(padded(index))!)
+    // About 1.1 KB each: the window holds 8 and a 64 KB block 58, so five blocks are full.
+    expect([...calls]).toEqual(['addSync 8', ...Array.from({ length: 5 }, () => 'spillJsonSync 58')])
+    const flushed = t.flush()
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(await flushed).toBe(true)
+    expect(sink.activities.map((activity) => activity.id)).toEqual(ids)
+    // What the last, partly filled block held went the usual way, after the burst.
+    expect(calls.filter((call) => call.startsWith('spillJson '))).toHaveLength(1)
+  })
+
+  it('writes a large window a chunk of at most 1000 at a time, before any block, and then catches up', async () => {
+    const calls: string[] = []
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], storage: syncStorage(calls), batchSize: 500, maxQueueBytes: 500_000 })
+    expect(await t.flush()).toBe(true)
+    await settle()
+    const ids: string[] = []
+    for (let index = 0; index < 30_000; index++) ids.push(t.track({ activityType: 'small', metadata: { index } })!)
+    const written = [...calls]
+    const added = written.filter((call) => call.startsWith('addSync')).map((call) => Number(call.split(' ')[1]))
+    expect(added.length).toBeGreaterThan(2)
+    expect(Math.max(...added)).toBeLessThanOrEqual(1000)
+    const firstBlock = written.findIndex((call) => call.startsWith('spillJsonSync'))
+    expect(firstBlock).toBe(added.length)
+    expect(written.slice(firstBlock).every((call) => call.startsWith('spillJsonSync'))).toBe(true)
+    expect(written.length - added.length).toBeGreaterThan(10)
+    const flushed = t.flush()
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(await flushed).toBe(true)
+    expect(sink.activities.map((activity) => activity.id)).toEqual(ids)
+    // Two writes per block sealed: once the window was written, the blocks caught up within the
+    // burst, and at most its last, partly filled block went the usual way.
+    expect(calls.filter((call) => call.startsWith('spillJson ')).length).toBeLessThanOrEqual(1)
+  })
+
+  it('writes in the background, and loses nothing, when a synchronous write throws', async () => {
+    const calls: string[] = []
+    const errors: unknown[] = []
+    const sink = memorySink()
+    const t = tracker({ sinks: [sink], storage: syncStorage(calls, 'throw'), batchSize: 5, maxQueueBytes: 10_000, onError: (error) => errors.push(error) })
+    expect(await t.flush()).toBe(true)
+    await settle()
+    const ids: string[] = []
+    for (let index = 0; index < 300; index++) ids.push(t.track(padded(index))!)
+    const flushed = t.flush()
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(await flushed).toBe(true)
+    expect(sink.activities.map((activity) => activity.id)).toEqual(ids)
+    expect(calls.filter((call) => call.startsWith('spillJson ')).length).toBeGreaterThan(1)
+    expect(errors.length).toBeGreaterThan(0)
+    expect(String((errors[0] as Error).message)).toMatch(/at once/)
+  })
+
   it('drops the newest past maxStorageBytes, counted as queue_overflow', async () => {
     const storage = memoryStorage()
     const { sink } = manualSink()

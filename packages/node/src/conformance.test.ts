@@ -17,4 +17,5 @@ describeStorageConformance('fileStorage', {
   },
   paging: true,
   spillJson: true,
+  syncWrites: true,
 })

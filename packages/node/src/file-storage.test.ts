@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process'
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTracker, memorySink, normalizeActivity, type Activity } from '@usertracking/core'
+import { createTracker, memorySink, normalizeActivity, type Activity, type Sink } from '@usertracking/core'
 import { describe, expect, it, vi } from 'vitest'
 import { processStart } from './directory-lock'
 import { fileStorage } from './file-storage'
+import { replayJournal } from './journal'
 
 function activity(index: number, extra: Partial<Activity> = {}): Activity {
   const result = normalizeActivity({ activityType: 'test_event', userId: `u${index}`, metadata: { index }, ...extra })
@@ -218,6 +219,65 @@ describe('fileStorage', () => {
     expect(await second.load(2)).toEqual(spilled.slice(3, 5))
     expect(await second.page(10)).toEqual(spilled.slice(5))
     await second.close()
+  })
+
+  it('writes addSync and spillJsonSync before they return, in order with the promise forms, and refuses while a call is under way', async () => {
+    const dir = tempDir()
+    const journal = join(dir, 'journal.ndjson')
+    const storage = fileStorage({ dir })
+    await storage.load(10)
+    const json = (activities: Activity[]) => new TextEncoder().encode(JSON.stringify(activities))
+    const added = activity(0)
+    await storage.add([added])
+    const before = statSync(journal).size
+    const addedAtOnce = activity(1)
+    const spilledAtOnce = [activity(2), activity(3, { metadata: { text: 'ünïcødé ✓' } })]
+    expect(storage.addSync([addedAtOnce])).toBe(true)
+    expect(storage.spillJsonSync(json(spilledAtOnce), 2)).toBe(true)
+    expect(statSync(journal).size).toBeGreaterThan(before)
+
+    // A call under way: refused, storing nothing, so nothing overtakes it.
+    const spilledLater = activity(4)
+    const underWay = storage.spill([spilledLater])
+    expect(storage.addSync([activity(5)])).toBe(false)
+    expect(storage.spillJsonSync(json([activity(6)]), 1)).toBe(false)
+    await underWay
+    expect(await storage.page(10)).toEqual([...spilledAtOnce, spilledLater])
+    await storage.close()
+
+    const next = fileStorage({ dir })
+    expect(await next.load()).toEqual([added, addedAtOnce, ...spilledAtOnce, spilledLater])
+    await next.close()
+  })
+
+  it('refuses to write at once when every write must wait for its fsync', async () => {
+    const storage = fileStorage({ dir: tempDir(), syncIntervalMs: 0 })
+    await storage.load(10)
+    expect(storage.addSync([activity(0)])).toBe(false)
+    expect(storage.spillJsonSync(new TextEncoder().encode(JSON.stringify([activity(1)])), 1)).toBe(false)
+    expect(storage.size).toBe(0)
+    await storage.close()
+  })
+
+  it('has a burst that outgrows the memory window in the journal before track() returns, in the order tracked', async () => {
+    const dir = tempDir()
+    const never: Sink = { name: 'never', write: () => new Promise(() => {}) }
+    const tracker = createTracker({ sinks: [never], storage: fileStorage({ dir }), maxQueueBytes: 20_000, warnings: false })
+    // Resolves once the storage has loaded (nothing is tracked yet, so nothing waits for the sink);
+    // the storage step that flush queued runs out before the next turn of the event loop.
+    expect(await tracker.flush()).toBe(true)
+    await new Promise((resolve) => setImmediate(resolve))
+    const ids: string[] = []
+    for (let index = 0; index < 2000; index++) ids.push(tracker.track({ activityType: 'burst', metadata: { index, text: 'x'.repeat(100) } })!)
+    // Still in the burst's own turn of the event loop: the window it held and every full block of
+    // about 64 KB it spilled are in the journal; only the last block's few hundred wait.
+    const stored = [...replayJournal(readFileSync(join(dir, 'journal.ndjson'))).live.keys()]
+    expect(stored.length).toBeGreaterThan(1500)
+    expect(stored).toEqual(ids.slice(0, stored.length))
+    expect(await tracker.shutdown({ timeoutMs: 50 })).toBe(false)
+    const next = fileStorage({ dir })
+    expect((await next.load()).map((item) => item.id)).toEqual(ids)
+    await next.close()
   })
 
   it('keeps what page handed back through a rewrite until it is removed, in order after a restart', async () => {

@@ -50,6 +50,14 @@ export interface FileStorage extends Storage {
   spill(activities: Activity[]): Promise<void>
   /** `spill`, for activities given as the UTF-8 bytes of their JSON array: written as they are. */
   spillJson(json: Uint8Array, count: number): Promise<void>
+  /**
+   * `spillJson`, written before it returns: one `write(2)`. `false` (nothing written) while another
+   * call or a background step (a rewrite, an `fsync`) is under way, with `syncIntervalMs: 0` (each
+   * write must wait for its `fsync`), and while activities are kept in memory after a disk failure.
+   */
+  spillJsonSync(json: Uint8Array, count: number): boolean
+  /** `add`, written before it returns, on the terms of `spillJsonSync`. */
+  addSync(activities: Activity[]): boolean
   /** Up to `limit` stored activities the tracker does not hold, oldest first. */
   page(limit: number): Promise<Activity[]>
   /** Syncs and closes the journal and gives the directory back. */
@@ -114,11 +122,14 @@ function describe(error: unknown): string {
  *   the disk works again (retried every `retryDiskMs`). An existing journal that can only be read
  *   is still loaded.
  *
- * **Cost.** The tracker calls `add` once per burst of `track()` calls, in the background, never on
- * `track()`'s path. An append is one synchronous `write(2)` into the page cache (a few
- * microseconds): measured, that costs half as much per event as a round trip through libuv's thread
- * pool, and it makes "completed" mean "in the kernel". `fsync` and rewrites run in the thread pool.
- * On a network file system with slow writes, prefer a local directory.
+ * **Cost.** The tracker calls `add` once per burst of `track()` calls, in the background. An append
+ * is one synchronous `write(2)` into the page cache (a few microseconds): measured, that costs half
+ * as much per event as a round trip through libuv's thread pool, and it makes "completed" mean "in
+ * the kernel". `fsync` and rewrites run in the thread pool. A burst that outgrows the tracker's
+ * memory window is written from inside `track()`, so that it waits on disk rather than in memory:
+ * one `track()` call in a few hundred makes up to two writes, each a chunk of at most 1000 of the
+ * window's activities (`addSync`) or a block of about 64 KB of spilled ones (`spillJsonSync`), a
+ * few milliseconds at most. On a network file system with slow writes, prefer a local directory.
  *
  * @param options - see {@link FileStorageOptions}.
  */
@@ -158,9 +169,16 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
   let chain: Promise<unknown> = Promise.resolve()
 
   // Storage calls already come one at a time; the chain also orders the background fsync with them.
+  // `running` counts what is queued on it or under way: a synchronous write is made only when
+  // nothing is, so it lands after everything handed over before it.
+  let running = 0
+  const ran = () => {
+    running--
+  }
   function run<T>(operation: () => Promise<T> | T): Promise<T> {
+    running++
     const next = chain.then(operation)
-    chain = next.catch(() => undefined)
+    chain = next.then(ran, ran)
     return next
   }
 
@@ -343,6 +361,10 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
       await callback(fsync, fd!)
       return
     }
+    syncLater()
+  }
+
+  function syncLater(): void {
     if (syncTimer !== undefined) return
     syncTimer = setTimeout(() => {
       syncTimer = undefined
@@ -366,27 +388,40 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
       await retryDisk()
       return false
     }
+    if (!write(record)) return false
+    await afterWrite()
+    return true
+  }
+
+  /** Whether a record may be written synchronously now; see `spillJsonSync`. */
+  function writableNow(): boolean {
+    return running === 0 && !closed && mode === 'file' && fd !== undefined && syncIntervalMs > 0
+  }
+
+  /** Writes one record at the journal's end; on failure cuts it off and keeps to memory from now on. */
+  function write(record: string | Uint8Array[]): boolean {
+    const handle = fd
+    if (handle === undefined) return false
     try {
       let length: number
       if (typeof record === 'string') {
         // The string goes to write(2) without a Buffer of our own: a burst writes megabytes, and
         // Buffers are memory outside the heap that only a garbage collection gives back.
         length = Buffer.byteLength(record)
-        const written = writeSync(fd, record)
-        if (written < length) writeFully(fd, Buffer.from(record).subarray(written))
+        const written = writeSync(handle, record)
+        if (written < length) writeFully(handle, Buffer.from(record).subarray(written))
       } else {
         length = 0
         for (const part of record) length += part.byteLength
-        const written = writevSync(fd, record)
-        if (written < length) writeFully(fd, Buffer.concat(record).subarray(written))
+        const written = writevSync(handle, record)
+        if (written < length) writeFully(handle, Buffer.concat(record).subarray(written))
       }
       journalBytes += length
-      await afterWrite()
       return true
     } catch (error) {
       // Cut a partly written record off so that a later append does not glue onto it.
       try {
-        if (fd !== undefined) ftruncateSync(fd, journalBytes)
+        ftruncateSync(handle, journalBytes)
       } catch {
         // The rewrite that ends the memory-only period replaces the file anyway.
       }
@@ -535,6 +570,21 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
         for (const activity of activities) live.set(activity.id, activity)
         return append(encodeAdd(activities)).then(() => undefined)
       })
+    },
+    addSync(activities) {
+      if (!writableNow() || !write(encodeAdd(activities))) return false
+      for (const activity of activities) live.set(activity.id, activity)
+      syncLater()
+      return true
+    },
+    spillJsonSync(json, count) {
+      const offset = journalBytes
+      if (!writableNow() || !write(encodeSpillJson(json))) return false
+      // As in `spill`: pending data, not garbage.
+      compactedBytes += journalBytes - offset
+      unheld.push({ offset, length: journalBytes - offset, count, taken: 0 })
+      syncLater()
+      return true
     },
     remove(ids) {
       return run(async () => {

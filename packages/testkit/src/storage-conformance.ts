@@ -11,6 +11,8 @@
  *   removed survives a reopen.
  * - `spillJson`, when the storage has it: spilled bytes page back as the activities they encode, in
  *   order with those passed to `spill`, and the storage keeps its own copy (the bytes are only lent).
+ * - `addSync` and `spillJsonSync`, when the storage has them: called while no other call is under
+ *   way, they store before they return, in order with the promise forms, also after a reopen.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { normalizeActivity } from '@usertracking/core'
@@ -31,6 +33,8 @@ export interface StorageFixture {
   paging?: boolean
   /** Whether the paging storage also has `spillJson`; its test is registered then. */
   spillJson?: boolean
+  /** Whether the paging storage also has `addSync` and `spillJsonSync`; their test is registered then. */
+  syncWrites?: boolean
 }
 
 function activities(count: number, tag = 'conformance'): Activity[] {
@@ -162,6 +166,28 @@ export function describeStorageConformance(name: string, fixture: StorageFixture
       const resumed = [...(await next.load(2))]
       for (let page = await next.page!(100); page.length > 0; page = await next.page!(100)) resumed.push(...page)
       expect(resumed).toEqual(expected)
+      await next.close?.()
+    })
+
+    if (fixture.syncWrites) it('pages: addSync and spillJsonSync store before they return, in order with add and spill', async () => {
+      const storage = (await fixture.create()) as Required<Storage>
+      expect(await storage.load(10)).toEqual([])
+      const added = activities(2, 'added')
+      const addedAtOnce = activities(2, 'added-at-once')
+      const spilledAtOnce = activities(3, 'spilled-at-once')
+      const spilled = activities(2, 'spilled')
+      await storage.add(added)
+      expect(storage.addSync(addedAtOnce)).toBe(true)
+      const bytes = new TextEncoder().encode(JSON.stringify(spilledAtOnce))
+      expect(storage.spillJsonSync(bytes, spilledAtOnce.length)).toBe(true)
+      // Lent for the call only.
+      bytes.fill(0x20)
+      await storage.spill(spilled)
+      expect(await storage.page(100)).toEqual([...spilledAtOnce, ...spilled])
+      const next = await reopened(storage)
+      const resumed = [...(await next.load(100))]
+      for (let page = await next.page!(100); page.length > 0; page = await next.page!(100)) resumed.push(...page)
+      expect(ids(resumed)).toEqual(ids([...added, ...addedAtOnce, ...spilledAtOnce, ...spilled]))
       await next.close?.()
     })
   })
