@@ -160,11 +160,10 @@ export function createWriteAhead(
   windowBytes?: number,
 ): WriteAhead {
   let chain: Promise<unknown> = Promise.resolve()
-  // Each step takes the pending list and leaves the spare one, emptied, in its place: a new `[]`
-  // would start out as an array of small integers, and track()'s first push of an entry into it
-  // would throw away the optimised track() (V8: "wrong map") at the start of every burst.
-  let adds: Entry[] = []
-  let spareAdds: Entry[] = []
+  // One list for the tracker's life, emptied in place by each step: a new `[]` would start out as
+  // an array of small integers, and track()'s first push of an entry into it would throw away the
+  // optimised track() (V8: "wrong map") at the start of every burst.
+  const adds: Entry[] = []
   let removes: string[] = []
   let scheduled = false
   let queued = false
@@ -216,9 +215,8 @@ export function createWriteAhead(
 
   async function persist(): Promise<void> {
     queued = false
-    const added = adds
+    const added = adds.splice(0)
     const removed = removes
-    adds = spareAdds
     removes = []
     for (let start = 0; start < added.length; start += CHUNK) {
       if (start > 0) await yieldToLoop()
@@ -231,8 +229,6 @@ export function createWriteAhead(
       for (const entry of chunk) entry.persisted = true
       hooks.persisted()
     }
-    added.length = 0
-    spareAdds = added
     await pager?.persist()
     if (removed.length > 0) {
       try {
