@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Activity } from './activity'
+import type { Activity, ActivityInput } from './activity'
 import { memorySink } from './memory-sink'
 import type { Sink, SinkResult } from './sink'
 import { memoryStorage, type Storage } from './storage'
@@ -428,32 +428,38 @@ describe('a paging storage (memory holds a window, storage the rest)', () => {
     }
   }
 
-  it('stores a burst that outgrows the window inside it: the held window first, then each full block', async () => {
-    const calls: string[] = []
+  /**
+   * A tracker over `storage` once it has loaded it, the ids of a burst of `count` activities tracked
+   * into it, and `delivered()`: flushes, and gives the ids its sink received, in order.
+   */
+  async function burst(storage: Storage, options: Partial<TrackerOptions>, count: number, make: (index: number) => ActivityInput) {
     const sink = memorySink()
-    const t = tracker({ sinks: [sink], storage: syncStorage(calls), batchSize: 5, maxQueueBytes: 10_000 })
+    const t = tracker({ sinks: [sink], storage, ...options })
     expect(await t.flush()).toBe(true)
     await settle()
-    const ids: string[] = []
-    for (let index = 0; index < 300; index++) ids.push(t.track(padded(index))!)
+    const ids = Array.from({ length: count }, (_, index) => t.track(make(index))!)
+    async function delivered() {
+      const flushed = t.flush()
+      await vi.advanceTimersByTimeAsync(1000)
+      expect(await flushed).toBe(true)
+      return sink.activities.map((activity) => activity.id)
+    }
+    return { ids, delivered }
+  }
+
+  it('stores a burst that outgrows the window inside it: the held window first, then each full block', async () => {
+    const calls: string[] = []
+    const { ids, delivered } = await burst(syncStorage(calls), { batchSize: 5, maxQueueBytes: 10_000 }, 300, padded)
     // About 1.1 KB each: the window holds 8 and a 64 KB block 58, so five blocks are full.
     expect([...calls]).toEqual(['addSync 8', ...Array.from({ length: 5 }, () => 'spillJsonSync 58')])
-    const flushed = t.flush()
-    await vi.advanceTimersByTimeAsync(1000)
-    expect(await flushed).toBe(true)
-    expect(sink.activities.map((activity) => activity.id)).toEqual(ids)
+    expect(await delivered()).toEqual(ids)
     // What the last, partly filled block held went the usual way, after the burst.
     expect(calls.filter((call) => call.startsWith('spillJson '))).toHaveLength(1)
   })
 
   it('writes a large window a chunk of at most 1000 at a time, before any block, and then catches up', async () => {
     const calls: string[] = []
-    const sink = memorySink()
-    const t = tracker({ sinks: [sink], storage: syncStorage(calls), batchSize: 500, maxQueueBytes: 500_000 })
-    expect(await t.flush()).toBe(true)
-    await settle()
-    const ids: string[] = []
-    for (let index = 0; index < 30_000; index++) ids.push(t.track({ activityType: 'small', metadata: { index } })!)
+    const { ids, delivered } = await burst(syncStorage(calls), { batchSize: 500, maxQueueBytes: 500_000 }, 30_000, (index) => ({ activityType: 'small', metadata: { index } }))
     const written = [...calls]
     const added = written.filter((call) => call.startsWith('addSync')).map((call) => Number(call.split(' ')[1]))
     expect(added.length).toBeGreaterThan(2)
@@ -462,10 +468,7 @@ describe('a paging storage (memory holds a window, storage the rest)', () => {
     expect(firstBlock).toBe(added.length)
     expect(written.slice(firstBlock).every((call) => call.startsWith('spillJsonSync'))).toBe(true)
     expect(written.length - added.length).toBeGreaterThan(10)
-    const flushed = t.flush()
-    await vi.advanceTimersByTimeAsync(1000)
-    expect(await flushed).toBe(true)
-    expect(sink.activities.map((activity) => activity.id)).toEqual(ids)
+    expect(await delivered()).toEqual(ids)
     // Two writes per block sealed: once the window was written, the blocks caught up within the
     // burst, and at most its last, partly filled block went the usual way.
     expect(calls.filter((call) => call.startsWith('spillJson ')).length).toBeLessThanOrEqual(1)
@@ -474,16 +477,8 @@ describe('a paging storage (memory holds a window, storage the rest)', () => {
   it('writes in the background, and loses nothing, when a synchronous write throws', async () => {
     const calls: string[] = []
     const errors: unknown[] = []
-    const sink = memorySink()
-    const t = tracker({ sinks: [sink], storage: syncStorage(calls, 'throw'), batchSize: 5, maxQueueBytes: 10_000, onError: (error) => errors.push(error) })
-    expect(await t.flush()).toBe(true)
-    await settle()
-    const ids: string[] = []
-    for (let index = 0; index < 300; index++) ids.push(t.track(padded(index))!)
-    const flushed = t.flush()
-    await vi.advanceTimersByTimeAsync(1000)
-    expect(await flushed).toBe(true)
-    expect(sink.activities.map((activity) => activity.id)).toEqual(ids)
+    const { ids, delivered } = await burst(syncStorage(calls, 'throw'), { batchSize: 5, maxQueueBytes: 10_000, onError: (error) => errors.push(error) }, 300, padded)
+    expect(await delivered()).toEqual(ids)
     expect(calls.filter((call) => call.startsWith('spillJson ')).length).toBeGreaterThan(1)
     expect(errors.length).toBeGreaterThan(0)
     expect(String((errors[0] as Error).message)).toMatch(/at once/)
