@@ -88,6 +88,7 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
   let textChars = 0
   let textsFirstSeq = 0
   let textSizes: number[] = []
+  let writing = false
 
   function encode(entry: Entry): void {
     const text = JSON.stringify(entry.activity)
@@ -101,18 +102,26 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
   function seal(): void {
     if (texts.length === 0) return
     blocks.push({ bytes: encoder.encode(`[${texts.join(',')}]`), firstSeq: textsFirstSeq, sizes: textSizes })
-    // Written at once where the storage can, oldest first: a burst's spilled activities then wait on
-    // disk rather than in memory until it ends (18 MB of a 100k burst). Two writes per block sealed,
-    // so that what waits shrinks once the window's own activities are written.
-    for (let writes = 0; writes < 2 && blocks.length > 0; writes++) {
-      const oldest = blocks[0]!
-      const written = writeNow(oldest.bytes, oldest.sizes.length)
-      if (written === 'refused') break
-      if (written === 'stored') release(blocks.shift()!.bytes.buffer)
-    }
     texts = []
     textChars = 0
     textSizes = []
+    // A write may call back into the app (a warning, an error listener) and so into track(): that
+    // seals what it spills without writing, and this loop writes it in turn.
+    if (writing) return
+    writing = true
+    try {
+      // Written at once where the storage can, oldest first: a burst's spilled activities then wait
+      // on disk rather than in memory until it ends (18 MB of a 100k burst). Two writes per block
+      // sealed, so that what waits shrinks once the window's own activities are written.
+      for (let writes = 0; writes < 2 && blocks.length > 0; writes++) {
+        const oldest = blocks[0]!
+        const written = writeNow(oldest.bytes, oldest.sizes.length)
+        if (written === 'refused') break
+        if (written === 'stored') release(blocks.shift()!.bytes.buffer)
+      }
+    } finally {
+      writing = false
+    }
   }
 
   /** Holds entries whose write failed: they stay in memory after all, behind what is queued. */

@@ -403,25 +403,39 @@ describe('a paging storage (memory holds a window, storage the rest)', () => {
     for (let index = 1; index < pagedAt.length; index++) expect(pagedAt[index]).toBeGreaterThan(pagedAt[index - 1]!)
   })
 
-  /** memoryStorage with spillJson and, unless `sync` is false, the synchronous writes; each call is logged. */
-  function syncStorage(calls: string[], sync: 'write' | 'throw' = 'write'): Storage {
+  /**
+   * memoryStorage with spillJson and the synchronous writes. Each call is logged in `calls`, and
+   * each id in `stored` in the order the storage got it. `sync: 'throw'` makes `spillJsonSync`
+   * throw; `add: 'never'` leaves every `add` pending.
+   */
+  function syncStorage(calls: string[], options: { stored?: string[]; sync?: 'throw'; add?: 'never' } = {}): Storage {
     const inner = memoryStorage()
     const decode = (json: Uint8Array) => JSON.parse(new TextDecoder().decode(json)) as Activity[]
+    const log = (activities: Activity[]) => options.stored?.push(...activities.map((activity) => activity.id))
     return {
       ...inner,
+      add(activities) {
+        log(activities)
+        return options.add === 'never' ? new Promise(() => {}) : inner.add(activities)
+      },
       spillJson(json, count) {
         calls.push(`spillJson ${count}`)
-        return inner.spill!(decode(json))
+        const activities = decode(json)
+        log(activities)
+        return inner.spill!(activities)
       },
       spillJsonSync(json, count) {
         calls.push(`spillJsonSync ${count}`)
-        if (sync === 'throw') throw new Error('no synchronous writes today')
+        if (options.sync === 'throw') throw new Error('no synchronous writes today')
+        const activities = decode(json)
+        log(activities)
         // memoryStorage stores before its promise's first await: it is done when this returns.
-        void inner.spill!(decode(json))
+        void inner.spill!(activities)
         return true
       },
       addSync(activities) {
         calls.push(`addSync ${activities.length}`)
+        log(activities)
         void inner.add(activities)
         return true
       },
@@ -429,37 +443,52 @@ describe('a paging storage (memory holds a window, storage the rest)', () => {
   }
 
   /**
-   * A tracker over `storage` once it has loaded it, the ids of a burst of `count` activities tracked
-   * into it, and `delivered()`: flushes, and gives the ids its sink received, in order.
+   * A tracker over `storage` once it has loaded it; `burst()` tracks `count` activities in one run
+   * and gives their ids, `delivered()` flushes and gives the ids its sink received, in order.
    */
-  async function burst(storage: Storage, options: Partial<TrackerOptions>, count: number, make: (index: number) => ActivityInput) {
+  async function loaded(storage: Storage, options: Partial<TrackerOptions>) {
     const sink = memorySink()
     const t = tracker({ sinks: [sink], storage, ...options })
     expect(await t.flush()).toBe(true)
     await settle()
-    const ids = Array.from({ length: count }, (_, index) => t.track(make(index))!)
-    async function delivered() {
-      const flushed = t.flush()
-      await vi.advanceTimersByTimeAsync(1000)
-      expect(await flushed).toBe(true)
-      return sink.activities.map((activity) => activity.id)
+    return {
+      t,
+      burst: (count: number, make: (index: number) => ActivityInput) => Array.from({ length: count }, (_, index) => t.track(make(index))!),
+      async delivered() {
+        const flushed = t.flush()
+        await vi.advanceTimersByTimeAsync(1000)
+        expect(await flushed).toBe(true)
+        return sink.activities.map((activity) => activity.id)
+      },
     }
-    return { ids, delivered }
   }
 
   it('stores a burst that outgrows the window inside it: the held window first, then each full block', async () => {
     const calls: string[] = []
-    const { ids, delivered } = await burst(syncStorage(calls), { batchSize: 5, maxQueueBytes: 10_000 }, 300, padded)
+    const stored: string[] = []
+    const { burst, delivered } = await loaded(syncStorage(calls, { stored }), { batchSize: 5, maxQueueBytes: 10_000 })
+    const ids = burst(300, padded)
     // About 1.1 KB each: the window holds 8 and a 64 KB block 58, so five blocks are full.
     expect([...calls]).toEqual(['addSync 8', ...Array.from({ length: 5 }, () => 'spillJsonSync 58')])
     expect(await delivered()).toEqual(ids)
-    // What the last, partly filled block held went the usual way, after the burst.
+    // What the last, partly filled block held went the usual way, after the burst; the storage got
+    // every activity once, in the order tracked.
     expect(calls.filter((call) => call.startsWith('spillJson '))).toHaveLength(1)
+    expect(stored).toEqual(ids)
+
+    // The next burst, once the first is delivered, is written the same way.
+    calls.length = 0
+    const next = burst(300, padded)
+    expect(calls.filter((call) => call.startsWith('spillJsonSync'))).toHaveLength(5)
+    expect(await delivered()).toEqual([...ids, ...next])
+    expect(stored).toEqual([...ids, ...next])
   })
 
   it('writes a large window a chunk of at most 1000 at a time, before any block, and then catches up', async () => {
     const calls: string[] = []
-    const { ids, delivered } = await burst(syncStorage(calls), { batchSize: 500, maxQueueBytes: 500_000 }, 30_000, (index) => ({ activityType: 'small', metadata: { index } }))
+    const stored: string[] = []
+    const { burst, delivered } = await loaded(syncStorage(calls, { stored }), { batchSize: 500, maxQueueBytes: 500_000 })
+    const ids = burst(30_000, (index) => ({ activityType: 'small', metadata: { index } }))
     const written = [...calls]
     const added = written.filter((call) => call.startsWith('addSync')).map((call) => Number(call.split(' ')[1]))
     expect(added.length).toBeGreaterThan(2)
@@ -472,16 +501,38 @@ describe('a paging storage (memory holds a window, storage the rest)', () => {
     // Two writes per block sealed: once the window was written, the blocks caught up within the
     // burst, and at most its last, partly filled block went the usual way.
     expect(calls.filter((call) => call.startsWith('spillJson ')).length).toBeLessThanOrEqual(1)
+    expect(stored).toEqual(ids)
   })
 
-  it('writes in the background, and loses nothing, when a synchronous write throws', async () => {
+  it('writes nothing at once while a storage call is under way', async () => {
     const calls: string[] = []
+    const { burst } = await loaded(syncStorage(calls, { add: 'never' }), { batchSize: 5, maxQueueBytes: 10_000 })
+    burst(3, padded)
+    // The write of these three never completes: every later write waits behind it.
+    await settle()
+    burst(300, padded)
+    expect(calls.filter((call) => call.includes('Sync'))).toEqual([])
+  })
+
+  it('reports a throwing synchronous write once, writes in the background from then on, and loses nothing', async () => {
+    const calls: string[] = []
+    const stored: string[] = []
     const errors: unknown[] = []
-    const { ids, delivered } = await burst(syncStorage(calls, 'throw'), { batchSize: 5, maxQueueBytes: 10_000, onError: (error) => errors.push(error) }, 300, padded)
-    expect(await delivered()).toEqual(ids)
-    expect(calls.filter((call) => call.startsWith('spillJson ')).length).toBeGreaterThan(1)
-    expect(errors.length).toBeGreaterThan(0)
+    const { t, burst, delivered } = await loaded(syncStorage(calls, { stored, sync: 'throw' }), { batchSize: 5, maxQueueBytes: 10_000 })
+    // An error listener that tracks runs inside the burst's track() call that made the write.
+    t.on('error', (error) => {
+      errors.push(error)
+      t.track({ activityType: 'reported' })
+    })
+    const ids = burst(300, padded)
+    const received = await delivered()
+    expect(errors).toHaveLength(1)
     expect(String((errors[0] as Error).message)).toMatch(/at once/)
+    expect(calls.filter((call) => call.startsWith('spillJsonSync'))).toHaveLength(1)
+    expect(received).toHaveLength(301)
+    expect(new Set(received).size).toBe(301)
+    expect(received.filter((id) => ids.includes(id))).toEqual(ids)
+    expect(new Set(stored).size).toBe(stored.length)
   })
 
   it('drops the newest past maxStorageBytes, counted as queue_overflow', async () => {

@@ -170,6 +170,7 @@ export function createWriteAhead(
   let startupSeq = STARTUP_SEQ
   // Storage steps queued or under way: a synchronous write is made only when there are none.
   let steps = 0
+  let syncFailed = false
   const stepDone = () => {
     steps--
   }
@@ -242,7 +243,7 @@ export function createWriteAhead(
   // A chunk at a time, as `persist` writes them: the window of a burst in one write stalled the
   // track() call that made it for about 40 ms (`pnpm bench delivery`).
   function writeNow(json: Uint8Array, count: number): 'added' | 'stored' | 'refused' {
-    if (steps > 0 || typeof storage.spillJsonSync !== 'function') return 'refused'
+    if (syncFailed || steps > 0 || typeof storage.spillJsonSync !== 'function') return 'refused'
     try {
       if (adds.length > 0) {
         const chunk = adds.slice(0, CHUNK)
@@ -254,7 +255,10 @@ export function createWriteAhead(
       }
       return storage.spillJsonSync(json, count) === true ? 'stored' : 'refused'
     } catch (error) {
-      report('Could not store activities at once; they are written in the background.', error)
+      // A storage whose synchronous write throws is written in the background from now on: reported
+      // once, not at every block of every burst.
+      syncFailed = true
+      report('Could not store activities at once; from now on they are written in the background.', error)
       return 'refused'
     }
   }
