@@ -393,9 +393,22 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     return true
   }
 
-  /** Whether a record may be written synchronously now; see `spillJsonSync`. */
-  function writableNow(): boolean {
-    return running === 0 && !closed && mode === 'file' && fd !== undefined && syncIntervalMs > 0
+  /** Writes one record synchronously if nothing else is under way (see `spillJsonSync`); whether it did. */
+  function writeAtOnce(record: string | Uint8Array[]): boolean {
+    if (running > 0 || closed || mode !== 'file' || fd === undefined || syncIntervalMs === 0 || !write(record)) return false
+    syncLater()
+    return true
+  }
+
+  /**
+   * The entry of a spill record just written from `offset`. Pending data, not garbage: it must not
+   * make the journal look due for a rewrite (a burst spilling 15 MB would otherwise be rewritten at
+   * its first remove).
+   */
+  function writtenSpill(offset: number, count: number): Unheld {
+    const length = journalBytes - offset
+    compactedBytes += length
+    return { offset, length, count, taken: 0 }
   }
 
   /** Writes one record at the journal's end; on failure cuts it off and keeps to memory from now on. */
@@ -506,29 +519,18 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
     spill(activities) {
       return run(async () => {
         const offset = journalBytes
-        const record: Unheld = { offset, length: 0, count: activities.length, taken: 0 }
-        if (await append(encodeSpill(activities))) {
-          record.length = journalBytes - offset
-          // A spilled record is pending data, not garbage: it must not make the journal look due for
-          // a rewrite (a burst spilling 15 MB would otherwise be rewritten at its first remove).
-          compactedBytes += record.length
-        } else record.activities = activities
-        unheld.push(record)
+        const written = await append(encodeSpill(activities))
+        unheld.push(written ? writtenSpill(offset, activities.length) : { offset, length: 0, count: activities.length, taken: 0, activities })
       })
     },
     spillJson(json, count) {
       return run(async () => {
         const offset = journalBytes
-        const record: Unheld = { offset, length: 0, count, taken: 0 }
-        if (await append(encodeSpillJson(json))) {
-          record.length = journalBytes - offset
-          // As in `spill`: pending data, not garbage.
-          compactedBytes += record.length
-        } else {
-          record.activities = decodeSpill(`{"spill":${Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8')}}`)
-          record.count = record.activities.length
+        if (await append(encodeSpillJson(json))) unheld.push(writtenSpill(offset, count))
+        else {
+          const activities = decodeSpill(`{"spill":${Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8')}}`)
+          unheld.push({ offset, length: 0, count: activities.length, taken: 0, activities })
         }
-        unheld.push(record)
       })
     },
     page(limit) {
@@ -572,18 +574,14 @@ export function fileStorage(options: FileStorageOptions): FileStorage {
       })
     },
     addSync(activities) {
-      if (!writableNow() || !write(encodeAdd(activities))) return false
+      if (!writeAtOnce(encodeAdd(activities))) return false
       for (const activity of activities) live.set(activity.id, activity)
-      syncLater()
       return true
     },
     spillJsonSync(json, count) {
       const offset = journalBytes
-      if (!writableNow() || !write(encodeSpillJson(json))) return false
-      // As in `spill`: pending data, not garbage.
-      compactedBytes += journalBytes - offset
-      unheld.push({ offset, length: journalBytes - offset, count, taken: 0 })
-      syncLater()
+      if (!writeAtOnce(encodeSpillJson(json))) return false
+      unheld.push(writtenSpill(offset, count))
       return true
     },
     remove(ids) {
