@@ -1,6 +1,6 @@
 import { memoryStore, uuidv7, type Activity, type Sink, type SinkResult, type Store } from '@usertracking/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createGroupCommit, groupCommitLimits, type GroupCommitOptions } from './group-commit'
+import { createGroupCommit, groupCommitLimits, type GroupCommitObserver, type GroupCommitOptions } from './group-commit'
 import { createStoreCaller } from './store-call'
 import { ADMIN, startServer, TRANSPORTS, type TestServer } from '../test/test-server'
 
@@ -45,8 +45,22 @@ async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((resolve) => setImmediate(resolve))
 }
 
-function committer(sink: Sink, options: GroupCommitOptions | false = {}, timeoutMs = 10_000, errors: unknown[] = []) {
-  return createGroupCommit(sink, groupCommitLimits(options), createStoreCaller(sink.name, timeoutMs, (error) => errors.push(error)), timeoutMs, (error) => errors.push(error))
+function committer(sink: Sink, options: GroupCommitOptions | false = {}, timeoutMs = 10_000, errors: unknown[] = [], observer?: GroupCommitObserver) {
+  return createGroupCommit(
+    sink,
+    groupCommitLimits(options),
+    createStoreCaller(sink.name, timeoutMs, (error) => errors.push(error)),
+    timeoutMs,
+    (error) => errors.push(error),
+    observer,
+  )
+}
+
+/** An observer that records each write it is told of. */
+function writeLog() {
+  const writes: { activities: number; seconds: number }[] = []
+  const observer: GroupCommitObserver = { queued: () => {}, wrote: (activities, seconds) => writes.push({ activities, seconds }) }
+  return { writes, observer }
 }
 
 describe('group commit', () => {
@@ -216,6 +230,35 @@ describe('group commit', () => {
     expect(await after).toEqual({ type: 'success' })
   })
 
+  it('tells its observer of every write: the shared one, each request\'s own retry, and one given up at the time limit', async () => {
+    const poison = activity('poison')
+    const { sink, release, waiting } = heldSink((batch) => (batch.some((each) => each.id === poison.id) ? { type: 'failure', error: new Error('bad row') } : { type: 'success' }))
+    const { writes, observer } = writeLog()
+    const commit = committer(sink, { maxConcurrentWrites: 1 }, 10_000, [], observer)
+    const blocker = commit.write([activity()])
+    await until(() => waiting.length === 1)
+    const answers = [commit.write([activity('good'), activity('good')]), commit.write([poison])]
+    release()
+    await blocker
+    for (let write = 0; write < 3; write++) {
+      await until(() => waiting.length === 1)
+      release()
+    }
+    await Promise.all(answers)
+    expect(writes.map((write) => write.activities)).toEqual([1, 3, 2, 1])
+    expect(writes.every((write) => write.seconds >= 0 && write.seconds < 10)).toBe(true)
+
+    const stalled = heldSink()
+    const timed = writeLog()
+    const slow = committer(stalled.sink, {}, 50, [], timed.observer)
+    await expect(slow.write([activity(), activity()])).rejects.toMatchObject({ status: 503 })
+    expect(timed.writes).toHaveLength(1)
+    expect(timed.writes[0]!.activities).toBe(2)
+    // Counted when the handler gave it up, at the store time limit (timers may fire a little early).
+    expect(timed.writes[0]!.seconds).toBeGreaterThanOrEqual(0.045)
+    stalled.release()
+  })
+
   it('writes each request on its own with groupCommit: false', async () => {
     const { sink, batches, release, waiting } = heldSink()
     const commit = committer(sink, false)
@@ -278,5 +321,13 @@ describe.each(TRANSPORTS)('group commit through the %s', (transport) => {
     const stored = (await (await fetch(`${server.url}/api/activities?limit=100`, { headers: ADMIN })).json()) as { items: Activity[] }
     expect(stored.items).toHaveLength(17)
     expect(await queuedActivities()).toBe(0)
+    // The two writes, as an operator sees them: one of 1 activity, one of 16.
+    const text = await (await fetch(`${server.url}/metrics`)).text()
+    expect(text).toContain('usertracking_ingest_write_activities_count 2')
+    expect(text).toContain('usertracking_ingest_write_activities_sum 17')
+    expect(text).toContain('usertracking_ingest_write_activities_bucket{le="1"} 1')
+    expect(text).toContain('usertracking_ingest_write_activities_bucket{le="10"} 1')
+    expect(text).toContain('usertracking_ingest_write_activities_bucket{le="20"} 2')
+    expect(text).toContain('usertracking_ingest_write_duration_seconds_count 2')
   })
 })

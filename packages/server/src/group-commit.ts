@@ -1,4 +1,5 @@
 import { unref, type Activity, type RejectedActivity, type Sink, type SinkResult } from '@usertracking/core'
+import { elapsedMs } from './elapsed'
 import { HttpError } from './errors'
 import type { StoreCaller } from './store-call'
 
@@ -59,6 +60,18 @@ export interface GroupCommit {
    * or the queue is full.
    */
   write(activities: Activity[]): Promise<SinkResult>
+}
+
+/** What the handler's metrics are told about the queue and the writes. */
+export interface GroupCommitObserver {
+  /** How many activities joined (positive) or left (negative) the queue. */
+  queued(by: number): void
+  /**
+   * One store write settled (stored, refused, or given up at the store time limit): how many
+   * activities it held and how long it took, in seconds. A coalesced write the store refused as a
+   * whole is one write, and each request's own retry another.
+   */
+  wrote(activities: number, seconds: number): void
 }
 
 /** The numbers of {@link GroupCommitOptions} once checked, or `false` for one write per request. */
@@ -136,7 +149,7 @@ function shareOf(result: SinkResult, waiter: Waiter, refused: Map<string, Reject
  * @param storeCaller - runs each write within the store time limit.
  * @param timeoutMs - the store time limit, also the longest a request waits in the queue.
  * @param onError - receives each failed write's error once, however many requests it held.
- * @param queueChanged - told how many activities joined (positive) or left (negative) the queue.
+ * @param observer - told of the queue's changes and of each write (the handler's metrics).
  */
 export function createGroupCommit(
   sink: Sink,
@@ -144,15 +157,20 @@ export function createGroupCommit(
   storeCaller: StoreCaller,
   timeoutMs: number,
   onError: (error: unknown) => void,
-  queueChanged: (by: number) => void = () => {},
+  observer?: GroupCommitObserver,
 ): GroupCommit {
+  const queueChanged = (by: number) => observer?.queued(by)
+
   async function commit(waiters: Waiter[]): Promise<void> {
     let result: SinkResult
     let written: Promise<unknown> = Promise.resolve()
+    const batch = merge(waiters)
+    const started = elapsedMs()
     try {
-      const batch = merge(waiters)
       result = await storeCaller.run((signal) => (written = sink.write(batch, { signal })))
+      observer?.wrote(batch.length, (elapsedMs() - started) / 1000)
     } catch (error) {
+      observer?.wrote(batch.length, (elapsedMs() - started) / 1000)
       // The store caller reported it, and made it the 503 every one of these requests gets.
       for (const waiter of waiters) waiter.reject(error)
       // A write that outlived its time limit still holds a connection: its slot stays taken until

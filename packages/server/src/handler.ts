@@ -264,7 +264,7 @@ export function createActivityHandler(options: ActivityHandlerOptions): Activity
       ingestSink === store.sink ? storeCaller : createStoreCaller(ingestSink.name, storeTimeoutMs, onError),
       storeTimeoutMs,
       onError,
-      (by) => metrics.queued(by),
+      metrics,
     ),
     access,
     trustedOrigin: (origin) => cors?.trusts(origin) === true,

@@ -3,6 +3,7 @@ import type { Access } from './auth'
 import type { BodyLimits, BodyResult } from './body'
 import { anonymizeIp, clientIpFrom, type TrustProxy } from './client-ip'
 import { fromAnotherSite, needsPreflight } from './cross-site'
+import { elapsedMs } from './elapsed'
 import { HttpError, type HttpIssue, type JsonAnswer } from './errors'
 import type { GroupCommit } from './group-commit'
 import type { LiveFeed } from './live-feed'
@@ -51,11 +52,6 @@ interface IngestAnswer {
   accepted: number
   ids: string[]
   rejected?: { id: string; error: string }[]
-}
-
-/** A monotonic clock where the runtime has one (every target does; the fallback is for odd hosts). */
-function elapsedMs(): number {
-  return typeof performance === 'undefined' ? Date.now() : performance.now()
 }
 
 function retryAfterSeconds(ms: number): string {

@@ -1,4 +1,5 @@
 import { HttpError } from './errors'
+import type { GroupCommitObserver } from './group-commit'
 import { Counter, Histogram, type Labels } from './prometheus'
 
 /**
@@ -30,6 +31,9 @@ export interface MetricsOptions {
 
 /** Seconds; from a memory store's sub-millisecond writes to a database under strain. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/** Activities in one store write: from a lone request to group commit's default `maxActivities`. */
+const WRITE_SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 
 /**
  * Methods that get their own `method` label value; any other becomes `OTHER`, so clients cannot
@@ -63,7 +67,7 @@ export function methodLabel(method: string): string {
 }
 
 /** The handler's counters, rendered at the metrics route. */
-export class HandlerMetrics {
+export class HandlerMetrics implements GroupCommitObserver {
   private readonly requests: Counter
   private readonly errors: Counter
   private readonly ingested: Counter
@@ -71,6 +75,8 @@ export class HandlerMetrics {
   private readonly latency: Histogram
   private readonly streams: Counter
   private readonly queue: Counter
+  private readonly writeLatency: Histogram
+  private readonly writeSize: Histogram
 
   /** @throws TypeError naming the option when the prefix or a label is not valid Prometheus. */
   constructor(options: Pick<MetricsOptions, 'prefix' | 'labels'> = {}) {
@@ -87,6 +93,8 @@ export class HandlerMetrics {
     this.latency = new Histogram(name('ingest_duration_seconds'), 'Time from receiving an ingest request to answering it, in seconds.', labels, LATENCY_BUCKETS)
     this.streams = new Counter(name('live_streams'), 'Live activity streams open now.', labels, 'gauge')
     this.queue = new Counter(name('ingest_queued_activities'), 'Activities of ingest requests waiting for a store write (group commit).', labels, 'gauge')
+    this.writeLatency = new Histogram(name('ingest_write_duration_seconds'), 'Time each store write of the ingest routes took, in seconds (one write holds the requests that group commit put together).', labels, LATENCY_BUCKETS)
+    this.writeSize = new Histogram(name('ingest_write_activities'), 'Activities in each store write of the ingest routes; its sum over its count is the mean group-commit size.', labels, WRITE_SIZE_BUCKETS)
     this.streams.add({}, 0)
     this.queue.add({}, 0)
     this.ingested.add({}, 0)
@@ -123,9 +131,16 @@ export class HandlerMetrics {
     this.queue.add({}, by)
   }
 
+  /** Counts one store write of the ingest routes: its activities, and the time it took. */
+  wrote(activities: number, seconds: number): void {
+    this.writeLatency.observe(seconds)
+    this.writeSize.observe(activities)
+  }
+
   /** The exposition text. */
   render(): string {
-    return [this.requests, this.errors, this.ingested, this.rejectedActivities, this.latency, this.streams, this.queue].map((series) => series.render()).join('\n') + '\n'
+    const series = [this.requests, this.errors, this.ingested, this.rejectedActivities, this.latency, this.writeLatency, this.writeSize, this.streams, this.queue]
+    return series.map((one) => one.render()).join('\n') + '\n'
   }
 }
 
