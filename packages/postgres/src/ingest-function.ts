@@ -1,9 +1,10 @@
 import { sqlState } from './errors'
 import { screenedInsertSql } from './identity'
+import { UNNEST_TYPES } from './rows'
 import type { SqlNames } from './sql-names'
 
 /** The types of {@link screenedInsertSql}'s parameters: its sixteen column arrays, then the tombstone window. */
-const PARAMETER_TYPES = [...Array<string>(8).fill('text[]'), 'float8[]', ...Array<string>(7).fill('text[]'), 'float8']
+const PARAMETER_TYPES = [...UNNEST_TYPES, 'float8']
 
 /**
  * The small-batch insert ({@link screenedInsertSql}) as a PL/pgSQL function that `migrate()`

@@ -182,11 +182,20 @@ ON CONFLICT DO NOTHING`
 }
 
 /**
+ * The SQL types of {@link unnestParams}' sixteen column arrays, in order: all `text[]` but
+ * `duration_ms`'s `float8[]`. The one list {@link UNNEST_ROWS} and the ingest function's parameters
+ * are written from.
+ */
+export const UNNEST_TYPES: readonly string[] = [...Array<string>(8).fill('text[]'), 'float8[]', ...Array<string>(7).fill('text[]')]
+
+const unnestArrays = UNNEST_TYPES.map((type, index) => `$${index + 1}::${type}`)
+
+/**
  * The sixteen column arrays of {@link unnestParams} (`$1` to `$16`) as rows `u`, one column each,
  * and `ordinal`, each row's place in the batch (a join may reorder rows; the batch's order is kept).
  */
-export const UNNEST_ROWS = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-  $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+export const UNNEST_ROWS = `unnest(${unnestArrays.slice(0, 8).join(', ')},
+  ${unnestArrays.slice(8).join(', ')})
   WITH ORDINALITY AS u(id, user_id, anonymous_id, session_id, activity_type, description, ts, end_time, duration_ms, status,
   error, token_usage, context, metadata, cost, received_at, ordinal)`
 
@@ -197,7 +206,7 @@ export function unnestSelect(user: string): string {
   cost::jsonb, coalesce(received_at::timestamptz, now())`
 }
 
-/** The sixteen column arrays {@link unnestInsertSql} takes. */
+/** The sixteen column arrays {@link unnestInsertSql} takes, of the types {@link UNNEST_TYPES} names. */
 export function unnestParams(rows: readonly PreparedRow[]): unknown[][] {
   const columns: unknown[][] = Array.from({ length: FIELD_COUNT }, () => new Array(rows.length))
   rows.forEach((row, index) => {
