@@ -20,9 +20,16 @@
  * connections it cannot exceed 16 / (commit latency) requests/s; the suite measures that latency
  * (a one-row INSERT, in autocommit, one after another) and prints the ceiling beside the results.
  *
+ * On Linux it also counts, over each measured window, the CPU time of the server process, of every
+ * PostgreSQL process, and of this process (the load generator), from `/proc`, and reads the
+ * handler's own metrics for the activities in each store write: where each route's time goes, and
+ * how many requests it could serve with every core busy at that cost.
+ *
  * `--write-docs` replaces the server section of `docs/benchmarks.md` with the tables.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { cpus } from 'node:os'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -43,6 +50,72 @@ const CONNECTIONS = 16
 /** The same single-activity pair again with more clients at once: where each route's cost per request, not its latency, sets the pace. */
 const MORE_CONNECTIONS = 64
 const POOL_SIZE = 10
+
+/** Clock ticks per second of `/proc/<pid>/stat`'s CPU times. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** CPU time (user + system) of a process in µs, from `/proc/<pid>/stat`; undefined where there is no `/proc`. */
+function processCpuUs(pid: number): number | undefined {
+  try {
+    // The command name may hold spaces and parentheses: the fields after it start past the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS
+  } catch {
+    return undefined
+  }
+}
+
+/** CPU time in µs of every PostgreSQL process on this machine (backends, WAL writer, checkpointer…). */
+function databaseCpuUs(): number | undefined {
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return undefined
+  }
+  let total = 0
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (!readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith('postgres')) continue
+    } catch {
+      continue
+    }
+    total += processCpuUs(Number(entry)) ?? 0
+  }
+  return total
+}
+
+/** CPU time so far of the server, the database and this process (the load generator), in µs. */
+interface CpuSample {
+  server: number | undefined
+  database: number | undefined
+  loadGenerator: number
+}
+
+function sampleCpu(serverPid: number | undefined): CpuSample {
+  const own = process.cpuUsage()
+  return { server: serverPid === undefined ? undefined : processCpuUs(serverPid), database: databaseCpuUs(), loadGenerator: own.user + own.system }
+}
+
+/** The sum and count of the handler's `ingest_write_activities` histogram, or undefined (the naive route has none). */
+async function writeSizes(origin: string): Promise<{ sum: number; count: number } | undefined> {
+  try {
+    const text = await (await fetch(`${origin}/metrics`)).text()
+    const sum = /^usertracking_ingest_write_activities_sum (\S+)$/m.exec(text)
+    const count = /^usertracking_ingest_write_activities_count (\S+)$/m.exec(text)
+    return sum && count ? { sum: Number(sum[1]), count: Number(count[1]) } : undefined
+  } catch {
+    return undefined
+  }
+}
 
 type Mode = 'naive' | 'memory' | 'memory-web' | 'postgres' | 'postgres-alone' | 'postgres-prepared'
 
@@ -116,7 +189,7 @@ function naiveListener(pool: pg.Pool, table: string) {
 async function serve(mode: Mode, schema: string): Promise<void> {
   let listener: (request: IncomingMessage, response: ServerResponse) => void
   if (mode === 'memory' || mode === 'memory-web') {
-    const handler = createActivityHandler({ store: recycledMemoryStore(), trustClientUserIds: true, onError: () => {} })
+    const handler = createActivityHandler({ store: recycledMemoryStore(), trustClientUserIds: true, metrics: { authenticate: () => true }, onError: () => {} })
     // A plain function hides the handler's fast path from toNodeListener: every request goes through Request / Response.
     listener = mode === 'memory' ? toNodeListener(handler) : toNodeListener((request, context) => handler(request, context))
   } else {
@@ -127,7 +200,9 @@ async function serve(mode: Mode, schema: string): Promise<void> {
       const store = postgresStore({ client: pool, schema, table: 'activity', prepareStatements: mode === 'postgres-prepared' })
       await store.migrate()
       const groupCommit = mode === 'postgres-alone' ? false : undefined
-      listener = toNodeListener(createActivityHandler({ store, trustClientUserIds: true, groupCommit, onError: (error) => console.error(error) }))
+      listener = toNodeListener(
+        createActivityHandler({ store, trustClientUserIds: true, groupCommit, metrics: { authenticate: () => true }, onError: (error) => console.error(error) }),
+      )
     }
   }
   const server = createServer(listener)
@@ -165,6 +240,10 @@ interface CaseResult {
   errors: number
   stored: number | undefined
   expected: number
+  /** CPU µs per answered request over the measured window, where `/proc` could be read. */
+  cpuPerRequest: { server: number | undefined; database: number | undefined; loadGenerator: number }
+  /** Mean activities per store write over the measured window (the handler's metrics), or undefined. */
+  activitiesPerWrite: number | undefined
 }
 
 async function load(url: string, body: string, seconds: number, connections: number): Promise<autocannon.Result> {
@@ -190,12 +269,20 @@ async function runCase(
   const { child, port } = await startChild(mode, schema)
   try {
     const body = JSON.stringify(batch === 1 ? ACTIVITY : Array.from({ length: batch }, () => ACTIVITY))
-    const url = `http://127.0.0.1:${port}${path}`
+    const origin = `http://127.0.0.1:${port}`
+    const url = `${origin}${path}`
     await load(url, body, WARMUP_SECONDS, connections)
     const warm = (await count()) ?? 0
+    const sizesBefore = await writeSizes(origin)
+    const cpuBefore = sampleCpu(child.pid)
     const result = await load(url, body, MEASURE_SECONDS, connections)
+    const cpuAfter = sampleCpu(child.pid)
+    const sizesAfter = await writeSizes(origin)
     const after = await count()
     const ok = result['2xx']
+    const perRequest = (before: number | undefined, after: number | undefined) =>
+      before === undefined || after === undefined || ok === 0 ? undefined : (after - before) / ok
+    const writes = sizesBefore && sizesAfter ? sizesAfter.count - sizesBefore.count : 0
     return {
       name: connections === CONNECTIONS ? name : `${name}, ${connections} connections`,
       batch,
@@ -207,6 +294,13 @@ async function runCase(
       errors: result.errors + result.timeouts,
       stored: after === undefined ? undefined : after - warm,
       expected: ok * batch,
+      cpuPerRequest: {
+        server: perRequest(cpuBefore.server, cpuAfter.server),
+        // The memory store never reaches the database: its share is whatever else PostgreSQL did.
+        database: perRequest(cpuBefore.database, cpuAfter.database),
+        loadGenerator: perRequest(cpuBefore.loadGenerator, cpuAfter.loadGenerator)!,
+      },
+      activitiesPerWrite: writes > 0 ? (sizesAfter!.sum - sizesBefore!.sum) / writes : undefined,
     }
   } finally {
     child.kill('SIGTERM')
@@ -337,6 +431,50 @@ function serverReport(
       result.stored === undefined ? 'n/a (memory)' : `${format(result.stored)} / ${format(result.expected)}`,
     ]),
   )
+  const cores = cpus().length
+  const cpuKnown = results.some((result) => result.cpuPerRequest.server !== undefined)
+  /** CPU µs per request of the server, the database (when the case uses it) and the load generator together. */
+  const cpuTotal = (result: CaseResult) => {
+    const { server, database, loadGenerator } = result.cpuPerRequest
+    if (server === undefined) return undefined
+    return server + loadGenerator + (result.stored === undefined ? 0 : (database ?? 0))
+  }
+  const micro = (value: number | undefined) => (value === undefined ? 'n/a' : format(value))
+  const cpuTable = table(
+    [
+      { header: 'server' },
+      ...[
+        'activities / request',
+        'activities / store write',
+        'server µs / request',
+        'database µs / request',
+        'load generator µs / request',
+        'all three',
+        `activities / s with ${cores} cores busy at that cost`,
+        '× naive (activities / s)',
+      ].map((header) => ({ header, numeric: true })),
+    ],
+    results.map((result) => {
+      const total = cpuTotal(result)
+      const ceiling = total === undefined ? undefined : ((cores * 1e6) / total) * result.batch
+      return [
+        result.name,
+        String(result.batch),
+        result.activitiesPerWrite === undefined ? (result.name.startsWith('naive') ? '1' : 'n/a') : format(result.activitiesPerWrite, 1),
+        micro(result.cpuPerRequest.server),
+        result.stored === undefined ? 'not used' : micro(result.cpuPerRequest.database),
+        micro(result.cpuPerRequest.loadGenerator),
+        micro(total),
+        ceiling === undefined ? 'n/a' : format(ceiling),
+        ceiling === undefined ? 'n/a' : `${format(ceiling / naivePerSecond, 1)}×`,
+      ]
+    }),
+  )
+  const handlerCeilings = rounds.map((round) => cpuTotal(round.handler)).filter((total): total is number => total !== undefined).map((total) => (cores * 1e6) / total)
+  const ceilingSentence =
+    handlerCeilings.length > 0
+      ? ` At the CPU cost per request measured in these rounds, with both cores busy and nothing else waiting, the handler could serve ${format(median(handlerCeilings))} requests / s (median of the rounds), ${format(median(handlerCeilings) / naivePerSecond, 2)}× the naive route's mean; see "Where the CPU goes".`
+      : ''
   const ceilings = latencies.map((ms) => format(CONNECTIONS / (ms / 1000)))
   const ratios = rounds.map((round) => round.handler.requestsPerSecond / round.naive.requestsPerSecond)
   const preparedRatios = rounds.map((round) => round.prepared.requestsPerSecond / round.naive.requestsPerSecond)
@@ -358,7 +496,12 @@ function serverReport(
     `Measured on ${machine}: autocannon with ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${MEASURE_SECONDS} s measured per case, pg pool of ${POOL_SIZE}, the real PostgreSQL server, everything on 127.0.0.1. The handler runs at its defaults unless the name says otherwise; ratios are against the mean of the ${naiveRuns.length} naive runs.`,
     `### Every case\n\n${all}`,
     `Commit latency of this database (one-row INSERT, median of 200, before and after the cases): ${latencies.map((ms) => `${format(ms, 2)} ms`).join(', ')}. A route that answers after its commit cannot pass ${CONNECTIONS} / latency with ${CONNECTIONS} connections: ${ceilings.join(', ')} requests / s at those latencies.`,
-    `### Single-activity ingest: one activity per POST, side by side\n\n\`createActivityHandler\` + \`postgresStore\` through \`toNodeListener\` against the hand-written node:http + pg route doing one INSERT per request, alternating round by round, then the handler with \`prepareStatements: true\` (opt-in: see docs/postgres.md). Issue 10's target: ≥ 3× the naive route, p99 no worse.\n\n${sideBySide}\n\nMedian ratio ${format(median(ratios), 2)}× at the defaults (${median(ratios) >= 3 ? 'target met' : 'target not met'}), ${format(median(preparedRatios), 2)}× with \`prepareStatements\`.`,
+    ...(cpuKnown
+      ? [
+          `### Where the CPU goes\n\nCPU time over each measured window, per answered request, from \`/proc\`: the server process, every PostgreSQL process (backends, WAL writer, checkpointer), and the load generator (autocannon, in the benchmark's own process). Activities per store write are the handler's own \`ingest_write_activities\` metric. The last two columns are what the case could serve if its cost per request stayed the same with all ${cores} cores busy: a bound, not a prediction (the load generator's share included, as it runs on the same cores).\n\n${cpuTable}`,
+        ]
+      : []),
+    `### Single-activity ingest: one activity per POST, side by side\n\n\`createActivityHandler\` + \`postgresStore\` through \`toNodeListener\` against the hand-written node:http + pg route doing one INSERT per request, alternating round by round, then the handler with \`prepareStatements: true\` (opt-in: see docs/postgres.md). Issue 10's target: ≥ 3× the naive route, p99 no worse.\n\n${sideBySide}\n\nMedian ratio ${format(median(ratios), 2)}× at the defaults (${median(ratios) >= 3 ? 'target met' : 'target not met'}), ${format(median(preparedRatios), 2)}× with \`prepareStatements\`.${ceilingSentence}`,
     `### The same with ${MORE_CONNECTIONS} connections\n\nThe two routes side by side again, ${MORE_CONNECTIONS} clients at once, the handler at its defaults. With ${CONNECTIONS}, waiting rather than work holds the handler back: each request waits for the commit of its group, and a group gathers only the few requests that arrive meanwhile. With more clients, what each route costs per request sets the pace, and group commit shares each statement and commit among more requests.\n\n${underLoad}\n\nMedian ratio ${format(median(loadedRatios), 2)}×.`,
   ].join('\n\n')
 }
