@@ -26,7 +26,7 @@ interface SpillBlock {
   bytes: Uint8Array
   /** The `seq` of its first activity; the others follow without a gap (the backlog takes every new one). */
   firstSeq: number
-  /** The estimated size of each activity (`Entry.bytes`), in order. */
+  /** The estimated size of each activity (`Entry.bytes`), in order: held here until the block is written. */
   sizes: number[]
 }
 
@@ -76,8 +76,11 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
   let blocks: SpillBlock[] = []
   const spillJson = storage.spillJson?.bind(storage)
   const encoder = new TextEncoder()
-  // The size of each spilled entry not read back yet, in order: measuring them again costs a
-  // JSON.stringify each.
+  // The size of each spilled entry that left memory and was not read back yet, in order: measuring
+  // them again costs a JSON.stringify each. Before, a size waits once, with its entry (`spills`) or in
+  // `textSizes` and then its block's `sizes`, and comes here when its write settles, in the order
+  // spilled. Nothing is read back before: reads are storage steps, as the writes are, and only what
+  // was stored comes back.
   let spilledBytes = createDeque<number>()
   let firstSpill: Entry | undefined
   let nextPaged: number | undefined
@@ -89,6 +92,15 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
   let textsFirstSeq = 0
   let textSizes: number[] = []
   let writing = false
+
+  /**
+   * A spilled block left memory: its sizes go to `spilledBytes`, in order — also when its write
+   * failed, as for `spills`: see `persist`.
+   */
+  function wrote(block: SpillBlock): void {
+    for (const size of block.sizes) spilledBytes.push(size)
+    release(block.bytes.buffer)
+  }
 
   function encode(entry: Entry): void {
     const text = JSON.stringify(entry.activity)
@@ -117,7 +129,7 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
         const oldest = blocks[0]!
         const written = writeNow(oldest.bytes, oldest.sizes.length)
         if (written === 'refused') break
-        if (written === 'stored') release(blocks.shift()!.bytes.buffer)
+        if (written === 'stored') wrote(blocks.shift()!)
       }
     } finally {
       writing = false
@@ -195,7 +207,6 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
         backlog = true
         firstSpill ??= entry
         unpaged++
-        spilledBytes.push(entry.bytes)
         if (spillJson) encode(entry)
         else spills.push(entry)
         return 'spilled'
@@ -219,10 +230,11 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
           // Neither stored nor in memory would be lost: hold them after all.
           report('Could not store activities; they stay in memory.', error)
           if (firstSpill && chunk.includes(firstSpill)) firstSpill = undefined
-          // Their sizes stay in `spilledBytes`, where they shift the sizes of what is read back later
-          // by a few entries: an estimate either way, and it is reset once the backlog is gone.
           keep(chunk)
         }
+        // Their sizes go to `spilledBytes` also when the write failed: there they shift the sizes of
+        // what is read back later by a few entries, an estimate either way, reset once the backlog is gone.
+        for (const entry of chunk) spilledBytes.push(entry.bytes)
       }
       for (let index = 0; index < written.length; index++) {
         if (index > 0) await yieldToLoop()
@@ -240,7 +252,7 @@ export function createPager({ storage, config, windowBytes: given, hooks, then, 
           const activities = JSON.parse(new TextDecoder().decode(block.bytes)) as Activity[]
           keep(entries(activities, () => [seq++, block.sizes[at++]!]).entries)
         }
-        release(block.bytes.buffer)
+        wrote(block)
       }
     },
     loaded(activities) {
