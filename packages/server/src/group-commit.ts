@@ -164,9 +164,10 @@ export function createGroupCommit(
   async function commit(waiters: Waiter[]): Promise<void> {
     let result: SinkResult
     let written: Promise<unknown> = Promise.resolve()
-    const batch = merge(waiters)
+    let batch: Activity[] = []
     const started = elapsedMs()
     try {
+      batch = merge(waiters)
       result = await storeCaller.run((signal) => (written = sink.write(batch, { signal })))
       observer?.wrote(batch.length, (elapsedMs() - started) / 1000)
     } catch (error) {
