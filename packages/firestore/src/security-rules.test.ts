@@ -69,7 +69,10 @@ describe.runIf(emulatorHost)('firestore.rules on the emulator, through the web S
       await server.sink.write([fresh, activity('bob')], { signal })
       // The emulator now and then fails a web listener with RESOURCE_EXHAUSTED (firebase-tools#8654);
       // the SDK listens again after its backoff (up to a minute), and the activity still arrives.
-      await expect.poll(() => received.map((row) => row.id), { timeout: 90_000 }).toContain(fresh.id)
+      // Polled with the listener's errors beside the ids, so a failure shows what the listener said.
+      await expect
+        .poll(() => ({ ids: received.map((row) => row.id), errors: errors.map(String) }), { timeout: 90_000 })
+        .toMatchObject({ ids: expect.arrayContaining([fresh.id]) })
       expect(received.every((row) => row.userId === 'alice')).toBe(true)
       stop()
       expect(errors).toEqual([])
