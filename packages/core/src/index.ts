@@ -20,6 +20,7 @@ export type {
 export { normalizeActivity, formatIssues, isPlainObject, NORMALIZE_DEFAULTS, ACTIVITY_LIMITS } from './normalize'
 export { normalizeCanonicalActivity } from './normalize-canonical'
 export { unref } from './unref'
+export { monotonicNow } from './monotonic-now'
 export { positiveOption, MAX_TIMER_MS } from './positive-option'
 export { settleWithin } from './settle-within'
 export { checkIdentityLink, checkDeletionSubject } from './identity-checks'

@@ -1,6 +1,7 @@
 import type { ActivityInput, JsonObject, TokenUsage } from './activity'
 import type { Tracker } from './tracker'
 import { addUsage, completeUsage, usageOf, type PartialUsage } from './usage'
+import { monotonicNow } from './monotonic-now'
 import { uuidv7 } from './uuid'
 
 /**
@@ -62,11 +63,6 @@ export type WithoutScope<P extends unknown[]> = P extends [...infer Rest, infer 
       ? Rest
       : P
   : P
-
-// Pure, so a bundle without withActivity leaves it out: a top-level read of `performance.now` is
-// a side effect to a bundler.
-const monotonicNow: () => number = /* @__PURE__ */ (() =>
-  typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now())()
 
 type Thenable = PromiseLike<unknown>
 type Listener = (...values: unknown[]) => void

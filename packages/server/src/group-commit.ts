@@ -1,5 +1,4 @@
-import { unref, type Activity, type RejectedActivity, type Sink, type SinkResult } from '@usertracking/core'
-import { elapsedMs } from './elapsed'
+import { monotonicNow, unref, type Activity, type RejectedActivity, type Sink, type SinkResult } from '@usertracking/core'
 import { HttpError } from './errors'
 import type { StoreCaller } from './store-call'
 
@@ -165,13 +164,13 @@ export function createGroupCommit(
     let result: SinkResult
     let written: Promise<unknown> = Promise.resolve()
     let batch: Activity[] = []
-    const started = elapsedMs()
+    const started = monotonicNow()
     try {
       batch = merge(waiters)
       result = await storeCaller.run((signal) => (written = sink.write(batch, { signal })))
-      observer?.wrote(batch.length, (elapsedMs() - started) / 1000)
+      observer?.wrote(batch.length, (monotonicNow() - started) / 1000)
     } catch (error) {
-      observer?.wrote(batch.length, (elapsedMs() - started) / 1000)
+      observer?.wrote(batch.length, (monotonicNow() - started) / 1000)
       // The store caller reported it, and made it the 503 every one of these requests gets.
       for (const waiter of waiters) waiter.reject(error)
       // A write that outlived its time limit still holds a connection: its slot stays taken until

@@ -1,9 +1,8 @@
-import { isPlainObject, normalizeActivity, type Activity, type NormalizeOptions, type SinkResult } from '@usertracking/core'
+import { isPlainObject, monotonicNow, normalizeActivity, type Activity, type NormalizeOptions, type SinkResult } from '@usertracking/core'
 import type { Access } from './auth'
 import type { BodyLimits, BodyResult } from './body'
 import { anonymizeIp, clientIpFrom, type TrustProxy } from './client-ip'
 import { fromAnotherSite, needsPreflight } from './cross-site'
-import { elapsedMs } from './elapsed'
 import { HttpError, type HttpIssue, type JsonAnswer } from './errors'
 import type { GroupCommit } from './group-commit'
 import type { LiveFeed } from './live-feed'
@@ -103,7 +102,7 @@ export function createIngestRoute(deps: IngestDependencies): (input: IngestReque
   const { access, metrics } = deps
   return async (input, status) => {
     const started = deps.now()
-    const startedMark = elapsedMs()
+    const startedMark = monotonicNow()
     const principal = await access.writer(input.request)
     if (principal && !deps.development && !needsPreflight(input.header('content-type')) && fromAnotherSite(input.header, deps.trustedOrigin, () => input.request().url)) {
       // Cookies go with a CORS-simple request from any page, preflight-free: taken, it would let
@@ -182,7 +181,7 @@ export function createIngestRoute(deps: IngestDependencies): (input: IngestReque
     const stored = refused.size === 0 ? activities : activities.filter((activity) => !refused.has(activity.id))
     if (refused.size > 0) metrics.rejected('store_rejected', refused.size)
     deps.feed.publish(stored)
-    metrics.ingest(stored.length, (elapsedMs() - startedMark) / 1000)
+    metrics.ingest(stored.length, (monotonicNow() - startedMark) / 1000)
     const answer: IngestAnswer = { accepted: stored.length, ids: stored.map((activity) => activity.id) }
     if (result.rejected?.length) answer.rejected = result.rejected
     return { status, body: answer }
